@@ -1,0 +1,69 @@
+"""One error tree for the engine. Each class is also the built-in it behaves like,
+so callers that catch ``ValueError`` keep working. Messages name the bad value and
+the fix."""
+
+from __future__ import annotations
+
+__all__ = [
+    "VacuumError",
+    "LayerError",
+    "MissingColumnError",
+    "DateParseError",
+    "CoordinateError",
+    "MissingCRSError",
+    "CRSMismatchError",
+    "InvalidGeometryError",
+    "EmptyLayerError",
+    "UnsupportedFormatError",
+    "ConfigError",
+    "GridError",
+]
+
+
+class VacuumError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class LayerError(VacuumError, ValueError):
+    """A layer file cannot be used as given."""
+
+
+class MissingColumnError(LayerError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DateParseError(LayerError):
+    pass
+
+
+class CoordinateError(LayerError):
+    pass
+
+
+class MissingCRSError(LayerError):
+    pass
+
+
+class CRSMismatchError(VacuumError, ValueError):
+    pass
+
+
+class InvalidGeometryError(LayerError):
+    pass
+
+
+class EmptyLayerError(LayerError):
+    pass
+
+
+class UnsupportedFormatError(LayerError):
+    pass
+
+
+class ConfigError(VacuumError, ValueError):
+    pass
+
+
+class GridError(VacuumError, ValueError):
+    pass

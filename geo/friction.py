@@ -1,0 +1,69 @@
+"""Friction: how fast a force moves through each cell.
+
+Pure part: :func:`hours_per_cell` turns speeds into crossing times. The wrapper
+:func:`speed_surface` rasterises roads by class over an off-road speed.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+from rasterio import features
+
+from .grid import Grid, check_crs
+from .params import Params
+
+__all__ = ["hours_per_cell", "speed_surface", "area_mask"]
+
+
+def hours_per_cell(speed_kmh: np.ndarray, cell_km: float) -> np.ndarray:
+    """Hours to cross one cell edge-to-edge at each speed; ``inf`` where speed is 0."""
+    speed = np.asarray(speed_kmh, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        out = np.where(speed > 0, cell_km / np.where(speed > 0, speed, 1.0), np.inf)
+    return out
+
+
+def area_mask(grid: Grid, area: gpd.GeoDataFrame | None) -> np.ndarray:
+    """True for cells whose centre is inside the area of interest (all cells if none)."""
+    if area is None:
+        return np.ones(grid.shape, dtype=bool)
+    check_crs(area, grid.crs, "area of interest")
+    shapes = [(g, 1) for g in area.geometry if g is not None and not g.is_empty]
+    return features.rasterize(shapes, out_shape=grid.shape, transform=grid.transform, fill=0, dtype="uint8").astype(bool)
+
+
+def speed_surface(
+    grid: Grid,
+    params: Params,
+    roads: gpd.GeoDataFrame | None = None,
+    inside: np.ndarray | None = None,
+    impassable: gpd.GeoDataFrame | None = None,
+) -> np.ndarray:
+    """Speed in km/h per cell: fastest road touching the cell, else off-road speed.
+
+    Cells outside the area of interest (``inside`` False) move at
+    ``outside_area_speed_kmh`` (0 = impassable) even where a road crosses them;
+    cells of ``impassable`` polygons (lakes, rivers without crossings) are 0.
+    """
+    speed = np.full(grid.shape, params.offroad_speed_kmh, dtype=np.float32)
+    if roads is not None and len(roads):
+        check_crs(roads, grid.crs, "roads layer")
+        classes = roads["road_class"].astype(str).str.lower()
+        speeds = classes.map(params.road_speeds_kmh).fillna(params.unknown_road_speed_kmh).to_numpy(float)
+        order = np.argsort(speeds, kind="stable")  # fastest drawn last wins
+        shapes = [(roads.geometry.iloc[i], float(speeds[i])) for i in order if roads.geometry.iloc[i] is not None]
+        road_speed = features.rasterize(
+            shapes, out_shape=grid.shape, transform=grid.transform, fill=0, all_touched=True, dtype="float32"
+        )
+        np.maximum(speed, road_speed, out=speed)
+    if impassable is not None and len(impassable):
+        check_crs(impassable, grid.crs, "impassable layer")
+        water = features.rasterize(
+            [(g, 1) for g in impassable.geometry if g is not None], out_shape=grid.shape,
+            transform=grid.transform, fill=0, dtype="uint8",
+        ).astype(bool)
+        speed[water] = 0.0
+    if inside is not None:
+        speed[~inside] = params.outside_area_speed_kmh
+    return speed

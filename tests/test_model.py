@@ -1,0 +1,122 @@
+"""The model's pure functions, against answers computed by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+from geo.coverage import BaseTerm, CoverageModel, base_weight, decay
+from geo.exposure import disaggregate, exposure_index, site_proximity
+from geo.score import gap_score
+from geo.threat import event_weights, kernel_density, threat_index
+from geo.traveltime import Reach
+
+
+def test_decay_curve_by_hand():
+    # full within 2 h, none beyond 6 h, linear between: at 3 h 0.75, at 5 h 0.25
+    p = decay(np.array([0, 2, 3, 4, 5, 6, 7, np.inf]), 2.0, 6.0)
+    np.testing.assert_allclose(p, [1, 1, 0.75, 0.5, 0.25, 0, 0, 0])
+
+
+def test_decay_rejects_bad_thresholds():
+    with pytest.raises(ValueError, match="t_resp < t_max"):
+        decay(np.array([1.0]), 6.0, 2.0)
+
+
+def test_base_weight_by_hand():
+    # a reference battalion gives -ln(1-0.9) = ln 10; alone at full reach: coverage 0.9
+    w = base_weight(650, reference_strength=650, coverage_at_reference=0.9, presence_strength=35)
+    assert w == pytest.approx(math.log(10))
+    assert 1 - math.exp(-w) == pytest.approx(0.9)
+    # four battalions: sqrt(4) = 2 x the weight -> coverage 1 - 0.1^2 = 0.99
+    w4 = base_weight(2600, reference_strength=650, coverage_at_reference=0.9, presence_strength=35)
+    assert 1 - math.exp(-w4) == pytest.approx(0.99)
+    # a presence-only site counts as 35 troops
+    w0 = base_weight(0, reference_strength=650, coverage_at_reference=0.9, presence_strength=35)
+    assert w0 == pytest.approx(math.log(10) * math.sqrt(35 / 650))
+    # readiness scales linearly
+    assert base_weight(650, reference_strength=650, coverage_at_reference=0.9, presence_strength=35,
+                       readiness=0.5) == pytest.approx(0.5 * math.log(10))
+
+
+def _term(bid, w, idx, hours):
+    return BaseTerm(bid, w, 2.0, 6.0, Reach(np.array(idx, dtype=np.int32), np.array(hours, dtype=np.float32)))
+
+
+def test_two_bases_combine_with_diminishing_returns():
+    a = _term("a", math.log(10), [0, 1, 2], [0, 2, 4])
+    b = _term("b", math.log(10), [1, 2, 3], [4, 0, 0])
+    m = CoverageModel((1, 4), [a, b])
+    # cell 0: a full -> 0.9; cell 1: a full + b half -> 1 - 0.1 * 0.1**0.5; cell 2: a half + b full
+    c = m.coverage()[0]
+    assert c[0] == pytest.approx(0.9)
+    assert c[1] == pytest.approx(1 - 0.1 * 0.1**0.5)
+    assert c[2] == pytest.approx(1 - 0.1 * 0.1**0.5)
+    assert c[3] == pytest.approx(0.9)
+    # closing b: exactly the cell only b reached (3) loses all cover
+    cw = 1 - np.exp(-m.intensity_without({"b"}))[0]
+    assert cw[3] == 0 and cw[0] == pytest.approx(0.9)
+    np.testing.assert_allclose(m.nearest_time()[0], [0, 2, 0, 0])
+
+
+def test_duplicate_base_ids_rejected():
+    with pytest.raises(ValueError, match="duplicate base ids"):
+        CoverageModel((1, 2), [_term("a", 1, [0], [0]), _term("a", 1, [1], [0])])
+
+
+def test_event_weights_by_hand():
+    # type 1.5, 0 deaths -> 1.5; one half-life old -> halved; 10 deaths -> (1 + ln 11)
+    w = event_weights(np.array([1.5, 1.0, 1.0, 1.0, 1.0]), np.array([0, 0, 10, 0, 0]),
+                      np.array([0, 180, 0, -1, 800]), half_life_days=180, lookback_days=730)
+    np.testing.assert_allclose(w, [1.5, 0.5, 1 + math.log(11), 0, 0])
+
+
+def test_kernel_mass_is_preserved():
+    # two events of weight 2 and 3 in the middle of a 101x101 grid of 1 km cells, sigma 5 km:
+    # the density integrates to 5 weighted events
+    d = kernel_density(np.array([50, 40]), np.array([50, 60]), np.array([2.0, 3.0]), (101, 101), 5.0, 1.0)
+    assert d.sum() * 1.0 == pytest.approx(5.0, rel=1e-6)
+    # with 2 km cells (area 4 km²) the density per km² is a quarter, mass the same
+    d2 = kernel_density(np.array([50]), np.array([50]), np.array([4.0]), (101, 101), 2.5, 4.0)
+    assert (d2.sum() * 4.0) == pytest.approx(4.0, rel=1e-6)
+    # peak of a Gaussian with sigma s cells: w / (2 pi s^2) per cell
+    d3 = kernel_density(np.array([50]), np.array([50]), np.array([1.0]), (101, 101), 5.0, 1.0)
+    assert d3[50, 50] == pytest.approx(1 / (2 * math.pi * 25), rel=0.02)
+
+
+def test_threat_index_by_hand():
+    np.testing.assert_allclose(threat_index(np.array([0.0, 0.01, 0.02]), 0.01), [0, 1 - math.exp(-1), 1 - math.exp(-2)])
+
+
+def test_gap_formula_by_hand():
+    # threat 0.8 (weight 2), exposure 0.5 (weight 1): need = (0.64*0.5)^(1/3) = 0.32^(1/3) = 0.6840
+    g = gap_score(np.array([0.8, 0.8, 1.0, 0.0]), np.array([0.5, 0.5, 1.0, 1.0]), np.array([0.0, 0.5, 0.0, 0.0]))
+    np.testing.assert_allclose(g, [100 * 0.32 ** (1 / 3), 50 * 0.32 ** (1 / 3), 100, 0], rtol=1e-9)
+
+
+def test_gap_propagates_nan():
+    assert np.isnan(gap_score(np.array([np.nan]), np.array([1.0]), np.array([0.0])))[0]
+
+
+def test_exposure_index_by_hand():
+    # 0 people -> floor 0.2; 100/km² with reference 100 -> 1; 9/km² -> 0.2 + 0.8 * ln10/ln101
+    e = exposure_index(np.array([0.0, 100.0, 9.0, 0.0]), 1.0, 100.0, 0.2,
+                       near_site=np.array([False, False, False, True]), site_exposure=0.5)
+    np.testing.assert_allclose(e, [0.2, 1.0, 0.2 + 0.8 * math.log(10) / math.log(101), 0.2 + 0.8 * 0.5])
+
+
+def test_site_proximity_radius():
+    m = site_proximity(np.array([2]), np.array([2]), (5, 5), 1.0)
+    assert m.sum() == 5 and m[2, 2] and m[1, 2] and not m[1, 1]
+
+
+def test_disaggregate_preserves_totals_by_hand():
+    # source 2x2 counts; target cells map: src (0,0) has 4 targets, (0,1) 2, (1,0) none, (1,1) 1 partial
+    src = np.array([[100.0, 50.0], [30.0, 8.0]])
+    rows = np.array([0, 0, 0, 0, 0, 0, 1, -1])
+    cols = np.array([0, 0, 0, 0, 1, 1, 1, 0])
+    full = np.array([[True, True], [True, False]])
+    out = disaggregate(src, rows, cols, full, target_per_src=np.full((2, 2), 4.0))
+    np.testing.assert_allclose(out, [25, 25, 25, 25, 25, 25, 2, 0])
+    # whole cells: all of their count lands; the partial cell gives 1/4 per target cell
+    assert out[:6].sum() == 150
