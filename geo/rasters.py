@@ -1,0 +1,98 @@
+"""Surfaces on disk: Cloud-Optimized GeoTIFF out, (array, Grid) back in.
+
+A surface is a 2-D array on a :class:`~geo.grid.Grid`; NaN marks "no value"
+in memory and the nodata value marks it on disk.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from pyproj import CRS
+from rasterio.dtypes import in_dtype_range
+from rasterio.io import MemoryFile
+from rasterio.shutil import copy as rio_copy
+
+from .errors import ConfigError, GridError, MissingCRSError
+from .export import atomic_path
+from .grid import Grid
+
+__all__ = ["write_cog", "read_surface", "COG_OPTIONS"]
+
+COG_OPTIONS: dict[str, str] = {
+    "COMPRESS": "DEFLATE",
+    "BLOCKSIZE": "512",
+    "OVERVIEWS": "AUTO",  # halve until the smaller side fits in one block
+    "OVERVIEW_RESAMPLING": "AVERAGE",
+    "RESAMPLING": "AVERAGE",
+    "BIGTIFF": "IF_SAFER",
+}
+"""Creation options of GDAL's COG driver; PREDICTOR is added per dtype."""
+
+
+def write_cog(
+    path: str | os.PathLike[str],
+    array: np.ndarray,
+    grid: Grid,
+    *,
+    nodata: float = -9999.0,
+    dtype: str = "float32",
+    description: str | None = None,
+    tags: dict[str, Any] | None = None,
+) -> Path:
+    """Write one band as a Cloud-Optimized GeoTIFF; return the path.
+
+    GDAL's COG driver: DEFLATE with the floating-point predictor (horizontal
+    differencing for integers), 512x512 tiles, internal overviews averaged
+    (none when the grid fits in one tile). NaN in ``array`` is written as
+    ``nodata``; ±inf is kept as is. ``description`` becomes the band
+    description and ``tags`` dataset metadata (values as strings).
+
+    The file is written under a temporary name in the same folder and moved
+    into place, so a crash never leaves a half-written COG. ``array`` is not
+    modified.
+    """
+    arr = np.asarray(array)
+    if arr.shape != grid.shape:
+        raise GridError(
+            f"array shape {arr.shape} does not match grid shape {grid.shape} (rows, cols); "
+            "compute the surface on this grid"
+        )
+    dt = np.dtype(dtype)
+    if not in_dtype_range(nodata, dt.name):
+        raise ConfigError(f"nodata {nodata} cannot be stored as {dt.name}; choose another nodata")
+    data = np.where(np.isnan(arr), nodata, arr) if arr.dtype.kind in "fc" else arr
+    data = data.astype(dt, copy=False)
+    options = dict(COG_OPTIONS, PREDICTOR="3" if dt.kind == "f" else "2")
+
+    profile = grid.profile(dtype=dt.name, nodata=nodata)
+    with MemoryFile() as mem:
+        with mem.open(**profile) as src:
+            src.write(data, 1)
+            if description is not None:
+                src.set_band_description(1, description)
+            if tags:
+                src.update_tags(**{str(k): str(v) for k, v in tags.items()})
+        with mem.open() as src, atomic_path(path) as tmp:
+            rio_copy(src, tmp, driver="COG", **options)
+    return Path(path)
+
+
+def read_surface(path: str | os.PathLike[str]) -> tuple[np.ndarray, Grid]:
+    """Band 1 of a raster as float32 with NaN where nodata, and its :class:`Grid`.
+
+    The raster must have a CRS and a north-up transform with square cells.
+    """
+    with rasterio.open(path) as ds:
+        if ds.crs is None:
+            raise MissingCRSError(f"raster {os.fspath(path)} has no CRS; assign one with gdal_edit -a_srs")
+        grid = Grid(CRS.from_wkt(ds.crs.to_wkt()), ds.transform, ds.width, ds.height)
+        array = ds.read(1, out_dtype="float32")
+        nodata = ds.nodata
+    if nodata is not None and not np.isnan(nodata):
+        array[array == np.float32(nodata)] = np.nan
+    return array, grid

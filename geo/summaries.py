@@ -1,0 +1,257 @@
+"""Gap classes and statistics of the gap surface per zone and per admin unit.
+
+:func:`class_index` and :func:`zonal_stats` are pure array functions;
+:func:`admin_summary` checks the admin layer, rasterizes it on the grid and
+calls them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from rasterio.features import rasterize
+from scipy import ndimage
+
+from .errors import ConfigError, GridError, MissingColumnError
+from .grid import Grid, check_crs
+
+__all__ = [
+    "GAP_CLASS_NAMES",
+    "DEFAULT_BREAKS",
+    "STAT_COLUMNS",
+    "ADMIN_COLUMNS",
+    "check_breaks",
+    "class_index",
+    "zonal_stats",
+    "admin_summary",
+]
+
+GAP_CLASS_NAMES: tuple[str, ...] = ("low", "moderate", "elevated", "high", "critical")
+DEFAULT_BREAKS: tuple[float, ...] = (20.0, 40.0, 60.0, 80.0)
+HIGH = GAP_CLASS_NAMES.index("high")
+CRITICAL = GAP_CLASS_NAMES.index("critical")
+
+STAT_COLUMNS: tuple[str, ...] = (
+    "cells",
+    "mean_gap",
+    "max_gap",
+    "pop_weighted_gap",
+    "population",
+    "pop_high",
+    "pop_critical",
+    "pop_high_or_critical",
+    "share_area_high_or_critical",
+)
+ADMIN_COLUMNS: tuple[str, ...] = ("admin_id", "name", "level", "parent", "area_km2", *STAT_COLUMNS)
+
+
+def check_breaks(breaks: Sequence[float]) -> np.ndarray:
+    """``breaks`` as a float array; raise unless 4 finite, strictly increasing values
+    (one between each pair of the 5 :data:`GAP_CLASS_NAMES`)."""
+    b = np.asarray(breaks, dtype="float64")
+    if (
+        b.ndim != 1
+        or b.size != len(GAP_CLASS_NAMES) - 1
+        or not np.all(np.isfinite(b))
+        or np.any(np.diff(b) <= 0)
+    ):
+        raise ConfigError(
+            f"gap class breaks must be {len(GAP_CLASS_NAMES) - 1} increasing numbers "
+            f"separating {', '.join(GAP_CLASS_NAMES)}; got {tuple(np.ravel(b).tolist())}"
+        )
+    return b
+
+
+def class_index(values: np.ndarray | float, breaks: Sequence[float] = DEFAULT_BREAKS) -> np.ndarray:
+    """Gap class of each value as int8: ``i`` where ``breaks[i-1] <= v < breaks[i]``.
+
+    Below ``breaks[0]`` is 0 ("low"), at or above ``breaks[-1]`` is 4 ("critical"),
+    NaN is -1. Index :data:`GAP_CLASS_NAMES` with the result for names.
+    """
+    b = check_breaks(breaks)
+    v = np.asarray(values, dtype="float64")
+    idx = np.searchsorted(b, v, side="right").astype(np.int8)
+    return np.where(np.isnan(v), np.int8(-1), idx).astype(np.int8)
+
+
+def _same_shape(name: str, array: np.ndarray, shape: tuple[int, ...]) -> None:
+    if array.shape != shape:
+        raise GridError(f"{name} has shape {array.shape}, expected {shape} like the zone index")
+
+
+def zonal_stats(
+    zone_index: np.ndarray,
+    n_zones: int,
+    gap: np.ndarray,
+    population: np.ndarray | None,
+    *,
+    breaks: Sequence[float] = DEFAULT_BREAKS,
+) -> pd.DataFrame:
+    """Statistics of ``gap`` (and ``population``) per zone; one row per zone 0..n-1.
+
+    ``zone_index`` holds each cell's zone (``-1`` = in no zone); ``gap`` and
+    ``population`` have its shape. NaN population counts as 0; ``population=None``
+    gives population columns of 0 (and ``pop_weighted_gap`` NaN).
+
+    Columns (index = zone number):
+
+    - ``cells``: cells of the zone with a gap value (not NaN);
+    - ``mean_gap``, ``max_gap``: over those cells, NaN if there are none;
+    - ``pop_weighted_gap``: ``sum(gap * pop) / sum(pop)`` over those cells,
+      NaN when their population is 0;
+    - ``population``: population of every cell of the zone, with or without a gap value;
+    - ``pop_high``, ``pop_critical``, ``pop_high_or_critical``: population in
+      cells whose gap class is "high", "critical", either;
+    - ``share_area_high_or_critical``: share (0..1) of ``cells`` in class high or
+      critical, NaN if ``cells`` is 0.
+    """
+    n = int(n_zones)
+    if n < 0:
+        raise ConfigError(f"n_zones must be >= 0, got {n_zones}")
+    zi = np.asarray(zone_index)
+    if zi.dtype.kind not in "iu":
+        raise GridError(f"zone_index must hold integers, got dtype {zi.dtype}")
+    g = np.asarray(gap, dtype="float64")
+    _same_shape("gap", g, zi.shape)
+    pop: np.ndarray
+    if population is None:
+        pop = np.zeros(zi.shape)
+    else:
+        pop = np.asarray(population, dtype="float64")
+        _same_shape("population", pop, zi.shape)
+        pop = np.where(np.isnan(pop), 0.0, pop)
+    if zi.size and (zi.min() < -1 or zi.max() >= n):
+        raise GridError(
+            f"zone_index values must lie in -1..{n - 1} for {n} zones, "
+            f"got {zi.min()}..{zi.max()}"
+        )
+    zi = zi.ravel().astype(np.int64)
+    g = g.ravel()
+    pop = pop.ravel()
+
+    in_zone = zi >= 0
+    valid = in_zone & ~np.isnan(g)
+    z_all, p_all = zi[in_zone], pop[in_zone]
+    z, gv, pv = zi[valid], g[valid], pop[valid]
+    cls = class_index(gv, breaks)
+    high, crit = cls == HIGH, cls == CRITICAL
+
+    def per_zone(zones: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(zones, weights=weights, minlength=n).astype("float64")[:n]
+
+    cells = np.bincount(z, minlength=n)[:n]
+    gap_sum = per_zone(z, gv)
+    pop_valid = per_zone(z, pv)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_gap = np.where(cells > 0, gap_sum / cells, np.nan)
+        pop_weighted = np.where(pop_valid > 0, per_zone(z, gv * pv) / pop_valid, np.nan)
+        n_hc = np.bincount(z[high | crit], minlength=n)[:n]
+        share = np.where(cells > 0, n_hc / cells, np.nan)
+    if n and z.size:
+        # ndimage.maximum needs labels 1..n and ignores label 0
+        max_gap = np.asarray(
+            ndimage.maximum(gv, labels=z + 1, index=np.arange(1, n + 1)), dtype="float64"
+        )
+        max_gap[cells == 0] = np.nan
+    else:
+        max_gap = np.full(n, np.nan)
+    pop_high = per_zone(z[high], pv[high])
+    pop_crit = per_zone(z[crit], pv[crit])
+
+    return pd.DataFrame(
+        {
+            "cells": cells.astype(np.int64),
+            "mean_gap": mean_gap,
+            "max_gap": max_gap,
+            "pop_weighted_gap": pop_weighted,
+            "population": per_zone(z_all, p_all),
+            "pop_high": pop_high,
+            "pop_critical": pop_crit,
+            "pop_high_or_critical": pop_high + pop_crit,
+            "share_area_high_or_critical": share,
+        },
+        index=pd.RangeIndex(n, name="zone"),
+    )
+
+
+def _rasterize_index(geoms: gpd.GeoSeries, grid: Grid) -> np.ndarray:
+    """Index (0..len-1) of the geometry whose area holds each cell centre, -1 for none."""
+    shapes = [
+        (geom, i)
+        for i, geom in enumerate(geoms)
+        if geom is not None and not geom.is_empty
+    ]
+    if not shapes:
+        return np.full(grid.shape, -1, dtype=np.int32)
+    return rasterize(
+        shapes,
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=-1,
+        all_touched=False,
+        dtype="int32",
+    )
+
+
+def admin_summary(
+    admin: gpd.GeoDataFrame,
+    grid: Grid,
+    gap: np.ndarray,
+    population: np.ndarray | None = None,
+    *,
+    breaks: Sequence[float] = DEFAULT_BREAKS,
+) -> pd.DataFrame:
+    """Gap statistics per admin unit: one row per row of ``admin``, in its order.
+
+    ``admin`` is in the grid CRS with columns ``admin_id``, ``name``, ``level``
+    and optionally ``parent``. Each level is rasterized on its own (a cell
+    belongs to the unit that contains its centre; where units of one level
+    overlap, the later row wins), then :func:`zonal_stats` runs per level.
+
+    Columns: ``admin_id``, ``name``, ``level``, ``parent`` (None if the layer
+    has none), ``area_km2`` (every cell whose centre is in the unit, times the
+    cell area) and the :func:`zonal_stats` columns (``cells`` counts only cells
+    with a gap value). A unit too small, or too thin, to contain any cell centre
+    still gets a row, with ``area_km2`` 0, ``cells`` 0, population 0 and the gap
+    statistics NaN: refine the grid if such units matter.
+    """
+    check_crs(admin, grid.crs, "admin layer")
+    missing = [c for c in ("admin_id", "name", "level") if c not in admin.columns]
+    if missing:
+        raise MissingColumnError(
+            f"admin layer lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, admin.columns))}"
+        )
+    g = np.asarray(gap)
+    if g.shape != grid.shape:
+        raise GridError(f"gap has shape {g.shape}, the grid is {grid.shape}")
+    if population is not None and np.shape(population) != grid.shape:
+        raise GridError(f"population has shape {np.shape(population)}, the grid is {grid.shape}")
+    check_breaks(breaks)
+
+    n = len(admin)
+    stats = pd.DataFrame(index=pd.RangeIndex(n), columns=list(STAT_COLUMNS), dtype="float64")
+    area_cells = np.zeros(n, dtype=np.int64)
+    levels = admin["level"].to_numpy()
+    for level in pd.unique(admin["level"]):
+        rows = np.flatnonzero(pd.isna(levels) if pd.isna(level) else levels == level)
+        idx = _rasterize_index(admin.geometry.iloc[rows], grid)
+        st = zonal_stats(idx, len(rows), g, population, breaks=breaks)
+        stats.iloc[rows] = st.to_numpy()
+        area_cells[rows] = np.bincount(idx[idx >= 0].ravel(), minlength=len(rows))[: len(rows)]
+
+    out = pd.DataFrame(
+        {
+            "admin_id": admin["admin_id"].to_numpy(),
+            "name": admin["name"].to_numpy(),
+            "level": levels,
+            "parent": admin["parent"].to_numpy() if "parent" in admin.columns else [None] * n,
+            "area_km2": area_cells * grid.cell_area_km2,
+        }
+    )
+    for col in STAT_COLUMNS:
+        out[col] = stats[col].to_numpy(dtype="float64")
+    out["cells"] = out["cells"].astype(np.int64)
+    return out

@@ -1,0 +1,295 @@
+"""Vacuum zones: connected areas where the gap score reaches a threshold.
+
+:func:`label_zones` is the pure labelling step; :func:`vacuum_zones` labels the
+gap surface of a :class:`~geo.grid.Grid`, measures each zone (area, population,
+events, nearest base) and draws its polygon.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from rasterio.features import shapes
+from scipy import ndimage
+from shapely.geometry import shape
+
+from .errors import ConfigError, GridError, InvalidGeometryError, LayerError, MissingColumnError
+from .grid import Grid, check_crs
+from .summaries import DEFAULT_BREAKS, GAP_CLASS_NAMES, class_index
+
+__all__ = ["ZONE_COLUMNS", "label_zones", "vacuum_zones"]
+
+ZONE_COLUMNS: tuple[str, ...] = (
+    "zone_id",
+    "area_km2",
+    "cells",
+    "population",
+    "mean_gap",
+    "max_gap",
+    "gap_class",
+    "recent_events",
+    "fatalities",
+    "nearest_base_id",
+    "nearest_base_name",
+    "travel_time_h",
+)
+"""Attribute columns of :func:`vacuum_zones`, before ``geometry``."""
+
+EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+
+def label_zones(mask: np.ndarray, *, min_cells: int = 1) -> tuple[np.ndarray, int]:
+    """Label the 8-connected components of a boolean ``mask``.
+
+    Components of fewer than ``min_cells`` cells are dropped; the rest are
+    numbered 1..n in the order of their first cell in row-major order, 0 is
+    background. Returns ``(labels as int32, n)``.
+    """
+    m = np.asarray(mask)
+    if m.ndim != 2:
+        raise GridError(f"mask must be 2-D, got shape {m.shape}")
+    if m.dtype != bool:
+        raise GridError(f"mask must be boolean, got dtype {m.dtype}; compare first, e.g. gap >= 60")
+    if int(min_cells) < 1:
+        raise ConfigError(f"min_cells must be >= 1, got {min_cells}")
+    labels, n = ndimage.label(m, structure=EIGHT_CONNECTED)
+    labels = labels.astype(np.int32, copy=False)
+    if n == 0 or min_cells <= 1:
+        return labels, int(n)
+    counts = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = counts >= min_cells
+    keep[0] = False
+    renumber = np.zeros(n + 1, dtype=np.int32)
+    renumber[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    return renumber[labels], int(keep.sum())
+
+
+def _check_shape(name: str, array: np.ndarray, grid: Grid) -> None:
+    if array.shape != grid.shape:
+        raise GridError(
+            f"{name} has shape {array.shape}, the grid is {grid.shape} (rows, cols); "
+            "compute it on the same grid"
+        )
+
+
+def _empty_zones(grid: Grid) -> gpd.GeoDataFrame:
+    cols = {
+        "zone_id": pd.Series([], dtype="int64"),
+        "area_km2": pd.Series([], dtype="float64"),
+        "cells": pd.Series([], dtype="int64"),
+        "population": pd.Series([], dtype="float64"),
+        "mean_gap": pd.Series([], dtype="float64"),
+        "max_gap": pd.Series([], dtype="float64"),
+        "gap_class": pd.Series([], dtype="str"),
+        "recent_events": pd.Series([], dtype="int64"),
+        "fatalities": pd.Series([], dtype="int64"),
+        "nearest_base_id": pd.Series([], dtype="object"),
+        "nearest_base_name": pd.Series([], dtype="object"),
+        "travel_time_h": pd.Series([], dtype="float64"),
+    }
+    return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs)
+
+
+def _event_counts(
+    events: gpd.GeoDataFrame, grid: Grid, labels: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Number of events and sum of their fatalities per label 1..n (index 0..n-1)."""
+    check_crs(events, grid.crs, "events")
+    if "fatalities" not in events.columns:
+        raise MissingColumnError(
+            f"events lack a 'fatalities' column; they have {', '.join(map(str, events.columns))}"
+        )
+    geoms = events.geometry.to_numpy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    types = shapely.get_type_id(geoms[present])
+    if np.any(types != shapely.GeometryType.POINT):
+        bad = sorted(shapely.GeometryType(int(t)).name for t in np.unique(types) if t != shapely.GeometryType.POINT)
+        raise InvalidGeometryError(f"events must be points, found {', '.join(bad)}; use .representative_point() for areas")
+    fat = pd.to_numeric(events["fatalities"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    fat = np.where(np.isnan(fat), 0.0, fat)
+    if np.any(fat < 0) or np.any(fat != np.round(fat)):
+        raise LayerError("event fatalities must be whole numbers >= 0")
+    x = np.full(len(geoms), np.nan)
+    y = np.full(len(geoms), np.nan)
+    x[present] = shapely.get_x(geoms[present])
+    y[present] = shapely.get_y(geoms[present])
+    row, col, inside = grid.rowcol(x, y)
+    lab = np.zeros(len(geoms), dtype=np.int64)
+    lab[inside] = labels[row[inside], col[inside]]
+    hit = lab > 0
+    counts = np.bincount(lab[hit] - 1, minlength=n)[:n].astype(np.int64)
+    fatalities = np.bincount(lab[hit] - 1, weights=fat[hit], minlength=n)[:n]
+    return counts, np.rint(fatalities).astype(np.int64)
+
+
+def _nearest_bases(
+    labels: np.ndarray,
+    n: int,
+    bases: pd.DataFrame,
+    nearest_base: np.ndarray,
+    nearest_time: np.ndarray,
+) -> tuple[list[object], list[object], np.ndarray]:
+    """Base id, name and travel time (h) at each zone's best-reached cell."""
+    missing = [c for c in ("base_id", "name") if c not in bases.columns]
+    if missing:
+        raise MissingColumnError(
+            f"bases lack column(s) {', '.join(missing)}; they have {', '.join(map(str, bases.columns))}"
+        )
+    nb = np.asarray(nearest_base)
+    if nb.dtype.kind not in "iu":
+        raise GridError(f"nearest_base must hold integer base positions, got dtype {nb.dtype}")
+    if nb.size and (nb.min() < -1 or nb.max() >= len(bases)):
+        raise GridError(
+            f"nearest_base holds {nb.min()}..{nb.max()}, but there are {len(bases)} bases "
+            "(-1 = none): pass the bases the travel times were computed for"
+        )
+    t = np.asarray(nearest_time, dtype="float64")
+    t = np.where(np.isnan(t), np.inf, t)
+    # position (row, col) of each zone's cell with the least travel time; ties -> first
+    positions = ndimage.minimum_position(t, labels=labels, index=np.arange(1, n + 1))
+    ids: list[object] = []
+    names: list[object] = []
+    hours = np.full(n, np.nan)
+    base_ids = bases["base_id"].to_numpy()
+    base_names = bases["name"].to_numpy()
+    for k, (r, c) in enumerate(positions):
+        b = int(nb[r, c])
+        if math.isfinite(t[r, c]) and b >= 0:
+            hours[k] = t[r, c]
+            ids.append(base_ids[b])
+            names.append(base_names[b])
+        else:
+            ids.append(None)
+            names.append(None)
+    return ids, names, hours
+
+
+def vacuum_zones(
+    gap: np.ndarray,
+    grid: Grid,
+    *,
+    threshold: float = 60.0,
+    min_area_km2: float = 10.0,
+    population: np.ndarray | None = None,
+    events: gpd.GeoDataFrame | None = None,
+    bases: pd.DataFrame | None = None,
+    nearest_base: np.ndarray | None = None,
+    nearest_time: np.ndarray | None = None,
+    breaks: Sequence[float] = DEFAULT_BREAKS,
+) -> gpd.GeoDataFrame:
+    """Polygons of the connected areas where ``gap >= threshold``, in ``grid.crs``.
+
+    Cells join a zone through edges or corners (8-connected); NaN cells are in
+    no zone. Zones under ``min_area_km2`` are dropped. Rows are sorted by
+    population, then area, both descending, and ``zone_id`` runs 1..n in that
+    order (zone 1 is the most populous).
+
+    Columns (see :data:`ZONE_COLUMNS`), then ``geometry`` ((Multi)Polygon of the
+    zone's cells, holes where enclosed cells are below the threshold):
+
+    - ``area_km2`` = ``cells`` x cell area; ``population``: sum of ``population``
+      over the zone (NaN counts as 0; 0 when no population is given);
+    - ``mean_gap``, ``max_gap``; ``gap_class``: class name of ``max_gap``
+      under ``breaks``;
+    - ``recent_events``, ``fatalities``: count of the ``events`` points in the
+      zone's cells and the sum of their ``fatalities`` (missing = 0). Every row
+      of ``events`` counts: filter it to the recent window first. 0 without events;
+    - ``nearest_base_id``, ``nearest_base_name``, ``travel_time_h``: at the zone
+      cell with the least ``nearest_time``, the base ``bases.iloc[nearest_base]``
+      and that time in hours. None/None/NaN where no base reaches the zone
+      or when the three base arguments are not given.
+
+    ``events`` must be points in the grid CRS with a ``fatalities`` column.
+    ``bases`` needs ``base_id`` and ``name`` and the row order ``nearest_base``
+    indexes; its geometry is not used, so its CRS is not checked.
+    ``nearest_base`` (int, -1 = none) and ``nearest_time`` (hours, inf or NaN =
+    unreachable) are grid-shaped and come with ``bases``: give all three or none.
+    """
+    g = np.asarray(gap, dtype="float64")
+    _check_shape("gap", g, grid)
+    if not math.isfinite(threshold):
+        raise ConfigError(f"threshold must be a finite gap score, got {threshold}")
+    if not (min_area_km2 >= 0 and math.isfinite(min_area_km2)):
+        raise ConfigError(f"min_area_km2 must be a finite number >= 0, got {min_area_km2}")
+    class_index(np.array([]), breaks)  # validate breaks before any work
+    base_args = (bases is not None, nearest_base is not None, nearest_time is not None)
+    if any(base_args) and not all(base_args):
+        raise ConfigError(
+            "bases, nearest_base and nearest_time go together: give all three or none"
+        )
+    pop = None
+    if population is not None:
+        pop = np.asarray(population, dtype="float64")
+        _check_shape("population", pop, grid)
+        pop = np.where(np.isnan(pop), 0.0, pop)
+    if nearest_base is not None:
+        _check_shape("nearest_base", np.asarray(nearest_base), grid)
+    if nearest_time is not None:
+        _check_shape("nearest_time", np.asarray(nearest_time), grid)
+    if events is not None:
+        check_crs(events, grid.crs, "events")
+
+    # smallest whole number of cells whose area reaches min_area_km2 (tolerant of float noise)
+    min_cells = max(1, math.ceil(min_area_km2 / grid.cell_area_km2 - 1e-9))
+    with np.errstate(invalid="ignore"):
+        mask = g >= threshold  # NaN compares False
+    labels, n = label_zones(mask, min_cells=min_cells)
+    if n == 0:
+        return _empty_zones(grid)
+
+    flat = labels.ravel()
+    zone_cells = flat > 0
+    lab0 = flat[zone_cells] - 1  # 0..n-1
+    gv = g.ravel()[zone_cells]
+    cells = np.bincount(lab0, minlength=n)
+    mean_gap = np.bincount(lab0, weights=gv, minlength=n) / cells
+    max_gap = np.asarray(ndimage.maximum(g, labels=labels, index=np.arange(1, n + 1)), dtype="float64")
+    population_sum = (
+        np.bincount(lab0, weights=pop.ravel()[zone_cells], minlength=n)
+        if pop is not None
+        else np.zeros(n)
+    )
+    if events is not None:
+        n_events, fatalities = _event_counts(events, grid, labels, n)
+    else:
+        n_events = np.zeros(n, dtype=np.int64)
+        fatalities = np.zeros(n, dtype=np.int64)
+    if bases is not None and nearest_base is not None and nearest_time is not None:
+        base_ids, base_names, hours = _nearest_bases(labels, n, bases, nearest_base, nearest_time)
+    else:
+        base_ids, base_names, hours = [None] * n, [None] * n, np.full(n, np.nan)
+
+    parts: list[list[shapely.Geometry]] = [[] for _ in range(n)]
+    for geom, value in shapes(labels, mask=labels > 0, connectivity=4, transform=grid.transform):
+        parts[int(value) - 1].append(shape(geom))
+    geometry = [shapely.union_all(p) for p in parts]
+
+    names = np.array(GAP_CLASS_NAMES, dtype=object)
+    out = gpd.GeoDataFrame(
+        {
+            "zone_id": np.arange(1, n + 1, dtype=np.int64),
+            "area_km2": cells * grid.cell_area_km2,
+            "cells": cells.astype(np.int64),
+            "population": population_sum.astype("float64"),
+            "mean_gap": mean_gap,
+            "max_gap": max_gap,
+            "gap_class": pd.Series(names[class_index(max_gap, breaks)], dtype="str"),
+            "recent_events": n_events,
+            "fatalities": fatalities,
+            "nearest_base_id": pd.Series(base_ids, dtype="object"),
+            "nearest_base_name": pd.Series(base_names, dtype="object"),
+            "travel_time_h": hours,
+        },
+        geometry=gpd.GeoSeries(geometry, crs=grid.crs),
+        crs=grid.crs,
+    )
+    # stable sort keeps row-major label order among ties
+    out = out.sort_values(["population", "area_km2"], ascending=False, kind="stable")
+    out = out.reset_index(drop=True)
+    out["zone_id"] = np.arange(1, n + 1, dtype=np.int64)
+    return out
