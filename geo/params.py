@@ -88,7 +88,7 @@ class Params:
     half_life_days: float = 180.0
     lookback_days: float = 730.0
     bandwidth_km: float = 15.0
-    threat_reference: float = 0.01
+    threat_reference: float = 0.0015
     event_type_weights: dict[str, float] = field(default_factory=lambda: dict(EVENT_TYPE_WEIGHTS))
     unknown_event_weight: float = 1.0
     # --- exposure
@@ -140,7 +140,7 @@ PARAMETERS: dict[str, ParamInfo] = {
     "half_life_days": ParamInfo("days", "an event's weight halves every six months: armed groups move, memories fade"),
     "lookback_days": ParamInfo("days", "events older than two years before the as-of date are ignored"),
     "bandwidth_km": ParamInfo("km", "Gaussian kernel sigma: a day's walk around an event is under its shadow"),
-    "threat_reference": ParamInfo("weighted events / km²", "density giving threat 0.63 (1 - 1/e); fixed so scores compare across runs"),
+    "threat_reference": ParamInfo("weighted events / km²", "threat 0.63 at this density: the centre of one fresh battle with 2 deaths (0.0015); fixed so scores compare across runs"),
     "event_type_weights": ParamInfo("weight by type", "violence against civilians counts 1.5x, riots and strategic developments little"),
     "unknown_event_weight": ParamInfo("weight", "an event type missing from the table counts as a battle"),
     "population_reference": ParamInfo("persons / km²", "density at which exposure is 1 (log scale); a small town"),

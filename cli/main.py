@@ -1,0 +1,317 @@
+"""The ``vacuum`` command line: a thin shell over :mod:`geo`.
+
+    vacuum analyze --bases B --events E --admin A [--roads R] [--population P] --out DIR
+    vacuum demo [--out DIR]
+
+A wrong argument or a bad layer prints one line and exits with status 2; no
+traceback (set VACUUM_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from geo.errors import VacuumError
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "minusca"
+DEMO_CONFIG = DEMO_DIR / "demo.toml"
+
+
+class CLIError(VacuumError, ValueError):
+    pass
+
+
+def _parse_date(s: str) -> date:
+    try:
+        return date.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _parse_bbox(s: str) -> tuple[float, float, float, float]:
+    try:
+        parts = tuple(float(x) for x in s.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--bbox {s!r}: use W,S,E,N in lon/lat degrees") from None
+    if len(parts) != 4:
+        raise argparse.ArgumentTypeError(f"--bbox {s!r}: need 4 numbers W,S,E,N")
+    return parts  # type: ignore[return-value]
+
+
+def _parse_map(items: list[str] | None) -> dict[str, dict[str, str]]:
+    """``--map LAYER.FIELD=COLUMN`` -> {layer: {field: column}}."""
+    out: dict[str, dict[str, str]] = {}
+    for it in items or []:
+        key, sep, col = it.partition("=")
+        layer, dot, fld = key.partition(".")
+        if not sep or not dot or not fld.strip() or not col.strip():
+            raise CLIError(f"--map {it!r}: use LAYER.FIELD=COLUMN, e.g. --map bases.strength=troops")
+        if layer not in ("bases", "events", "towns", "airports", "sites", "national"):
+            raise CLIError(f"--map {it!r}: layer {layer!r} takes no mapping; use bases, events, towns, airports, sites or national")
+        out.setdefault(layer, {})[fld.strip()] = col.strip()
+    return out
+
+
+LAYER_ARGS = ("bases", "events", "roads", "towns", "airports", "sites", "admin", "national", "population", "impassable")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vacuum", description="Map where peacekeepers cannot reach in time.")
+    p.add_argument("--version", action="version", version="vacuum 0.1.0")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyze", help="score a coverage gap surface from layer files")
+    a.add_argument("--config", type=Path, help="TOML file with [model], [layers] and [run] tables")
+    a.add_argument("--as-of", type=_parse_date, help="analysis date YYYY-MM-DD (default: config, else latest event)")
+    a.add_argument("--resolution", type=float, help="grid cell size in metres (default 1000)")
+    a.add_argument("--crs", help="analysis CRS, e.g. EPSG:32634 (default: equal-area centred on the area)")
+    a.add_argument("--bbox", type=_parse_bbox, help="area of interest W,S,E,N in lon/lat (instead of --admin)")
+    for name in LAYER_ARGS:
+        a.add_argument(f"--{name}", type=Path, help=f"{name} layer file")
+    a.add_argument("--population-units", choices=("count", "density"),
+                   help="population raster values: people per cell (count) or per km² (density)")
+    a.add_argument("--layer-crs", help="CRS for layer files that declare none (e.g. CSV with x/y): EPSG:xxxx")
+    a.add_argument("--mission", help="Geo-PKO mission to take bases from (e.g. MINUSCA)")
+    a.add_argument("--map", action="append", metavar="LAYER.FIELD=COLUMN",
+                   help="column mapping for a layer of no known schema, e.g. bases.strength=troops")
+    a.add_argument("--max-map-age", type=float, default=365.0, metavar="DAYS",
+                   help="leave out Geo-PKO missions whose latest map is older than this before the as-of date")
+    a.add_argument("--road-class-column", help="column holding the road class (default: highway, class, ...)")
+    a.add_argument("--year-only", action="store_true", help="events carry only a year: date them 1 July")
+    a.add_argument("--repair", action="store_true", help="repair invalid polygons with make_valid instead of rejecting")
+    a.add_argument("--set", action="append", metavar="PARAM=VALUE", help="override a model parameter (TOML value)")
+    a.add_argument("--jobs", type=int, help="worker processes for travel times (default: all cores)")
+    a.add_argument("--out", type=Path, required=True, help="output folder")
+    a.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    d = sub.add_parser("demo", help="run the analysis on the bundled MINUSCA (CAR, Oct 2020) data")
+    d.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
+    d.add_argument("--resolution", type=float, help="grid cell size in metres (default 1000)")
+    d.add_argument("--jobs", type=int)
+    d.add_argument("--quiet", action="store_true")
+    return p
+
+
+def _overrides(items: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for it in items or []:
+        if "=" not in it:
+            raise CLIError(f"--set {it!r}: use PARAM=VALUE, e.g. --set max_reach_h=8")
+        k, v = it.split("=", 1)
+        try:
+            out[k.strip()] = tomllib.loads(f"v = {v}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+def _config_run(path: Path | None) -> tuple[dict, dict]:
+    if path is None:
+        return {}, {}
+    if not path.is_file():
+        raise CLIError(f"--config {path}: no such file")
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CLIError(f"--config {path}: not valid TOML: {exc}") from None
+    layers = {k: (path.parent / v).resolve() if k in LAYER_ARGS else v for k, v in doc.get("layers", {}).items()}
+    unknown = set(layers) - set(LAYER_ARGS) - {"population_units", "mission", "road_class_column", "year_only", "layer_crs"}
+    if unknown:
+        raise CLIError(f"--config {path}: unknown [layers] key(s) {sorted(unknown)}; known: {', '.join(LAYER_ARGS)}")
+    return layers, doc.get("run", {})
+
+
+class _Progress:
+    """tqdm bars per stage on stderr; silent when quiet."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+        self.stage = None
+        self.last = None
+        self.t0 = 0.0
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, stage: str, frac: float) -> None:
+        if self.quiet or (stage == self.last and frac >= 1.0 and self.stage is None):
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.t0 = time.perf_counter()
+            self.bar = tqdm(total=100, desc=f"{stage:<14}", file=sys.stderr, leave=False, disable=not self.tty,
+                            bar_format="{desc} {bar} {percentage:3.0f}% {elapsed}")
+        if self.bar is not None:
+            self.bar.n = int(frac * 100)
+            self.bar.refresh()
+        if frac >= 1.0:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            print(f"  {self.stage:<14} {time.perf_counter() - self.t0:6.2f} s", file=sys.stderr)
+            self.bar = None
+            self.last = self.stage
+            self.stage = None
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    from geo import layers as L
+    from geo.params import load_params
+    from geo.pipeline import AnalysisInputs, analyze
+    from geo.products import write_analysis
+
+    cfg_layers, cfg_run = _config_run(args.config)
+
+    def pick(name: str):
+        v = getattr(args, name, None)
+        return v if v is not None else cfg_layers.get(name)
+
+    for name in LAYER_ARGS:
+        v = pick(name)
+        if v is not None and not Path(v).exists():
+            raise CLIError(f"--{name} {v}: no such file")
+    if pick("bases") is None:
+        raise CLIError("--bases is required (peacekeeper positions: Geo-PKO CSV or any point layer)")
+    if pick("admin") is None and args.bbox is None and "bbox" not in cfg_run:
+        raise CLIError("give the area of interest: --admin FILE (admin units) or --bbox W,S,E,N")
+
+    overrides = _overrides(args.set)
+    if args.resolution is not None:
+        overrides["resolution_m"] = args.resolution
+    params = load_params(args.config, **overrides)
+    layer_crs = args.layer_crs or cfg_layers.get("layer_crs")
+    try:
+        lcrs = CRS.from_user_input(layer_crs) if layer_crs else None
+        acrs = CRS.from_user_input(args.crs or cfg_run["crs"]) if (args.crs or cfg_run.get("crs")) else None
+    except CRSError as exc:
+        raise CLIError(f"bad CRS: {exc}") from None
+
+    as_of = args.as_of or (date.fromisoformat(str(cfg_run["as_of"])) if "as_of" in cfg_run else None)
+    mission = args.mission or cfg_layers.get("mission")
+    mapping = _parse_map(args.map)
+
+    def load(fn, path, **kw):
+        """Load a layer; --layer-crs applies only to files that declare no CRS."""
+        from geo.errors import MissingCRSError
+
+        try:
+            return fn(path, **kw)
+        except MissingCRSError:
+            if lcrs is None:
+                raise
+            return fn(path, crs=lcrs, **kw)
+
+    bases = load(L.load_bases, pick("bases"), as_of=as_of, mission=mission, mapping=mapping.get("bases"),
+                 max_map_age_days=args.max_map_age)
+    for m, d in bases.attrs.get("missions_left_out", {}).items():
+        print(f"left out mission {m}: its latest map ({d}) is over {args.max_map_age:g} days old "
+              "(--max-map-age to change)", file=sys.stderr)
+    events = None
+    if pick("events") is not None:
+        events = load(L.load_events, pick("events"), mapping=mapping.get("events"),
+                      year_only=args.year_only or bool(cfg_layers.get("year_only")))
+    if as_of is None:
+        as_of = events["date"].max().date() if events is not None else date.today()
+        print(f"as-of date not given: using {as_of} (latest event)" if events is not None
+              else f"as-of date not given: using today, {as_of}", file=sys.stderr)
+    roads = load(L.load_roads, pick("roads"), class_column=args.road_class_column
+                 or cfg_layers.get("road_class_column"), repair=args.repair) if pick("roads") else None
+    site_frames = []
+    for kind, name in (("town", "towns"), ("airport", "airports"), ("critical", "sites")):
+        if pick(name) is not None:
+            site_frames.append(load(L.load_sites, pick(name), kind=kind, mapping=mapping.get(name)))
+    sites = None
+    if site_frames:
+        import pandas as pd
+
+        crs0 = site_frames[0].crs
+        sites = pd.concat([f.to_crs(crs0) for f in site_frames], ignore_index=True)
+    admin = load(L.load_admin, pick("admin"), repair=args.repair) if pick("admin") else None
+    national = load(L.load_bases, pick("national"), mapping=mapping.get("national")) if pick("national") else None
+    impassable = None
+    if pick("impassable"):
+        from geo.readers import read_vector, validate_geometries
+
+        imp = load(read_vector, pick("impassable"))
+        impassable = validate_geometries(imp, what="impassable layer", id_column=None,
+                                         allowed={"Polygon", "MultiPolygon"}, repair=args.repair)
+    population = pick("population")
+    units = args.population_units or cfg_layers.get("population_units")
+    if population is not None:
+        L.check_population_raster(population)
+        if units is None:
+            raise CLIError("--population-units is required with --population: 'count' (people per cell) "
+                           "or 'density' (people per km²)")
+    bbox = args.bbox or (tuple(cfg_run["bbox"]) if "bbox" in cfg_run else None)
+    inputs = AnalysisInputs(bases=bases, events=events, roads=roads, sites=sites, admin=admin,
+                            national=national, impassable=impassable,
+                            population_path=Path(population) if population else None,
+                            population_units=units or "count", bbox=bbox)
+    prog = _Progress(args.quiet)
+    res = analyze(inputs, params, as_of, crs=acrs, progress=prog, n_jobs=args.jobs)
+    t0 = time.perf_counter()
+    paths = write_analysis(res, args.out, progress=prog)
+    prog.close()
+    res.summary["timings_s"]["write"] = round(time.perf_counter() - t0, 3)
+    from geo.export import write_json
+
+    write_json(res.summary, args.out / "summary.json")
+    s = res.summary
+    print(f"as of {s['as_of']}: {s['layers']['bases']} bases, {s['layers']['events_in_window']} events, "
+          f"grid {s['grid']['width']}x{s['grid']['height']} at {s['grid']['resolution_m']:g} m")
+    g = s["gap"]
+    print(f"gap mean {g['mean']}, population-weighted {g['population_weighted_mean']}; "
+          f"{s['zones']['count']} vacuum zones, {s['zones']['area_km2']:,.0f} km², "
+          f"{s['zones']['population']:,.0f} people")
+    for name, v in g["by_class"].items():
+        print(f"  {name:<9} {v['area_km2']:>12,.0f} km²  {v['population']:>12,.0f} people")
+    if s["layers"]["bases_outside_grid"]:
+        print(f"bases outside the grid, left out: {', '.join(s['layers']['bases_outside_grid'])}")
+    print(f"wrote {len(paths)} products to {args.out}/ in {res.timings['total'] + s['timings_s']['write']:.1f} s")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    ns = build_parser().parse_args(["analyze", "--config", str(DEMO_CONFIG), "--out", str(args.out)])
+    ns.resolution = args.resolution
+    ns.jobs = args.jobs
+    ns.quiet = args.quiet
+    return run_analyze(ns)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "analyze":
+            return run_analyze(args)
+        if args.command == "demo":
+            return run_demo(args)
+    except (VacuumError, FileNotFoundError, PermissionError) as exc:
+        if os.environ.get("VACUUM_DEBUG"):
+            raise
+        print(f"vacuum: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vacuum: interrupted", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
