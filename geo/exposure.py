@@ -18,7 +18,8 @@ import geopandas as gpd
 import numpy as np
 import rasterio
 from pyproj import CRS, Geod, Transformer
-from rasterio.windows import Window, from_bounds
+from affine import Affine
+from rasterio.windows import Window
 from scipy import ndimage
 
 from .errors import LayerError, MissingCRSError
@@ -81,16 +82,20 @@ def population_on_grid(
         # window of the source covering the grid, plus one cell
         to_src = Transformer.from_crs(grid.crs, src_crs, always_xy=True)
         w, s, e, n = to_src.transform_bounds(*grid.bounds, densify_pts=21)
-        win = from_bounds(w, s, e, n, ds.transform).round_offsets().round_lengths()
-        win = Window(win.col_off - 1, win.row_off - 1, win.width + 2, win.height + 2)
-        full_win = Window(0, 0, ds.width, ds.height)
-        try:
-            win = win.intersection(full_win)
-        except rasterio.errors.WindowError:
+        t = ds.transform
+        if t.b != 0 or t.d != 0:
+            raise LayerError(f"population raster {path} is rotated; warp it north-up first (gdalwarp)")
+        # the source window covering the grid, plus one cell (computed here, not with
+        # rasterio.windows.from_bounds, to stay clear of affine's deprecated tuple product)
+        c0 = max(int(np.floor((min(w, e) - t.c) / t.a)) - 1, 0)
+        c1 = min(int(np.ceil((max(w, e) - t.c) / t.a)) + 1, ds.width)
+        r0 = max(int(np.floor((max(s, n) - t.f) / t.e)) - 1, 0)
+        r1 = min(int(np.ceil((min(s, n) - t.f) / t.e)) + 1, ds.height)
+        if c1 <= c0 or r1 <= r0:
             return np.zeros(grid.shape)
-        data = ds.read(1, window=win, masked=True).astype(np.float64).filled(0.0)
+        data = ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True).astype(np.float64).filled(0.0)
         data[~np.isfinite(data) | (data < 0)] = 0.0
-        wt = ds.window_transform(win)
+        wt = Affine(t.a, 0.0, t.c + c0 * t.a, 0.0, t.e, t.f + r0 * t.e)
     sh, sw = data.shape
     if units == "density":
         data = data * _cell_areas_km2(wt, sh, sw, src_crs)

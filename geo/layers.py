@@ -382,7 +382,8 @@ def load_bases(
     :data:`UNIT_TYPES`; default ``"infantry"``, recorded as
     ``attrs["unit_type_source"] = "default"``), ``mission`` (default ""), ``hq`` (0..3,
     default 0), ``map_date`` (default NaT). ``as_of`` is refused for generic files (they
-    are one snapshot).
+    are one snapshot, as_of is then not used; with a ``map_date`` field, rows dated after
+    ``as_of`` are left out).
     """
     gdf = read_vector(path, crs=crs)
     as_of_ts = _as_date(as_of)
@@ -631,11 +632,6 @@ def _bases_generic(
 ) -> gpd.GeoDataFrame:
     source = layer_source(gdf)
     cols = _resolve(gdf, mapping, required=_GENERIC_BASE_REQUIRED, optional=_GENERIC_BASE_OPTIONAL, what=what)
-    if as_of is not None:
-        raise ConfigError(
-            f"{source}: as_of selects a Geo-PKO deployment map; this generic bases file is one "
-            "snapshot — filter it before loading and drop as_of"
-        )
     attrs: dict[str, Any] = {"schema": "custom"}
     if cols["mission"] is not None:
         missions = _filter_mission(gdf, _text(gdf[cols["mission"]]), mission)
@@ -671,6 +667,15 @@ def _bases_generic(
         map_date = _parse_dates(gdf[cols["map_date"]], source=source, column=cols["map_date"])
     else:
         map_date = pd.Series(pd.NaT, index=gdf.index, dtype="datetime64[ns]")
+    if as_of is not None and cols["map_date"] is not None:
+        # a dated generic file: keep rows dated on or before as_of (an undated file is one snapshot)
+        keep = (map_date <= as_of).to_numpy()
+        if not keep.any():
+            raise EmptyLayerError(f"{source}: no base has {cols['map_date']} on or before {as_of.date()}")
+        gdf, ids, strength, names, unit_type, missions, map_date = (
+            x[keep] for x in (gdf, ids, strength, names, unit_type, missions, map_date)
+        )
+        hq = hq[keep]
     data = {
         "base_id": ids,
         "name": names,

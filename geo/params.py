@@ -93,7 +93,7 @@ class Params:
     unknown_event_weight: float = 1.0
     # --- exposure
     population_reference: float = 100.0
-    exposure_floor: float = 0.2
+    exposure_floor: float = 0.3
     critical_site_radius_km: float = 10.0
     critical_site_exposure: float = 0.8
     # --- gap
@@ -144,7 +144,7 @@ PARAMETERS: dict[str, ParamInfo] = {
     "event_type_weights": ParamInfo("weight by type", "violence against civilians counts 1.5x, riots and strategic developments little"),
     "unknown_event_weight": ParamInfo("weight", "an event type missing from the table counts as a battle"),
     "population_reference": ParamInfo("persons / km²", "density at which exposure is 1 (log scale); a small town"),
-    "exposure_floor": ParamInfo("0..1", "empty land still matters: armed groups move and base there"),
+    "exposure_floor": ParamInfo("0..1", "empty land still matters (armed groups move and base there): with it, strong threat and no cover alone reach high (need >= 0.3^(1/3) = 0.67)"),
     "critical_site_radius_km": ParamInfo("km", "airstrips, towns and critical sites make their surroundings exposed"),
     "critical_site_exposure": ParamInfo("0..1", "minimum exposure near a critical site"),
     "threat_weight": ParamInfo("exponent weight", "need = threat^2/3 x exposure^1/3: violence matters twice as much as people"),

@@ -296,9 +296,13 @@ def test_bases_wrong_geometry_type(tmp_path):
         load_bases(path)
 
 
-def test_bases_generic_refuses_as_of(write_csv):
-    with pytest.raises(ConfigError, match="as_of selects a Geo-PKO deployment map"):
-        load_bases(write_csv("base_id,strength,longitude,latitude\nb1,650,20,5\n"), as_of="2020-01-01")
+def test_bases_generic_as_of_filters_dated_rows_only(write_csv):
+    undated = load_bases(write_csv("base_id,strength,longitude,latitude\nb1,650,20,5\n"), as_of="2020-01-01")
+    assert undated["base_id"].tolist() == ["b1"]
+    dated = write_csv("base_id,strength,map_date,longitude,latitude\nb1,650,2019-05-01,20,5\nb2,150,2021-01-01,21,5\n")
+    assert load_bases(dated, as_of="2020-01-01")["base_id"].tolist() == ["b1"]
+    with pytest.raises(EmptyLayerError, match="no base has map_date on or before 2018-01-01"):
+        load_bases(dated, as_of="2018-01-01")
 
 
 # ===================================================================== events
