@@ -5,7 +5,7 @@ WorldPop; synthetic bases, events, roads at realistic densities), then runs the
 CLI in a fresh process (as a user would) and prints wall time, per-stage times
 and peak memory (the largest resident set of the main process or any worker).
 
-    .venv/bin/python bench/bench_analyze.py [--runs 3]
+    .venv/bin/python bench/bench_analyze.py [--runs 3] [--grid-roads-km 25]
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ POP = ROOT.parent / "shared/data/population/worldpop2020_africa_20km_mean_densit
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--data", type=Path, default=ROOT / "out/bench_mali")
+    ap.add_argument("--grid-roads-km", type=float, default=0.0, help="stress case: a road lattice this far apart")
     args = ap.parse_args()
+    args.data = ROOT / ("out/bench_mali" + (f"_grid{args.grid_roads_km:g}" if args.grid_roads_km else ""))
     if not (args.data / "bases.geojson").exists():
-        subprocess.run([sys.executable, str(HERE / "make_mali_synthetic.py"), str(args.data)], check=True)
+        subprocess.run([sys.executable, str(HERE / "make_mali_synthetic.py"), str(args.data),
+                        "--grid-roads-km", str(args.grid_roads_km)], check=True)
     out = ROOT / "out/bench_mali_result"
     cmd = [
         str(Path(sys.executable).with_name("vacuum")), "analyze", "--quiet",
@@ -51,6 +53,7 @@ def main() -> int:
         "grid": f"{summary['grid']['width']}x{summary['grid']['height']} cells at {summary['grid']['resolution_m']:g} m, "
                 f"{summary['grid']['cells_in_area']:,} in the area",
         "bases": summary["layers"]["bases"], "events_in_window": summary["layers"]["events_in_window"],
+        "mean_cells_reached_per_base": summary["layers"]["mean_cells_reached_per_force"],
         "wall_s": {"min": round(min(walls), 2), "max": round(max(walls), 2), "runs": len(walls)},
         "peak_rss_mb": round(peak_kb / 1024),
         "stages_s_last_run": summary["timings_s"],

@@ -10,9 +10,10 @@ realistic densities (seeded):
   along roads (70%) and scattered (30%), GED types and fatalities.
 - A national road network: a minimum spanning tree over towns and 600 villages plus
   each place's three nearest neighbours, classed trunk / primary / secondary / tertiary /
-  track by the size of the places it joins (~40,000 km of road).
+  track by the size of the places it joins (~36,000 km of road). ``--grid-roads-km 25``
+  adds a lattice of tertiary roads every 25 km (a stress case: every base reaches far).
 
-    python bench/make_mali_synthetic.py OUT_DIR
+    python bench/make_mali_synthetic.py OUT_DIR [--grid-roads-km 25]
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 AS_OF = pd.Timestamp("2020-06-30")
 
 
-def main(out: Path, seed: int = 42) -> None:
+def main(out: Path, seed: int = 42, grid_roads_km: float = 0.0) -> None:
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     admin = gpd.read_file(SHARED / "boundaries/ne_admin1_mli_cod_caf_ssd.geojson")
@@ -68,6 +69,15 @@ def main(out: Path, seed: int = 42) -> None:
         m = min(size[i], size[j])
         classes.append("trunk" if m > 50_000 else "primary" if m > 15_000 else "secondary" if m > 5_000
                        else "tertiary" if m > 2_000 else "track")
+    if grid_roads_km > 0:  # stress case: a lattice of tertiary roads over the whole country
+        minx, miny, maxx, maxy = area.bounds
+        step = grid_roads_km * 1000
+        for x in np.arange(minx, maxx, step):
+            lines.append(LineString([(x, miny), (x, maxy)]))
+            classes.append("tertiary")
+        for y in np.arange(miny, maxy, step):
+            lines.append(LineString([(minx, y), (maxx, y)]))
+            classes.append("tertiary")
     roads = gpd.GeoDataFrame({"highway": classes}, geometry=lines, crs=crs)
     roads.to_crs(4326).to_file(out / "roads.geojson", driver="GeoJSON")
 
@@ -104,4 +114,11 @@ def main(out: Path, seed: int = 42) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "out/bench_mali"))
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out", type=Path, nargs="?", default=Path("out/bench_mali"))
+    ap.add_argument("--grid-roads-km", type=float, default=0.0,
+                    help="add a lattice of tertiary roads this far apart (stress case)")
+    a = ap.parse_args()
+    main(a.out, grid_roads_km=a.grid_roads_km)

@@ -200,6 +200,15 @@ def run_analyze(args: argparse.Namespace) -> int:
     except CRSError as exc:
         raise CLIError(f"bad CRS: {exc}") from None
 
+    if acrs is not None and acrs.is_geographic:
+        raise CLIError(f"--crs {acrs.name}: the analysis CRS must be projected (metres), e.g. EPSG:32634")
+    units = args.population_units or cfg_layers.get("population_units")
+    if pick("population") is not None:
+        if units is None:
+            raise CLIError("--population-units is required with --population: 'count' (people per cell) "
+                           "or 'density' (people per km²)")
+        L.check_population_raster(pick("population"))
+
     as_of = args.as_of or (date.fromisoformat(str(cfg_run["as_of"])) if "as_of" in cfg_run else None)
     mission = args.mission or cfg_layers.get("mission")
     mapping = _parse_map(args.map)
@@ -250,12 +259,6 @@ def run_analyze(args: argparse.Namespace) -> int:
         impassable = validate_geometries(imp, what="impassable layer", id_column=None,
                                          allowed={"Polygon", "MultiPolygon"}, repair=args.repair)
     population = pick("population")
-    units = args.population_units or cfg_layers.get("population_units")
-    if population is not None:
-        L.check_population_raster(population)
-        if units is None:
-            raise CLIError("--population-units is required with --population: 'count' (people per cell) "
-                           "or 'density' (people per km²)")
     bbox = args.bbox or (tuple(cfg_run["bbox"]) if "bbox" in cfg_run else None)
     inputs = AnalysisInputs(bases=bases, events=events, roads=roads, sites=sites, admin=admin,
                             national=national, impassable=impassable,

@@ -17,8 +17,9 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 import rasterio
-from pyproj import CRS, Geod, Transformer
 from affine import Affine
+from pyproj import CRS, Geod, Transformer
+from rasterio.warp import Resampling, reproject
 from rasterio.windows import Window
 from scipy import ndimage
 
@@ -99,13 +100,14 @@ def population_on_grid(
     sh, sw = data.shape
     if units == "density":
         data = data * _cell_areas_km2(wt, sh, sw, src_crs)
-    # source cell of each target cell centre
-    xs, ys = grid.cell_centres()
-    X, Y = np.meshgrid(xs, ys)
-    sx, sy = to_src.transform(X.ravel(), Y.ravel())
-    inv = ~wt
-    col = np.floor(inv.a * sx + inv.b * sy + inv.c).astype(np.int64)
-    row = np.floor(inv.d * sx + inv.e * sy + inv.f).astype(np.int64)
+    # source cell holding each target cell centre: warp an index raster (nearest)
+    src_index = np.arange(sh * sw, dtype=np.int32).reshape(sh, sw)
+    assigned = np.full(grid.shape, -1, dtype=np.int32)
+    reproject(src_index, assigned, src_transform=wt, src_crs=src_crs, src_nodata=-1,
+              dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=-1, resampling=Resampling.nearest)
+    assigned = assigned.ravel()
+    row = np.where(assigned >= 0, assigned // sw, -1)
+    col = np.where(assigned >= 0, assigned % sw, -1)
     # source cells wholly inside the grid: all four corners map inside the grid bounds
     to_grid = Transformer.from_crs(src_crs, grid.crs, always_xy=True)
     cc, rr = np.meshgrid(np.arange(sw + 1), np.arange(sh + 1))

@@ -20,7 +20,7 @@ import pandas as pd
 from pyproj import CRS
 
 from .coverage import BaseTerm, CoverageModel, base_weight
-from .errors import GridError, LayerError
+from .errors import CRSMismatchError, GridError, LayerError
 from .exposure import exposure_index, population_on_grid, settlement_population, site_proximity
 from .friction import area_mask, hours_per_cell, speed_surface
 from .grid import Grid, grid_for_area
@@ -111,6 +111,8 @@ def analyze(
         out = {}
         for name in ("bases", "events", "roads", "sites", "admin", "national", "impassable"):
             g = getattr(inputs, name)
+            if g is not None and g.crs is None:
+                raise CRSMismatchError(f"{name} layer has no CRS; set it with .set_crs(...) (the loaders in geo.layers do)")
             out[name] = None if g is None else g.to_crs(grid.crs)
         return out
 
@@ -144,8 +146,7 @@ def analyze(
     coverage = model.coverage()
 
     base_cells = [f["cell"] for f in forces if not f["national"]]
-    t_near, which = st.run("nearest_base", nearest_source, graph, base_cells,
-                           params.travel_time_cap_h, grid.shape)
+    t_near, which = st.run("nearest_base", nearest_source, graph, base_cells, params.travel_time_cap_h)
     base_rows = np.array([f["row"] for f in forces if not f["national"]], dtype=np.int32)
     nearest_base = np.where(which >= 0, base_rows[np.clip(which, 0, None)] if len(base_rows) else -1, -1)
 
@@ -197,6 +198,7 @@ def analyze(
     timings = st.timings
     timings["total"] = round(time.perf_counter() - t_start, 3)
     summary = _summary(grid, params, as_of, surfaces, bases, events, zones, admin_table, dropped, inputs, timings)
+    summary["layers"]["mean_cells_reached_per_force"] = round(float(np.mean([len(t.reach.index) for t in terms])), 0) if terms else 0
     return Analysis(grid, params, as_of, surfaces, inside, model, bases, events, zones, admin_table,
                     L["admin"], nearest_base.astype(np.int32), summary, timings)
 

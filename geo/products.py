@@ -83,16 +83,17 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> di
 def save_coverage_model(model: CoverageModel, grid: Grid, folder: Path) -> Path:
     """Per-base reach arrays and weights, so a scenario need not recompute travel times."""
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = {}
-    meta = {"grid": grid.to_dict(), "terms": []}
+    arrays: dict[str, np.ndarray] = {}
+    terms: list[dict] = []
+    meta = {"grid": grid.to_dict(), "terms": terms}
     for k, t in enumerate(model.terms):
         arrays[f"i{k}"] = t.reach.index
         arrays[f"h{k}"] = t.reach.hours
-        meta["terms"].append({"base_id": t.base_id, "weight": t.weight, "t_resp": t.t_resp,
+        terms.append({"base_id": t.base_id, "weight": t.weight, "t_resp": t.t_resp,
                               "t_max": t.t_max, "national": t.national})
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz")
     os.close(fd)
-    np.savez_compressed(tmp, **arrays)
+    np.savez_compressed(tmp, allow_pickle=False, **arrays)
     os.replace(tmp, folder / "coverage_terms.npz")
     write_json(meta, folder / "analysis.json")
     return folder

@@ -30,6 +30,7 @@ COG_OPTIONS: dict[str, str] = {
     "OVERVIEW_RESAMPLING": "AVERAGE",
     "RESAMPLING": "AVERAGE",
     "BIGTIFF": "IF_SAFER",
+    "NUM_THREADS": "ALL_CPUS",  # compress tiles on every core
 }
 """Creation options of GDAL's COG driver; PREDICTOR is added per dtype."""
 

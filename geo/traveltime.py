@@ -2,7 +2,8 @@
 
 The grid becomes a graph of 8-connected cells; moving between neighbours costs
 the mean of their crossing times times the step length (1 or sqrt 2 cells), the
-same rule as scikit-image's ``MCP_Geometric``. Each base is searched only up to
+same rule as scikit-image's ``MCP_Geometric``. Only passable cells are nodes
+(outside the area of interest nothing is), and each base is searched only up to
 its maximum reach (``limit``), so the work is proportional to the area a base
 can reach, not to the grid.
 """
@@ -18,56 +19,71 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-__all__ = ["build_graph", "Reach", "reach_from", "reach_many", "nearest_source"]
+__all__ = ["CellGraph", "build_graph", "Reach", "reach_from", "reach_many", "nearest_source"]
 
 _STEPS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
-def build_graph(cost_h: np.ndarray) -> sp.csr_matrix:
+@dataclass(frozen=True)
+class CellGraph:
+    """The passable cells of a grid as a directed CSR graph.
+
+    ``cell_of_node[i]`` is the flat cell index of node ``i``; ``node_of_cell`` is
+    the inverse (-1 for impassable cells).
+    """
+
+    graph: sp.csr_matrix
+    cell_of_node: np.ndarray
+    node_of_cell: np.ndarray
+    shape: tuple[int, int]
+
+
+def build_graph(cost_h: np.ndarray) -> CellGraph:
     """Directed 8-neighbour graph of a grid of cell crossing times (hours).
 
-    Cells with infinite or NaN cost have no edges in or out. Built directly in
-    CSR form: 8 slots per cell, unused slots are zero-cost self-loops, which
-    Dijkstra never relaxes.
+    Cells with infinite or NaN cost are not nodes. Built directly in CSR form:
+    8 slots per node; slots without a passable neighbour hold a zero-cost
+    self-loop, which Dijkstra never relaxes.
     """
     cost = np.asarray(cost_h, dtype=np.float64)
     if cost.ndim != 2:
         raise ValueError(f"cost must be 2-D, got shape {cost.shape}")
-    if np.any(cost[np.isfinite(cost)] < 0):
+    ok = np.isfinite(cost)
+    if np.any(cost[ok] < 0):
         raise ValueError("cell crossing times must be >= 0")
     h, w = cost.shape
-    n = h * w
-    ok = np.isfinite(cost)
-    idx = np.arange(n, dtype=np.int64).reshape(h, w)
-    nbr = np.empty((h, w, 8), dtype=np.int32)
-    wt = np.empty((h, w, 8), dtype=np.float64)
+    if h * w >= 2**31:
+        raise ValueError(f"grid of {h * w} cells is too large for 32-bit cell indices")
+    cell_of_node = np.flatnonzero(ok).astype(np.int32)
+    n = len(cell_of_node)
+    node_of_cell = np.full(h * w, -1, dtype=np.int32)
+    node_of_cell[cell_of_node] = np.arange(n, dtype=np.int32)
+    pad_cost = np.full((h + 2, w + 2), np.inf)
+    pad_cost[1:-1, 1:-1] = cost
+    pad_node = np.full((h + 2, w + 2), -1, dtype=np.int32)
+    pad_node[1:-1, 1:-1] = node_of_cell.reshape(h, w)
+    rows, cols = np.divmod(cell_of_node, w)
+    own = cost.ravel()[cell_of_node]
+    self_node = np.arange(n, dtype=np.int32)
+    nbr = np.empty((n, 8), dtype=np.int32)
+    wt = np.empty((n, 8), dtype=np.float64)
     for k, (dr, dc) in enumerate(_STEPS):
         step = np.sqrt(2.0) if dr and dc else 1.0
-        tgt = np.full((h, w), -1, dtype=np.int64)
-        rs, re_ = max(0, -dr), h - max(0, dr)
-        cs, ce = max(0, -dc), w - max(0, dc)
-        tgt[rs:re_, cs:ce] = idx[rs + dr:re_ + dr, cs + dc:ce + dc]
-        valid = tgt >= 0
-        valid[valid] &= ok.ravel()[tgt[valid]]
-        valid &= ok
-        tc = np.zeros((h, w))
-        tc[rs:re_, cs:ce] = cost[rs + dr:re_ + dr, cs + dc:ce + dc]
-        with np.errstate(invalid="ignore"):
-            edge = (cost + tc) * 0.5 * step
-        nbr[:, :, k] = np.where(valid, tgt, idx)
-        wt[:, :, k] = np.where(valid, edge, 0.0)
-    # self-loop weights are 0 but stored explicitly; csgraph treats stored
-    # entries as edges, and a 0-cost self-loop never improves a distance.
+        other_node = pad_node[rows + 1 + dr, cols + 1 + dc]
+        valid = other_node >= 0
+        other_cost = pad_cost[rows + 1 + dr, cols + 1 + dc]
+        wt[:, k] = np.where(valid, (own + other_cost) * (0.5 * step), 0.0)
+        nbr[:, k] = np.where(valid, other_node, self_node)
     indptr = np.arange(0, 8 * n + 1, 8, dtype=np.int64)
     g = sp.csr_matrix((wt.reshape(-1), nbr.reshape(-1), indptr), shape=(n, n))
-    return g
+    return CellGraph(g, cell_of_node, node_of_cell, (h, w))
 
 
 @dataclass(frozen=True)
 class Reach:
-    """Cells a source reaches within its limit: flat indices and hours."""
+    """Cells a source reaches within its limit: flat cell indices and hours."""
 
-    index: np.ndarray  # int32 flat cell indices
+    index: np.ndarray  # int32 flat cell indices, unique
     hours: np.ndarray  # float32
 
     def dense(self, shape: tuple[int, int]) -> np.ndarray:
@@ -76,41 +92,52 @@ class Reach:
         return out.reshape(shape)
 
 
-def reach_from(graph: sp.csr_matrix, source: int, limit_h: float) -> Reach:
-    """Travel time from one source cell to every cell within ``limit_h`` hours."""
-    d = dijkstra(graph, directed=True, indices=int(source), limit=float(limit_h))
+def reach_from(cg: CellGraph, source_cell: int, limit_h: float) -> Reach:
+    """Travel time from one source cell to every cell within ``limit_h`` hours.
+
+    A source on an impassable cell reaches only its own cell.
+    """
+    node = int(cg.node_of_cell[int(source_cell)])
+    if node < 0:
+        return Reach(np.array([source_cell], dtype=np.int32), np.zeros(1, dtype=np.float32))
+    d = dijkstra(cg.graph, directed=True, indices=node, limit=float(limit_h))
     sel = np.flatnonzero(np.isfinite(d))
-    return Reach(sel.astype(np.int32), d[sel].astype(np.float32))
+    return Reach(cg.cell_of_node[sel], d[sel].astype(np.float32))
 
 
-_GRAPH: sp.csr_matrix | None = None
+_GRAPH: CellGraph | None = None
 
 
 def _worker(args: tuple[int, float]) -> Reach:
-    assert _GRAPH is not None  # set before fork; internal invariant, not input checking
+    if _GRAPH is None:  # pragma: no cover - set before the fork
+        raise RuntimeError("worker started without a graph")
     return reach_from(_GRAPH, *args)
 
 
 def reach_many(
-    graph: sp.csr_matrix,
+    cg: CellGraph,
     sources: Sequence[int],
     limits_h: Sequence[float],
     *,
     n_jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Reach]:
-    """:func:`reach_from` for many sources, on ``n_jobs`` processes (fork)."""
+    """:func:`reach_from` for many source cells, on ``n_jobs`` forked processes.
+
+    The graph is shared copy-on-write with the workers; results come back in
+    the order of ``sources``.
+    """
     global _GRAPH
     jobs = list(zip((int(s) for s in sources), (float(x) for x in limits_h), strict=True))
     n_jobs = n_jobs or min(os.cpu_count() or 1, 4)
     if n_jobs <= 1 or len(jobs) < 4 or "fork" not in mp.get_all_start_methods():
         out = []
         for i, j in enumerate(jobs):
-            out.append(reach_from(graph, *j))
+            out.append(reach_from(cg, *j))
             if progress:
                 progress(i + 1, len(jobs))
         return out
-    _GRAPH = graph
+    _GRAPH = cg
     try:
         ctx = mp.get_context("fork")
         with ctx.Pool(n_jobs) as pool:
@@ -125,19 +152,38 @@ def reach_many(
 
 
 def nearest_source(
-    graph: sp.csr_matrix, sources: Sequence[int], limit_h: float, shape: tuple[int, int]
+    cg: CellGraph, sources: Sequence[int], limit_h: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Hours to the nearest source and which source (position in ``sources``, -1 if none)."""
-    if len(sources) == 0:
-        return np.full(shape, np.inf, dtype=np.float32), np.full(shape, -1, dtype=np.int32)
+    """Hours to the nearest source cell and which source (position in ``sources``, -1 if none).
+
+    Sources on impassable cells reach only their own cell.
+    """
+    h, w = cg.shape
+    t = np.full(h * w, np.inf, dtype=np.float32)
+    which = np.full(h * w, -1, dtype=np.int32)
     src = np.asarray(sources, dtype=np.int64)
-    d, _, origin = dijkstra(
-        graph, directed=True, indices=src, limit=float(limit_h), min_only=True, return_predecessors=True
-    )
-    pos = {int(s): i for i, s in reversed(list(enumerate(src)))}
-    lut_keys = np.array(sorted(pos), dtype=np.int64)
-    lut_vals = np.array([pos[k] for k in lut_keys], dtype=np.int32)
-    which = np.full(origin.shape, -1, dtype=np.int32)
-    hit = origin >= 0
-    which[hit] = lut_vals[np.searchsorted(lut_keys, origin[hit])]
-    return d.astype(np.float32).reshape(shape), which.reshape(shape)
+    if len(src) == 0:
+        return t.reshape(cg.shape), which.reshape(cg.shape)
+    nodes = cg.node_of_cell[src]
+    live = np.flatnonzero(nodes >= 0)
+    if len(live):
+        d, _, origin = dijkstra(
+            cg.graph, directed=True, indices=nodes[live], limit=float(limit_h), min_only=True,
+            return_predecessors=True,
+        )
+        # origin holds the node of the source that won; map back to the position in `sources`
+        first_pos = {}
+        for p in live[::-1]:
+            first_pos[int(nodes[p])] = int(p)
+        keys = np.array(sorted(first_pos), dtype=np.int64)
+        vals = np.array([first_pos[k] for k in keys], dtype=np.int32)
+        hit = origin >= 0
+        t[cg.cell_of_node] = d.astype(np.float32)
+        w_nodes = np.full(len(d), -1, dtype=np.int32)
+        w_nodes[hit] = vals[np.searchsorted(keys, origin[hit])]
+        which[cg.cell_of_node] = w_nodes
+    for p in np.flatnonzero(nodes < 0):  # stranded sources hold their own cell
+        if t[src[p]] > 0:
+            t[src[p]] = 0.0
+            which[src[p]] = p
+    return t.reshape(cg.shape), which.reshape(cg.shape)

@@ -120,3 +120,60 @@ def test_disaggregate_preserves_totals_by_hand():
     np.testing.assert_allclose(out, [25, 25, 25, 25, 25, 25, 2, 0])
     # whole cells: all of their count lands; the partial cell gives 1/4 per target cell
     assert out[:6].sum() == 150
+
+
+def _raster(path, data, west=20.0, north=6.4, res=0.1, crs="EPSG:4326"):
+    import rasterio
+    from affine import Affine
+
+    with rasterio.open(path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
+                       dtype="float32", crs=crs, transform=Affine(res, 0, west, 0, -res, north), nodata=-1) as ds:
+        ds.write(data.astype("float32"), 1)
+    return path
+
+
+def test_population_on_grid_preserves_the_total(tmp_path):
+    from geo.exposure import population_on_grid
+    from geo.grid import grid_for_area
+    from geo.types import BBox
+
+    counts = np.arange(1, 17, dtype=float).reshape(4, 4) * 1000  # people per 0.1° cell
+    counts[0, 0] = -1  # nodata counts as nobody
+    p = _raster(tmp_path / "pop.tif", counts)
+    grid = grid_for_area(BBox(20.0, 6.0, 20.4, 6.4), resolution_m=1000, margin_m=20_000)
+    pop = population_on_grid(p, grid, "count")
+    assert pop.sum() == pytest.approx(counts[counts > 0].sum(), rel=1e-9)
+    # density: people per km² times each cell's geodesic area (~122 km² at 6°N for 0.1°)
+    dens = _raster(tmp_path / "dens.tif", np.full((4, 4), 10.0))
+    total = population_on_grid(dens, grid, "density").sum()
+    assert total == pytest.approx(10 * 16 * 11.132 * 11.06, rel=0.01)
+
+
+def test_population_on_a_grid_cutting_the_raster_counts_the_inside_share(tmp_path):
+    from geo.exposure import population_on_grid
+    from geo.grid import grid_for_area
+    from geo.types import BBox
+
+    p = _raster(tmp_path / "pop.tif", np.full((4, 4), 1000.0))
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    # a grid over the western half of the raster (no margin, snapped outward to whole km):
+    # expected = each source cell's 1000 people times the share of its area inside the grid
+    grid = grid_for_area(BBox(20.0, 6.0, 20.2, 6.4), resolution_m=1000, margin_m=0)
+    cells = gpd.GeoSeries([box(20 + 0.1 * c, 6.3 - 0.1 * r, 20.1 + 0.1 * c, 6.4 - 0.1 * r)
+                           for r in range(4) for c in range(4)], crs=4326).to_crs(grid.crs)
+    expected = float((cells.intersection(box(*grid.bounds)).area / cells.area).sum() * 1000)
+    assert 8000 < expected < 9000
+    assert population_on_grid(p, grid, "count").sum() == pytest.approx(expected, rel=0.02)
+
+
+def test_population_units_must_be_stated(tmp_path):
+    from geo.errors import LayerError
+    from geo.exposure import population_on_grid
+    from geo.grid import grid_for_area
+    from geo.types import BBox
+
+    p = _raster(tmp_path / "pop.tif", np.ones((2, 2)))
+    with pytest.raises(LayerError, match="must be 'count' or 'density'"):
+        population_on_grid(p, grid_for_area(BBox(20.0, 6.0, 20.2, 6.2)), "people")

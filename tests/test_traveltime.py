@@ -117,9 +117,19 @@ def test_reach_many_parallel_equals_serial():
 
 def test_nearest_source_picks_the_closer_base():
     g = build_graph(np.ones((1, 7)))
-    t, which = nearest_source(g, [0, 6], 100, (1, 7))
+    t, which = nearest_source(g, [0, 6], 100)
     np.testing.assert_allclose(t[0], [0, 1, 2, 3, 2, 1, 0])
     assert which[0, 1] == 0 and which[0, 5] == 1
+
+
+def test_source_on_impassable_cell_holds_only_its_cell():
+    cost = np.ones((3, 3))
+    cost[1, 1] = np.inf
+    g = build_graph(cost)
+    r = reach_from(g, 4, 10)
+    assert r.index.tolist() == [4] and r.hours.tolist() == [0.0]
+    t, which = nearest_source(g, [4, 0], 10)
+    assert t[1, 1] == 0 and which[1, 1] == 0 and which[2, 2] == 1 and t[2, 2] == pytest.approx(2 + R2)  # around the centre
 
 
 def test_bad_cost_rejected():

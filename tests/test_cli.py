@@ -1,0 +1,83 @@
+"""The CLI: wrong arguments get one line and a non-zero exit, never a traceback."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "minusca"
+
+
+def _run(capsys, argv):
+    code = main(argv)
+    err = capsys.readouterr().err
+    return code, err
+
+
+def _args(tmp_path, **over):
+    a = {
+        "--bases": DEMO / "bases_geopko_v2.1.csv", "--events": DEMO / "events_ged_v23.1.csv",
+        "--admin": DEMO / "admin1_naturalearth.geojson", "--out": tmp_path / "o", "--as-of": "2020-10-31",
+    }
+    a.update(over)
+    argv = ["analyze", "--quiet", "--resolution", "5000"]
+    for k, v in a.items():
+        if v is not None:
+            argv += [k, str(v)]
+    return argv
+
+
+@pytest.mark.parametrize(
+    "over, match",
+    [
+        ({"--bases": "nope.csv"}, "--bases nope.csv: no such file"),
+        ({"--bases": None}, "--bases is required"),
+        ({"--admin": None}, "give the area of interest"),
+        ({"--population": DEMO / "population_worldpop2020_density.tif"}, "--population-units is required"),
+        ({"--set": "max_reach=3"}, r"unknown model parameter\(s\) \['max_reach'\]"),
+        ({"--set": "max_reach_h=-2"}, "max_reach_h must be a positive number"),
+        ({"--crs": "EPSG:999999"}, "bad CRS"),
+        ({"--crs": "EPSG:4326"}, "must be projected"),
+        ({"--population": DEMO / "bases_geopko_v2.1.csv", "--population-units": "count"}, "rasterio cannot read this file"),
+        ({"--map": "strength=troops"}, "use LAYER.FIELD=COLUMN"),
+        ({"--bases": DEMO / "events_ged_v23.1.csv"}, "base_id"),
+        ({"--events": DEMO / "bases_geopko_v2.1.csv"}, "events"),
+    ],
+)
+def test_bad_arguments_one_line_nonzero(tmp_path, capsys, over, match):
+    import re
+
+    code, err = _run(capsys, _args(tmp_path, **over))
+    assert code == 2
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    assert len(lines) == 1 and lines[0].startswith("vacuum: error:"), err
+    assert "Traceback" not in err
+    assert re.search(match, lines[0]), lines[0]
+
+
+def test_argparse_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["analyze", "--as-of", "yesterday", "--out", "x"])
+    assert e.value.code == 2
+    assert "is not a date; use YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_analyze_coarse_run_writes_summary(tmp_path, capsys):
+    code = main(_args(tmp_path, **{"--as-of": "2020-10-31", "--map": None}))
+    assert code == 0
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["grid"]["resolution_m"] == 5000 and s["layers"]["bases"] == 20
+    assert any("population" in t for t in s["terms_left_out"])
+    out = capsys.readouterr().out
+    assert "vacuum zones" in out and "critical" in out
+
+
+def test_geopko_file_of_all_missions_leaves_out_ended_ones(tmp_path, capsys):
+    pko = ROOT.parent / "shared/data/geo_pko/geo_pko_v2.1_mli_cod_caf_ssd.csv"
+    code = main(_args(tmp_path, **{"--bases": pko, "--as-of": "2020-10-31"}))
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "left out mission MONUC" in err and "left out mission MINUSMA" not in err
