@@ -69,6 +69,8 @@ class Analysis:
     nearest_base: np.ndarray
     summary: dict
     timings: dict[str, float] = field(default_factory=dict)
+    sites: gpd.GeoDataFrame | None = None
+    cost_h: np.ndarray | None = None  # hours to cross each cell (inf: impassable)
 
 
 class _Stages:
@@ -200,7 +202,8 @@ def analyze(
     summary = _summary(grid, params, as_of, surfaces, bases, events, zones, admin_table, dropped, inputs, timings)
     summary["layers"]["mean_cells_reached_per_force"] = round(float(np.mean([len(t.reach.index) for t in terms])), 0) if terms else 0
     return Analysis(grid, params, as_of, surfaces, inside, model, bases, events, zones, admin_table,
-                    L["admin"], nearest_base.astype(np.int32), summary, timings)
+                    L["admin"], nearest_base.astype(np.int32), summary, timings, sites=L["sites"],
+                    cost_h=cost.astype(np.float32))
 
 
 def _forces(bases: gpd.GeoDataFrame, national: gpd.GeoDataFrame | None, grid: Grid, params: Params):

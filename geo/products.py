@@ -3,10 +3,12 @@
 Layout of an analysis folder::
 
     gap.tif coverage.tif threat.tif exposure.tif travel_time.tif population.tif   (COGs)
-    zones.geojson admin_summary.geojson bases.geojson                              (RFC 7946)
-    vacuum.gpkg   (layers zones, admin_summary, bases, events; EPSG:4326)
+    zones.geojson admin_summary.geojson bases.geojson events.geojson sites.geojson (RFC 7946)
+    vacuum.gpkg   (layers zones, admin_summary, bases, events, sites; EPSG:4326)
     admin_summary.csv  summary.json
-    model/coverage_terms.npz  model/analysis.json  (per-base reach, for what-if)
+    model/coverage_terms.npz  model/analysis.json   per-base reach and weight, for what-if
+    model/friction.npz                              hours to cross each cell (inf: impassable)
+    model/params.json                               the model parameters and as-of date
 """
 
 from __future__ import annotations
@@ -63,7 +65,13 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> di
     if len(ev):
         evk = ev[[c for c in ("event_id", "date", "event_type", "fatalities", "actors", "geometry") if c in ev]].copy()
         evk["date"] = evk["date"].dt.strftime("%Y-%m-%d")
+        paths["events"] = write_geojson(evk, out / "events.geojson")
         write_gpkg_layer(evk, gpkg, "events")
+    if analysis.sites is not None and len(analysis.sites):
+        sk = analysis.sites[[c for c in ("site_id", "name", "kind", "subtype", "population", "geometry")
+                             if c in analysis.sites]]
+        paths["sites"] = write_geojson(sk, out / "sites.geojson")
+        write_gpkg_layer(sk, gpkg, "sites")
     if analysis.admin_table is not None and analysis.admin is not None:
         tab = analysis.admin_table
         cols = ["admin_id"] + [c for c in analysis.admin.columns if c not in tab.columns and c != "admin_id"]
@@ -74,6 +82,12 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> di
         paths["admin_csv"] = write_csv(tab, out / "admin_summary.csv")
     paths["gpkg"] = gpkg
     save_coverage_model(analysis.coverage_model, analysis.grid, out / "model")
+    if analysis.cost_h is not None:
+        fd, tmp = tempfile.mkstemp(dir=out / "model", suffix=".npz")
+        os.close(fd)
+        np.savez_compressed(tmp, cost_h=analysis.cost_h)
+        os.replace(tmp, out / "model" / "friction.npz")
+    write_json({"params": analysis.params.as_dict(), "as_of": analysis.as_of.isoformat()}, out / "model" / "params.json")
     paths["summary"] = write_json(analysis.summary, out / "summary.json")
     if progress:
         progress("write_vectors", 1.0)
