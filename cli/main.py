@@ -96,7 +96,28 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--resolution", type=float, help="grid cell size in metres (default 1000)")
     d.add_argument("--jobs", type=int)
     d.add_argument("--quiet", action="store_true")
+
+    for mod in _command_modules():
+        mod.register(sub)
     return p
+
+
+COMMAND_MODULES = ("cli.scenario", "cli.backtest", "cli.mapcmd", "cli.serve")
+"""Further subcommands, each a module with ``register(subparsers)`` that sets
+``func`` (taking the parsed args, returning an exit status) on its parser."""
+
+
+def _command_modules():
+    import importlib
+
+    mods = []
+    for name in COMMAND_MODULES:
+        try:
+            mods.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a module that exists but fails to import is a bug: show it
+                raise
+    return mods
 
 
 def _overrides(items: list[str] | None) -> dict[str, Any]:
@@ -304,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_analyze(args)
         if args.command == "demo":
             return run_demo(args)
+        if hasattr(args, "func"):
+            return int(args.func(args))
     except (VacuumError, FileNotFoundError, PermissionError) as exc:
         if os.environ.get("VACUUM_DEBUG"):
             raise
