@@ -18,7 +18,6 @@ realistic densities (seeded):
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import geopandas as gpd

@@ -105,9 +105,9 @@ def population_on_grid(
     assigned = np.full(grid.shape, -1, dtype=np.int32)
     reproject(src_index, assigned, src_transform=wt, src_crs=src_crs, src_nodata=-1,
               dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=-1, resampling=Resampling.nearest)
-    assigned = assigned.ravel()
-    row = np.where(assigned >= 0, assigned // sw, -1)
-    col = np.where(assigned >= 0, assigned % sw, -1)
+    flat_assigned = assigned.ravel()
+    row = np.where(flat_assigned >= 0, flat_assigned // sw, -1)
+    col = np.where(flat_assigned >= 0, flat_assigned % sw, -1)
     # source cells wholly inside the grid: all four corners map inside the grid bounds
     to_grid = Transformer.from_crs(src_crs, grid.crs, always_xy=True)
     cc, rr = np.meshgrid(np.arange(sw + 1), np.arange(sh + 1))

@@ -1,0 +1,78 @@
+"""Benchmark: what-if speed on the demo area at 1 km (issue 3).
+
+- one phase closing 5 bases: ``evaluate_phase`` on a fresh ``WhatIf`` with cold
+  per-base caches (apply the steps, new gap and coverage, deltas, new-zone mask,
+  people and area losing cover), repeated;
+- base criticality for every base (exact incremental evaluation of each closure).
+
+    .venv/bin/python bench/bench_scenario.py [--analysis out/demo] [--runs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--analysis", type=Path, default=ROOT / "out/demo")
+    ap.add_argument("--runs", type=int, default=20)
+    args = ap.parse_args()
+    if not (args.analysis / "model/coverage_terms.npz").exists():
+        subprocess.run([str(Path(sys.executable).with_name("vacuum")), "demo", "--quiet", "--out", str(args.analysis)],
+                       check=True, stdout=subprocess.DEVNULL)
+    from geo.decision import base_criticality
+    from geo.plan import ResolvedPhase, Step
+    from geo.scenario import WhatIf, load_baseline
+    from geo.scenario_products import evaluate_phase
+
+    t0 = time.perf_counter()
+    bl = load_baseline(args.analysis)
+    load_s = time.perf_counter() - t0
+    crit = base_criticality(bl)
+    five = list(crit["base_id"].head(5))  # the five most critical: the largest reaches
+    phase = ResolvedPhase("bench", date(2021, 1, 1), tuple(Step("close", b) for b in five))
+    base_gap = bl.baseline_gap()
+    base_cov = -np.expm1(-bl.model.intensity.ravel())
+    times = []
+    for _ in range(args.runs):
+        bl._p.clear()
+        w = WhatIf(bl)
+        t0 = time.perf_counter()
+        evaluate_phase(w, phase, base_gap, base_cov)
+        times.append(time.perf_counter() - t0)
+    ctimes = []
+    for _ in range(5):
+        bl._p.clear()
+        t0 = time.perf_counter()
+        base_criticality(bl)
+        ctimes.append(time.perf_counter() - t0)
+    print(json.dumps({
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "grid": f"{bl.grid.width}x{bl.grid.height} cells at {bl.grid.resolution:g} m",
+        "bases": len(bl.model.terms),
+        "closed": five,
+        "load_baseline_s": round(load_s, 3),
+        "phase_closing_5_ms": {"median": round(1000 * statistics.median(times), 1), "max": round(1000 * max(times), 1),
+                               "runs": len(times)},
+        "criticality_all_bases_ms": {"median": round(1000 * statistics.median(ctimes), 1),
+                                     "max": round(1000 * max(ctimes), 1), "runs": len(ctimes)},
+    }, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

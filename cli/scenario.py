@@ -1,0 +1,59 @@
+"""``vacuum scenario``: apply a withdrawal plan to a stored analysis."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scenario", help="evaluate a phased withdrawal plan on a stored analysis")
+    p.add_argument("--analysis", type=Path, required=True, help="analysis folder written by `vacuum analyze`/`demo`")
+    p.add_argument("--plan", type=Path, required=True, help="withdrawal plan, YAML or JSON (see docs/scenarios.md)")
+    p.add_argument("--out", type=Path, required=True, help="scenario output folder")
+    p.add_argument("--phases", type=int, help="phases for the suggested closing order (default: as in the plan)")
+    p.add_argument("--cover-threshold", type=float, default=0.5,
+                   help="coverage below which a cell counts as uncovered (default 0.5)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cli.main import CLIError, _Progress
+    from geo.plan import load_plan
+    from geo.scenario import load_baseline
+    from geo.scenario_products import run_scenario
+
+    if args.phases is not None and args.phases < 1:
+        raise CLIError(f"--phases {args.phases}: need at least 1")
+    if not 0 < args.cover_threshold < 1:
+        raise CLIError(f"--cover-threshold {args.cover_threshold}: must be between 0 and 1")
+    plan = load_plan(args.plan)
+    baseline = load_baseline(args.analysis)
+    prog = _Progress(args.quiet)
+    s = run_scenario(baseline, plan, args.out, closing_phases=args.phases,
+                     cover_threshold=args.cover_threshold, progress=prog)
+    prog.close()
+    print(f"{s['plan']}: baseline exposure-weighted gap {s['baseline']['vacuum_measure']:.2f}, "
+          f"{s['baseline']['population_high_critical']:,.0f} people in high/critical cells")
+    for ph in s["phases"]:
+        nz = ph["new_zones"]
+        print(f"  phase {ph['phase']} {ph['name']} ({ph['date']}): {len(ph['closed'])} closed so far; "
+              f"{nz['count']} new vacuum zones, {nz['area_km2']:,.0f} km², {nz['population']:,.0f} people; "
+              f"{ph['population_losing_cover']:,.0f} people lose cover; gap {ph['vacuum_measure']:.2f}")
+        if nz["largest"]:
+            lz = nz["largest"]
+            tt = lz.get("travel_time_h")
+            cap = baseline.params.travel_time_cap_h
+            near = (f"nearest remaining base {lz['nearest_remaining_base_name']} at {tt:.1f} h"
+                    if tt is not None and tt == tt else f"no remaining base within {cap:g} h")
+            print(f"      largest new zone opened by {lz['opened_by']}; {near}")
+    print("most critical bases: " + ", ".join(f"{r['name']} (+{r['added_vacuum']:.2f})" for r in s["most_critical_bases"]))
+    co = s["closing_order"]
+    if co["plan_cumulative_vacuum"] is not None:
+        print(f"closing order: plan {co['plan_cumulative_vacuum']:.2f}, suggested {co['suggested_cumulative_vacuum']:.2f} "
+              f"({co['improvement_pct']:.1f}% lower cumulative vacuum); details in closing_order.json")
+    print(f"wrote {args.out}/")
+    return 0

@@ -1,0 +1,297 @@
+"""Run a withdrawal plan on a stored analysis and write what planners read.
+
+Scenario folder::
+
+    summary.json                 plan, per phase: closed bases, new vacuum, people and sites losing cover
+    base_criticality.csv/.geojson  every base ranked by the vacuum its closure alone opens
+    closing_order.json           greedy order vs the plan's, and the maximal-covering cross-check
+    scenario.gpkg                new zones, admin change, sites losing cover per phase (EPSG:4326)
+    phase_{k}/gap.tif coverage.tif gap_delta.tif coverage_delta.tif (COGs)
+    phase_{k}/new_zones.geojson admin_change.csv admin_change.geojson lost_cover_sites.geojson
+
+Deltas are against the baseline (the analysis), phases are cumulative.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+from rasterio import features
+
+from .decision import (
+    base_criticality,
+    greedy_closing_order,
+    maximal_covering_keep,
+    order_cost,
+    vacuum_measure,
+)
+from .export import write_csv, write_geojson, write_gpkg_layer, write_json
+from .plan import Plan, ResolvedPhase, resolve_plan
+from .rasters import write_cog
+from .scenario import Baseline, PhaseState, WhatIf
+from .summaries import admin_summary, class_index
+from .traveltime import build_graph, nearest_source
+from .zones import vacuum_zones
+
+__all__ = ["PhaseResult", "evaluate_phase", "run_scenario"]
+
+
+@dataclass
+class PhaseResult:
+    state: PhaseState
+    new_zone_mask: np.ndarray  # flat bool: rose into high/critical
+    lost_cover: np.ndarray  # flat bool: coverage fell below cover_threshold
+    numbers: dict
+
+
+def evaluate_phase(w: WhatIf, phase: ResolvedPhase, base_gap: np.ndarray, base_cov: np.ndarray,
+                   cover_threshold: float = 0.5) -> PhaseResult:
+    """Apply one phase (cumulatively) and measure it against the baseline. In memory, fast."""
+    b = w.b
+    st = w.run_phase(phase)
+    thr = b.params.zone_threshold
+    ok = np.isfinite(st.gap)
+    new = ok & (st.gap >= thr) & ~(base_gap >= thr)
+    lost = ok & (base_cov >= cover_threshold) & (st.coverage < cover_threshold)
+    hc_before = ok & (base_gap >= b.params.class_breaks[2])
+    hc_after = ok & (st.gap >= b.params.class_breaks[2])
+    numbers = {
+        "vacuum_measure": vacuum_measure(st.gap, b.exposure),
+        "mean_gap": float(np.nanmean(st.gap)),
+        "mean_gap_change": float(np.nanmean(st.gap - base_gap)),
+        "new_high_critical_km2": float(new.sum() * b.grid.cell_area_km2),
+        "people_into_high_critical": float(b.population[new].sum()),
+        "population_losing_cover": float(b.population[lost].sum()),
+        "area_losing_cover_km2": float(lost.sum() * b.grid.cell_area_km2),
+        "population_high_critical_before": float(b.population[hc_before].sum()),
+        "population_high_critical_after": float(b.population[hc_after].sum()),
+    }
+    return PhaseResult(st, new, lost, numbers)
+
+
+def _opened_by(w: WhatIf, zones: gpd.GeoDataFrame, changed: list[str], b: Baseline) -> list[str | None]:
+    """Per zone, the changed base whose lost protection there is largest."""
+    if zones.empty or not changed:
+        return [None] * len(zones)
+    lab = features.rasterize(((g, int(z)) for g, z in zip(zones.geometry, zones["zone_id"], strict=True)),
+                             out_shape=b.grid.shape, transform=b.grid.transform, fill=0, dtype="int32").ravel()
+    n = int(zones["zone_id"].max()) + 1
+    best = np.zeros(n)
+    who: list[str | None] = [None] * n
+    for bid in changed:
+        t = b.model.term(bid)
+        lost = (w.initial_weight[bid] - w.weight[bid]) * b.protection(bid)
+        per = np.bincount(lab[t.reach.index], weights=lost, minlength=n)
+        for z in np.flatnonzero(per > best):
+            if z > 0:
+                best[z], who[z] = per[z], bid
+    return [who[int(z)] for z in zones["zone_id"]]
+
+
+def run_scenario(
+    baseline: Baseline,
+    plan: Plan,
+    out_dir: str | Path,
+    *,
+    closing_phases: int | None = None,
+    cover_threshold: float = 0.5,
+    progress: Callable[[str, float], None] | None = None,
+) -> dict:
+    """Evaluate the baseline and every phase cumulatively; write the scenario folder."""
+    b = baseline
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    phases = resolve_plan(plan, b.bases, b.admin)
+    timings: dict[str, float] = {}
+    base_gap = b.baseline_gap()
+    base_cov = -np.expm1(-np.maximum(b.model.intensity.ravel(), 0.0))
+    shape = b.grid.shape
+    graph = build_graph(b.cost_h) if b.cost_h is not None else None
+    gpkg = out / "scenario.gpkg"
+    if gpkg.exists():
+        gpkg.unlink()
+    w = WhatIf(b)
+    phase_docs = []
+    admin_before = admin_summary(b.admin, b.grid, base_gap.reshape(shape).astype(np.float32),
+                                 b.population.reshape(shape), breaks=b.params.class_breaks) if b.admin is not None else None
+    for k, ph in enumerate(phases, start=1):
+        if progress:
+            progress("phases", (k - 1) / len(phases))
+        t0 = time.perf_counter()
+        res = evaluate_phase(w, ph, base_gap, base_cov, cover_threshold)
+        timings[f"phase_{k}_evaluate"] = round(time.perf_counter() - t0, 4)
+        d = out / f"phase_{k}"
+        d.mkdir(exist_ok=True)
+        gap2 = res.state.gap.reshape(shape).astype(np.float32)
+        cov2 = np.where(np.isfinite(res.state.gap), res.state.coverage, np.nan).reshape(shape).astype(np.float32)
+        write_cog(d / "gap.tif", gap2, b.grid, description=f"gap after {ph.name}")
+        write_cog(d / "coverage.tif", cov2, b.grid, description=f"coverage after {ph.name}")
+        write_cog(d / "gap_delta.tif", (res.state.gap - base_gap).reshape(shape).astype(np.float32), b.grid,
+                  description=f"gap change, {ph.name} vs baseline")
+        write_cog(d / "coverage_delta.tif", (cov2.ravel() - base_cov).reshape(shape).astype(np.float32), b.grid,
+                  description=f"coverage change, {ph.name} vs baseline")
+        # new vacuum zones, with the nearest remaining base and its travel time
+        # UN bases still open (handed-over bases are national forces now, not "remaining")
+        remaining = [t.base_id for t in b.model.terms
+                     if not t.national and w.weight[t.base_id] > 0 and t.base_id not in w.closed]
+        rows = b.bases.reset_index(drop=True)
+        pos = {bid: i for i, bid in enumerate(rows["base_id"])}
+        near_t = near_b = None
+        if graph is not None and remaining:
+            cells = []
+            keep_rows = []
+            for bid in remaining:
+                geom = rows.geometry.iloc[pos[bid]]
+                r, c, ok = b.grid.rowcol(np.array([geom.x]), np.array([geom.y]))
+                if ok[0]:
+                    cells.append(int(r[0] * b.grid.width + c[0]))
+                    keep_rows.append(pos[bid])
+            near_t, which = nearest_source(graph, cells, b.params.travel_time_cap_h)
+            near_b = np.where(which >= 0, np.array(keep_rows, dtype=np.int32)[np.clip(which, 0, None)], -1)
+        masked = np.where(res.new_zone_mask, res.state.gap, np.nan).reshape(shape).astype(np.float32)
+        zones = vacuum_zones(masked, b.grid, threshold=b.params.zone_threshold, min_area_km2=b.params.zone_min_area_km2,
+                             population=b.population.reshape(shape), events=b.events,
+                             bases=rows if near_b is not None else None,
+                             nearest_base=near_b, nearest_time=near_t, breaks=b.params.class_breaks)
+        changed = [s.base_id for p in phases[:k] for s in p.steps]
+        zones["opened_by"] = _opened_by(w, zones, list(dict.fromkeys(changed)), b)
+        zones = zones.rename(columns={"nearest_base_id": "nearest_remaining_base_id",
+                                      "nearest_base_name": "nearest_remaining_base_name"})
+        write_geojson(zones, d / "new_zones.geojson")
+        write_gpkg_layer(zones, gpkg, f"new_zones_phase_{k}")
+        # sites losing cover
+        lost_sites = None
+        if b.sites is not None and len(b.sites):
+            r, c, ok = b.grid.rowcol(b.sites.geometry.x.to_numpy(), b.sites.geometry.y.to_numpy())
+            flat = np.where(ok, r * b.grid.width + c, 0)
+            hit = ok & res.lost_cover[flat]
+            lost_sites = b.sites[hit].copy()
+            lost_sites["coverage_before"] = base_cov[flat[hit]]
+            lost_sites["coverage_after"] = res.state.coverage[flat[hit]]
+            write_geojson(lost_sites, d / "lost_cover_sites.geojson")
+            write_gpkg_layer(lost_sites, gpkg, f"lost_cover_sites_phase_{k}")
+        # admin units before / after
+        if admin_before is not None and b.admin is not None:
+            after = admin_summary(b.admin, b.grid, gap2, b.population.reshape(shape), breaks=b.params.class_breaks)
+            stats = ["mean_gap", "max_gap", "pop_weighted_gap", "pop_high_or_critical"]
+            tab = admin_before[["admin_id", "name", "level", *stats]].merge(
+                after[["admin_id", *stats]], on="admin_id", suffixes=("_before", "_after"))
+            for stat in stats:
+                tab[f"{stat}_change"] = tab[f"{stat}_after"] - tab[f"{stat}_before"]
+            tab = tab.sort_values("pop_weighted_gap_change", ascending=False, kind="stable")
+            write_csv(tab, d / "admin_change.csv")
+            g = b.admin[["admin_id", "geometry"]].merge(tab, on="admin_id")
+            write_geojson(g, d / "admin_change.geojson")
+            write_gpkg_layer(g, gpkg, f"admin_change_phase_{k}")
+        timings[f"phase_{k}_total"] = round(time.perf_counter() - t0, 4)
+        phase_docs.append({
+            "phase": k, "name": ph.name, "date": ph.date.isoformat(),
+            "steps": [{"kind": s.kind, "base_id": s.base_id, "strength": s.strength, "readiness": s.readiness}
+                      for s in ph.steps],
+            "closed": res.state.closed,
+            "new_zones": {"count": len(zones), "area_km2": float(zones["area_km2"].sum()) if len(zones) else 0.0,
+                          "population": float(zones["population"].sum()) if len(zones) else 0.0,
+                          "largest": (zones.iloc[0][["zone_id", "area_km2", "population", "opened_by",
+                                                     "nearest_remaining_base_name", "travel_time_h"]].to_dict()
+                                      if len(zones) else None)},
+            "sites_losing_cover": ([] if lost_sites is None else
+                                   [{"name": n, "kind": kd} for n, kd in zip(lost_sites["name"], lost_sites["kind"], strict=True)]),
+            **res.numbers,
+        })
+    if progress:
+        progress("phases", 1.0)
+        progress("decision_support", 0.0)
+    t0 = time.perf_counter()
+    crit = base_criticality(b, cover_threshold=cover_threshold)
+    timings["criticality"] = round(time.perf_counter() - t0, 4)
+    write_csv(crit, out / "base_criticality.csv")
+    cg = b.bases[["base_id", "geometry"]].merge(crit, on="base_id")
+    write_geojson(cg, out / "base_criticality.geojson")
+    write_gpkg_layer(cg, gpkg, "base_criticality")
+    order = _closing_order(b, phases, closing_phases)
+    timings["closing_order"] = order.pop("_seconds")
+    write_json(order, out / "closing_order.json")
+    if progress:
+        progress("decision_support", 1.0)
+    summary = {
+        "plan": plan.name,
+        "analysis": str(b.folder),
+        "as_of": b.as_of.isoformat(),
+        "cover_threshold": cover_threshold,
+        "baseline": {"vacuum_measure": vacuum_measure(base_gap, b.exposure), "mean_gap": float(np.nanmean(base_gap)),
+                     "population_high_critical": float(b.population[np.isfinite(base_gap) & (class_index(base_gap, b.params.class_breaks) >= 3)].sum())},
+        "phases": phase_docs,
+        "most_critical_bases": crit.head(5)[["rank", "base_id", "name", "added_vacuum", "population_losing_cover"]].to_dict("records"),
+        "closing_order": {k: order[k] for k in ("plan_cumulative_vacuum", "suggested_cumulative_vacuum", "improvement_pct")},
+        "timings_s": timings,
+    }
+    write_json(summary, out / "summary.json")
+    return summary
+
+
+def _closing_order(b: Baseline, phases: list[ResolvedPhase], n_phases: int | None) -> dict:
+    t0 = time.perf_counter()
+    plan_groups = [[s.base_id for s in p.steps if s.kind == "close"] for p in phases]
+    plan_groups = [g for g in plan_groups if g]
+    to_close = [x for g in plan_groups for x in g]
+    if not to_close:
+        return {"note": "the plan closes no base", "plan_cumulative_vacuum": None, "suggested_cumulative_vacuum": None,
+                "improvement_pct": None, "_seconds": round(time.perf_counter() - t0, 4)}
+    seq = greedy_closing_order(b, to_close)
+    order = [x for x, _ in seq]
+    if n_phases:
+        # the same number of closures per phase for both orders: the plan's sequence
+        # (phase by phase, as listed) and the suggested one, split evenly into n phases
+        from .decision import phase_sizes
+
+        sizes = phase_sizes(len(to_close), n_phases)
+        plan_groups = _split(to_close, sizes)
+    else:
+        sizes = [len(g) for g in plan_groups]
+    groups = _split(order, sizes)
+    plan_curve = order_cost(b, plan_groups)
+    sugg_curve = order_cost(b, groups)
+    plan_sum, sugg_sum = float(sum(plan_curve)), float(sum(sugg_curve))
+    out = {
+        "measure": "exposure-weighted mean gap after each phase; cumulative = sum over phases (lower is better)",
+        "plan_phases": plan_groups, "plan_curve": plan_curve, "plan_cumulative_vacuum": plan_sum,
+        "suggested_phases": groups, "suggested_curve": sugg_curve, "suggested_cumulative_vacuum": sugg_sum,
+        "improvement_pct": (100.0 * (plan_sum - sugg_sum) / plan_sum) if plan_sum > 0 else 0.0,
+        "greedy_sequence": [{"base_id": s, "vacuum_after": v} for s, v in seq],
+    }
+    n_keep = len([t for t in b.model.terms if not t.national]) - len(to_close)
+    if n_keep > 0:
+        try:
+            mclp = maximal_covering_keep(b, n_keep)
+        except Exception as exc:  # noqa: BLE001 - the cross-check is optional; record why it failed
+            out["maximal_covering"] = {"error": f"{type(exc).__name__}: {exc}"}
+        else:
+            all_ids = [t.base_id for t in b.model.terms if not t.national]
+            plan_keep = sorted(set(all_ids) - set(to_close))
+            greedy_all = [s for s, _ in greedy_closing_order(b, all_ids)][: len(to_close)]
+            greedy_keep = sorted(set(all_ids) - set(greedy_all))
+            mk = set(mclp["keep"])
+            mclp["plan_keeps"] = plan_keep
+            mclp["greedy_keeps"] = greedy_keep
+            mclp["overlap_with_plan"] = _jaccard(mk, set(plan_keep))
+            mclp["overlap_with_greedy"] = _jaccard(mk, set(greedy_keep))
+            out["maximal_covering"] = mclp
+    out["_seconds"] = round(time.perf_counter() - t0, 4)
+    return out
+
+
+def _split(seq: list[str], sizes: list[int]) -> list[list[str]]:
+    out, i = [], 0
+    for n in sizes:
+        out.append(seq[i:i + n])
+        i += n
+    return out
+
+
+def _jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
