@@ -74,7 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--crs", help="analysis CRS, e.g. EPSG:32634 (default: equal-area centred on the area)")
     a.add_argument("--bbox", type=_parse_bbox, help="area of interest W,S,E,N in lon/lat (instead of --admin)")
     for name in LAYER_ARGS:
-        a.add_argument(f"--{name}", type=Path, help=f"{name} layer file")
+        a.add_argument(f"--{name}", type=Path, help=f"{name} layer file (a GeoPackage layer: FILE.gpkg::layer)")
+    a.add_argument("--admin-level", type=int, help="admin level of a file that does not say (0 country, 1 province, ...)")
+    a.add_argument("--admin-name-column", help="column holding admin unit names")
+    a.add_argument("--admin-id-column", help="column holding admin unit ids")
     a.add_argument("--population-units", choices=("count", "density"),
                    help="population raster values: people per cell (count) or per km² (density)")
     a.add_argument("--layer-crs", help="CRS for layer files that declare none (e.g. CSV with x/y): EPSG:xxxx")
@@ -203,7 +206,7 @@ def run_analyze(args: argparse.Namespace) -> int:
 
     for name in LAYER_ARGS:
         v = pick(name)
-        if v is not None and not Path(v).exists():
+        if v is not None and not Path(str(v).split("::")[0]).exists():
             raise CLIError(f"--{name} {v}: no such file")
     if pick("bases") is None:
         raise CLIError("--bases is required (peacekeeper positions: Geo-PKO CSV or any point layer)")
@@ -270,7 +273,8 @@ def run_analyze(args: argparse.Namespace) -> int:
 
         crs0 = site_frames[0].crs
         sites = pd.concat([f.to_crs(crs0) for f in site_frames], ignore_index=True)
-    admin = load(L.load_admin, pick("admin"), repair=args.repair) if pick("admin") else None
+    admin = load(L.load_admin, pick("admin"), repair=args.repair, level=args.admin_level,
+                 name_column=args.admin_name_column, id_column=args.admin_id_column) if pick("admin") else None
     national = load(L.load_bases, pick("national"), mapping=mapping.get("national")) if pick("national") else None
     impassable = None
     if pick("impassable"):

@@ -198,7 +198,7 @@ def _unique(ids: pd.Series, *, source: str, field: str) -> None:
 
 def _fix_hint(fields: Sequence[str]) -> str:
     py = ", ".join(f"'{f}': 'your_column'" for f in fields)
-    cli = " ".join(f"--map {f}=your_column" for f in fields)
+    cli = " ".join(f"--map LAYER.{f}=your_column" for f in fields)
     return f"pass mapping={{{py}}} (CLI: {cli})"
 
 
@@ -1175,7 +1175,7 @@ def load_admin(
         if n is None:
             raise ConfigError(
                 f"{source}: cannot tell the admin level of this file; pass level=1 (CLI: "
-                "--level 1) or level_column='your_column'"
+                "--admin-level 1) or level_column='your_column'"
             )
         levels = np.full(len(gdf), n, dtype="int64")
 
@@ -1191,14 +1191,14 @@ def load_admin(
     if name_col is None:
         raise MissingColumnError(
             f"{source}: no name column found (looked for name, shapeName, ADM<n>_EN, NAME_<n>); "
-            f"columns present: {', '.join(others)}. Pass name_column='your_column' (CLI: --name-column)"
+            f"columns present: {', '.join(others)}. Pass name_column='your_column' (CLI: --admin-name-column)"
         )
     if id_col is None and schema == "natural_earth_admin0":
         ids = _ne_admin0_ids(gdf, col)
     elif id_col is None:
         raise MissingColumnError(
             f"{source}: no id column found (looked for admin_id, shapeID, ADM<n>_PCODE, GID_<n>); "
-            f"columns present: {', '.join(others)}. Pass id_column='your_column' (CLI: --id-column)"
+            f"columns present: {', '.join(others)}. Pass id_column='your_column' (CLI: --admin-id-column)"
         )
     else:
         ids = _required_text(gdf[id_col], source=source, column=id_col)

@@ -134,6 +134,12 @@ def analyze(
     # --- forces: bases and national forces
     bases = L["bases"].reset_index(drop=True)
     forces, dropped = _forces(bases, L["national"], grid, params)
+    if not any(not f["national"] for f in forces):
+        raise LayerError(
+            f"none of the {len(bases)} bases lies on the analysis grid (the area of interest plus "
+            f"{params.margin_km:g} km){_swap_hint(inputs.bases, grid)}; check the coordinates, the CRS "
+            "and the area of interest"
+        )
     src = [f["cell"] for f in forces]
     limits = [f["t_max"] for f in forces]
 
@@ -155,6 +161,12 @@ def analyze(
     # --- threat
     events = L["events"]
     if events is not None:
+        r, c, ok = grid.rowcol(events.geometry.x.to_numpy(), events.geometry.y.to_numpy())
+        if len(events) and not ok.any():
+            raise LayerError(
+                f"none of the {len(events)} events lies on the analysis grid{_swap_hint(inputs.events, grid)}; "
+                "check the coordinates, the CRS and the area of interest"
+            )
         events = events_in_window(events, as_of, params.lookback_days)
         threat, _ = st.run("threat", threat_surface, events, grid, params, as_of)
     else:
@@ -204,6 +216,21 @@ def analyze(
     return Analysis(grid, params, as_of, surfaces, inside, model, bases, events, zones, admin_table,
                     L["admin"], nearest_base.astype(np.int32), summary, timings, sites=L["sites"],
                     cost_h=cost.astype(np.float32))
+
+
+def _swap_hint(gdf: gpd.GeoDataFrame, grid: Grid) -> str:
+    """' (with latitude and longitude swapped, N of them would)' when swapping helps."""
+    ll = gdf.to_crs(4326)
+    x, y = ll.geometry.y.to_numpy(), ll.geometry.x.to_numpy()
+    ok = (np.abs(y) <= 90)
+    if not ok.any():
+        return ""
+    from pyproj import Transformer
+
+    gx, gy = Transformer.from_crs(4326, grid.crs, always_xy=True).transform(x[ok], y[ok])
+    _, _, inside = grid.rowcol(np.asarray(gx), np.asarray(gy))
+    n = int(inside.sum())
+    return f" (with latitude and longitude swapped, {n} of them would: are the columns swapped?)" if n else ""
 
 
 def _forces(bases: gpd.GeoDataFrame, national: gpd.GeoDataFrame | None, grid: Grid, params: Params):

@@ -149,6 +149,8 @@ def read_vector(
 
     The path is stored in ``gdf.attrs["source"]`` for later error messages.
     """
+    if layer is None and "::" in str(path):  # "regions.gpkg::adm1" names a GeoPackage layer
+        path, layer = str(path).rsplit("::", 1)
     path = Path(path)
     user_crs = to_crs_object(crs)
     suffix = path.suffix.lower()
@@ -218,7 +220,7 @@ def _pick_gpkg_layer(path: Path, layer: str | None) -> str:
         raise EmptyLayerError(f"{path}: the GeoPackage has no spatial layer")
     raise LayerError(
         f"{path}: the GeoPackage has {len(spatial)} spatial layers ({', '.join(spatial)}); "
-        "pick one with layer='name' (CLI: --layer name)"
+        "pick one with layer='name' (CLI: FILE.gpkg::name)"
     )
 
 
@@ -247,7 +249,7 @@ def _vsizip_path(path: Path, layer: str | None) -> str:
     if len(shps) > 1:
         raise LayerError(
             f"{path}: the zip archive holds {len(shps)} shapefiles ({', '.join(shps)}); "
-            "pick one with layer='name' (CLI: --layer name)"
+            "pick one with layer='name' (CLI: FILE.gpkg::name)"
         )
     return f"/vsizip/{path.resolve()}/{shps[0]}"
 
@@ -270,7 +272,7 @@ def _settle_file_crs(gdf: gpd.GeoDataFrame, path: Path, user_crs: CRS | None) ->
         if user_crs is None:
             raise MissingCRSError(
                 f"{path}: the file declares no CRS (e.g. a shapefile without its .prj); "
-                "pass crs='EPSG:xxxx' (CLI: --crs EPSG:xxxx) with the CRS of its coordinates"
+                "pass crs='EPSG:xxxx' (CLI: --layer-crs EPSG:xxxx) with the CRS of its coordinates"
             )
         return gdf.set_crs(user_crs)
     if user_crs is not None and CRS.from_user_input(file_crs) != user_crs:
@@ -306,7 +308,7 @@ def _read_csv(path: Path, *, x: str | None, y: str | None, user_crs: CRS | None)
         raise MissingCRSError(
             f"{path}: coordinate columns {xcol!r}/{ycol!r} carry no CRS (only degree-named "
             "columns such as longitude/latitude are taken as WGS84); pass crs='EPSG:xxxx' "
-            "(CLI: --crs EPSG:xxxx) with the CRS of the coordinates"
+            "(CLI: --layer-crs EPSG:xxxx) with the CRS of the coordinates"
         )
     if crs.is_geographic:
         _check_lonlat(xs, ys, path, xcol, ycol)
@@ -337,7 +339,7 @@ def _coordinate_columns(
             if len(lower[xn]) > 1 or len(lower[yn]) > 1:
                 raise LayerError(
                     f"{path}: several columns are named {xn!r}/{yn!r} up to case; "
-                    "pass x='column', y='column' (CLI: --x ... --y ...)"
+                    "pass x='column', y='column' (CLI: rename the columns to longitude/latitude or x/y)"
                 )
             found.append((lower[xn][0], lower[yn][0]))
     if not found:

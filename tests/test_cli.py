@@ -81,3 +81,24 @@ def test_geopko_file_of_all_missions_leaves_out_ended_ones(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 0
     assert "left out mission MONUC" in err and "left out mission MINUSMA" not in err
+
+
+def test_swapped_coordinates_are_caught(tmp_path, capsys):
+    p = tmp_path / "swapped.csv"
+    p.write_text("base_id,strength,latitude,longitude\nb1,650,18.5,4.4\nb2,150,20.1,6.2\n")
+    code, err = _run(capsys, _args(tmp_path, **{"--bases": p}))
+    assert code == 2
+    assert "none of the 2 bases lies on the analysis grid" in err and "are the columns swapped?" in err
+
+
+def test_geopackage_layer_syntax(tmp_path, capsys):
+    import geopandas as gpd
+
+    admin = gpd.read_file(DEMO / "admin1_naturalearth.geojson")
+    gpkg = tmp_path / "two.gpkg"
+    admin.to_file(gpkg, layer="prefectures", driver="GPKG")
+    admin.head(1).to_file(gpkg, layer="other", driver="GPKG")
+    code, err = _run(capsys, _args(tmp_path, **{"--admin": gpkg}))
+    assert code == 2 and "FILE.gpkg::name" in err
+    code, err = _run(capsys, _args(tmp_path, **{"--admin": f"{gpkg}::prefectures"}))
+    assert code == 0, err

@@ -255,7 +255,7 @@ def test_bases_missing_column_names_field_and_fix(write_csv):
     path = write_csv("base_id,troops,longitude,latitude\nb1,650,20,5\n")
     with pytest.raises(
         MissingColumnError,
-        match=r"layer\.csv: bases.*'strength'.*columns present: base_id, troops, longitude, latitude.*mapping=\{'strength': 'your_column'\}.*--map strength=your_column",
+        match=r"layer\.csv: bases.*'strength'.*columns present: base_id, troops, longitude, latitude.*mapping=\{'strength': 'your_column'\}.*--map LAYER\.strength=your_column",
     ):
         load_bases(path)
 
@@ -413,7 +413,7 @@ def test_acled_ambiguous_numeric_date_is_refused(write_csv):
 
 def test_custom_events_need_mapping(write_csv):
     path = write_csv("when,killed,lon,lat\n2021-03-01,2,20,5\n")
-    with pytest.raises(MissingColumnError, match=r"'date', 'fatalities'.*--map date=your_column --map fatalities=your_column"):
+    with pytest.raises(MissingColumnError, match=r"'date', 'fatalities'.*--map LAYER\.date=your_column --map LAYER\.fatalities=your_column"):
         load_events(path)
     events = load_events(path, mapping={"date": "when", "fatalities": "killed"})
     assert events["event_id"].tolist() == ["1"]

@@ -86,7 +86,7 @@ def test_csv_degree_pairs_are_detected(write_csv, header):
 
 def test_csv_xy_without_crs_is_refused(write_csv):
     path = write_csv("id,x,y\n1,500000,1000000\n")
-    with pytest.raises(MissingCRSError, match=r"'x'/'y' carry no CRS.*--crs"):
+    with pytest.raises(MissingCRSError, match=r"'x'/'y' carry no CRS.*--layer-crs"):
         read_vector(path)
 
 
@@ -195,7 +195,7 @@ def test_shapefile_without_prj(tmp_path, points):
     path = tmp_path / "bases.shp"
     points().to_file(path)
     (tmp_path / "bases.prj").unlink()
-    with pytest.raises(MissingCRSError, match=r"bases\.shp: the file declares no CRS.*--crs EPSG"):
+    with pytest.raises(MissingCRSError, match=r"bases\.shp: the file declares no CRS.*--layer-crs EPSG"):
         read_vector(path)
     gdf = read_vector(path, crs="EPSG:4326")
     assert gdf.crs == CRS.from_epsg(4326)
