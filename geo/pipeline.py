@@ -167,7 +167,7 @@ def analyze(
                 f"none of the {len(events)} events lies on the analysis grid{_swap_hint(inputs.events, grid)}; "
                 "check the coordinates, the CRS and the area of interest"
             )
-        events = events_in_window(events, as_of, params.lookback_days)
+        events = events_in_window(events[ok], as_of, params.lookback_days)  # on the grid, in the window
         threat, _ = st.run("threat", threat_surface, events, grid, params, as_of)
     else:
         events = gpd.GeoDataFrame({"date": pd.Series(dtype="datetime64[ns]"), "fatalities": pd.Series(dtype=float)},

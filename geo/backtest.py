@@ -1,0 +1,434 @@
+"""Backtest: does the gap score, computed with what was known on a date, rank the places
+where violence happened afterwards?
+
+Pure part (arrays and numbers, tested by hand in ``tests/test_backtest.py``):
+
+* :func:`roc_auc` — area under the ROC curve as the Mann–Whitney U statistic with
+  average ranks, so tied scores count one half;
+* :func:`top_sum`, :func:`top_share` — the weight (later events, fatalities, positive
+  cells) that falls in the top ``frac`` of units by score, ties at the cut-off shared
+  pro rata (the expected value under random tie-breaking);
+* :func:`block_aggregate` — cells to coarser square blocks (mean, sum, max, any) over
+  the cells that count;
+* :func:`nearest_distance` — straight-line distance from points to the nearest source.
+
+Wrapper: :func:`run_backtest` splits the events at the as-of date, runs the normal
+engine (:func:`geo.pipeline.analyze`) on what was known then, turns the events of the
+horizon window into labels on the grid, and scores the model and three baselines
+(travel time to the nearest base, straight-line distance to it, past events alone) on
+analysis cells and on coarser blocks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import date
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pyproj import CRS
+from scipy.spatial import cKDTree
+
+from .errors import ConfigError, LayerError, VacuumError
+from .grid import check_crs
+from .params import Params
+from .pipeline import AnalysisInputs, analyze
+from .score import gap_score
+from .threat import threat_surface
+
+__all__ = [
+    "BacktestError",
+    "SCORES",
+    "DEFAULT_FRACS",
+    "roc_auc",
+    "top_sum",
+    "top_share",
+    "block_aggregate",
+    "nearest_distance",
+    "horizon_end",
+    "run_backtest",
+    "metrics_table",
+]
+
+
+class BacktestError(VacuumError, ValueError):
+    """A backtest cannot be scored as asked (no later events, data from after the as-of date, ...)."""
+
+
+SCORES: dict[str, str] = {
+    "gap": "model: gap score 0..100",
+    "travel_time": "baseline: travel time to the nearest base (h; unreachable = travel_time_cap_h)",
+    "distance": "baseline: straight-line distance to the nearest base (km)",
+    "past_events": "baseline: past events alone (time-decayed kernel density, weighted events / km²)",
+    "need": "diagnostic: the model without coverage (100 x need = threat and exposure)",
+}
+"""Every score ranks units so that higher means more expected violence."""
+
+DEFAULT_FRACS: tuple[float, ...] = (0.05, 0.10, 0.20)
+
+
+# ============================================================================ pure
+
+
+def _vector(a: Any, name: str) -> np.ndarray:
+    v = np.asarray(a, dtype=np.float64).ravel()
+    if np.isnan(v).any():
+        raise BacktestError(f"{name} holds NaN at {int(np.isnan(v).sum())} position(s); drop those units first")
+    return v
+
+
+class _Ranked:
+    """Scores sorted once into groups of tied values, for AUC and top-k sums over many weights."""
+
+    def __init__(self, scores: Sequence[float] | np.ndarray):
+        s = _vector(scores, "scores")
+        uniq, inv = np.unique(s, return_inverse=True)
+        self.n = s.size
+        self.inv = inv.ravel()
+        self.count = np.bincount(self.inv, minlength=uniq.size).astype(np.float64)  # ascending scores
+
+    def auc(self, labels: Sequence[bool] | np.ndarray) -> float:
+        y = np.asarray(labels).ravel()
+        if y.size != self.n:
+            raise BacktestError(f"scores ({self.n}) and labels ({y.size}) differ in length")
+        y = y.astype(bool)
+        n_pos = int(y.sum())
+        n_neg = y.size - n_pos
+        if n_pos == 0 or n_neg == 0:
+            raise BacktestError(f"ROC AUC needs both classes; got {n_pos} positive and {n_neg} negative unit(s)")
+        before = np.cumsum(self.count) - self.count
+        mean_rank = before + (self.count + 1.0) / 2.0  # 1-based average rank of each tie group
+        r_pos = float(mean_rank[self.inv[y]].sum())
+        return (r_pos - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+    def top_sum(self, weights: Sequence[float] | np.ndarray, k: float) -> float:
+        w = np.asarray(weights, dtype=np.float64).ravel()
+        if w.size != self.n:
+            raise BacktestError(f"scores ({self.n}) and weights ({w.size}) differ in length")
+        if not 0 <= k <= self.n:
+            raise BacktestError(f"k={k} must be between 0 and the number of units ({self.n})")
+        if self.n == 0:
+            return 0.0
+        count = self.count[::-1]  # highest score first
+        wsum = np.bincount(self.inv, weights=w, minlength=self.count.size)[::-1]
+        before = np.cumsum(count) - count
+        take = np.clip((k - before) / count, 0.0, 1.0)
+        return float((take * wsum).sum())
+
+
+def roc_auc(scores: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray) -> float:
+    """ROC AUC of ``scores`` for the binary ``labels`` (higher score = more likely positive).
+
+    The probability that a random positive outscores a random negative, ties counting
+    one half: ``(R+ - n+ (n+ + 1) / 2) / (n+ n-)`` with ``R+`` the sum of the positives'
+    average ranks (Mann–Whitney U). Raises :class:`BacktestError` when the scores hold
+    NaN, the lengths differ, or only one class is present (the AUC is undefined).
+    """
+    return _Ranked(scores).auc(labels)
+
+
+def top_sum(scores: Sequence[float] | np.ndarray, weights: Sequence[float] | np.ndarray, k: float) -> float:
+    """Weight held by the ``k`` highest-scoring units (``k`` may be fractional).
+
+    Units are taken by score, highest first; a group of tied scores that straddles the
+    cut-off contributes the share ``(k - units before it) / group size`` of its weight,
+    the expected value when ties are broken at random.
+    """
+    return _Ranked(scores).top_sum(weights, k)
+
+
+def top_share(
+    scores: Sequence[float] | np.ndarray, weights: Sequence[float] | np.ndarray, frac: float
+) -> float:
+    """Share of the total weight in the top ``frac`` (0..1) of units by score.
+
+    ``k = frac * n`` units, ties and a fractional last unit shared pro rata (see
+    :func:`top_sum`). NaN when the total weight is 0 (nothing to find).
+    """
+    if not 0 < frac <= 1:
+        raise BacktestError(f"frac={frac} must be in (0, 1]")
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    total = float(w.sum())
+    if total == 0:
+        return math.nan
+    return top_sum(scores, w, frac * w.size) / total
+
+
+def block_aggregate(
+    values: np.ndarray,
+    factor: int,
+    *,
+    how: Literal["mean", "sum", "max", "any"] = "mean",
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """Aggregate a 2-D array into ``factor x factor`` blocks anchored at the top-left cell.
+
+    Only cells where ``mask`` is True count (all cells if None). Edge blocks are partial.
+    ``mean``/``max`` give NaN for blocks with no counted cell, ``sum`` 0, ``any`` False
+    (``any`` returns a bool array: some counted cell is non-zero). A NaN in a counted
+    cell propagates to its block (``mean``, ``sum``, ``max``).
+    """
+    v = np.asarray(values)
+    if v.ndim != 2:
+        raise BacktestError(f"block_aggregate needs a 2-D array, got shape {v.shape}")
+    if int(factor) != factor or factor < 1:
+        raise BacktestError(f"block factor must be a whole number >= 1, got {factor!r}")
+    f = int(factor)
+    m = np.ones(v.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if m.shape != v.shape:
+        raise BacktestError(f"mask shape {m.shape} differs from values shape {v.shape}")
+    h, w = v.shape
+    hb, wb = -(-h // f), -(-w // f)
+    pad = ((0, hb * f - h), (0, wb * f - w))
+    mp = np.pad(m, pad, constant_values=False)
+    n = mp.reshape(hb, f, wb, f).sum(axis=(1, 3))
+    if how == "any":
+        nz = np.pad(m & (v != 0), pad, constant_values=False)
+        return np.asarray(nz.reshape(hb, f, wb, f).any(axis=(1, 3)), dtype=bool)
+    x = np.pad(v.astype(np.float64), pad, constant_values=0.0)
+    if how == "max":
+        x = np.where(mp, x, -np.inf).reshape(hb, f, wb, f)
+        out = x.max(axis=(1, 3))
+        return np.where(n > 0, out, np.nan)
+    s = np.where(mp, x, 0.0).reshape(hb, f, wb, f).sum(axis=(1, 3))
+    if how == "sum":
+        return s
+    if how == "mean":
+        return np.divide(s, n, out=np.full(s.shape, np.nan), where=n > 0)
+    raise BacktestError(f"how={how!r}; use 'mean', 'sum', 'max' or 'any'")
+
+
+def nearest_distance(x: np.ndarray, y: np.ndarray, src_x: np.ndarray, src_y: np.ndarray) -> np.ndarray:
+    """Euclidean distance (units of the inputs) from each point to the nearest source point."""
+    src = np.column_stack([np.asarray(src_x, float).ravel(), np.asarray(src_y, float).ravel()])
+    if len(src) == 0:
+        raise BacktestError("no sources to measure distance to")
+    d, _ = cKDTree(src).query(np.column_stack([np.asarray(x, float).ravel(), np.asarray(y, float).ravel()]))
+    return np.asarray(d, dtype=np.float64)
+
+
+def horizon_end(as_of: date, horizon_months: int) -> date:
+    """Last day of the horizon window: ``as_of`` plus whole months (month ends kept:
+    2017-06-30 + 12 -> 2018-06-30, 2016-02-29 + 12 -> 2017-02-28)."""
+    if int(horizon_months) != horizon_months or horizon_months <= 0:
+        raise ConfigError(f"horizon_months must be a whole number > 0, got {horizon_months!r}")
+    return (pd.Timestamp(as_of) + pd.DateOffset(months=int(horizon_months))).date()
+
+
+# ============================================================================ wrapper
+
+
+def _evaluate(units: dict[str, np.ndarray], fracs: Sequence[float]) -> dict[str, Any]:
+    """Metrics of every score over one set of evaluation units."""
+    y = units["events"] > 0
+    n, n_pos = int(y.size), int(y.sum())
+    out: dict[str, Any] = {
+        "units": n, "positives": n_pos, "base_rate": n_pos / n if n else math.nan,
+        "events": float(units["events"].sum()), "fatalities": float(units["fatalities"].sum()),
+        "scores": {},
+    }
+    totals = {w: float(units[w].sum()) for w in ("events", "fatalities")}
+    for name in SCORES:
+        ranked = _Ranked(units[name])
+        auc = ranked.auc(y) if 0 < n_pos < n else math.nan
+        top = {}
+        for frac in fracs:
+            k = frac * n
+            top[_pct(frac)] = {
+                **{w: ranked.top_sum(units[w], k) / totals[w] if totals[w] > 0 else math.nan
+                   for w in ("events", "fatalities")},
+                "precision": ranked.top_sum(y, k) / k if k > 0 else math.nan,
+            }
+        out["scores"][name] = {"auc": auc, "top": top}
+    return out
+
+
+def _pct(frac: float) -> str:
+    return f"{frac * 100:g}%"
+
+
+def run_backtest(
+    inputs: AnalysisInputs | Callable[[date], AnalysisInputs],
+    as_of: date,
+    horizon_months: int,
+    params: Params,
+    *,
+    block_km: float = 10.0,
+    fracs: Sequence[float] = DEFAULT_FRACS,
+    crs: CRS | None = None,
+    n_jobs: int | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> dict[str, Any]:
+    """Score the grid as of ``as_of`` and measure how it ranks the following events.
+
+    ``inputs`` (or ``inputs(as_of)``) holds the layers as loaded by :mod:`geo.layers`:
+    bases as of ``as_of`` (Geo-PKO map on or before it; a base whose ``map_date`` is after
+    it is refused) and *all* events of the file. Events dated ``<= as_of`` go to the
+    analysis (which keeps its look-back window); events with ``as_of < date <= as_of +
+    horizon_months`` are what is predicted. An evaluation unit is an analysis cell inside
+    the area, or a ``block_km`` block of them (score = mean over its cells inside the
+    area; label = any later event in them).
+
+    Returns a JSON-ready dict: ``as_of``, ``window`` (first and last day predicted),
+    ``counts``, ``scales`` (``cell`` and ``block``: units, positives, and per score of
+    :data:`SCORES` the ``auc`` and, per fraction, the share of later ``events`` and
+    ``fatalities`` in the top units and the ``precision`` of those units), ``bases_map``,
+    ``resolution_m``, ``block_km``, ``timings_s``.
+    """
+    t0 = time.perf_counter()
+    end = horizon_end(as_of, horizon_months)
+    if not fracs or any(not 0 < f <= 1 for f in fracs):
+        raise ConfigError(f"fracs must be fractions in (0, 1], got {list(fracs)!r}")
+    factor = block_km * 1000.0 / params.resolution_m
+    if block_km <= 0 or abs(factor - round(factor)) > 1e-6 or round(factor) < 1:
+        raise ConfigError(
+            f"block_km={block_km:g} must be a whole multiple of the resolution ({params.resolution_m:g} m); "
+            f"e.g. block_km={max(1, round(factor)) * params.resolution_m / 1000:g}"
+        )
+    factor = int(round(factor))
+    inp = inputs(as_of) if callable(inputs) else inputs
+    if inp.events is None or len(inp.events) == 0:
+        raise BacktestError("a backtest needs an events layer (--events): the later events are what is predicted")
+    if inp.events.crs is None:
+        raise LayerError("events layer has no CRS; load it with geo.layers.load_events")
+    ts = pd.Timestamp(as_of)
+    if "map_date" in inp.bases and (pd.to_datetime(inp.bases["map_date"]) > ts).any():
+        late = inp.bases.loc[pd.to_datetime(inp.bases["map_date"]) > ts, "base_id"].astype(str).tolist()
+        fix = (
+            "Geo-PKO v2.3 yearly rows (dated 1 July) summarise all of that year's maps, later ones too: "
+            "use the dated Geo-PKO v2.1 maps for a backtest"
+            if inp.bases.attrs.get("schema") == "geo_pko_v2.3"
+            else f"load the bases with as_of={as_of} so the model sees only what was known"
+        )
+        raise BacktestError(
+            f"{len(late)} base(s) come from a deployment map after the as-of date {as_of} "
+            f"(e.g. {', '.join(late[:3])}): {fix}"
+        )
+
+    dates = pd.to_datetime(inp.events["date"])
+    past = inp.events[(dates <= ts).to_numpy()]
+    later = inp.events[((dates > ts) & (dates <= pd.Timestamp(end))).to_numpy()]
+    if len(later) == 0:
+        first = dates[dates > ts].min()
+        hint = f"the first event after it is on {first.date()}" if pd.notna(first) else "the file has no event after it"
+        raise BacktestError(
+            f"no events between {as_of} (exclusive) and {end}: nothing to predict ({hint}); "
+            "choose an earlier --as-of or a longer --horizon-months"
+        )
+
+    res = analyze(replace(inp, events=past), params, as_of, crs=crs, progress=progress, n_jobs=n_jobs)
+    grid, inside = res.grid, res.inside
+    t1 = time.perf_counter()
+
+    # --- scores, all "higher = more risk", on the grid (NaN outside the area)
+    gap = res.surfaces["gap"].astype(np.float64)
+    tt = res.surfaces["travel_time"].astype(np.float64)
+    unreachable = inside & ~np.isfinite(tt)
+    tt = np.where(unreachable, params.travel_time_cap_h, tt)  # censored: at least the cap
+    rows, cols = np.nonzero(inside)
+    xc, yc = grid.cell_centres()
+    bases = res.bases
+    check_crs(bases, grid.crs, "bases layer")
+    dist = np.full(grid.shape, np.nan)
+    dist[rows, cols] = nearest_distance(xc[cols], yc[rows], bases.geometry.x.to_numpy(),
+                                        bases.geometry.y.to_numpy()) / 1000.0
+    _, density = threat_surface(res.events, grid, params, as_of)
+    need = gap_score(res.surfaces["threat"], res.surfaces["exposure"], np.zeros(grid.shape),
+                     params.threat_weight, params.exposure_weight)
+    surfaces = {"gap": gap, "travel_time": tt, "distance": dist,
+                "past_events": np.where(inside, density, np.nan), "need": need}
+    for name, s in surfaces.items():
+        bad = inside & ~np.isfinite(s)
+        if bad.any():
+            raise BacktestError(f"score {name!r} is not finite in {int(bad.sum())} cell(s) inside the area")
+
+    # --- labels: later events per cell inside the area
+    lat = later.to_crs(grid.crs)
+    r, c, in_grid = grid.rowcol(lat.geometry.x.to_numpy(), lat.geometry.y.to_numpy())
+    in_area = in_grid.copy()
+    in_area[in_grid] = inside[r[in_grid], c[in_grid]]
+    fat = np.nan_to_num(lat["fatalities"].to_numpy(dtype=np.float64), nan=0.0)
+    flat = r[in_area] * grid.width + c[in_area]
+    ev_grid = np.bincount(flat, minlength=grid.size).reshape(grid.shape).astype(np.float64)
+    fat_grid = np.bincount(flat, weights=fat[in_area], minlength=grid.size).reshape(grid.shape)
+    if not in_area.any():
+        raise BacktestError(
+            f"none of the {len(later)} events between {as_of} (exclusive) and {end} falls inside the area: "
+            "nothing to predict there; check that the events and the area (--admin, --admin-iso3, --bbox) match"
+        )
+
+    # past events counted the same way (the analysis keeps all events of its look-back window)
+    pe = res.events
+    pr, pc, p_in = grid.rowcol(pe.geometry.x.to_numpy(), pe.geometry.y.to_numpy())
+    p_area = p_in.copy()
+    p_area[p_in] = inside[pr[p_in], pc[p_in]]
+
+    cell_units = {name: s[inside] for name, s in surfaces.items()}
+    cell_units["events"] = ev_grid[inside]
+    cell_units["fatalities"] = fat_grid[inside]
+    block_units = {name: block_aggregate(s, factor, how="mean", mask=inside) for name, s in surfaces.items()}
+    block_units["events"] = block_aggregate(ev_grid, factor, how="sum", mask=inside)
+    block_units["fatalities"] = block_aggregate(fat_grid, factor, how="sum", mask=inside)
+    has_cells = block_aggregate(inside, factor, how="any", mask=inside)
+    block_units = {k: v[has_cells] for k, v in block_units.items()}
+
+    scales = {
+        "cell": {"size_km": grid.resolution_km, **_evaluate(cell_units, fracs)},
+        "block": {"size_km": block_km, "cells_per_block": factor * factor, **_evaluate(block_units, fracs)},
+    }
+    t2 = time.perf_counter()
+    counts = {
+        "bases": len(bases),
+        "bases_outside_grid": len(res.summary["layers"]["bases_outside_grid"]),
+        "past_events_in_lookback": int(len(pe)),
+        "past_events_in_area": int(p_area.sum()),
+        "later_events": int(len(later)),
+        "later_events_in_area": int(in_area.sum()),
+        "later_events_in_margin": int((in_grid & ~in_area).sum()),
+        "later_events_outside_grid": int((~in_grid).sum()),
+        "later_fatalities_in_area": float(fat[in_area].sum()),
+        "cells": int(inside.sum()),
+        "cells_with_later_event": scales["cell"]["positives"],
+        "cells_unreachable_within_cap": int(unreachable.sum()),
+        "blocks": scales["block"]["units"],
+        "blocks_with_later_event": scales["block"]["positives"],
+    }
+    return {
+        "as_of": as_of.isoformat(),
+        "horizon_months": int(horizon_months),
+        "window": {"after": as_of.isoformat(), "through": end.isoformat()},
+        "resolution_m": grid.resolution,
+        "block_km": block_km,
+        "fractions": [float(f) for f in fracs],
+        "bases_map": inp.bases.attrs.get("maps"),
+        "events_schema": inp.events.attrs.get("schema"),
+        "counts": counts,
+        "scales": scales,
+        "scores": dict(SCORES),
+        "params": params.as_dict(),
+        "timings_s": {"analysis": round(t1 - t0, 3), "evaluation": round(t2 - t1, 3), "total": round(t2 - t0, 3)},
+    }
+
+
+def metrics_table(result: dict[str, Any]) -> pd.DataFrame:
+    """One row per (scale, score): AUC and, per fraction, event and fatality shares and precision."""
+    rows = []
+    for scale, sc in result["scales"].items():
+        for name, m in sc["scores"].items():
+            row: dict[str, Any] = {
+                "as_of": result["as_of"], "horizon_months": result["horizon_months"], "scale": scale,
+                "unit_km": sc["size_km"], "units": sc["units"], "positives": sc["positives"],
+                "score": name, "auc": m["auc"],
+            }
+            for pct, t in m["top"].items():
+                p = pct.rstrip("%")
+                row[f"events_top{p}"] = t["events"]
+                row[f"fatalities_top{p}"] = t["fatalities"]
+                row[f"precision_top{p}"] = t["precision"]
+            rows.append(row)
+    return pd.DataFrame(rows)
+

@@ -1,0 +1,330 @@
+"""Backtest: metric functions by hand, a synthetic case with a known answer, one real CAR run."""
+
+import itertools
+import json
+import math
+import re
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import mannwhitneyu
+
+import cli.backtest as clibt
+from cli.main import main
+from geo.backtest import (
+    SCORES,
+    BacktestError,
+    block_aggregate,
+    horizon_end,
+    nearest_distance,
+    roc_auc,
+    run_backtest,
+    top_share,
+    top_sum,
+)
+from geo.errors import ConfigError
+from geo.params import load_params
+from geo.pipeline import AnalysisInputs
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+GED_CAF = SHARED / "ucdp_ged" / "ged_v23_1_caf_events.csv"
+ADMIN1 = SHARED / "boundaries" / "ne_admin1_mli_cod_caf_ssd.geojson"
+real_data = pytest.mark.skipif(not GED_CAF.is_file(), reason="shared real data not present")
+
+
+# ================================================================== ROC AUC
+
+
+def test_auc_hand_example():
+    # positives 0.35, 0.8; negatives 0.1, 0.4: pairs won 0.35>0.1, 0.8>0.1, 0.8>0.4 -> 3/4
+    assert roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(0.75)
+
+
+def test_auc_ties_count_half():
+    # positives 1, 3; negatives 1, 2: (1 vs 1) 0.5, (1 vs 2) 0, (3 vs 1) 1, (3 vs 2) 1 -> 2.5/4
+    assert roc_auc([1, 1, 2, 3], [0, 1, 0, 1]) == pytest.approx(0.625)
+    assert roc_auc([5, 5, 5, 5], [1, 0, 1, 0]) == pytest.approx(0.5)
+    # ranks with ties: scores 2,2,1,1,3 labels 1,0,0,1,1 -> pos {2,1,3} neg {2,1}
+    # pairs: 2v2 .5, 2v1 1, 1v2 0, 1v1 .5, 3v2 1, 3v1 1 -> 4/6
+    assert roc_auc([2, 2, 1, 1, 3], [1, 0, 0, 1, 1]) == pytest.approx(4 / 6)
+
+
+def test_auc_perfect_and_reversed():
+    assert roc_auc([0.1, 0.2, 0.9, 0.95], [False, False, True, True]) == 1.0
+    assert roc_auc([0.1, 0.2, 0.9, 0.95], [True, True, False, False]) == 0.0
+
+
+def test_auc_matches_pairwise_count_and_mann_whitney():
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        n = int(rng.integers(5, 60))
+        s = rng.integers(0, 6, size=n).astype(float)  # many ties
+        y = rng.random(n) < 0.3
+        if y.all() or not y.any():
+            continue
+        pos, neg = s[y], s[~y]
+        pairs = sum(1.0 if p > q else 0.5 if p == q else 0.0 for p, q in itertools.product(pos, neg))
+        expected = pairs / (len(pos) * len(neg))
+        assert roc_auc(s, y) == pytest.approx(expected)
+        u = mannwhitneyu(pos, neg, alternative="two-sided").statistic
+        assert roc_auc(s, y) == pytest.approx(u / (len(pos) * len(neg)))
+
+
+@pytest.mark.parametrize(
+    "scores, labels, match",
+    [
+        ([1, 2, 3], [0, 0, 0], "needs both classes"),
+        ([1, 2, 3], [1, 1, 1], "needs both classes"),
+        ([1, np.nan, 3], [0, 1, 0], "NaN"),
+        ([1, 2], [0, 1, 0], "differ in length"),
+    ],
+)
+def test_auc_refuses_undefined_input(scores, labels, match):
+    with pytest.raises(BacktestError, match=match):
+        roc_auc(scores, labels)
+
+
+# ================================================================== top share
+
+
+def test_top_share_by_hand():
+    s, w = [4, 3, 2, 1], [1, 0, 2, 1]
+    assert top_share(s, w, 0.5) == pytest.approx(1 / 4)   # cells 4, 3
+    assert top_share(s, w, 0.75) == pytest.approx(3 / 4)  # cells 4, 3, 2
+    assert top_share(s, w, 1.0) == pytest.approx(1.0)
+    # k = 0.1 * 4 = 0.4 cells: 0.4 of the top cell's weight
+    assert top_share(s, [1, 1, 1, 1], 0.1) == pytest.approx(0.1)
+
+
+def test_top_share_ties_pro_rata():
+    s, w = [3, 2, 2, 1], [0, 2, 0, 2]
+    # k = 2: the cell scored 3 (weight 0), then half of the tied pair {2, 2} (weight 2) -> 1 of 4
+    assert top_share(s, w, 0.5) == pytest.approx(0.25)
+    assert top_share(s, w, 0.25) == pytest.approx(0.0)
+    # all tied: any k gets its share of the total
+    assert top_share([1, 1, 1, 1, 1], [5, 0, 0, 0, 0], 0.2) == pytest.approx(0.2)
+    assert math.isnan(top_share([1, 2], [0, 0], 0.5))
+
+
+def test_top_sum_precision_and_bounds():
+    labels = np.array([1, 0, 1, 0], dtype=float)
+    assert top_sum([0.9, 0.8, 0.7, 0.1], labels, 2) == pytest.approx(1.0)  # precision at 2 = 1/2
+    assert top_sum([0.9, 0.8, 0.7, 0.1], labels, 0) == 0.0
+    with pytest.raises(BacktestError, match="k=5"):
+        top_sum([1, 2, 3, 4], labels, 5)
+    with pytest.raises(BacktestError, match="frac"):
+        top_share([1, 2], [1, 1], 0.0)
+
+
+# ================================================================== blocks, distances, dates
+
+
+def test_block_aggregate_by_hand():
+    v = np.array([[1.0, 2.0, 3.0],
+                  [3.0, 4.0, 5.0],
+                  [6.0, 7.0, 8.0]])  # fmt: skip
+    m = np.array([[True, True, True],
+                  [True, False, True],
+                  [False, False, False]])  # fmt: skip
+    # blocks of 2: [[1,2],[3,4]] [[3],[5]] / [[6,7]] [[8]]
+    np.testing.assert_allclose(block_aggregate(v, 2, how="mean"), [[2.5, 4.0], [6.5, 8.0]])
+    np.testing.assert_allclose(block_aggregate(v, 2, how="mean", mask=m), [[2.0, 4.0], [np.nan, np.nan]])
+    np.testing.assert_allclose(block_aggregate(v, 2, how="sum", mask=m), [[6.0, 8.0], [0.0, 0.0]])
+    np.testing.assert_allclose(block_aggregate(v, 2, how="max", mask=m), [[3.0, 5.0], [np.nan, np.nan]])
+    ev = np.array([[0, 0, 0], [0, 9, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(block_aggregate(ev, 2, how="any", mask=m), [[False, False], [False, False]])
+    np.testing.assert_array_equal(block_aggregate(ev, 2, how="any"), [[True, False], [True, False]])
+    np.testing.assert_allclose(block_aggregate(v, 1, how="mean"), v)
+    v0 = v.copy()
+    block_aggregate(v, 3, how="sum")
+    np.testing.assert_array_equal(v, v0)  # input untouched
+    with pytest.raises(BacktestError, match="whole number"):
+        block_aggregate(v, 1.5)
+    with pytest.raises(BacktestError, match="how="):
+        block_aggregate(v, 2, how="median")  # type: ignore[arg-type]
+
+
+def test_nearest_distance_by_hand():
+    d = nearest_distance(np.array([3.0, 10.0]), np.array([4.0, 0.0]), np.array([0.0, 10.0]), np.array([0.0, 1.0]))
+    np.testing.assert_allclose(d, [5.0, 1.0])
+
+
+def test_horizon_end_keeps_month_ends():
+    assert horizon_end(date(2017, 6, 30), 12) == date(2018, 6, 30)
+    assert horizon_end(date(2016, 12, 31), 12) == date(2017, 12, 31)
+    assert horizon_end(date(2016, 2, 29), 12) == date(2017, 2, 28)
+    assert horizon_end(date(2019, 1, 31), 1) == date(2019, 2, 28)
+    with pytest.raises(ConfigError, match="horizon_months"):
+        horizon_end(date(2017, 6, 30), 0)
+
+
+# ================================================================== synthetic: a known answer
+
+AS_OF = date(2020, 6, 30)
+HOT = (1.8, 0.5)  # lon, lat of the place of past and later violence, far east of the base
+
+
+def _bases(map_date="2020-06-01"):
+    return gpd.GeoDataFrame(
+        {"base_id": ["B1"], "name": ["B1"], "mission": ["X"], "strength": [650.0], "unit_type": ["infantry"],
+         "strength_source": ["reported"], "map_date": pd.to_datetime([map_date]), "hq": [0]},
+        geometry=gpd.points_from_xy([0.1], [0.5]), crs=4326,
+    )
+
+
+def _events(dates, where=HOT):
+    n = len(dates)
+    return gpd.GeoDataFrame(
+        {"event_id": [f"e{i}" for i in range(n)], "date": pd.to_datetime(dates), "event_type": ["state_based"] * n,
+         "fatalities": [float(i + 1) for i in range(n)], "actors": [""] * n, "schema": ["custom"] * n},
+        geometry=gpd.points_from_xy([where[0]] * n, [where[1]] * n), crs=4326,
+    )
+
+
+def _inputs(events, bases=None):
+    return AnalysisInputs(bases=_bases() if bases is None else bases, events=events, bbox=(0.0, 0.0, 2.0, 1.0))
+
+
+PARAMS = load_params(resolution_m=5000.0, margin_km=0.0)
+
+
+def test_synthetic_violence_where_it_was_and_uncovered_is_ranked_first():
+    dates = ["2019-12-01", "2020-03-01", "2020-06-30",   # past (the as-of day itself is known)
+             "2020-07-01", "2020-09-15", "2021-06-30",   # later: the horizon's last day is included
+             "2021-07-01"]                               # after the horizon: ignored
+    r = run_backtest(_inputs(_events(dates)), AS_OF, 12, PARAMS, block_km=10.0, n_jobs=1)
+    c = r["counts"]
+    assert r["window"] == {"after": "2020-06-30", "through": "2021-06-30"}
+    assert c["later_events"] == 3 and c["later_events_in_area"] == 3 and c["past_events_in_lookback"] == 3
+    assert c["later_fatalities_in_area"] == 4 + 5 + 6
+    assert c["cells_with_later_event"] == 1 and c["blocks_with_later_event"] == 1
+    for scale in ("cell", "block"):
+        sc = r["scales"][scale]
+        assert set(sc["scores"]) == set(SCORES)
+        # the only later-event unit is the peak of past violence, out of the base's reach
+        for name in ("gap", "past_events", "need"):
+            assert sc["scores"][name]["auc"] == 1.0, (scale, name)
+            assert sc["scores"][name]["top"]["5%"]["events"] == pytest.approx(1.0)
+            assert sc["scores"][name]["top"]["5%"]["fatalities"] == pytest.approx(1.0)
+        # the base is at the west edge, the violence near the east edge: far is right here
+        assert sc["scores"]["distance"]["auc"] > 0.5
+    assert r["scales"]["block"]["units"] < r["scales"]["cell"]["units"]
+
+
+def test_synthetic_refusals():
+    with pytest.raises(BacktestError, match="nothing to predict"):
+        run_backtest(_inputs(_events(["2019-12-01", "2020-03-01"])), AS_OF, 12, PARAMS)
+    with pytest.raises(BacktestError, match="deployment map after the as-of date"):
+        run_backtest(_inputs(_events(["2020-03-01", "2020-08-01"]), bases=_bases("2020-09-01")), AS_OF, 12, PARAMS)
+    with pytest.raises(BacktestError, match="falls inside the area"):
+        later_far = pd.concat([_events(["2020-03-01"]), _events(["2020-08-01"], where=(5.0, 5.0))],
+                              ignore_index=True)
+        run_backtest(_inputs(later_far), AS_OF, 12, PARAMS)
+    with pytest.raises(ConfigError, match="block_km=7"):
+        run_backtest(_inputs(_events(["2020-03-01", "2020-08-01"])), AS_OF, 12, PARAMS, block_km=7)
+    with pytest.raises(BacktestError, match="needs an events layer"):
+        run_backtest(AnalysisInputs(bases=_bases(), bbox=(0.0, 0.0, 2.0, 1.0)), AS_OF, 12, PARAMS)
+
+
+def test_inputs_factory_gets_the_as_of_date():
+    seen = []
+
+    def factory(d):
+        seen.append(d)
+        return _inputs(_events(["2020-03-01", "2020-08-01"]))
+
+    r = run_backtest(factory, AS_OF, 3, PARAMS, n_jobs=1)
+    assert seen == [AS_OF] and r["counts"]["later_events"] == 1
+
+
+# ================================================================== CLI
+
+
+def _one_line(capsys, argv):
+    code = main(argv)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    return code, lines
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--horizon-months", "0"], "--horizon-months must be > 0"),
+        (["--horizon-months", "a year"], "not a whole number"),
+        (["--as-of", "30/06/2019"], "is not a date"),
+        (["--admin-iso3", "XYZ"], r"--admin-iso3 XYZ: no row .* values present: CAF, COD, MLI, SSD"),
+        (["--year-only"], "year_only=True would discard them"),
+        (["--as-of", "2010-01-01"], "no Geo-PKO map of mission 'MINUSCA'"),
+        (["--as-of", "2022-12-31", "--max-map-age", "1000"], "nothing to predict .*no event after it"),
+        (["--bases", "nope.csv"], "--bases nope.csv: no such file"),
+        (["--block-km", "2.5"], "block_km=2.5 must be a whole multiple"),
+    ],
+)
+@real_data
+def test_cli_errors_are_one_line(capsys, extra, match):
+    argv = ["backtest", "--case", "car", "--as-of", "2019-06-30", "--horizon-months", "12",
+            "--resolution", "5000", "--quiet", "--jobs", "1"]
+    for i in range(0, len(extra), 2):  # later flags win with argparse
+        argv += extra[i:i + 2]
+    code, lines = _one_line(capsys, argv)
+    assert code == 2
+    assert len(lines) == 1 and lines[0].startswith("vacuum: error:"), lines
+    assert re.search(match, lines[0]), lines[0]
+
+
+def test_cli_without_layers_or_shared_data(capsys, monkeypatch, tmp_path):
+    code, lines = _one_line(capsys, ["backtest", "--as-of", "2019-06-30", "--horizon-months", "12"])
+    assert code == 2 and len(lines) == 1 and "--bases is required" in lines[0]
+    monkeypatch.setattr(clibt, "SHARED_DATA", tmp_path / "nowhere")
+    code, lines = _one_line(capsys, ["backtest", "--case", "car", "--as-of", "2019-06-30", "--horizon-months", "12"])
+    assert code == 2 and len(lines) == 1 and "shared data folder" in lines[0] and "nowhere" in lines[0]
+
+
+# ================================================================== real data: CAR, 5 km
+
+
+@pytest.mark.slow
+@real_data
+def test_car_backtest_real_data(tmp_path, capsys):
+    out = tmp_path / "bt"
+    code = main(["backtest", "--case", "car", "--as-of", "2019-06-30", "--horizon-months", "12",
+                 "--resolution", "5000", "--quiet", "--jobs", "1", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "10 km blocks (headline)" in printed and "model: gap" in printed
+    r = json.loads((out / "backtest.json").read_text())
+    c = r["counts"]
+
+    ged = pd.read_csv(GED_CAF, usecols=["date_start", "longitude", "latitude", "best"])
+    d = pd.to_datetime(ged["date_start"])
+    window = ged[(d > "2019-06-30") & (d <= "2020-06-30")]
+    assert c["later_events"] == len(window) == 60
+    assert c["later_events_in_area"] + c["later_events_in_margin"] + c["later_events_outside_grid"] == len(window)
+    # "in the area" is by grid cell centre: it may differ from point-in-polygon at the border only
+    admin = gpd.read_file(ADMIN1)
+    caf = admin[admin["iso3"] == "CAF"].union_all()
+    pts = gpd.points_from_xy(window["longitude"], window["latitude"], crs=4326)
+    in_poly = int(pts.within(caf).sum())
+    assert abs(c["later_events_in_area"] - in_poly) <= 4
+    assert c["later_fatalities_in_area"] <= window["best"].sum()
+
+    for scale in ("cell", "block"):
+        sc = r["scales"][scale]
+        assert sc["events"] == c["later_events_in_area"]
+        assert sc["fatalities"] == pytest.approx(c["later_fatalities_in_area"])
+        assert 0 < sc["positives"] <= c["later_events_in_area"]
+        for m in sc["scores"].values():
+            assert 0.0 <= m["auc"] <= 1.0
+            for t in m["top"].values():
+                for v in t.values():
+                    assert 0.0 <= v <= 1.0
+    assert r["scales"]["cell"]["units"] == c["cells"]
+    assert r["scales"]["block"]["positives"] <= r["scales"]["cell"]["positives"]
+    assert r["bases_map"]["MINUSCA"]["map_date"] == "2019-06"
+    table = pd.read_csv(out / "backtest.csv")
+    assert len(table) == 2 * len(SCORES) and {"auc", "events_top10", "fatalities_top10"} <= set(table.columns)
