@@ -157,9 +157,9 @@ class _Progress:
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
-        self.bar = None
-        self.stage = None
-        self.last = None
+        self.bar: Any = None
+        self.stage: str | None = None
+        self.last: str | None = None
         self.t0 = 0.0
         self.tty = sys.stderr.isatty()
 
@@ -284,7 +284,12 @@ def run_analyze(args: argparse.Namespace) -> int:
         impassable = validate_geometries(imp, what="impassable layer", id_column=None,
                                          allowed={"Polygon", "MultiPolygon"}, repair=args.repair)
     population = pick("population")
-    bbox = args.bbox or (tuple(cfg_run["bbox"]) if "bbox" in cfg_run else None)
+    raw_bbox = args.bbox or (tuple(cfg_run["bbox"]) if "bbox" in cfg_run else None)
+    if raw_bbox is not None and len(raw_bbox) != 4:
+        raise CLIError(f"bbox {raw_bbox}: need 4 numbers W,S,E,N")
+    from geo.types import BBox
+
+    bbox = BBox(*(float(v) for v in raw_bbox)) if raw_bbox is not None else None
     inputs = AnalysisInputs(bases=bases, events=events, roads=roads, sites=sites, admin=admin,
                             national=national, impassable=impassable,
                             population_path=Path(population) if population else None,
