@@ -1,0 +1,126 @@
+"""Peacekeeping bases as circle markers: area proportional to troop strength, popup with details."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import folium
+import geopandas as gpd
+
+from .coords import point_latlon
+from .folder import CRITICALITY_COLUMNS
+from .style import BASE_COLOR, BASE_EDGE
+from .vectors import fmt_number
+
+__all__ = ["base_radius", "base_popup_html", "add_bases", "popup_table", "STRENGTH_SOURCES", "BASE_PANE"]
+
+BASE_PANE = "vacuumBases"
+
+STRENGTH_SOURCES = {
+    "reported": "reported on the UN deployment map (Geo-PKO)",
+    "imputed_unknown": "imputed: one company (Geo-PKO 'unknown')",
+    "presence_only": "presence only: HQ staff, observers or police",
+}
+
+_CRITICALITY_LABELS = {
+    "criticality": "Criticality",
+    "added_exposure_weighted_gap": "Vacuum its closure opens (exposure-weighted gap)",
+    "added_vacuum": "Vacuum its closure opens (exposure-weighted gap)",
+    "population_losing_cover": "People losing cover if it closes",
+    "new_high_critical_km2": "New high/critical area if it closes (km²)",
+    "people_into_high_critical": "People into high/critical gap if it closes",
+    "rank": "Criticality rank",
+}
+
+
+def base_radius(strength: Any, presence: float = 35.0) -> float:
+    """Marker radius in pixels; the circle's area grows with troop strength (square root)."""
+    try:
+        s = float(strength)
+    except (TypeError, ValueError):
+        s = 0.0
+    if not math.isfinite(s):
+        s = 0.0
+    return round(3.0 + 0.32 * math.sqrt(max(s, presence)), 1)
+
+
+def popup_table(title: str, rows: Sequence[tuple[str, str]]) -> str:
+    """HTML of a popup: a heading and a two-column table (values already formatted)."""
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return f'<div class="vacuum-popup"><h4>{html.escape(title)}</h4><table>{body}</table></div>'
+
+
+def base_popup_html(row: Mapping[str, Any], extra: Sequence[tuple[str, str]] = (),
+                    criticality_columns: Sequence[str] = ()) -> str:
+    """Name, strength, unit type, strength source, criticality when known, then ``extra`` rows."""
+    rows: list[tuple[str, str]] = []
+    if row.get("base_id") is not None:
+        rows.append(("Base id", str(row["base_id"])))
+    if row.get("mission"):
+        rows.append(("Mission", str(row["mission"])))
+    rows.append(("Strength", fmt_number(row.get("strength"), 0, "troops")))
+    if row.get("unit_type"):
+        rows.append(("Unit type", str(row["unit_type"]).replace("_", " ")))
+    src = row.get("strength_source")
+    if src:
+        rows.append(("Strength source", STRENGTH_SOURCES.get(str(src), str(src))))
+    if row.get("map_date") is not None and str(row["map_date"]) not in ("", "NaT", "None"):
+        rows.append(("Deployment map", str(row["map_date"])[:10]))  # a date, whatever type the reader gave
+    crit_cols = list(dict.fromkeys([*(c for c in CRITICALITY_COLUMNS if c in row), *criticality_columns]))
+    for col in crit_cols:
+        if col in row:
+            v = row[col]
+            rows.append((_CRITICALITY_LABELS.get(col, col.replace("_", " ")),
+                         fmt_number(v, 0 if col == "rank" else 2) if _is_number(v) else ("–" if v is None else str(v))))
+    rows.extend(extra)
+    return popup_table(str(row.get("name") or row.get("base_id") or "base"), rows)
+
+
+def _is_number(v: Any) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def add_bases(
+    parent: folium.Map | folium.FeatureGroup,
+    bases: gpd.GeoDataFrame,
+    *,
+    name: str | None = None,
+    fill: str | Mapping[Any, str] = BASE_COLOR,
+    edge: str = BASE_EDGE,
+    fill_opacity: float = 0.8,
+    extra_rows: Mapping[Any, Sequence[tuple[str, str]]] | None = None,
+    show: bool = True,
+) -> folium.FeatureGroup:
+    """One CircleMarker per base (WGS84 points) in a new FeatureGroup added to ``parent``.
+
+    ``fill`` is one colour or a mapping ``base_id -> colour``; ``extra_rows`` adds popup
+    rows per ``base_id`` (e.g. the phase a base closes in).
+    """
+    group = folium.FeatureGroup(name=name or f"Peacekeeping bases ({len(bases)})", show=show)
+    crit_cols = list(bases.attrs.get("criticality_columns", ()))
+    for row, geom in zip(bases.drop(columns=bases.geometry.name).to_dict("records"), bases.geometry, strict=True):
+        bid = row.get("base_id")
+        color = fill.get(bid, BASE_COLOR) if isinstance(fill, Mapping) else fill
+        popup = base_popup_html(row, (extra_rows or {}).get(bid, ()), crit_cols)
+        marker = folium.CircleMarker(
+            location=point_latlon(geom),
+            radius=base_radius(row.get("strength")),
+            color=edge,
+            weight=1.5,
+            fill=True,
+            fill_color=color,
+            fill_opacity=fill_opacity,
+            popup=folium.Popup(popup, max_width=360),
+            tooltip=html.escape(f"{row.get('name') or bid}: {fmt_number(row.get('strength'), 0, 'troops')}"),
+        )
+        marker.options["pane"] = BASE_PANE  # folium's path_options drops it
+        marker.add_to(group)
+    group.add_to(parent)
+    return group

@@ -1,0 +1,181 @@
+"""The operations map: where the gap is, over a basemap, with bases, events, admin areas and zones.
+
+Standalone (``tiles=None``) the gap surface is a PNG embedded in the page, so the saved
+HTML opens from a file; served, it is the service's XYZ tile layer.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+
+import folium
+
+from geo.legend import STYLES
+
+from .areas import AdminMeasure, add_admin_layers, add_sites, add_zones
+from .basemaps import PLAIN_BASEMAP, add_basemaps
+from .bases import add_bases
+from .controls import (
+    Legend,
+    LegendEntry,
+    TitleBox,
+    add_standard_controls,
+    surface_section,
+    symbol_circle,
+    symbol_dot,
+    symbol_outline,
+    symbol_swatch,
+)
+from .coords import bounds_latlon, center_latlon
+from .events import DEFAULT_MAX_EVENTS, HEAT_GRADIENT, add_event_clusters, add_event_heat
+from .folder import AnalysisFolder, open_analysis
+from .style import (
+    ADMIN_EDGE,
+    BASE_COLOR,
+    BASE_EDGE,
+    EVENT_COLORS,
+    EVENT_LABELS,
+    OTHER_EVENT_COLOR,
+    SITE_COLOR,
+    ZONE_COLOR,
+    PageStyle,
+    add_panes,
+)
+from .surfaces import add_surface
+from .tiles import TileSource
+
+__all__ = ["operations_map", "new_map", "title_for", "cell_km", "GAP_LAYER_NAME", "downloads_footer"]
+
+GAP_LAYER_NAME = "Coverage gap (0-100)"
+
+
+def new_map(folder: AnalysisFolder, *, basemap: str | None = None, carto_api_key: str | None = None,
+            padding_left: int = 10, **map_kwargs) -> folium.Map:
+    """A map framed on the analysis grid, with basemaps, panes and the page CSS.
+
+    The first view keeps the area clear of the title (top), the layer switcher and
+    legend (right, 300 px) and ``padding_left`` pixels on the left.
+    """
+    bbox = folder.summary.get("grid", {}).get("bounds_lonlat")
+    m = folium.Map(location=center_latlon(bbox) if bbox else (0.0, 0.0), zoom_start=6, tiles=None,
+                   control_scale=True, zoom_snap=0.25, zoom_delta=0.5, **map_kwargs)
+    add_basemaps(m, default=basemap, carto_api_key=carto_api_key)
+    add_panes(m)
+    PageStyle().add_to(m)
+    if bbox:
+        m.fit_bounds(bounds_latlon(bbox), padding_top_left=(padding_left, 70), padding_bottom_right=(300, 10))
+    return m
+
+
+def cell_km(folder: AnalysisFolder) -> float:
+    return float(folder.summary.get("grid", {}).get("resolution_m", 1000.0)) / 1000.0
+
+
+def title_for(folder: AnalysisFolder, what: str = "Coverage gap") -> str:
+    missions = folder.missions()
+    head = f"{', '.join(missions)}: " if missions else ""
+    return f"{head}{what} as of {folder.as_of}"
+
+
+def _cluster_symbol() -> str:
+    return ('<span class="vl-symbol"><span style="display:inline-block;width:16px;height:16px;border-radius:50%;'
+            'background:rgba(63,0,125,0.85);color:#fff;font-size:9px;line-height:16px">3</span></span>')
+
+
+def downloads_footer(tiles: TileSource | None) -> str:
+    """Links to the service's GeoJSON products (served mode)."""
+    if tiles is None or not tiles.geojson_urls:
+        return ""
+    links = " · ".join(f'<a href="{html.escape(u, quote=True)}" target="_blank">{html.escape(k.replace("_", " "))}</a>'
+                       for k, u in tiles.geojson_urls.items())
+    return f"GeoJSON: {links}"
+
+
+def operations_map(
+    analysis_dir: str | os.PathLike[str],
+    *,
+    tiles: TileSource | None = None,
+    admin_measure: AdminMeasure = "pop_weighted_gap",
+    max_events: int = DEFAULT_MAX_EVENTS,
+    basemap: str | None = None,
+    carto_api_key: str | None = None,
+    title: str | None = None,
+) -> folium.Map:
+    """The operations map of an analysis folder.
+
+    Layers: the gap surface (embedded PNG, or tiles from ``tiles``), admin areas
+    (choropleth of ``admin_measure`` and outlines, with a summary tooltip), vacuum
+    zones, towns and airports, bases (circle area ~ strength; criticality in the popup
+    when ``base_criticality.geojson`` exists), recent events (clusters of at most
+    ``max_events``) and a recency-weighted event heat layer. Legend, title with the
+    as-of date, layer switcher, scale, full screen and measuring tools. Basemaps:
+    OpenStreetMap (default), Esri imagery, CARTO positron with ``carto_api_key``, and a
+    plain background; none is needed to read the map.
+    """
+    folder = open_analysis(analysis_dir)
+    s = folder.summary
+    crs = folder.grid_crs
+    m = new_map(folder, basemap=basemap, carto_api_key=carto_api_key)
+    entries: list[LegendEntry] = []
+
+    add_surface(m, "gap", name=GAP_LAYER_NAME, path=None if tiles else folder.surface("gap"), tiles=tiles)
+    entries.append(LegendEntry(GAP_LAYER_NAME, symbol_swatch(STYLES["gap"].colors[3]),
+                               "served tiles" if tiles else f"{cell_km(folder):g} km cells"))
+
+    admin = folder.layer("admin_summary", required=False)
+    if admin is not None and len(admin):
+        chor, outl = add_admin_layers(m, admin, metric_crs=crs, measure=admin_measure)
+        if chor is not None:
+            entries.append(LegendEntry(chor.layer_name, symbol_swatch(STYLES["gap"].colors[1], ADMIN_EDGE, 0.7),
+                                       "gap classes; hover for the table"))
+        entries.append(LegendEntry(outl.layer_name, symbol_outline(ADMIN_EDGE, 1)))
+
+    zones = folder.layer("zones", required=False)
+    if zones is not None:
+        z = add_zones(m, zones, metric_crs=crs)
+        p = s.get("params", {})
+        entries.append(LegendEntry(z.layer_name, symbol_outline(ZONE_COLOR, 2, fill="rgba(63,0,125,0.1)"),
+                                   f"gap ≥ {p.get('zone_threshold', 60):g}, ≥ {p.get('zone_min_area_km2', 25):g} km²"))
+
+    sites = folder.layer("sites", required=False)
+    if sites is not None and len(sites):
+        g = add_sites(m, sites)
+        entries.append(LegendEntry(g.layer_name, symbol_circle(SITE_COLOR, SITE_COLOR, 6, 1.0),
+                                   "largest towns labelled; airports hollow"))
+
+    events = folder.layer("events", required=False)
+    if events is not None and len(events):
+        cl = add_event_clusters(m, events, max_events=max_events)
+        types = sorted(set(events["event_type"].astype(str))) if "event_type" in events else []
+        detail = "".join(f'<div class="vl-row">{symbol_dot(EVENT_COLORS.get(t, OTHER_EVENT_COLOR))}'
+                         f'<span>{html.escape(EVENT_LABELS.get(t, t.replace("_", " ")))}</span></div>'
+                         for t in types)
+        entries.append(LegendEntry(cl.layer_name, _cluster_symbol(), "numbers count clustered events",
+                                   detail_html=detail))
+        half_life = float(s.get("params", {}).get("half_life_days", 180.0))
+        heat = add_event_heat(m, events, as_of=folder.as_of, half_life_days=half_life)
+        entries.append(LegendEntry(heat.layer_name, symbol_swatch(
+            f"linear-gradient(to right, {', '.join(HEAT_GRADIENT.values())})"), f"half-life {half_life:g} days"))
+
+    bases = folder.bases()
+    if len(bases):
+        bg = add_bases(m, bases)
+        entries.append(LegendEntry(bg.layer_name, symbol_circle(BASE_COLOR, BASE_EDGE),
+                                   "circle area ~ troop strength; click for details"))
+    else:  # e.g. a viewer's copy of the folder, without base positions
+        entries.append(LegendEntry("Peacekeeping bases", "", "no base positions in this copy of the analysis"))
+    entries.append(LegendEntry("Basemaps", "", f"online only; '{PLAIN_BASEMAP}' needs no network"))
+
+    legend = Legend([surface_section(STYLES["gap"])], entries, footer=downloads_footer(tiles))
+    legend.add_to(m)
+    gap = s.get("gap", {})
+    zs = s.get("zones", {})
+    lay = s.get("layers", {})
+    subtitle = (f"{lay.get('bases', len(bases))} bases · {lay.get('events_in_window', 0)} events in the look-back window"
+                f" · {zs.get('count', 0)} vacuum zones: {zs.get('area_km2', 0):,.0f} km², "
+                f"{zs.get('population', 0):,.0f} people · mean gap {gap.get('mean', float('nan')):.1f} "
+                f"(population-weighted {gap.get('population_weighted_mean', float('nan')):.1f})")
+    TitleBox(title or title_for(folder), subtitle).add_to(m)
+    add_standard_controls(m)
+    return m
