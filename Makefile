@@ -1,12 +1,12 @@
 # Two commands on a fresh machine:
-#   make demo   set up .venv and run the analysis on the bundled MINUSCA demo data
-#   make test   set up .venv and run the whole test suite
+#   make demo   set up .venv, analyse the bundled MINUSCA demo data and serve it: map at http://127.0.0.1:8000/
+#   make test   set up .venv and run the whole test suite (installs PostGIS and Chromium for their tests)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo demo-files test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/vacuum serve --demo --workspace out/workspace
+
+demo-files: $(STAMP)
 	$(BIN)/vacuum demo --out out/demo
 
 test: $(STAMP)

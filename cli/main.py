@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--repair", action="store_true", help="repair invalid polygons with make_valid instead of rejecting")
     a.add_argument("--set", action="append", metavar="PARAM=VALUE", help="override a model parameter (TOML value)")
     a.add_argument("--jobs", type=int, help="worker processes for travel times (default: all cores)")
+    a.add_argument("--dask", metavar="SCHEDULER",
+                   help="run on a Dask cluster: a scheduler address (tcp://HOST:8786), or local[:N] for a "
+                        "local cluster of N worker processes (see docs/scaling.md)")
     a.add_argument("--out", type=Path, required=True, help="output folder")
     a.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -295,7 +298,13 @@ def run_analyze(args: argparse.Namespace) -> int:
                             population_path=Path(population) if population else None,
                             population_units=units or "count", bbox=bbox)
     prog = _Progress(args.quiet)
-    res = analyze(inputs, params, as_of, crs=acrs, progress=prog, n_jobs=args.jobs)
+    if getattr(args, "dask", None):
+        from geo.dask import analyze_dask, connect
+
+        with connect(args.dask) as client:
+            res = analyze_dask(inputs, params, as_of, client, crs=acrs, progress=prog)
+    else:
+        res = analyze(inputs, params, as_of, crs=acrs, progress=prog, n_jobs=args.jobs)
     t0 = time.perf_counter()
     paths = write_analysis(res, args.out, progress=prog)
     prog.close()

@@ -162,7 +162,8 @@ def criticality_map(
     crs = folder.grid_crs
     m = new_map(folder, basemap=basemap, carto_api_key=carto_api_key, padding_left=260)
     entries: list[LegendEntry] = []
-    add_surface(m, "gap", name=GAP_LAYER_NAME, path=None if tiles else folder.surface("gap"), tiles=tiles)
+    add_surface(m, "gap", name=GAP_LAYER_NAME, path=None if tiles else folder.surface("gap"), tiles=tiles,
+                bounds_lonlat=folder.summary.get("grid", {}).get("bounds_lonlat"))
     entries.append(LegendEntry(GAP_LAYER_NAME, symbol_swatch(STYLES["gap"].colors[3]),
                                "served tiles" if tiles else f"{cell_km(folder):g} km cells"))
     admin = folder.layer("admin_summary", required=False)

@@ -13,7 +13,7 @@ import folium
 
 from geo.legend import STYLES
 
-from .areas import AdminMeasure, add_admin_layers, add_sites, add_zones
+from .areas import ADMIN_MEASURES, AdminMeasure, add_admin_layers, add_sites, add_zones
 from .basemaps import PLAIN_BASEMAP, add_basemaps
 from .bases import add_bases
 from .controls import (
@@ -30,6 +30,7 @@ from .controls import (
 from .coords import bounds_latlon, center_latlon
 from .events import DEFAULT_MAX_EVENTS, HEAT_GRADIENT, add_event_clusters, add_event_heat
 from .folder import AnalysisFolder, open_analysis
+from .remote import add_remote_geojson
 from .style import (
     ADMIN_EDGE,
     BASE_COLOR,
@@ -48,6 +49,15 @@ from .tiles import TileSource
 __all__ = ["operations_map", "new_map", "title_for", "cell_km", "GAP_LAYER_NAME", "downloads_footer"]
 
 GAP_LAYER_NAME = "Coverage gap (0-100)"
+
+# (property, tooltip label, decimals) for layers the browser fetches from the service
+REMOTE_ADMIN_FIELDS = (("name", "Admin area", 0), ("mean_gap", "Mean gap", 1), ("max_gap", "Max gap", 1),
+                       ("pop_weighted_gap", "Population-weighted gap", 1), ("population", "Population", 0),
+                       ("pop_high", "People at high gap", 0), ("pop_critical", "People at critical gap", 0))
+REMOTE_ZONE_FIELDS = (("zone_id", "Vacuum zone", 0), ("gap_class", "Class", 0), ("area_km2", "Area (km²)", 0),
+                      ("population", "Population", 0), ("recent_events", "Recent events", 0),
+                      ("fatalities", "Fatalities", 0), ("max_gap", "Max gap", 1),
+                      ("nearest_base_name", "Nearest base", 0), ("travel_time_h", "Travel time (h)", 1))
 
 
 def new_map(folder: AnalysisFolder, *, basemap: str | None = None, carto_api_key: str | None = None,
@@ -119,12 +129,27 @@ def operations_map(
     m = new_map(folder, basemap=basemap, carto_api_key=carto_api_key)
     entries: list[LegendEntry] = []
 
-    add_surface(m, "gap", name=GAP_LAYER_NAME, path=None if tiles else folder.surface("gap"), tiles=tiles)
+    add_surface(m, "gap", name=GAP_LAYER_NAME, path=None if tiles else folder.surface("gap"), tiles=tiles,
+                bounds_lonlat=folder.summary.get("grid", {}).get("bounds_lonlat"))
     entries.append(LegendEntry(GAP_LAYER_NAME, symbol_swatch(STYLES["gap"].colors[3]),
                                "served tiles" if tiles else f"{cell_km(folder):g} km cells"))
 
+    remote = dict(tiles.geojson_urls) if tiles is not None else {}
     admin = folder.layer("admin_summary", required=False)
-    if admin is not None and len(admin):
+    if "admin_summary" in remote:
+        # served: the browser fetches the admin table from the service
+        chor = add_remote_geojson(
+            m, remote["admin_summary"], name=f"Admin areas: {ADMIN_MEASURES[admin_measure]}",
+            style={"fillOpacity": 0.7, "color": ADMIN_EDGE, "weight": 1.2}, fields=REMOTE_ADMIN_FIELDS,
+            pane="vacuumAreas", fill_property=admin_measure, fill_style=STYLES["gap"], show=False)
+        entries.append(LegendEntry(chor.layer_name, symbol_swatch(STYLES["gap"].colors[1], ADMIN_EDGE, 0.7),
+                                   "gap classes; hover for the table"))
+        outl = add_remote_geojson(
+            m, remote["admin_summary"], name="Admin outlines",
+            style={"fill": True, "fillOpacity": 0.0, "color": ADMIN_EDGE, "weight": 1.2, "opacity": 0.9},
+            fields=REMOTE_ADMIN_FIELDS, pane="vacuumAreas")
+        entries.append(LegendEntry(outl.layer_name, symbol_outline(ADMIN_EDGE, 1)))
+    elif admin is not None and len(admin):
         chor, outl = add_admin_layers(m, admin, metric_crs=crs, measure=admin_measure)
         if chor is not None:
             entries.append(LegendEntry(chor.layer_name, symbol_swatch(STYLES["gap"].colors[1], ADMIN_EDGE, 0.7),
@@ -132,11 +157,18 @@ def operations_map(
         entries.append(LegendEntry(outl.layer_name, symbol_outline(ADMIN_EDGE, 1)))
 
     zones = folder.layer("zones", required=False)
-    if zones is not None:
+    p = s.get("params", {})
+    zone_note = f"gap ≥ {p.get('zone_threshold', 60):g}, ≥ {p.get('zone_min_area_km2', 25):g} km²"
+    if "zones" in remote:
+        n_zones = s.get("zones", {}).get("count")
+        zl = add_remote_geojson(
+            m, remote["zones"], name="Vacuum zones" + (f" ({n_zones})" if n_zones is not None else ""),
+            style={"color": ZONE_COLOR, "weight": 2.5, "fill": True, "fillColor": ZONE_COLOR, "fillOpacity": 0.08},
+            fields=REMOTE_ZONE_FIELDS, pane="vacuumZones")
+        entries.append(LegendEntry(zl.layer_name, symbol_outline(ZONE_COLOR, 2, fill="rgba(63,0,125,0.1)"), zone_note))
+    elif zones is not None:
         z = add_zones(m, zones, metric_crs=crs)
-        p = s.get("params", {})
-        entries.append(LegendEntry(z.layer_name, symbol_outline(ZONE_COLOR, 2, fill="rgba(63,0,125,0.1)"),
-                                   f"gap ≥ {p.get('zone_threshold', 60):g}, ≥ {p.get('zone_min_area_km2', 25):g} km²"))
+        entries.append(LegendEntry(z.layer_name, symbol_outline(ZONE_COLOR, 2, fill="rgba(63,0,125,0.1)"), zone_note))
 
     sites = folder.layer("sites", required=False)
     if sites is not None and len(sites):

@@ -30,6 +30,7 @@ def add_surface(
     opacity: float = SURFACE_OPACITY,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     parent: folium.map.Layer | None = None,
+    bounds_lonlat: list[float] | None = None,
 ) -> folium.map.Layer:
     """Add ``surface`` (a name in :data:`geo.legend.STYLES`) to ``parent`` (default ``m``).
 
@@ -39,7 +40,10 @@ def add_surface(
     style = style_for(surface)
     target = parent if parent is not None else m
     if tiles is not None:
-        layer = tile_layer(tiles, surface, name=name, pane=SURFACE_PANE, opacity=opacity, show=show)
+        from .coords import bounds_latlon
+
+        layer = tile_layer(tiles, surface, name=name, pane=SURFACE_PANE, opacity=opacity, show=show,
+                           bounds_latlon=[list(c) for c in bounds_latlon(bounds_lonlat)] if bounds_lonlat else None)
         layer.add_to(target)
         tj = tiles.tilejson_for(surface)
         if tj:

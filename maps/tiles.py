@@ -65,7 +65,10 @@ class TileJSONBounds(MacroElement):
             }
             if (tj.minzoom !== undefined) { layer.options.minNativeZoom = tj.minzoom; }
             if (tj.maxzoom !== undefined) { layer.options.maxNativeZoom = tj.maxzoom; }
-            layer.redraw();
+            // not layer.redraw(): Leaflet 1.9's redraw() skips rounding the map's fractional
+            // zoom (zoomSnap 0.25) and would ask for tiles at z=6.5; re-adding goes through _setView
+            var m = layer._map;
+            if (m) { m.removeLayer(layer); m.addLayer(layer); }
           }).catch(function () {});
         {% endmacro %}
     """)
@@ -85,8 +88,14 @@ def tile_layer(
     pane: str | None = None,
     opacity: float = 1.0,
     show: bool = True,
+    bounds_latlon: list[list[float]] | None = None,
 ) -> folium.TileLayer:
-    """An overlay tile layer for ``surface``, in ``pane`` (see :func:`maps.surfaces.add_surface`)."""
+    """An overlay tile layer for ``surface``, in ``pane`` (see :func:`maps.surfaces.add_surface`).
+
+    ``bounds_latlon`` (the surface's extent, known from the analysis) keeps Leaflet from
+    asking for tiles outside it before the TileJSON has arrived.
+    """
+    extra = {"bounds": bounds_latlon} if bounds_latlon is not None else {}
     return folium.TileLayer(
         tiles=source.url_for(surface),
         attr="Vacuum coverage-gap analysis",
@@ -97,4 +106,5 @@ def tile_layer(
         opacity=opacity,
         pane=pane,
         max_zoom=18,
+        **extra,
     )

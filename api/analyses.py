@@ -1,0 +1,422 @@
+"""Analyses: the ``analysis`` job kind and its routes.
+
+Submit (planner) -> 202 with the id and the status URL; the request is checked at once
+(layer ids and kinds, model parameters through :func:`geo.params.load_params`, CRS,
+area) so a job never fails on what could be told up front. A worker process loads the
+layers from the store, runs :func:`geo.pipeline.analyze` with progress, writes the
+products with :func:`geo.products.write_analysis` into a staging folder and renames it
+to ``analyses/<id>/``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.auth import Planner, Viewer, audit
+from api.deps import Page, ServicesDep
+from api.errors import JobNotReadyError, NotFoundError, RequestError, error_responses
+from api.jobs import JobContext, JobKind, register_job_kind
+from api.products import SURFACE_NAMES, export_catalogue, export_file, viewer_summary, zones_geojson
+from api.responses import CSV, GEOJSON, GeoJSONResponse
+from api.storage import JobRecord, Storage
+from geo.errors import ConfigError
+
+__all__ = ["AnalysisRequest", "AnalysisLayers", "JobStatus", "check_request", "run_analysis", "ANALYSIS_STAGES"]
+
+ANALYSIS_STAGES: tuple[tuple[str, float], ...] = (
+    ("load_layers", 5), ("grid", 1), ("reproject", 1), ("area_mask", 2), ("friction", 3), ("graph", 8),
+    ("travel_time", 30), ("coverage", 2), ("nearest_base", 8), ("threat", 6), ("exposure", 6), ("gap", 1),
+    ("zones", 8), ("admin_summary", 4), ("write_cogs", 8), ("write_vectors", 5), ("store", 2),
+)
+"""Stages of an analysis in order, with rough shares of the run time (for the overall fraction)."""
+
+_SLOT_KINDS = {"bases": "bases", "events": "events", "roads": "roads", "towns": "towns", "airports": "airports",
+               "sites": "sites", "admin": "admin", "national": "national", "impassable": "impassable",
+               "population": "population"}
+
+
+class AnalysisLayers(BaseModel):
+    """Layer ids (from ``POST /layers``) for each input; only ``bases`` is required."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bases: str = Field(description="peacekeeper bases", examples=["ly_3f9a0c1b2d4e"])
+    events: str | None = Field(None, description="armed-conflict events (threat)")
+    roads: str | None = None
+    towns: str | None = None
+    airports: str | None = None
+    sites: str | None = Field(None, description="critical sites")
+    admin: str | None = Field(None, description="admin units: the area of interest and the summary table")
+    national: str | None = Field(None, description="national forces")
+    impassable: str | None = None
+    population: str | None = Field(None, description="population raster")
+
+
+class AnalysisRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{
+            "name": "MINUSCA October 2020",
+            "layers": {"bases": "ly_3f9a0c1b2d4e", "events": "ly_0a1b2c3d4e5f", "admin": "ly_9e8d7c6b5a41",
+                       "roads": "ly_1122334455aa", "population": "ly_5566778899bb"},
+            "as_of": "2020-10-31",
+            "params": {"resolution_m": 5000, "max_reach_h": 6},
+        }]},
+    )
+
+    name: str = Field("", max_length=200, description="a label for people")
+    layers: AnalysisLayers
+    as_of: date | None = Field(None, description="analysis date (default: the latest event, else today)")
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="model parameter overrides (docs/model.md), e.g. resolution_m")
+    bbox: tuple[float, float, float, float] | None = Field(
+        None, description="area of interest W,S,E,N in lon/lat, instead of the admin layer's extent")
+    crs: str | None = Field(None, description="projected analysis CRS (default: equal-area centred on the area)",
+                            examples=["EPSG:32634"])
+
+    @field_validator("bbox")
+    @classmethod
+    def _bbox(cls, v):
+        if v is None:
+            return v
+        w, s, e, n = v
+        if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+            raise ValueError("bbox must be W,S,E,N in lon/lat degrees with W < E and S < N")
+        return v
+
+
+class JobLinks(BaseModel):
+    self: str
+    summary: str | None = None
+    zones: str | None = None
+    admin: str | None = None
+    exports: str | None = None
+    tilejson: str | None = None
+    tiles: str | None = None
+
+
+class JobStatus(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "an_0123456789ab", "kind": "analysis", "name": "MINUSCA October 2020", "status": "running",
+        "stage": "travel_time", "stage_fraction": 0.4, "fraction": 0.37, "error": None,
+        "created_at": "2026-11-24T10:00:00.000+00:00", "started_at": "2026-11-24T10:00:01.200+00:00",
+        "finished_at": None, "updated_at": "2026-11-24T10:00:03.900+00:00", "submitted_by": "planning cell",
+        "request": {"layers": {"bases": "ly_3f9a0c1b2d4e"}, "as_of": "2020-10-31", "params": {}},
+        "result": None, "links": {"self": "/analyses/an_0123456789ab"},
+    }]})
+
+    id: str
+    kind: str
+    name: str
+    status: Literal["queued", "running", "done", "failed", "interrupted"]
+    stage: str | None = Field(None, description="the stage running or last run")
+    stage_fraction: float = Field(description="how far the stage is, 0..1")
+    fraction: float = Field(description="how far the whole job is, 0..1")
+    error: str | None = Field(None, description="why it failed or was interrupted")
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    updated_at: str
+    submitted_by: str
+    request: dict[str, Any]
+    result: dict[str, Any] | None
+    links: JobLinks
+
+
+class Submitted(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "an_0123456789ab", "status": "queued", "status_url": "/analyses/an_0123456789ab"}]})
+
+    id: str
+    status: str
+    status_url: str
+
+
+def job_status(job: JobRecord, base: str = "/analyses") -> JobStatus:
+    links = JobLinks(self=f"{base}/{job.id}")
+    if job.status == "done":
+        links = JobLinks(self=f"{base}/{job.id}", summary=f"{base}/{job.id}/summary", zones=f"{base}/{job.id}/zones",
+                         admin=f"{base}/{job.id}/admin", exports=f"{base}/{job.id}/exports",
+                         tilejson=f"{base}/{job.id}/tilejson/gap.json",
+                         tiles=f"{base}/{job.id}/tiles/gap/{{z}}/{{x}}/{{y}}.png")
+    return JobStatus(id=job.id, kind=job.kind, name=job.name, status=job.status, stage=job.stage,
+                     stage_fraction=job.stage_fraction, fraction=job.fraction, error=job.error,
+                     created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+                     updated_at=job.updated_at, submitted_by=job.created_by_name, request=job.request,
+                     result=job.result, links=links)
+
+
+# ============================================================================ checks
+
+
+def check_request(storage: Storage, req: AnalysisRequest) -> dict[str, Any]:
+    """Everything that can be told before running; returns the request to store (JSON)."""
+    from geo.params import load_params
+
+    for slot, layer_id in req.layers.model_dump().items():
+        if layer_id is None:
+            continue
+        try:
+            rec = storage.get_layer(layer_id)
+        except NotFoundError:
+            raise RequestError(f"layers.{slot}: no layer {layer_id!r}; upload it (POST /layers) or pick one "
+                               "from GET /layers") from None
+        if rec.kind != _SLOT_KINDS[slot]:
+            raise RequestError(f"layers.{slot}: layer {layer_id!r} is a {rec.kind} layer, not {slot}; "
+                               f"pick a {slot} layer from GET /layers?kind={slot}")
+    if req.layers.admin is None and req.bbox is None:
+        raise RequestError("no area of interest: give layers.admin (admin units) or bbox [W, S, E, N]")
+    try:
+        load_params(None, **req.params)
+    except ConfigError as exc:
+        raise ConfigError(f"params: {exc}") from None
+    if req.crs is not None:
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError
+
+        try:
+            crs = CRS.from_user_input(req.crs)
+        except CRSError as exc:
+            raise RequestError(f"crs: {req.crs!r} is not a CRS ({exc}); use e.g. EPSG:32634") from None
+        if not crs.is_projected:
+            raise RequestError(f"crs: {crs.name} is not projected; the analysis CRS must be in metres, "
+                               "e.g. EPSG:32634, or leave it out for an equal-area CRS")
+    return req.model_dump(mode="json")
+
+
+# ============================================================================ worker
+
+
+def _inputs(storage: Storage, req: AnalysisRequest):
+    import pandas as pd
+
+    from geo.pipeline import AnalysisInputs
+    from geo.types import BBox
+
+    lay = req.layers
+
+    def read(layer_id: str | None):
+        return storage.read_layer(layer_id) if layer_id else None
+
+    frames = [g for g in (read(lay.towns), read(lay.airports), read(lay.sites)) if g is not None]
+    sites = None
+    if frames:
+        crs0 = frames[0].crs
+        sites = pd.concat([f.to_crs(crs0) for f in frames], ignore_index=True)
+    population = None
+    units: Literal["count", "density"] = "count"
+    if lay.population:
+        population = storage.raster_path(lay.population)
+        units = "density" if storage.get_layer(lay.population).attrs.get("population_units") == "density" else "count"
+    return AnalysisInputs(bases=read(lay.bases), events=read(lay.events), roads=read(lay.roads), sites=sites,
+                          admin=read(lay.admin), national=read(lay.national), impassable=read(lay.impassable),
+                          population_path=population, population_units=units,
+                          bbox=BBox(*req.bbox) if req.bbox else None)
+
+
+def run_analysis(ctx: JobContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Runs in a worker process: layers from the store -> analyze -> products folder."""
+    from pyproj import CRS
+
+    from geo.export import write_json
+    from geo.params import load_params
+    from geo.pipeline import analyze
+    from geo.products import write_analysis
+
+    req = AnalysisRequest.model_validate(request)
+    ctx.progress("load_layers", 0.0)
+    inputs = _inputs(ctx.storage, req)
+    as_of = req.as_of
+    if as_of is None:
+        as_of = inputs.events["date"].max().date() if inputs.events is not None else date.today()
+    params = load_params(None, **req.params)
+    ctx.progress("load_layers", 1.0)
+    res = analyze(inputs, params, as_of, crs=CRS.from_user_input(req.crs) if req.crs else None,
+                  progress=ctx.progress, n_jobs=ctx.travel_time_jobs)
+    out = ctx.staging_dir()
+    t0 = time.perf_counter()
+    write_analysis(res, out, progress=ctx.progress)
+    ctx.progress("store", 0.0)
+    res.summary["timings_s"]["write"] = round(time.perf_counter() - t0, 3)
+    res.summary["request"] = {"job": ctx.job.id, **request}
+    write_json(res.summary, out / "summary.json")
+    ctx.publish()
+    s = res.summary
+    return {"as_of": s["as_of"], "gap_mean": s["gap"]["mean"], "zones": s["zones"]["count"],
+            "bases": s["layers"]["bases"], "events_in_window": s["layers"]["events_in_window"],
+            "terms_left_out": s["terms_left_out"], "seconds": round(s["timings_s"]["total"] + s["timings_s"]["write"], 2)}
+
+
+def resolve_surface(storage: Storage, job: JobRecord, phase: int | None, surface: str) -> Path:
+    if phase is not None:
+        raise NotFoundError(f"analysis {job.id!r} has no phases (scenarios do)")
+    if job.status != "done":
+        raise NotFoundError(f"analysis {job.id!r} is {job.status}; its surfaces are served once it is done")
+    if surface not in SURFACE_NAMES:
+        raise NotFoundError(f"no surface {surface!r}; surfaces: {', '.join(SURFACE_NAMES)}")
+    path = storage.job_dir(job.kind, job.id) / f"{surface}.tif"
+    if not path.is_file():
+        raise NotFoundError(f"analysis {job.id!r} has no {surface} surface")
+    return path
+
+
+# ============================================================================ routes
+
+
+def finished_folder(storage: Storage, job_id: str, kind: str = "analysis") -> Path:
+    """The products folder of a done job; 404 if no such job, 409 if it is not done."""
+    try:
+        job = storage.get_job(job_id)
+    except NotFoundError:
+        raise NotFoundError(f"no {kind} {job_id!r}; GET /{kind.replace('analysis', 'analyse')}s lists them") from None
+    if job.kind != kind:
+        raise NotFoundError(f"no {kind} {job_id!r} (it is a {job.kind})")
+    if job.status != "done":
+        why = {"queued": "is queued", "running": f"is running (stage {job.stage}, {job.fraction:.0%})",
+               "failed": f"failed ({job.error})", "interrupted": f"was interrupted ({job.error})"}[job.status]
+        raise JobNotReadyError(f"{kind} {job_id!r} {why}; it has products only once done")
+    return storage.job_dir(kind, job_id)
+
+
+_ID = Annotated[str, PathParam(description="analysis id", examples=["an_0123456789ab"])]
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/analyses", tags=["analyses"])
+
+    @router.post("", status_code=202, response_model=Submitted,
+                 responses={**error_responses(401, 403, 422)},
+                 summary="Submit an analysis (planner)")
+    def submit(body: AnalysisRequest, response: Response, s: ServicesDep, who: Planner) -> Submitted:
+        """Check the request and queue it; poll ``status_url`` until ``status`` is ``done``."""
+        try:
+            stored = check_request(s.storage, body)
+        except Exception as exc:
+            audit(s.storage, who, "analysis.submit", "-", outcome=f"rejected: {type(exc).__name__}")
+            raise
+        job = s.jobs.submit("analysis", stored, name=body.name, created_by=who.key_id, created_by_name=who.name)
+        audit(s.storage, who, "analysis.submit", job.id, layers=stored["layers"], params=stored["params"])
+        url = f"/analyses/{job.id}"
+        response.headers["Location"] = url
+        return Submitted(id=job.id, status=job.status, status_url=url)
+
+    @router.get("", response_model=list[JobStatus], responses=error_responses(401),
+                summary="List analyses, newest first")
+    def list_analyses(s: ServicesDep, who: Viewer, page: Annotated[Page, Depends()],
+                      status: Annotated[Literal["queued", "running", "done", "failed", "interrupted"] | None,
+                                        Query(description="only analyses in this status")] = None) -> list[JobStatus]:
+        jobs = s.storage.list_jobs(kind="analysis", statuses=(status,) if status else None, limit=page.limit)
+        return [job_status(j) for j in jobs]
+
+    @router.get("/{analysis_id}", response_model=JobStatus, responses=error_responses(401, 404),
+                summary="Status and progress of an analysis")
+    def get_analysis(analysis_id: _ID, s: ServicesDep, who: Viewer) -> JobStatus:
+        try:
+            job = s.storage.get_job(analysis_id)
+        except NotFoundError:
+            raise NotFoundError(f"no analysis {analysis_id!r}; GET /analyses lists them") from None
+        if job.kind != "analysis":
+            raise NotFoundError(f"no analysis {analysis_id!r} (it is a {job.kind})")
+        return job_status(job)
+
+    @router.get("/{analysis_id}/summary", responses={
+        200: {"description": "summary.json of the analysis",
+              "content": {"application/json": {"example": {
+                  "as_of": "2020-10-31", "layers": {"bases": 20, "events_in_window": 116, "bases_outside_grid": 0},
+                  "gap": {"mean": 5.7, "max": 81.3, "population_weighted_mean": 8.0,
+                          "by_class": {"critical": {"area_km2": 925.0, "population": 17509.0}}},
+                  "zones": {"count": 10, "area_km2": 6925.0, "population": 128471.0}}}}},
+        **error_responses(401, 404, 409)}, summary="Summary of a finished analysis")
+    def summary(analysis_id: _ID, s: ServicesDep, who: Viewer) -> JSONResponse:
+        """As-of date, grid, gap by class, terms left out, parameters, timings. Viewers get
+        the number of bases outside the grid instead of their ids."""
+        import json
+
+        folder = finished_folder(s.storage, analysis_id)
+        doc = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        return JSONResponse(doc if who.can("planner") else viewer_summary(doc))
+
+    @router.get("/{analysis_id}/zones", response_class=GeoJSONResponse, responses={
+        200: {"description": "vacuum zones, RFC 7946 GeoJSON",
+              "content": {GEOJSON: {"example": {"type": "FeatureCollection", "features": [{
+                  "type": "Feature", "properties": {"zone_id": 1, "area_km2": 1175.0, "population": 37107.0,
+                                                    "mean_gap": 69.96, "gap_class": "critical", "recent_events": 4},
+                  "geometry": {"type": "Polygon", "coordinates": [[[17.1, 7.0], [17.3, 7.0], [17.3, 7.2],
+                                                                   [17.1, 7.0]]]}}]}}}},
+        **error_responses(401, 404, 409)}, summary="Vacuum zones (GeoJSON)")
+    def zones(analysis_id: _ID, s: ServicesDep, who: Viewer) -> GeoJSONResponse:
+        """Connected high/critical areas with area, population and recent events. Planners
+        also get the nearest base and its travel time."""
+        folder = finished_folder(s.storage, analysis_id)
+        return GeoJSONResponse(zones_geojson(folder, with_bases=who.can("planner")))
+
+    @router.get("/{analysis_id}/admin", responses={
+        200: {"description": "the admin-area table",
+              "content": {"application/json": {"example": [{
+                  "admin_id": "CAF-1460", "name": "Bangui", "level": 1, "mean_gap": 0.1, "max_gap": 0.1,
+                  "pop_weighted_gap": 0.1, "population": 78198.0, "pop_high": 0.0, "pop_critical": 0.0}]},
+                          CSV: {"example": "admin_id,name,level,parent,area_km2,...\nCAF-1460,Bangui,1,CAF,75,...\n"},
+                          GEOJSON: {"example": {"type": "FeatureCollection", "features": []}}}},
+        **error_responses(401, 404, 409)}, summary="Admin-area table (JSON, CSV or GeoJSON)")
+    def admin_table(analysis_id: _ID, s: ServicesDep, who: Viewer,
+                    format: Annotated[Literal["json", "csv", "geojson"],
+                                      Query(description="json: list of rows; csv: the table; geojson: with areas")]
+                    = "json") -> Response:
+        """Per admin unit: mean, max and population-weighted gap, population at high and critical gap."""
+        import pandas as pd
+
+        folder = finished_folder(s.storage, analysis_id)
+        csv = folder / "admin_summary.csv"
+        if not csv.is_file():
+            raise NotFoundError(f"analysis {analysis_id!r} has no admin table (it was run without admin units)")
+        if format == "csv":
+            return FileResponse(csv, media_type=CSV, filename=f"{analysis_id}_admin_summary.csv")
+        if format == "geojson":
+            return FileResponse(folder / "admin_summary.geojson", media_type=GEOJSON)
+        rows = pd.read_csv(csv, dtype={"admin_id": str, "parent": str}).to_dict(orient="records")
+        return GeoJSONResponse(rows, media_type="application/json")
+
+    @router.get("/{analysis_id}/exports", responses={
+        200: {"description": "the exports offered",
+              "content": {"application/json": {"example": [
+                  {"product": "zones", "format": "GeoPackage", "file": "zones.gpkg",
+                   "media_type": "application/geopackage+sqlite3", "url": "/analyses/an_0123456789ab/exports/zones.gpkg",
+                   "description": "vacuum zones: connected high/critical gap areas"}]}}},
+        **error_responses(401, 403, 404, 409)}, summary="List the exports of an analysis (planner)")
+    def exports(analysis_id: _ID, s: ServicesDep, who: Planner) -> list[dict[str, str]]:
+        folder = finished_folder(s.storage, analysis_id)
+        return [{**e, "url": f"/analyses/{analysis_id}/exports/{e['file']}"} for e in export_catalogue(folder)]
+
+    @router.get("/{analysis_id}/exports/{filename}", response_class=FileResponse, responses={
+        200: {"description": "the file",
+              "content": {"application/geopackage+sqlite3": {"example": "(binary GeoPackage)"},
+                          GEOJSON: {"example": {"type": "FeatureCollection", "features": []}},
+                          CSV: {"example": "zone_id,area_km2,...\n1,1175,...\n"},
+                          "image/tiff": {"example": "(binary Cloud-Optimized GeoTIFF)"}}},
+        **error_responses(401, 403, 404, 409)}, summary="Download an export (planner)")
+    def export(analysis_id: _ID, filename: str, s: ServicesDep, who: Planner) -> FileResponse:
+        """``<product>.<geojson|gpkg|csv>`` for zones, admin_summary, bases, events, sites;
+        ``<surface>.tif`` for the COGs; ``vacuum.gpkg``; ``summary.json``. Recorded in the audit log."""
+        folder = finished_folder(s.storage, analysis_id)
+        try:
+            path, media = export_file(folder, filename)
+        except NotFoundError:
+            audit(s.storage, who, "export", f"{analysis_id}/{filename}", outcome="rejected: NotFoundError")
+            raise
+        audit(s.storage, who, "export", f"{analysis_id}/{filename}")
+        return FileResponse(path, media_type=media, filename=f"{analysis_id}_{filename}")
+
+    return router
+
+
+register_job_kind(JobKind(name="analysis", id_prefix="an", run=run_analysis, resolve_surface=resolve_surface,
+                          router=build_router, stages=ANALYSIS_STAGES))
+

@@ -1,0 +1,171 @@
+"""API keys, roles and the audit trail.
+
+A key is sent as ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``. Keys look like
+``vk_<key id>_<secret>``; the store keeps the key id, a random salt and
+``sha256(salt + secret)`` — never the key. The bootstrap admin key comes from the settings
+(``VACUUM_ADMIN_KEY``) and is not stored.
+
+Roles, each with every right of the ones before it:
+
+* ``viewer``: maps, tiles of the aggregated surfaces, zones, admin tables, summaries;
+  never base positions.
+* ``planner``: + analyses and scenarios, exports, base positions (bases and national
+  forces layers, the coverage and travel-time surfaces that pinpoint them).
+* ``admin``: + layer upload, key management, the audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from api.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from api.settings import ROLES, Role
+from api.storage import AuditRecord, KeyRecord, Storage, new_id
+
+__all__ = [
+    "Identity",
+    "ANONYMOUS",
+    "BOOTSTRAP_KEY_ID",
+    "SENSITIVE_LAYER_KINDS",
+    "SENSITIVE_SURFACES",
+    "rank",
+    "has_role",
+    "new_key",
+    "verify",
+    "authenticate",
+    "current_identity",
+    "require",
+    "audit",
+]
+
+BOOTSTRAP_KEY_ID = "bootstrap"
+ANONYMOUS = "anonymous"
+
+SENSITIVE_LAYER_KINDS = frozenset({"bases", "national"})
+"""Layers whose features are force positions: planner and above."""
+
+SENSITIVE_SURFACES = frozenset({"coverage", "travel_time"})
+"""Surfaces that pinpoint bases (coverage peaks and zero travel time at each base): planner and above."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    key_id: str
+    name: str
+    role: Role
+
+    def can(self, role: Role) -> bool:
+        return has_role(self.role, role)
+
+
+def rank(role: str) -> int:
+    return ROLES.index(role)  # type: ignore[arg-type]
+
+
+def has_role(have: str, need: str) -> bool:
+    return rank(have) >= rank(need)
+
+
+def _hash(salt: str, secret: str) -> str:
+    return hashlib.sha256((salt + secret).encode()).hexdigest()
+
+
+def new_key(storage: Storage, name: str, role: Role, created_by: str = "") -> tuple[KeyRecord, str]:
+    """Create and store a key; return its record and the key itself (shown once)."""
+    key_id = new_id("key").removeprefix("key_")
+    secret = secrets.token_urlsafe(32)
+    salt = secrets.token_hex(16)
+    rec = KeyRecord(id=key_id, name=name, role=role, salt=salt, hash=_hash(salt, secret), created_by=created_by)
+    storage.add_key(rec)
+    return rec, f"vk_{key_id}_{secret}"
+
+
+def verify(storage: Storage, key: str, bootstrap: str | None) -> Identity:
+    """The identity a key stands for; :class:`AuthenticationError` if it is unknown or revoked."""
+    if bootstrap is not None and hmac.compare_digest(key.encode(), bootstrap.encode()):
+        return Identity(BOOTSTRAP_KEY_ID, "bootstrap admin", "admin")
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "vk" or not parts[1] or not parts[2]:
+        raise AuthenticationError("malformed API key: keys look like vk_<id>_<secret>")
+    try:
+        rec = storage.get_key(parts[1])
+    except NotFoundError:
+        raise AuthenticationError("unknown API key") from None
+    if not hmac.compare_digest(_hash(rec.salt, parts[2]), rec.hash):
+        raise AuthenticationError("unknown API key")
+    if rec.revoked_at is not None:
+        raise AuthenticationError(f"API key {rec.id!r} ({rec.name}) was revoked at {rec.revoked_at}")
+    return Identity(rec.id, rec.name, rec.role)  # type: ignore[arg-type]
+
+
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key (vk_<id>_<secret>)")
+_bearer = HTTPBearer(auto_error=False, description="the same API key as a bearer token")
+
+
+def authenticate(request: Request, key: str | None) -> Identity:
+    services = request.app.state.services
+    if key:
+        s = services.settings
+        bootstrap = s.admin_key.get_secret_value() if s.admin_key is not None else None
+        return verify(services.storage, key.strip(), bootstrap)
+    if services.settings.anonymous_role is not None:
+        return Identity(ANONYMOUS, "anonymous", services.settings.anonymous_role)
+    raise AuthenticationError("no API key: send it as the X-API-Key header or as Authorization: Bearer <key>")
+
+
+def current_identity(
+    request: Request,
+    api_key: Annotated[str | None, Security(_header)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+) -> Identity:
+    """The caller, from ``X-API-Key`` or ``Authorization: Bearer`` (or the anonymous role)."""
+    key = api_key or (bearer.credentials if bearer is not None else None)
+    ident = authenticate(request, key)
+    request.state.identity = ident
+    return ident
+
+
+def require(role: Role) -> Callable[..., Identity]:
+    """A dependency that admits keys of ``role`` or above."""
+
+    def dependency(ident: Annotated[Identity, Depends(current_identity)]) -> Identity:
+        if not ident.can(role):
+            raise PermissionDeniedError(f"this needs the {role} role; your key {ident.name!r} has {ident.role}")
+        return ident
+
+    dependency.__name__ = f"require_{role}"
+    return dependency
+
+
+def require_surface_access(request: Request, ident: Annotated[Identity, Depends(current_identity)]) -> Identity:
+    """Viewers may see every surface but those that pinpoint bases."""
+    surface = request.path_params.get("surface")
+    if surface is not None:
+        surface = str(surface).split(".")[0]
+    served = "/tiles/" in request.url.path or "/tilejson/" in request.url.path  # legends show no data
+    if served and surface in SENSITIVE_SURFACES and not ident.can("planner"):
+        raise PermissionDeniedError(
+            f"the {surface} surface shows where bases are; it needs the planner role (your key has {ident.role})")
+    if not ident.can("viewer"):  # pragma: no cover - every role is at least viewer
+        raise PermissionDeniedError("this needs the viewer role")
+    return ident
+
+
+def audit(storage: Storage, ident: Identity, action: str, target: str, outcome: str = "ok",
+          **detail: Any) -> None:
+    """Record who did what (analysis submit, scenario, export, layer upload, key changes)."""
+    storage.add_audit(AuditRecord(key_id=ident.key_id, key_name=ident.name, role=ident.role, action=action,
+                                  target=target, outcome=outcome, detail=detail))
+
+
+Viewer = Annotated[Identity, Depends(require("viewer"))]
+Planner = Annotated[Identity, Depends(require("planner"))]
+Admin = Annotated[Identity, Depends(require("admin"))]

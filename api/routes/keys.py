@@ -1,0 +1,114 @@
+"""``/keys`` and ``/audit``: API key management and the audit log (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import Admin, audit, new_key
+from api.deps import Page, ServicesDep
+from api.errors import error_responses
+from api.settings import Role
+from api.storage import KeyRecord
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["access"])
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "ops room", "role": "viewer"}]})
+
+    name: str = Field(min_length=1, max_length=100, description="who or what holds the key")
+    role: Role
+
+
+class KeyOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "0123456789ab", "name": "ops room", "role": "viewer", "created_at": "2026-11-24T10:00:00.000+00:00",
+        "created_by": "bootstrap", "revoked_at": None}]})
+
+    id: str
+    name: str
+    role: str
+    created_at: str
+    created_by: str
+    revoked_at: str | None
+
+
+class NewKeyOut(KeyOut):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "0123456789ab", "name": "ops room", "role": "viewer", "created_at": "2026-11-24T10:00:00.000+00:00",
+        "created_by": "bootstrap", "revoked_at": None, "key": "vk_0123456789ab_Zm9vYmFy..."}]})
+
+    key: str = Field(description="the key itself; shown once, store it now")
+
+
+class AuditOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 42, "at": "2026-11-24T10:00:00.000+00:00", "key_id": "0123456789ab", "key_name": "planning cell",
+        "role": "planner", "action": "analysis.submit", "target": "an_0123456789ab", "outcome": "ok",
+        "detail": {"layers": {"bases": "ly_3f9a0c1b2d4e"}}}]})
+
+    id: int
+    at: str
+    key_id: str
+    key_name: str
+    role: str
+    action: str = Field(description="layer.upload, layer.fetch, analysis.submit, scenario.submit, export, "
+                                    "key.create, key.revoke")
+    target: str
+    outcome: str = Field(description="ok, or rejected: <error>")
+    detail: dict[str, Any]
+
+
+def _out(k: KeyRecord) -> KeyOut:
+    return KeyOut(id=k.id, name=k.name, role=k.role, created_at=k.created_at, created_by=k.created_by,
+                  revoked_at=k.revoked_at)
+
+
+@router.post("/keys", status_code=201, response_model=NewKeyOut, responses=error_responses(401, 403, 422),
+             summary="Create an API key (admin)")
+def create_key(body: KeyIn, s: ServicesDep, who: Admin) -> JSONResponse:
+    """The response holds the key itself, once; only its salted hash is stored."""
+    rec, key = new_key(s.storage, body.name.strip(), body.role, created_by=who.key_id)
+    audit(s.storage, who, "key.create", rec.id, name=rec.name, role=rec.role)
+    return JSONResponse(NewKeyOut(**_out(rec).model_dump(), key=key).model_dump(), status_code=201)
+
+
+@router.get("/keys", response_model=list[KeyOut], responses=error_responses(401, 403), summary="List API keys (admin)")
+def list_keys(s: ServicesDep, who: Admin) -> list[KeyOut]:
+    return [_out(k) for k in s.storage.list_keys()]
+
+
+@router.delete("/keys/{key_id}", response_model=KeyOut, responses=error_responses(401, 403, 404),
+               summary="Revoke an API key (admin)")
+def revoke_key(key_id: Annotated[str, PathParam(examples=["0123456789ab"])], s: ServicesDep, who: Admin) -> KeyOut:
+    rec = s.storage.revoke_key(key_id)
+    audit(s.storage, who, "key.revoke", key_id, name=rec.name)
+    return _out(rec)
+
+
+@router.get("/audit", response_model=list[AuditOut], responses=error_responses(401, 403, 422),
+            summary="Read the audit log (admin), newest first")
+def read_audit(s: ServicesDep, who: Admin, page: Annotated[Page, Depends()],
+               action: Annotated[str | None, Query(examples=["export"])] = None,
+               key_id: Annotated[str | None, Query(description="only this key's entries")] = None,
+               since: Annotated[str | None, Query(description="ISO 8601 time, e.g. 2026-11-24T00:00:00+00:00")]
+               = None) -> list[AuditOut]:
+    if since is not None:
+        from datetime import datetime
+
+        from api.errors import RequestError
+
+        try:
+            datetime.fromisoformat(since)
+        except ValueError:
+            raise RequestError(f"since: {since!r} is not an ISO 8601 time; use e.g. 2026-11-24T00:00:00+00:00") from None
+    rows = s.storage.list_audit(action=action, key_id=key_id, since=since, limit=page.limit)
+    return [AuditOut(id=r.id or 0, at=r.at, key_id=r.key_id, key_name=r.key_name, role=r.role, action=r.action,
+                     target=r.target, outcome=r.outcome, detail=r.detail) for r in rows]

@@ -1,0 +1,148 @@
+"""Where the service keeps layers, jobs, keys and the audit log.
+
+One interface, :class:`Storage`, two implementations:
+
+* :class:`~api.storage.sqlite.SQLiteStorage` (default, needs no server): one workspace
+  folder with ``vacuum.sqlite`` (metadata) and ``layers/<id>.gpkg`` (vector layers).
+* :class:`~api.storage.postgis.PostGISStorage` (team server, ``VACUUM_DATABASE_URL``):
+  metadata tables and vector layers (one table per layer) in PostGIS.
+
+In both, rasters (population layers) stay as files in ``workspace/layers/`` and each job's
+products as a folder in ``workspace/analyses/<id>/`` (``geo.products.write_analysis``).
+Writes are atomic: files are written under a temporary name and moved into place, folders
+are built under ``workspace/tmp/`` and renamed, metadata changes are transactions. A crash
+mid-write leaves the previous state readable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from .records import (
+    ACTIVE_STATUSES,
+    JOB_STATUSES,
+    AuditRecord,
+    InstanceRecord,
+    JobRecord,
+    KeyRecord,
+    LayerRecord,
+    new_id,
+    now,
+)
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from api.settings import Settings
+
+__all__ = [
+    "Storage",
+    "StorageConfig",
+    "open_storage",
+    "LayerRecord",
+    "JobRecord",
+    "KeyRecord",
+    "AuditRecord",
+    "InstanceRecord",
+    "JOB_STATUSES",
+    "ACTIVE_STATUSES",
+    "new_id",
+    "now",
+]
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Everything the service stores. Lookups of absent things raise :class:`api.errors.NotFoundError`."""
+
+    backend: str
+    workspace: Path
+
+    def init(self) -> None:
+        """Create folders and tables if absent; remove leftovers of interrupted writes."""
+
+    def close(self) -> None: ...
+
+    # --- layers
+    def add_vector_layer(self, record: LayerRecord, gdf: gpd.GeoDataFrame) -> LayerRecord: ...
+    def add_raster_layer(self, record: LayerRecord, path: Path) -> LayerRecord:
+        """Move the file at ``path`` (in the workspace's tmp folder) into the store."""
+
+    def get_layer(self, layer_id: str) -> LayerRecord: ...
+    def list_layers(self, kind: str | None = None) -> list[LayerRecord]: ...
+    def read_layer(self, layer_id: str) -> gpd.GeoDataFrame:
+        """The stored vector layer, with the columns, dtypes, CRS and attrs it was stored with."""
+
+    def raster_path(self, layer_id: str) -> Path: ...
+
+    # --- jobs
+    def create_job(self, job: JobRecord) -> JobRecord: ...
+    def get_job(self, job_id: str) -> JobRecord: ...
+    def list_jobs(self, kind: str | None = None, statuses: tuple[str, ...] | None = None,
+                  limit: int = 100) -> list[JobRecord]: ...
+    def start_job(self, job_id: str, instance_id: str) -> bool:
+        """queued -> running; False if the job is no longer queued."""
+
+    def update_progress(self, job_id: str, stage: str, stage_fraction: float, fraction: float) -> bool:
+        """Record progress of a running job; False if it is no longer running (stop working)."""
+
+    def finish_job(self, job_id: str, status: str, *, error: str | None = None,
+                   result: dict | None = None) -> bool:
+        """queued/running -> done/failed/interrupted; False if it had already finished."""
+
+    def job_dir(self, kind: str, job_id: str) -> Path:
+        """Folder of a job's products (may not exist yet)."""
+
+    def tmp_dir(self) -> Path:
+        """A folder in the workspace for partial writes (same file system as the store)."""
+
+    # --- server instances (to tell live jobs from orphans)
+    def register_instance(self, instance: InstanceRecord) -> None: ...
+    def heartbeat(self, instance_id: str) -> None: ...
+    def stop_instance(self, instance_id: str) -> None: ...
+    def list_instances(self) -> list[InstanceRecord]: ...
+
+    # --- API keys
+    def add_key(self, key: KeyRecord) -> KeyRecord: ...
+    def get_key(self, key_id: str) -> KeyRecord: ...
+    def list_keys(self) -> list[KeyRecord]: ...
+    def revoke_key(self, key_id: str) -> KeyRecord: ...
+
+    # --- audit log
+    def add_audit(self, entry: AuditRecord) -> AuditRecord: ...
+    def list_audit(self, *, action: str | None = None, key_id: str | None = None,
+                   since: str | None = None, limit: int = 100) -> list[AuditRecord]: ...
+
+
+class StorageConfig:
+    """What a worker process needs to open the same storage (picklable, no secrets in repr)."""
+
+    def __init__(self, workspace: Path, database_url: str | None, schema: str = "vacuum"):
+        self.workspace = Path(workspace)
+        self.database_url = database_url
+        self.schema = schema
+
+    def __repr__(self) -> str:
+        return f"StorageConfig({self.workspace}, {'postgis' if self.database_url else 'sqlite'})"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StorageConfig:
+        url = settings.database_url.get_secret_value() if settings.database_url is not None else None
+        return cls(settings.workspace, url, settings.database_schema)
+
+    def open(self) -> Storage:
+        if self.database_url:
+            from .postgis import PostGISStorage
+
+            return PostGISStorage(self.workspace, self.database_url, schema=self.schema)
+        from .sqlite import SQLiteStorage
+
+        return SQLiteStorage(self.workspace)
+
+
+def open_storage(settings: Settings) -> Storage:
+    """The storage the settings ask for, initialised."""
+    storage = StorageConfig.from_settings(settings).open()
+    storage.init()
+    return storage

@@ -1,0 +1,314 @@
+"""What both backends share: the metadata queries (portable SQL), the workspace files
+(rasters, job folders, temporary space) and the dtype bookkeeping of stored layers.
+
+A backend supplies :meth:`SQLStorage._query`, :meth:`SQLStorage._transaction`, its DDL
+and the two vector-layer methods. SQL here is written with ``?`` placeholders; the
+PostgreSQL backend turns them into ``%s``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import fields
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from api.errors import NotFoundError
+
+from .records import AuditRecord, InstanceRecord, JobRecord, KeyRecord, LayerRecord, now
+
+__all__ = ["SQLStorage", "column_types", "coerce_columns", "JOB_FOLDERS"]
+
+JOB_FOLDERS = {"analysis": "analyses", "scenario": "scenarios"}
+"""Folder of each job kind's products in the workspace (other kinds: ``<kind>s``)."""
+
+_JSON_FIELDS = {
+    "layers": ("bbox", "columns", "attrs", "options"),
+    "jobs": ("request", "result"),
+    "audit": ("detail",),
+}
+
+
+def column_types(gdf: gpd.GeoDataFrame) -> dict[str, str]:
+    """Each non-geometry column's type: int, float, bool, datetime or str."""
+    out = {}
+    for c in gdf.columns:
+        if c == gdf.geometry.name:
+            continue
+        dt = gdf[c].dtype
+        kind = getattr(dt, "kind", "O")
+        out[str(c)] = {"b": "bool", "i": "int", "u": "int", "f": "float", "M": "datetime"}.get(kind, "str")
+    return out
+
+
+def coerce_columns(df: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
+    """Give columns read back from a store the dtypes they were stored with."""
+    for c, t in types.items():
+        if c not in df.columns:
+            continue
+        s = df[c]
+        if t == "int":
+            df[c] = pd.to_numeric(s).astype("int64") if not s.isna().any() else pd.to_numeric(s).astype("Int64")
+        elif t == "float":
+            df[c] = pd.to_numeric(s).astype("float64")
+        elif t == "bool":
+            df[c] = s.astype(bool)
+        elif t == "datetime":
+            df[c] = pd.to_datetime(s).astype("datetime64[ns]")
+        else:
+            df[c] = pd.Series([None if _missing(v) else str(v) for v in s.tolist()], index=df.index, dtype=object)
+    return df
+
+
+def _missing(v: Any) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, float) and np.isnan(v)
+
+
+def _json_default(o: Any) -> Any:
+    from geo.export import json_safe
+
+    if isinstance(o, datetime | date):
+        return o.isoformat()
+    return json_safe(o)
+
+
+def dumps(obj: Any) -> str | None:
+    return None if obj is None else json.dumps(obj, default=_json_default, allow_nan=False)
+
+
+def _ts(v: Any) -> Any:
+    return v.isoformat(timespec="milliseconds") if isinstance(v, datetime) else v
+
+
+class SQLStorage:
+    """Metadata in SQL tables, products in the workspace. Subclasses add the connection."""
+
+    backend = "sql"
+    workspace: Path
+
+    # ------------------------------------------------------------------ backend hooks
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """Yield an object with ``query``/``execute`` bound to one transaction."""
+        raise NotImplementedError
+        yield
+
+    # ------------------------------------------------------------------ workspace
+    @property
+    def layers_dir(self) -> Path:
+        return self.workspace / "layers"
+
+    def tmp_dir(self) -> Path:
+        d = self.workspace / "tmp"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def job_dir(self, kind: str, job_id: str) -> Path:
+        return self.workspace / JOB_FOLDERS.get(kind, f"{kind}s") / job_id
+
+    def _init_workspace(self) -> None:
+        for d in (self.workspace, self.layers_dir, self.workspace / "analyses"):
+            d.mkdir(parents=True, exist_ok=True)
+        tmp = self.workspace / "tmp"
+        if tmp.exists():  # leftovers of writes cut short: never visible, safe to drop
+            cutoff = time.time() - 3600
+            for p in tmp.iterdir():
+                with contextlib.suppress(OSError):
+                    if p.stat().st_mtime < cutoff:
+                        shutil.rmtree(p) if p.is_dir() else p.unlink()
+        tmp.mkdir(exist_ok=True)
+
+    def _drop_orphan_layer_files(self) -> None:
+        """Layer files whose metadata row never got written (a crash between the two)."""
+        known = {r["id"] for r in self._query("SELECT id FROM layers")}
+        for p in self.layers_dir.glob("*"):
+            if p.is_file() and p.stem not in known and not p.name.startswith("."):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+    def raster_path(self, layer_id: str) -> Path:
+        rec = self.get_layer(layer_id)
+        if rec.storage != "raster":
+            raise NotFoundError(f"layer {layer_id!r} is a vector layer ({rec.kind}); it has no raster")
+        return self.layers_dir / f"{layer_id}.tif"
+
+    def add_raster_layer(self, record: LayerRecord, path: Path) -> LayerRecord:
+        final = self.layers_dir / f"{record.id}.tif"
+        with self._transaction() as tx:  # the row and the file appear together, or neither
+            self._insert_layer(record, tx)
+            os.link(path, final)  # never replaces a stored file (FileExistsError)
+        path.unlink()
+        return record
+
+    # ------------------------------------------------------------------ layers (metadata)
+    def _insert_layer(self, record: LayerRecord, tx: Any = None) -> None:
+        self._insert("layers", record, tx)
+
+    def get_layer(self, layer_id: str) -> LayerRecord:
+        rows = self._query("SELECT * FROM layers WHERE id = ?", (layer_id,))
+        if not rows:
+            raise NotFoundError(f"no layer {layer_id!r}; GET /layers lists the layers")
+        return self._record(LayerRecord, "layers", rows[0])
+
+    def list_layers(self, kind: str | None = None) -> list[LayerRecord]:
+        if kind is None:
+            rows = self._query("SELECT * FROM layers ORDER BY created_at, id")
+        else:
+            rows = self._query("SELECT * FROM layers WHERE kind = ? ORDER BY created_at, id", (kind,))
+        return [self._record(LayerRecord, "layers", r) for r in rows]
+
+    # ------------------------------------------------------------------ jobs
+    def create_job(self, job: JobRecord) -> JobRecord:
+        self._insert("jobs", job)
+        return job
+
+    def get_job(self, job_id: str) -> JobRecord:
+        rows = self._query("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise NotFoundError(f"no job {job_id!r}")
+        return self._record(JobRecord, "jobs", rows[0])
+
+    def list_jobs(self, kind: str | None = None, statuses: tuple[str, ...] | None = None,
+                  limit: int = 100) -> list[JobRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind)
+        if statuses:
+            where.append(f"status IN ({', '.join('?' for _ in statuses)})")
+            params.extend(statuses)
+        sql = "SELECT * FROM jobs" + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        params.append(int(limit))
+        return [self._record(JobRecord, "jobs", r) for r in self._query(sql, params)]
+
+    def start_job(self, job_id: str, instance_id: str) -> bool:
+        t = now()
+        n = self._execute(
+            "UPDATE jobs SET status = 'running', started_at = ?, updated_at = ?, instance_id = ? "
+            "WHERE id = ? AND status = 'queued'", (t, t, instance_id, job_id))
+        return n == 1
+
+    def update_progress(self, job_id: str, stage: str, stage_fraction: float, fraction: float) -> bool:
+        n = self._execute(
+            "UPDATE jobs SET stage = ?, stage_fraction = ?, fraction = ?, updated_at = ? "
+            "WHERE id = ? AND status = 'running'",
+            (stage, float(stage_fraction), float(fraction), now(), job_id))
+        return n == 1
+
+    def finish_job(self, job_id: str, status: str, *, error: str | None = None,
+                   result: dict | None = None) -> bool:
+        if status not in ("done", "failed", "interrupted"):
+            raise ValueError(f"finish_job: status must be done, failed or interrupted, not {status!r}")
+        t = now()
+        extra = ", fraction = 1.0, stage_fraction = 1.0" if status == "done" else ""
+        n = self._execute(
+            f"UPDATE jobs SET status = ?, error = ?, result = ?, finished_at = ?, updated_at = ?{extra} "
+            "WHERE id = ? AND status IN ('queued', 'running')",
+            (status, error, dumps(result), t, t, job_id))
+        return n == 1
+
+    # ------------------------------------------------------------------ instances
+    def register_instance(self, instance: InstanceRecord) -> None:
+        self._insert("instances", instance)
+
+    def heartbeat(self, instance_id: str) -> None:
+        self._execute("UPDATE instances SET heartbeat_at = ? WHERE id = ?", (now(), instance_id))
+
+    def stop_instance(self, instance_id: str) -> None:
+        t = now()
+        self._execute("UPDATE instances SET stopped_at = ?, heartbeat_at = ? WHERE id = ?", (t, t, instance_id))
+
+    def list_instances(self) -> list[InstanceRecord]:
+        return [self._record(InstanceRecord, "instances", r)
+                for r in self._query("SELECT * FROM instances ORDER BY started_at")]
+
+    # ------------------------------------------------------------------ keys
+    def add_key(self, key: KeyRecord) -> KeyRecord:
+        self._insert("api_keys", key)
+        return key
+
+    def get_key(self, key_id: str) -> KeyRecord:
+        rows = self._query("SELECT * FROM api_keys WHERE id = ?", (key_id,))
+        if not rows:
+            raise NotFoundError(f"no API key {key_id!r}")
+        return self._record(KeyRecord, "api_keys", rows[0])
+
+    def list_keys(self) -> list[KeyRecord]:
+        return [self._record(KeyRecord, "api_keys", r)
+                for r in self._query("SELECT * FROM api_keys ORDER BY created_at, id")]
+
+    def revoke_key(self, key_id: str) -> KeyRecord:
+        self.get_key(key_id)
+        self._execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now(), key_id))
+        return self.get_key(key_id)
+
+    # ------------------------------------------------------------------ audit
+    def add_audit(self, entry: AuditRecord) -> AuditRecord:
+        values = {f.name: getattr(entry, f.name) for f in fields(entry) if f.name != "id"}
+        cols = list(values)
+        rows = self._query(
+            f"INSERT INTO audit ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) RETURNING id",
+            [dumps(v) if k in _JSON_FIELDS["audit"] else v for k, v in values.items()])
+        entry.id = int(rows[0]["id"])
+        return entry
+
+    def list_audit(self, *, action: str | None = None, key_id: str | None = None,
+                   since: str | None = None, limit: int = 100) -> list[AuditRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        for col, v in (("action", action), ("key_id", key_id)):
+            if v is not None:
+                where.append(f"{col} = ?")
+                params.append(v)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(since)
+        sql = "SELECT * FROM audit" + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(int(limit))
+        return [self._record(AuditRecord, "audit", r) for r in self._query(sql, params)]
+
+    # ------------------------------------------------------------------ helpers
+    def _insert(self, table: str, record: Any, tx: Any = None) -> None:
+        values = {f.name: getattr(record, f.name) for f in fields(record)}
+        json_fields = _JSON_FIELDS.get(table, ())
+        cols = list(values)
+        params = [dumps(v) if k in json_fields else v for k, v in values.items()]
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+        if tx is None:
+            self._execute(sql, params)
+        else:
+            tx.execute(sql, params)
+
+    @staticmethod
+    def _record(cls: type, table: str, row: dict[str, Any]) -> Any:
+        json_fields = _JSON_FIELDS.get(table, ())
+        names = {f.name for f in fields(cls)}
+        values = {}
+        for k, v in row.items():
+            if k not in names:
+                continue
+            if k in json_fields and isinstance(v, str):
+                v = json.loads(v)
+            values[k] = _ts(v)
+        return cls(**values)
