@@ -264,11 +264,13 @@ class _WarpedChunk:
 
 
 class TileRenderer:
-    """PNG tiles of surface COGs, with an LRU cache of tiles and a pool of open readers.
+    """PNG tiles of surface COGs, with an LRU cache of tiles and a pool of open warped views.
 
     ``cache_tiles`` and ``cache_bytes`` bound the tile cache (0 turns it off);
-    ``max_open`` bounds the idle dataset handles kept open (each file has one per
-    overview level in use, and one per thread rendering it at the same time).
+    ``max_open`` bounds the idle views kept open (a view is one dataset handle and its
+    WarpedVRT, per file, overview level, zoom and block of 32 x 32 tiles, and one more
+    per thread rendering the same block at the same time); ``max_files`` bounds the
+    files whose metadata is kept.
     ``resampling`` is the warp kernel: ``"nearest"`` (default) shows each cell's own
     class; ``"bilinear"`` smooths class edges when zoomed in past the grid's cells.
     Thread-safe: call ``render`` from any number of threads.
