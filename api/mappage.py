@@ -71,9 +71,8 @@ def map_html(storage: Storage, job: JobRecord, who: Identity) -> str:
                            geojson_urls={"zones": f"{base}/zones", "admin_summary": f"{base}/admin?format=geojson"})
         src = folder if planner else viewer_folder(folder, storage.workspace / "cache" / "views")
         try:
-            from maps.assets import render_html
-
             from api.app import MAP_ASSETS_URL
+            from maps.assets import render_html
 
             page = render_html(operations_map(src, tiles=tiles), "url", base_url=MAP_ASSETS_URL)
             page = page.replace("<head>", '<head>\n<link rel="icon" href="data:,">', 1)  # no favicon request
