@@ -128,7 +128,7 @@ def export_file(folder: Path, filename: str) -> tuple[Path, str]:
 def _derive(folder: Path, spec: VectorProduct, ext: str, target: Path) -> None:
     import geopandas as gpd
 
-    from geo.export import write_csv, write_gpkg_layer
+    from geo.export import write_gpkg_layer
 
     gdf = gpd.read_file(folder / spec.geojson)
     if gdf.crs is None:
@@ -136,14 +136,7 @@ def _derive(folder: Path, spec: VectorProduct, ext: str, target: Path) -> None:
     if ext == ".gpkg":
         write_gpkg_layer(gdf, target, spec.gpkg_layer)
         return
-    table = gdf.drop(columns=gdf.geometry.name)
-    geoms = gdf.geometry
-    if len(gdf) and (geoms.geom_type == "Point").all():
-        table["longitude"] = geoms.x.round(6)
-        table["latitude"] = geoms.y.round(6)
-    else:
-        table["wkt"] = geoms.to_wkt(rounding_precision=6)
-    write_csv(table, target)
+    write_table_csv(gdf, target)
 
 
 def viewer_folder(folder: Path, cache_root: Path) -> Path:
@@ -179,3 +172,17 @@ def viewer_folder(folder: Path, cache_root: Path) -> Path:
     except OSError:  # made meanwhile by another request
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def write_table_csv(gdf, target: Path) -> None:
+    """A vector product as a table: points as longitude/latitude, other shapes as WKT (atomic)."""
+    from geo.export import write_csv
+
+    table = gdf.drop(columns=gdf.geometry.name)
+    geoms = gdf.geometry
+    if len(gdf) and (geoms.geom_type == "Point").all():
+        table["longitude"] = geoms.x.round(6)
+        table["latitude"] = geoms.y.round(6)
+    else:
+        table["wkt"] = geoms.to_wkt(rounding_precision=6)
+    write_csv(table, target)

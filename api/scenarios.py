@@ -327,20 +327,11 @@ def export_file(folder: Path, filename: str) -> tuple[Path, str]:
 
 
 def _derive_csv(geojson: Path, target: Path) -> None:
-    """A vector product as a table: points as longitude/latitude, other shapes as WKT (atomic)."""
     import geopandas as gpd
 
-    from geo.export import write_csv
+    from api.products import write_table_csv
 
-    gdf = gpd.read_file(geojson)
-    table = gdf.drop(columns=gdf.geometry.name)
-    geoms = gdf.geometry
-    if len(gdf) and (geoms.geom_type == "Point").all():
-        table["longitude"] = geoms.x.round(6)
-        table["latitude"] = geoms.y.round(6)
-    else:
-        table["wkt"] = geoms.to_wkt(rounding_precision=6)
-    write_csv(table, target)
+    write_table_csv(gpd.read_file(geojson), target)
 
 
 # ============================================================================ routes
