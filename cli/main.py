@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMAND_MODULES = ("cli.scenario", "cli.backtest", "cli.mapcmd", "cli.serve")
+COMMAND_MODULES = ("cli.scenario", "cli.backtest", "cli.mapcmd", "cli.serve", "cli.pyramid")
 """Further subcommands, each a module with ``register(subparsers)`` that sets
 ``func`` (taking the parsed args, returning an exit status) on its parser."""
 

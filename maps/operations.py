@@ -138,17 +138,17 @@ def operations_map(
     admin = folder.layer("admin_summary", required=False)
     if "admin_summary" in remote:
         # served: the browser fetches the admin table from the service
-        chor = add_remote_geojson(
+        rchor = add_remote_geojson(
             m, remote["admin_summary"], name=f"Admin areas: {ADMIN_MEASURES[admin_measure]}",
             style={"fillOpacity": 0.7, "color": ADMIN_EDGE, "weight": 1.2}, fields=REMOTE_ADMIN_FIELDS,
             pane="vacuumAreas", fill_property=admin_measure, fill_style=STYLES["gap"], show=False)
-        entries.append(LegendEntry(chor.layer_name, symbol_swatch(STYLES["gap"].colors[1], ADMIN_EDGE, 0.7),
+        entries.append(LegendEntry(rchor.layer_name, symbol_swatch(STYLES["gap"].colors[1], ADMIN_EDGE, 0.7),
                                    "gap classes; hover for the table"))
-        outl = add_remote_geojson(
+        routl = add_remote_geojson(
             m, remote["admin_summary"], name="Admin outlines",
             style={"fill": True, "fillOpacity": 0.0, "color": ADMIN_EDGE, "weight": 1.2, "opacity": 0.9},
             fields=REMOTE_ADMIN_FIELDS, pane="vacuumAreas")
-        entries.append(LegendEntry(outl.layer_name, symbol_outline(ADMIN_EDGE, 1)))
+        entries.append(LegendEntry(routl.layer_name, symbol_outline(ADMIN_EDGE, 1)))
     elif admin is not None and len(admin):
         chor, outl = add_admin_layers(m, admin, metric_crs=crs, measure=admin_measure)
         if chor is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import folium
 from branca.element import MacroElement
@@ -95,7 +96,7 @@ def tile_layer(
     ``bounds_latlon`` (the surface's extent, known from the analysis) keeps Leaflet from
     asking for tiles outside it before the TileJSON has arrived.
     """
-    extra = {"bounds": bounds_latlon} if bounds_latlon is not None else {}
+    extra: dict[str, Any] = {"bounds": bounds_latlon} if bounds_latlon is not None else {}
     return folium.TileLayer(
         tiles=source.url_for(surface),
         attr="Vacuum coverage-gap analysis",

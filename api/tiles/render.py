@@ -298,6 +298,7 @@ class TileRenderer:
         self._renders = 0
         self._handles: HandlePool[_WarpedChunk] = HandlePool(max_open)
         self._infos: OrderedDict[FileId, _CogInfo] = OrderedDict()
+        self._pyramids: dict[FileId, Any] = {}  # open MBTilesReader per pre-rendered pyramid
         self._infos_lock = threading.Lock()
         self._max_files = max_files
         self._palettes = {name: _palette(style) for name, style in STYLES.items()}
@@ -437,8 +438,33 @@ class TileRenderer:
         hit = self.cached(fid, surface, z, x, y)
         if hit is not None:
             return hit
+        pre = self._pyramid_tile(Path(cog_path), z, x, y)
+        if pre is not None:
+            return pre
         key = self.tile_key(fid, surface, z, x, y)
         return self.render_key(key), key.etag
+
+    def _pyramid_tile(self, cog_path: Path, z: int, x: int, y: int) -> tuple[bytes, str] | None:
+        """A pre-rendered tile from ``<surface>.mbtiles`` beside the COG (see geo.pyramid), if there is one."""
+        mb = cog_path.with_suffix(".mbtiles")
+        if not mb.is_file():
+            return None
+        from geo.pyramid import MBTilesReader
+
+        mid = FileId.of(mb)
+        with self._infos_lock:
+            reader = self._pyramids.get(mid)
+            if reader is None:
+                for old in [k for k in self._pyramids if k.path == mid.path]:
+                    self._pyramids.pop(old).close()
+                reader = self._pyramids[mid] = MBTilesReader(mb)
+        if not reader.minzoom <= z <= reader.maxzoom:
+            return None
+        data = reader.get(z, x, y)
+        if data is None:
+            return None
+        etag = '"' + hashlib.sha1(f"{mid.ino}-{mid.size}-{mid.mtime_ns}-{z}/{x}/{y}".encode()).hexdigest()[:20] + '"'
+        return data, etag
 
     # -- metadata ------------------------------------------------------------------------
     def tilejson(self, cog_path: Path, surface: str, tiles_url: str) -> dict[str, Any]:
