@@ -271,14 +271,21 @@ def resolve_surface(storage: Storage, job: JobRecord, phase: int | None, surface
 # ============================================================================ routes
 
 
-def finished_folder(storage: Storage, job_id: str, kind: str = "analysis") -> Path:
-    """The products folder of a done job; 404 if no such job, 409 if it is not done."""
+def job_of_kind(storage: Storage, job_id: str, kind: str) -> JobRecord:
+    """The job ``job_id`` if it is of ``kind``; 404 naming the list endpoint otherwise."""
     try:
         job = storage.get_job(job_id)
     except NotFoundError:
         raise NotFoundError(f"no {kind} {job_id!r}; GET /{kind.replace('analysis', 'analyse')}s lists them") from None
     if job.kind != kind:
-        raise NotFoundError(f"no {kind} {job_id!r} (it is a {job.kind})")
+        article = "an" if job.kind[:1] in "aeiou" else "a"
+        raise NotFoundError(f"no {kind} {job_id!r} (it is {article} {job.kind})")
+    return job
+
+
+def finished_folder(storage: Storage, job_id: str, kind: str = "analysis") -> Path:
+    """The products folder of a done job; 404 if no such job, 409 if it is not done."""
+    job = job_of_kind(storage, job_id, kind)
     if job.status != "done":
         why = {"queued": "is queued", "running": f"is running (stage {job.stage}, {job.fraction:.0%})",
                "failed": f"failed ({job.error})", "interrupted": f"was interrupted ({job.error})"}[job.status]
@@ -319,13 +326,7 @@ def build_router() -> APIRouter:
     @router.get("/{analysis_id}", response_model=JobStatus, responses=error_responses(401, 404),
                 summary="Status and progress of an analysis")
     def get_analysis(analysis_id: _ID, s: ServicesDep, who: Viewer) -> JobStatus:
-        try:
-            job = s.storage.get_job(analysis_id)
-        except NotFoundError:
-            raise NotFoundError(f"no analysis {analysis_id!r}; GET /analyses lists them") from None
-        if job.kind != "analysis":
-            raise NotFoundError(f"no analysis {analysis_id!r} (it is a {job.kind})")
-        return job_status(job)
+        return job_status(job_of_kind(s.storage, analysis_id, "analysis"))
 
     @router.get("/{analysis_id}/summary", responses={
         200: {"description": "summary.json of the analysis",

@@ -66,14 +66,10 @@ def make_resolver(app: FastAPI):
     return resolve
 
 
-MAP_ASSETS_URL = "/static/maps"
-"""Where the vendored Leaflet/plugin files of ``maps/static`` are served: the map page links
-them here, so it works with no internet."""
-
-
 def _mount_map_assets(app: FastAPI) -> None:
     from fastapi.staticfiles import StaticFiles
 
+    from api.mappage import MAP_ASSETS_URL
     from maps.assets import STATIC_DIR
 
     app.mount(MAP_ASSETS_URL, StaticFiles(directory=STATIC_DIR), name="map-assets")

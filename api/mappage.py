@@ -21,6 +21,9 @@ __all__ = ["DEMO_NAME", "pick_analysis", "map_html", "status_html", "latest_acti
 log = logging.getLogger("vacuum.api")
 
 DEMO_NAME = "MINUSCA demo (October 2020)"
+MAP_ASSETS_URL = "/static/maps"
+"""Where the vendored Leaflet/plugin files of ``maps/static`` are served (``api.app`` mounts
+them): the map page links them here, so it works with no internet."""
 
 
 def pick_analysis(storage: Storage, analysis_id: str | None, prefer_name: str | None = None) -> JobRecord | None:
@@ -71,7 +74,6 @@ def map_html(storage: Storage, job: JobRecord, who: Identity) -> str:
                            geojson_urls={"zones": f"{base}/zones", "admin_summary": f"{base}/admin?format=geojson"})
         src = folder if planner else viewer_folder(folder, storage.workspace / "cache" / "views")
         try:
-            from api.app import MAP_ASSETS_URL
             from maps.assets import render_html
 
             page = render_html(operations_map(src, tiles=tiles), "url", base_url=MAP_ASSETS_URL)
@@ -95,8 +97,8 @@ def _placeholder(job: JobRecord, base: str) -> str:
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Vacuum: {title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/static/maps/leaflet/leaflet.css">
-<script src="/static/maps/leaflet/leaflet.js"></script>
+<link rel="stylesheet" href="{MAP_ASSETS_URL}/leaflet/leaflet.css">
+<script src="{MAP_ASSETS_URL}/leaflet/leaflet.js"></script>
 <style>html,body,#map{{height:100%;margin:0}} .note{{position:absolute;z-index:1000;top:8px;left:50px;
 background:#fff;padding:6px 10px;font:13px sans-serif;border:1px solid #999}}</style></head>
 <body><div id="map"></div>

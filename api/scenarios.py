@@ -31,7 +31,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.analyses import JobStatus, Submitted, finished_folder
+from api.analyses import JobStatus, Submitted, finished_folder, job_of_kind
 from api.auth import Planner, audit
 from api.deps import Page, ServicesDep
 from api.errors import NotFoundError, RequestError, error_responses
@@ -403,13 +403,7 @@ def build_router() -> APIRouter:
     @router.get("/{scenario_id}", response_model=ScenarioStatus, responses=error_responses(401, 403, 404),
                 summary="Status and progress of a scenario (planner)")
     def get_scenario(scenario_id: _ID, s: ServicesDep, who: Planner) -> ScenarioStatus:
-        try:
-            job = s.storage.get_job(scenario_id)
-        except NotFoundError:
-            raise NotFoundError(f"no scenario {scenario_id!r}; GET /scenarios lists them") from None
-        if job.kind != "scenario":
-            raise NotFoundError(f"no scenario {scenario_id!r} (it is an {job.kind})")
-        return scenario_status(job)
+        return scenario_status(job_of_kind(s.storage, scenario_id, "scenario"))
 
     @router.get("/{scenario_id}/summary", responses={
         200: {"description": "summary.json of the scenario",

@@ -54,7 +54,7 @@ def closure_effect(w: WhatIf, base_id: str, *, cover_threshold: float = 0.5) -> 
     gap_now = np.where(ok, need * np.exp(-i_now), 0.0)
     gap_new = np.where(ok, need * np.exp(-i_new), 0.0)
     e = b.exposure[idx]
-    den = _exposure_total(b)
+    den = b.exposure_total
     cov_now, cov_new = -np.expm1(-i_now), -np.expm1(-i_new)
     lost = ok & (cov_now >= cover_threshold) & (cov_new < cover_threshold)
     thr = b.params.zone_threshold
@@ -65,11 +65,6 @@ def closure_effect(w: WhatIf, base_id: str, *, cover_threshold: float = 0.5) -> 
         float(rise.sum() * b.grid.cell_area_km2),
         float(b.population[idx][rise].sum()),
     )
-
-
-def _exposure_total(b: Baseline) -> float:
-    ok = np.isfinite(b.need100)
-    return float(b.exposure[ok].sum())
 
 
 def base_criticality(baseline: Baseline, *, cover_threshold: float = 0.5) -> pd.DataFrame:

@@ -8,11 +8,11 @@ Each stage is timed (``Analysis.timings``) and reported to ``progress``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -32,7 +32,8 @@ from .traveltime import build_graph, nearest_source, reach_many
 from .types import BBox
 from .zones import vacuum_zones
 
-__all__ = ["AnalysisInputs", "Analysis", "analyze", "SURFACES"]
+__all__ = ["AnalysisInputs", "Analysis", "analyze", "SURFACES", "Stages", "prepare_layers", "place_forces",
+           "analysis_summary"]
 
 SURFACES = ("gap", "coverage", "threat", "exposure", "travel_time", "population")
 
@@ -73,7 +74,39 @@ class Analysis:
     cost_h: np.ndarray | None = None  # hours to cross each cell (inf: impassable)
 
 
-class _Stages:
+def prepare_layers(
+    inputs: AnalysisInputs, params: Params, st: Stages, *, crs: CRS | None = None, keep_crs: Iterable[str] = ()
+) -> tuple[Grid, dict[str, Any], gpd.GeoDataFrame | None]:
+    """Check the inputs, choose the grid, reproject the layers to it (except those named in
+    ``keep_crs``); returns the grid, the layers and the top-level admin units (or None)."""
+    if inputs.admin is None and inputs.bbox is None:
+        raise GridError("no area of interest: give admin units (--admin) or a bbox (--bbox W,S,E,N)")
+    if len(inputs.bases) == 0:
+        raise LayerError("the bases layer is empty: nothing protects anything, so there is nothing to score")
+    area = inputs.admin if inputs.admin is not None else inputs.bbox
+    grid = st.run("grid", grid_for_area, area, resolution_m=params.resolution_m,
+                  margin_m=params.margin_km * 1000.0, crs=crs)
+
+    def reproject():
+        out = {}
+        for name in ("bases", "events", "roads", "sites", "admin", "national", "impassable"):
+            g = getattr(inputs, name)
+            if g is not None and g.crs is None:
+                raise CRSMismatchError(f"{name} layer has no CRS; set it with .set_crs(...) (the loaders in geo.layers do)")
+            out[name] = None if g is None else g if name in keep_crs else g.to_crs(grid.crs)
+        return out
+
+    layers = st.run("reproject", reproject)
+    top = None
+    if layers["admin"] is not None:
+        admin = layers["admin"]
+        top = admin if "level" not in admin else admin[admin["level"] == admin["level"].min()]
+    return grid, layers, top
+
+
+class Stages:
+    """Runs and times the stages of an analysis, reporting them to ``progress``."""
+
     def __init__(self, progress: Callable[[str, float], None] | None):
         self.progress = progress
         self.timings: dict[str, float] = {}
@@ -99,33 +132,10 @@ def analyze(
     n_jobs: int | None = None,
 ) -> Analysis:
     """Run the model on one set of layers as of a date."""
-    st = _Stages(progress)
+    st = Stages(progress)
     t_start = time.perf_counter()
-    if inputs.admin is None and inputs.bbox is None:
-        raise GridError("no area of interest: give admin units (--admin) or a bbox (--bbox W,S,E,N)")
-    if len(inputs.bases) == 0:
-        raise LayerError("the bases layer is empty: nothing protects anything, so there is nothing to score")
-    area = inputs.admin if inputs.admin is not None else inputs.bbox
-    grid = st.run("grid", grid_for_area, area, resolution_m=params.resolution_m,
-                  margin_m=params.margin_km * 1000.0, crs=crs)
-
-    def reproject():
-        out = {}
-        for name in ("bases", "events", "roads", "sites", "admin", "national", "impassable"):
-            g = getattr(inputs, name)
-            if g is not None and g.crs is None:
-                raise CRSMismatchError(f"{name} layer has no CRS; set it with .set_crs(...) (the loaders in geo.layers do)")
-            out[name] = None if g is None else g.to_crs(grid.crs)
-        return out
-
-    L = st.run("reproject", reproject)
-    admin_level_min = None
-    if L["admin"] is not None:
-        admin_level_min = int(L["admin"]["level"].min()) if "level" in L["admin"] else None
-        top = L["admin"] if admin_level_min is None else L["admin"][L["admin"]["level"] == admin_level_min]
-        inside = st.run("area_mask", area_mask, grid, top)
-    else:
-        inside = np.ones(grid.shape, dtype=bool)
+    grid, L, top = prepare_layers(inputs, params, st, crs=crs)
+    inside = st.run("area_mask", area_mask, grid, top) if top is not None else np.ones(grid.shape, dtype=bool)
 
     speed = st.run("friction", speed_surface, grid, params, L["roads"], inside, L["impassable"])
     cost = hours_per_cell(speed, grid.resolution_km)
@@ -133,13 +143,7 @@ def analyze(
 
     # --- forces: bases and national forces
     bases = L["bases"].reset_index(drop=True)
-    forces, dropped = _forces(bases, L["national"], grid, params)
-    if not any(not f["national"] for f in forces):
-        raise LayerError(
-            f"none of the {len(bases)} bases lies on the analysis grid (the area of interest plus "
-            f"{params.margin_km:g} km){_swap_hint(inputs.bases, grid)}; check the coordinates, the CRS "
-            "and the area of interest"
-        )
+    forces, dropped = place_forces(bases, L["national"], grid, params, inputs.bases)
     src = [f["cell"] for f in forces]
     limits = [f["t_max"] for f in forces]
 
@@ -211,7 +215,7 @@ def analyze(
 
     timings = st.timings
     timings["total"] = round(time.perf_counter() - t_start, 3)
-    summary = _summary(grid, params, as_of, surfaces, bases, events, zones, admin_table, dropped, inputs, timings)
+    summary = analysis_summary(grid, params, as_of, surfaces, bases, events, zones, admin_table, dropped, inputs, timings)
     summary["layers"]["mean_cells_reached_per_force"] = round(float(np.mean([len(t.reach.index) for t in terms])), 0) if terms else 0
     return Analysis(grid, params, as_of, surfaces, inside, model, bases, events, zones, admin_table,
                     L["admin"], nearest_base.astype(np.int32), summary, timings, sites=L["sites"],
@@ -233,8 +237,12 @@ def _swap_hint(gdf: gpd.GeoDataFrame, grid: Grid) -> str:
     return f" (with latitude and longitude swapped, {n} of them would: are the columns swapped?)" if n else ""
 
 
-def _forces(bases: gpd.GeoDataFrame, national: gpd.GeoDataFrame | None, grid: Grid, params: Params):
-    """Per force: grid cell, weight, reach; forces outside the grid are listed, not used."""
+def place_forces(bases: gpd.GeoDataFrame, national: gpd.GeoDataFrame | None, grid: Grid, params: Params,
+                 original_bases: gpd.GeoDataFrame | None = None):
+    """Per force: grid cell, weight, reach; forces outside the grid are listed, not used.
+
+    Raises when no base at all lies on the grid (with a hint when latitude and longitude
+    of ``original_bases`` look swapped)."""
     forces, dropped = [], []
     groups = [(bases, False)] + ([(national.reset_index(drop=True), True)] if national is not None else [])
     for gdf, is_nat in groups:
@@ -264,10 +272,16 @@ def _forces(bases: gpd.GeoDataFrame, national: gpd.GeoDataFrame | None, grid: Gr
                 "t_resp": params.response_threshold_h * r_mult, "t_max": params.max_reach_h * r_mult,
                 "national": is_nat,
             })
+    if not any(not f["national"] for f in forces):
+        hint = _swap_hint(original_bases if original_bases is not None else bases, grid)
+        raise LayerError(
+            f"none of the {len(bases)} bases lies on the analysis grid (the area of interest plus "
+            f"{params.margin_km:g} km){hint}; check the coordinates, the CRS and the area of interest"
+        )
     return forces, dropped
 
 
-def _summary(grid, params, as_of, surfaces, bases, events, zones, admin_table, dropped, inputs, timings) -> dict:
+def analysis_summary(grid, params, as_of, surfaces, bases, events, zones, admin_table, dropped, inputs, timings) -> dict:
     gap = surfaces["gap"]
     pop = surfaces["population"]
     cls = class_index(gap, params.class_breaks)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from pathlib import Path
 
@@ -73,6 +74,11 @@ class Baseline:
         return base_weight(strength, reference_strength=p.reference_strength,
                            coverage_at_reference=p.coverage_at_reference,
                            presence_strength=p.presence_strength, strength_mult=s_mult, readiness=readiness)
+
+    @cached_property
+    def exposure_total(self) -> float:
+        """Sum of exposure over the cells in the area: the denominator of the vacuum measure."""
+        return float(self.exposure[np.isfinite(self.need100)].sum())
 
     def baseline_gap(self) -> np.ndarray:
         return self.need100 * np.exp(-self.model.intensity.ravel())

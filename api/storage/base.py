@@ -8,12 +8,13 @@ PostgreSQL backend turns them into ``%s``.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
@@ -92,24 +93,26 @@ def _ts(v: Any) -> Any:
     return v.isoformat(timespec="milliseconds") if isinstance(v, datetime) else v
 
 
-class SQLStorage:
-    """Metadata in SQL tables, products in the workspace. Subclasses add the connection."""
+class SQLStorage(abc.ABC):
+    """Metadata in SQL tables, products in the workspace. Subclasses add the connection
+    (SQLite: :class:`~api.storage.sqlite.SQLiteStorage`, PostGIS:
+    :class:`~api.storage.postgis.PostGISStorage`) by implementing the three hooks."""
 
     backend = "sql"
     workspace: Path
 
     # ------------------------------------------------------------------ backend hooks
+    @abc.abstractmethod
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """Rows of a SELECT as dicts."""
 
+    @abc.abstractmethod
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        raise NotImplementedError
+        """Run one statement in its own transaction; the number of rows it touched."""
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        """Yield an object with ``query``/``execute`` bound to one transaction."""
-        raise NotImplementedError
-        yield
+    @abc.abstractmethod
+    def _transaction(self) -> contextlib.AbstractContextManager[Any]:
+        """A context yielding an object with ``query``/``execute`` bound to one transaction."""
 
     # ------------------------------------------------------------------ workspace
     @property

@@ -45,10 +45,17 @@ import pandas as pd
 from pyproj import CRS
 
 from ..coverage import BaseTerm, CoverageModel
-from ..errors import ConfigError, CRSMismatchError, GridError, LayerError
-from ..grid import Grid, grid_for_area
+from ..errors import ConfigError, GridError
+from ..grid import Grid
 from ..params import Params
-from ..pipeline import Analysis, AnalysisInputs, _forces, _Stages, _summary
+from ..pipeline import (
+    Analysis,
+    AnalysisInputs,
+    Stages,
+    analysis_summary,
+    place_forces,
+    prepare_layers,
+)
 from ..score import gap_score
 from ..threat import event_weights, events_in_window, threat_index
 from ..traveltime import Reach
@@ -104,34 +111,14 @@ def analyze_dask(
     readable there (a shared filesystem, or a GDAL path such as ``/vsis3/...``).
     """
     opt = options or DaskOptions()
-    st = _Stages(progress)
+    st = Stages(progress)
     t_start = time.perf_counter()
-    if inputs.admin is None and inputs.bbox is None:
-        raise GridError("no area of interest: give admin units (--admin) or a bbox (--bbox W,S,E,N)")
-    if len(inputs.bases) == 0:
-        raise LayerError("the bases layer is empty: nothing protects anything, so there is nothing to score")
-    area = inputs.admin if inputs.admin is not None else inputs.bbox
-    grid = st.run("grid", grid_for_area, area, resolution_m=params.resolution_m,
-                  margin_m=params.margin_km * 1000.0, crs=crs)
+    # events stay in their CRS: dask-geopandas reprojects and assigns them on the workers
+    grid, L, top = prepare_layers(inputs, params, st, crs=crs, keep_crs=("events",))
     if grid.size >= 2**31:
         raise GridError(f"grid of {grid.size} cells is too large for 32-bit cell indices")
     blocks = Blocks(grid.shape, opt.block_size)
     n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
-
-    def reproject():
-        out = {}
-        for name in ("bases", "events", "roads", "sites", "admin", "national", "impassable"):
-            g = getattr(inputs, name)
-            if g is not None and g.crs is None:
-                raise CRSMismatchError(f"{name} layer has no CRS; set it with .set_crs(...) (the loaders in geo.layers do)")
-            out[name] = None if g is None or name == "events" else g.to_crs(grid.crs)
-        return out
-
-    L = st.run("reproject", reproject)
-    top = None
-    if L["admin"] is not None:
-        lv = L["admin"]["level"] if "level" in L["admin"] else None
-        top = L["admin"] if lv is None else L["admin"][lv == lv.min()]
 
     # --- friction, per block
     def friction():
@@ -151,7 +138,7 @@ def analyze_dask(
 
     # --- forces, reaches, coverage, nearest base
     bases = L["bases"].reset_index(drop=True)
-    forces, dropped = _forces(bases, L["national"], grid, params)
+    forces, dropped = place_forces(bases, L["national"], grid, params, inputs.bases)
     halos: dict[str, int] = {}
 
     def halo(hours: float) -> int:  # no passable cell at all: every force holds its own cell
@@ -299,7 +286,7 @@ def analyze_dask(
 
     timings = st.timings
     timings["total"] = round(time.perf_counter() - t_start, 3)
-    summary = _summary(grid, params, as_of, surfaces, bases, events, zones, admin_table, dropped, inputs, timings)
+    summary = analysis_summary(grid, params, as_of, surfaces, bases, events, zones, admin_table, dropped, inputs, timings)
     terms = cov_model.terms
     summary["layers"]["mean_cells_reached_per_force"] = (
         round(float(np.mean([len(t.reach.index) for t in terms])), 0) if terms else 0)
