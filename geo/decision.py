@@ -106,7 +106,7 @@ def order_cost(baseline: Baseline, groups: Sequence[Sequence[str]]) -> list[floa
     out = []
     for g in groups:
         for bid in g:
-            w._set_weight(bid, 0.0)
+            w.set_weight(bid, 0.0)
         out.append(vacuum_measure(w.gap(), baseline.exposure))
     return out
 
@@ -127,7 +127,7 @@ def greedy_closing_order(baseline: Baseline, to_close: Sequence[str]) -> list[tu
     while remaining:
         effects = [(closure_effect(w, b).added_vacuum, k, b) for k, b in enumerate(remaining)]
         dv, _, best = min(effects)
-        w._set_weight(best, 0.0)
+        w.set_weight(best, 0.0)
         v += dv
         seq.append((best, v))
         remaining.remove(best)

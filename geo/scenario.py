@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -146,7 +146,7 @@ class WhatIf:
         self.initial_weight = dict(self.weight)
         self.closed: list[str] = []
 
-    def _set_weight(self, base_id: str, new: float) -> None:
+    def set_weight(self, base_id: str, new: float) -> None:
         if base_id not in self.weight:
             raise LayerError(f"no base {base_id!r} in the analysis (it may lie outside the grid)")
         old = self.weight[base_id]
@@ -158,12 +158,12 @@ class WhatIf:
 
     def apply(self, step: Step) -> None:
         if step.kind == "close":
-            self._set_weight(step.base_id, 0.0)
+            self.set_weight(step.base_id, 0.0)
             self.closed.append(step.base_id)
         elif step.kind == "reduce":
-            self._set_weight(step.base_id, self.b.weight_for(step.base_id, float(step.strength)))  # type: ignore[arg-type]
+            self.set_weight(step.base_id, self.b.weight_for(step.base_id, float(step.strength)))  # type: ignore[arg-type]
         elif step.kind == "handover":
-            self._set_weight(step.base_id, self.b.weight_for(step.base_id, float(step.strength),  # type: ignore[arg-type]
+            self.set_weight(step.base_id, self.b.weight_for(step.base_id, float(step.strength),  # type: ignore[arg-type]
                                                             readiness=float(step.readiness)))  # type: ignore[arg-type]
             self.closed.append(step.base_id)
         else:  # pragma: no cover - Step.kind is a Literal

@@ -30,8 +30,8 @@ def test_most_critical_base_opens_more_vacuum_than_least(demo):
     crit = base_criticality(bl)
     top, bottom = crit.iloc[0]["base_id"], crit.iloc[-1]["base_id"]
     w1, w2 = WhatIf(bl), WhatIf(bl)
-    w1._set_weight(top, 0.0)
-    w2._set_weight(bottom, 0.0)
+    w1.set_weight(top, 0.0)
+    w2.set_weight(bottom, 0.0)
     from geo.decision import vacuum_measure
 
     v0 = vacuum_measure(bl.baseline_gap(), bl.exposure)
