@@ -192,14 +192,11 @@ class _Progress:
             self.stage = None
 
 
-def run_analyze(args: argparse.Namespace) -> int:
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
-
-    from geo import layers as L
-    from geo.params import load_params
-    from geo.pipeline import AnalysisInputs, analyze
-    from geo.products import write_analysis
+def analyze_spec(args: argparse.Namespace):
+    """The :class:`geo.inputs.InputSpec` of ``vacuum analyze``'s flags and ``--config``;
+    returns (spec, run settings from the config)."""
+    from geo.inputs import InputSpec
+    from geo.types import BBox
 
     cfg_layers, cfg_run = _config_run(args.config)
 
@@ -215,94 +212,63 @@ def run_analyze(args: argparse.Namespace) -> int:
         raise CLIError("--bases is required (peacekeeper positions: Geo-PKO CSV or any point layer)")
     if pick("admin") is None and args.bbox is None and "bbox" not in cfg_run:
         raise CLIError("give the area of interest: --admin FILE (admin units) or --bbox W,S,E,N")
+    units = args.population_units or cfg_layers.get("population_units")
+    if pick("population") is not None and units is None:
+        raise CLIError("--population-units is required with --population: 'count' (people per cell) "
+                       "or 'density' (people per km²)")
+    raw_bbox = args.bbox or (tuple(cfg_run["bbox"]) if "bbox" in cfg_run else None)
+    if raw_bbox is not None and len(raw_bbox) != 4:
+        raise CLIError(f"bbox {raw_bbox}: need 4 numbers W,S,E,N")
+    as_of = args.as_of or (date.fromisoformat(str(cfg_run["as_of"])) if "as_of" in cfg_run else None)
+    spec = InputSpec(
+        **{name: pick(name) for name in LAYER_ARGS}, population_units=units,
+        bbox=BBox(*(float(v) for v in raw_bbox)) if raw_bbox is not None else None,
+        as_of=as_of, mission=args.mission or cfg_layers.get("mission"), max_map_age_days=args.max_map_age,
+        mapping=_parse_map(args.map), year_only=args.year_only or bool(cfg_layers.get("year_only")),
+        road_class_column=args.road_class_column or cfg_layers.get("road_class_column"), repair=args.repair,
+        admin_level=args.admin_level, admin_name_column=args.admin_name_column,
+        admin_id_column=args.admin_id_column, layer_crs=_crs_flag("--layer-crs", args.layer_crs
+                                                                   or cfg_layers.get("layer_crs")),
+    )
+    return spec, cfg_run
 
+
+def _crs_flag(flag: str, value: str | None):
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        return CRS.from_user_input(value) if value else None
+    except CRSError as exc:
+        raise CLIError(f"{flag} {value}: not a CRS ({exc})") from None
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from geo.inputs import analysis_crs, build_inputs, default_as_of
+    from geo.params import load_params
+    from geo.pipeline import analyze
+    from geo.products import write_analysis
+
+    spec, cfg_run = analyze_spec(args)
     overrides = _overrides(args.set)
     if args.resolution is not None:
         overrides["resolution_m"] = args.resolution
     params = load_params(args.config, **overrides)
-    layer_crs = args.layer_crs or cfg_layers.get("layer_crs")
-    try:
-        lcrs = CRS.from_user_input(layer_crs) if layer_crs else None
-        acrs = CRS.from_user_input(args.crs or cfg_run["crs"]) if (args.crs or cfg_run.get("crs")) else None
-    except CRSError as exc:
-        raise CLIError(f"bad CRS: {exc}") from None
-
-    if acrs is not None and acrs.is_geographic:
-        raise CLIError(f"--crs {acrs.name}: the analysis CRS must be projected (metres), e.g. EPSG:32634")
-    units = args.population_units or cfg_layers.get("population_units")
-    if pick("population") is not None:
-        if units is None:
-            raise CLIError("--population-units is required with --population: 'count' (people per cell) "
-                           "or 'density' (people per km²)")
-        L.check_population_raster(pick("population"))
-
-    as_of = args.as_of or (date.fromisoformat(str(cfg_run["as_of"])) if "as_of" in cfg_run else None)
-    mission = args.mission or cfg_layers.get("mission")
-    mapping = _parse_map(args.map)
-
-    def load(fn, path, **kw):
-        """Load a layer; --layer-crs applies only to files that declare no CRS."""
-        from geo.errors import MissingCRSError
-
-        try:
-            return fn(path, **kw)
-        except MissingCRSError:
-            if lcrs is None:
-                raise
-            return fn(path, crs=lcrs, **kw)
-
-    bases = load(L.load_bases, pick("bases"), as_of=as_of, mission=mission, mapping=mapping.get("bases"),
-                 max_map_age_days=args.max_map_age)
-    for m, d in bases.attrs.get("missions_left_out", {}).items():
+    acrs = analysis_crs(args.crs or cfg_run.get("crs"))
+    inputs = build_inputs(spec)
+    for m, d in inputs.bases.attrs.get("missions_left_out", {}).items():
         print(f"left out mission {m}: its latest map ({d}) is over {args.max_map_age:g} days old "
               "(--max-map-age to change)", file=sys.stderr)
-    events = None
-    if pick("events") is not None:
-        events = load(L.load_events, pick("events"), mapping=mapping.get("events"),
-                      year_only=args.year_only or bool(cfg_layers.get("year_only")))
+    as_of = spec.as_of
     if as_of is None:
-        as_of = events["date"].max().date() if events is not None else date.today()
-        print(f"as-of date not given: using {as_of} (latest event)" if events is not None
-              else f"as-of date not given: using today, {as_of}", file=sys.stderr)
-    roads = load(L.load_roads, pick("roads"), class_column=args.road_class_column
-                 or cfg_layers.get("road_class_column"), repair=args.repair) if pick("roads") else None
-    site_frames = []
-    for kind, name in (("town", "towns"), ("airport", "airports"), ("critical", "sites")):
-        if pick(name) is not None:
-            site_frames.append(load(L.load_sites, pick(name), kind=kind, mapping=mapping.get(name)))
-    sites = None
-    if site_frames:
-        import pandas as pd
-
-        crs0 = site_frames[0].crs
-        sites = pd.concat([f.to_crs(crs0) for f in site_frames], ignore_index=True)
-    admin = load(L.load_admin, pick("admin"), repair=args.repair, level=args.admin_level,
-                 name_column=args.admin_name_column, id_column=args.admin_id_column) if pick("admin") else None
-    national = load(L.load_bases, pick("national"), mapping=mapping.get("national")) if pick("national") else None
-    impassable = None
-    if pick("impassable"):
-        from geo.readers import read_vector, validate_geometries
-
-        imp = load(read_vector, pick("impassable"))
-        impassable = validate_geometries(imp, what="impassable layer", id_column=None,
-                                         allowed={"Polygon", "MultiPolygon"}, repair=args.repair)
-    population = pick("population")
-    raw_bbox = args.bbox or (tuple(cfg_run["bbox"]) if "bbox" in cfg_run else None)
-    if raw_bbox is not None and len(raw_bbox) != 4:
-        raise CLIError(f"bbox {raw_bbox}: need 4 numbers W,S,E,N")
-    from geo.types import BBox
-
-    bbox = BBox(*(float(v) for v in raw_bbox)) if raw_bbox is not None else None
-    inputs = AnalysisInputs(bases=bases, events=events, roads=roads, sites=sites, admin=admin,
-                            national=national, impassable=impassable,
-                            population_path=Path(population) if population else None,
-                            population_units=units or "count", bbox=bbox)
+        as_of, note = default_as_of(inputs)
+        print(note, file=sys.stderr)
     prog = _Progress(args.quiet)
     if getattr(args, "dask", None):
-        from geo.dask import analyze_dask, connect
+        from geo.dask import DaskExecutor, connect
 
         with connect(args.dask) as client:
-            res = analyze_dask(inputs, params, as_of, client, crs=acrs, progress=prog)
+            res = analyze(inputs, params, as_of, executor=DaskExecutor(client), crs=acrs, progress=prog)
     else:
         res = analyze(inputs, params, as_of, crs=acrs, progress=prog, n_jobs=args.jobs)
     t0 = time.perf_counter()
@@ -312,7 +278,11 @@ def run_analyze(args: argparse.Namespace) -> int:
     from geo.export import write_json
 
     write_json(res.summary, args.out / "summary.json")
-    s = res.summary
+    _print_summary(res.summary, len(paths), args.out)
+    return 0
+
+
+def _print_summary(s, n_products: int, out: Path) -> None:
     print(f"as of {s['as_of']}: {s['layers']['bases']} bases, {s['layers']['events_in_window']} events, "
           f"grid {s['grid']['width']}x{s['grid']['height']} at {s['grid']['resolution_m']:g} m")
     g = s["gap"]
@@ -323,8 +293,8 @@ def run_analyze(args: argparse.Namespace) -> int:
         print(f"  {name:<9} {v['area_km2']:>12,.0f} km²  {v['population']:>12,.0f} people")
     if s["layers"]["bases_outside_grid"]:
         print(f"bases outside the grid, left out: {', '.join(s['layers']['bases_outside_grid'])}")
-    print(f"wrote {len(paths)} products to {args.out}/ in {res.timings['total'] + s['timings_s']['write']:.1f} s")
-    return 0
+    t = s["timings_s"]
+    print(f"wrote {n_products} products to {out}/ in {t['total'] + t['write']:.1f} s")
 
 
 def run_demo(args: argparse.Namespace) -> int:

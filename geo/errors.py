@@ -41,12 +41,12 @@ class CoordinateError(LayerError):
     pass
 
 
-class MissingCRSError(LayerError):
-    pass
-
-
 class CRSMismatchError(VacuumError, ValueError):
-    pass
+    """A layer is not in the CRS it must be in."""
+
+
+class MissingCRSError(LayerError, CRSMismatchError):
+    """A layer or raster declares no CRS: the one class for that, wherever it is found."""
 
 
 class InvalidGeometryError(LayerError):

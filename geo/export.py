@@ -28,7 +28,7 @@ import pandas as pd
 import pyogrio
 from pyproj import CRS
 
-from .errors import CRSMismatchError
+from .errors import MissingCRSError
 
 __all__ = [
     "atomic_path",
@@ -73,7 +73,7 @@ def atomic_path(path: str | os.PathLike[str], *, copy_existing: bool = False) ->
 def to_wgs84(gdf: gpd.GeoDataFrame, what: str = "layer") -> gpd.GeoDataFrame:
     """``gdf`` reprojected to EPSG:4326; raise if it has no CRS to reproject from."""
     if gdf.crs is None:
-        raise CRSMismatchError(
+        raise MissingCRSError(
             f"{what} has no CRS, so it cannot be written as lon/lat; set one with .set_crs(...)"
         )
     if CRS.from_user_input(gdf.crs).equals(WGS84):
@@ -105,7 +105,7 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Path:
     ``RFC7946=YES`` (no ``crs`` member, counter-clockwise outer rings, geometries
     cut at the antimeridian) and 6 decimal places. NaN and ±inf properties are
     written as ``null``. The index is not written: keep ids in columns.
-    Raises :class:`CRSMismatchError` if ``gdf`` has no CRS.
+    Raises :class:`MissingCRSError` if ``gdf`` has no CRS.
     """
     out = _nulls_for_non_finite(to_wgs84(gdf))
     with atomic_path(path) as tmp:
@@ -130,7 +130,7 @@ def write_gpkg_layer(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], layer:
     layer written into the copy and the copy moved into place, so a failure
     leaves the old file whole (two processes writing the same file at once
     would lose one of the layers: write one GeoPackage per job).
-    Raises :class:`CRSMismatchError` if ``gdf`` has no CRS.
+    Raises :class:`MissingCRSError` if ``gdf`` has no CRS.
     """
     if not layer or not isinstance(layer, str):
         raise ValueError(f"layer name must be a non-empty string, got {layer!r}")

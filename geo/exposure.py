@@ -32,6 +32,9 @@ __all__ = [
     "settlement_population",
     "site_proximity",
     "exposure_index",
+    "proximity_of_counts",
+    "exposure_of",
+    "grid_population",
 ]
 
 
@@ -181,3 +184,30 @@ def exposure_index(
     if near_site is not None:
         e = np.where(near_site, np.maximum(e, site_exposure), e)
     return floor + (1.0 - floor) * e
+
+
+def proximity_of_counts(counts: np.ndarray, radius_cells: float) -> np.ndarray:
+    """:func:`site_proximity` of a grid (or a window with a halo > radius) of site counts."""
+    r, c = np.nonzero(counts)
+    return site_proximity(r, c, counts.shape, radius_cells)
+
+
+def exposure_of(
+    population: np.ndarray, near_site: np.ndarray | None = None, *, cell_area_km2: float, reference: float,
+    floor: float, site_exposure: float,
+) -> np.ndarray:
+    """:func:`exposure_index` with its settings by keyword (a kernel for the executors)."""
+    return exposure_index(population, cell_area_km2, reference, floor, near_site, site_exposure)
+
+
+def grid_population(
+    grid: Grid, path: str | Path | None, units: Literal["count", "density"], towns: gpd.GeoDataFrame | None,
+) -> np.ndarray:
+    """People per cell over the whole grid: from the raster if given, else from the towns'
+    ``population``, else zeros. One task: GDAL's warper assigns cells differently for
+    different output windows, so it is never cut into blocks."""
+    if path is not None:
+        return population_on_grid(path, grid, units)
+    if towns is not None:
+        return settlement_population(towns, grid)
+    return np.zeros(grid.shape)

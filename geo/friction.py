@@ -13,7 +13,7 @@ from rasterio import features
 from .grid import Grid, check_crs
 from .params import Params
 
-__all__ = ["hours_per_cell", "speed_surface", "area_mask"]
+__all__ = ["hours_per_cell", "speed_surface", "area_mask", "friction"]
 
 
 def hours_per_cell(speed_kmh: np.ndarray, cell_km: float) -> np.ndarray:
@@ -67,3 +67,14 @@ def speed_surface(
     if inside is not None:
         speed[~inside] = params.outside_area_speed_kmh
     return speed
+
+
+def friction(
+    grid: Grid, params: Params, top: gpd.GeoDataFrame | None, roads: gpd.GeoDataFrame | None,
+    impassable: gpd.GeoDataFrame | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(inside the area, hours to cross each cell) on ``grid``; everything inside when
+    there are no admin units (``top``). Layers in the grid CRS."""
+    inside = area_mask(grid, top) if top is not None else np.ones(grid.shape, dtype=bool)
+    speed = speed_surface(grid, params, roads, inside, impassable)
+    return inside, hours_per_cell(speed, grid.resolution_km)

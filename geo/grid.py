@@ -15,7 +15,7 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS, Transformer
 
-from .errors import CRSMismatchError, GridError
+from .errors import CRSMismatchError, GridError, MissingCRSError
 from .types import BBox
 
 __all__ = [
@@ -172,7 +172,7 @@ def grid_for_area(
         area_gs = gpd.GeoSeries([geom.union_all().envelope], crs=src)
     else:
         if area.crs is None:
-            raise CRSMismatchError("area of interest has no CRS; set one with .set_crs(...)")
+            raise MissingCRSError("area of interest has no CRS; set one with .set_crs(...)")
         if len(area) == 0:
             raise GridError("area of interest is empty")
         area_gs = area.geometry if isinstance(area, gpd.GeoDataFrame) else area
@@ -199,7 +199,7 @@ def grid_for_area(
 def check_crs(gdf: gpd.GeoDataFrame, crs: CRS, what: str) -> None:
     """Raise unless ``gdf`` is in ``crs`` (naming both and the fix)."""
     if gdf.crs is None:
-        raise CRSMismatchError(f"{what} has no CRS; expected {crs.name}. Set one with .set_crs(...)")
+        raise MissingCRSError(f"{what} has no CRS; expected {crs.name}. Set one with .set_crs(...)")
     if not CRS.from_user_input(gdf.crs).equals(crs):
         raise CRSMismatchError(
             f"{what} is in {CRS.from_user_input(gdf.crs).name}, the grid is in {crs.name}; "

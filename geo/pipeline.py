@@ -1,46 +1,62 @@
-"""From layers to surfaces and products: the whole analysis, stage by stage.
+"""From layers to surfaces and products: the whole analysis, stage by stage, written once.
 
-:func:`analyze` takes GeoDataFrames (any CRS, set) and returns an
-:class:`Analysis` held in memory; :func:`write_analysis` writes its products.
-Each stage is timed (``Analysis.timings``) and reported to ``progress``.
+:func:`analyze` takes GeoDataFrames (any CRS, set) and returns an :class:`Analysis`
+held in memory; :func:`geo.products.write_analysis` writes its products. Where each
+stage runs is the executor's business (:class:`~geo.executors.LocalExecutor`, the
+default, or :class:`geo.dask.DaskExecutor`): the stages below call only the
+executor's operations, so the two cannot drift apart.
+
+Stages (each timed in ``Analysis.timings`` and reported to ``progress``)::
+
+    grid, reproject  (client)   checks, the grid, every layer to the grid CRS
+    events           (client)   events on the grid and in the look-back window, weighted
+    friction         kernel     geo.friction.friction                       per block
+    travel_time      kernel     reach of every force, nearest base           per block + halo
+    coverage         (client)   CoverageModel from the reaches
+    threat           kernel     geo.threat.density_of_counts, threat_index   halo 4 sigma + 1
+    exposure         kernel     geo.exposure.grid_population (one task), proximity (halo r + 1)
+    gap              kernel     geo.score.gap_score, NaN outside the area    per block
+    zones, admin_summary        vacuum zones and per-unit tables
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
-from .coverage import BaseTerm, CoverageModel, base_weight
-from .errors import CRSMismatchError, GridError, LayerError
-from .exposure import exposure_index, population_on_grid, settlement_population, site_proximity
-from .friction import area_mask, hours_per_cell, speed_surface
+from .coverage import CoverageModel, base_weight
+from .errors import ConfigError, GridError, LayerError, MissingCRSError
+from .executors import Executor, LocalExecutor, Travel, ZoneInputs
+from .exposure import exposure_of, grid_population, proximity_of_counts
 from .grid import Grid, grid_for_area
 from .params import Params
+from .records import AnalysisSummary, Force, GapStats
 from .score import gap_score
-from .summaries import GAP_CLASS_NAMES, admin_summary, class_index
-from .threat import events_in_window, threat_surface
-from .traveltime import build_graph, nearest_source, reach_many
+from .summaries import GAP_CLASS_NAMES, class_index
+from .threat import density_of_counts, event_cells, gaussian_radius, threat_index
 from .types import BBox
-from .zones import vacuum_zones
 
-__all__ = ["AnalysisInputs", "Analysis", "analyze", "SURFACES", "Stages", "prepare_layers", "place_forces",
-           "analysis_summary"]
+__all__ = ["AnalysisInputs", "Analysis", "Layers", "EventSelection", "analyze", "SURFACES", "Stages",
+           "prepare_layers", "place_forces", "select_events", "analysis_summary"]
 
 SURFACES = ("gap", "coverage", "threat", "exposure", "travel_time", "population")
+LAYER_NAMES = ("bases", "events", "roads", "sites", "admin", "national", "impassable")
 
 
 @dataclass
 class AnalysisInputs:
-    """The layers of one analysis, as loaded by :mod:`geo.layers` (any CRS)."""
+    """The layers of one analysis, as loaded by :mod:`geo.layers` (any CRS); built by
+    :func:`geo.inputs.build_inputs`."""
 
     bases: gpd.GeoDataFrame
     events: gpd.GeoDataFrame | None = None
@@ -52,6 +68,30 @@ class AnalysisInputs:
     population_path: Path | None = None
     population_units: Literal["count", "density"] = "count"
     bbox: BBox | None = None
+
+
+@dataclass
+class Layers:
+    """The layers reprojected to the grid CRS; ``top`` the top-level admin units (or None)."""
+
+    bases: gpd.GeoDataFrame
+    events: gpd.GeoDataFrame | None
+    roads: gpd.GeoDataFrame | None
+    sites: gpd.GeoDataFrame | None
+    admin: gpd.GeoDataFrame | None
+    national: gpd.GeoDataFrame | None
+    impassable: gpd.GeoDataFrame | None
+    top: gpd.GeoDataFrame | None
+
+
+@dataclass
+class EventSelection:
+    """Events on the grid and in the look-back window (grid CRS), each with its cell and weight."""
+
+    events: gpd.GeoDataFrame
+    rows: np.ndarray
+    cols: np.ndarray
+    weights: np.ndarray
 
 
 @dataclass
@@ -68,40 +108,10 @@ class Analysis:
     admin_table: pd.DataFrame | None
     admin: gpd.GeoDataFrame | None
     nearest_base: np.ndarray
-    summary: dict
+    summary: AnalysisSummary
     timings: dict[str, float] = field(default_factory=dict)
     sites: gpd.GeoDataFrame | None = None
     cost_h: np.ndarray | None = None  # hours to cross each cell (inf: impassable)
-
-
-def prepare_layers(
-    inputs: AnalysisInputs, params: Params, st: Stages, *, crs: CRS | None = None, keep_crs: Iterable[str] = ()
-) -> tuple[Grid, dict[str, Any], gpd.GeoDataFrame | None]:
-    """Check the inputs, choose the grid, reproject the layers to it (except those named in
-    ``keep_crs``); returns the grid, the layers and the top-level admin units (or None)."""
-    if inputs.admin is None and inputs.bbox is None:
-        raise GridError("no area of interest: give admin units (--admin) or a bbox (--bbox W,S,E,N)")
-    if len(inputs.bases) == 0:
-        raise LayerError("the bases layer is empty: nothing protects anything, so there is nothing to score")
-    area = inputs.admin if inputs.admin is not None else inputs.bbox
-    grid = st.run("grid", grid_for_area, area, resolution_m=params.resolution_m,
-                  margin_m=params.margin_km * 1000.0, crs=crs)
-
-    def reproject():
-        out = {}
-        for name in ("bases", "events", "roads", "sites", "admin", "national", "impassable"):
-            g = getattr(inputs, name)
-            if g is not None and g.crs is None:
-                raise CRSMismatchError(f"{name} layer has no CRS; set it with .set_crs(...) (the loaders in geo.layers do)")
-            out[name] = None if g is None else g if name in keep_crs else g.to_crs(grid.crs)
-        return out
-
-    layers = st.run("reproject", reproject)
-    top = None
-    if layers["admin"] is not None:
-        admin = layers["admin"]
-        top = admin if "level" not in admin else admin[admin["level"] == admin["level"].min()]
-    return grid, layers, top
 
 
 class Stages:
@@ -121,116 +131,201 @@ class Stages:
             self.progress(name, 1.0)
         return out
 
+    def fraction(self, name: str) -> Callable[[int, int], None] | None:
+        """``progress(name, i / n)`` as a callback of (i, n), or None."""
+        progress = self.progress
+        return (lambda i, n: progress(name, i / n)) if progress else None
+
 
 def analyze(
     inputs: AnalysisInputs,
     params: Params,
     as_of: date,
     *,
+    executor: Executor | None = None,
     crs: CRS | None = None,
     progress: Callable[[str, float], None] | None = None,
     n_jobs: int | None = None,
 ) -> Analysis:
-    """Run the model on one set of layers as of a date."""
+    """Run the model on one set of layers as of a date.
+
+    ``executor`` chooses where the stages run (default: this process, travel times on
+    ``n_jobs`` forked workers); the result does not depend on it.
+    """
+    if executor is not None and n_jobs is not None:
+        raise ConfigError("give n_jobs to the executor (LocalExecutor(n_jobs=...)), not to analyze")
+    ex = executor or LocalExecutor(n_jobs)
     st = Stages(progress)
     t_start = time.perf_counter()
-    grid, L, top = prepare_layers(inputs, params, st, crs=crs)
-    inside = st.run("area_mask", area_mask, grid, top) if top is not None else np.ones(grid.shape, dtype=bool)
+    grid, lay = prepare_layers(inputs, params, st, crs=crs)
+    ex.begin(grid)
+    bases = lay.bases.reset_index(drop=True)
+    forces, dropped = place_forces(bases, lay.national, grid, params, inputs.bases)
+    sel = st.run("events", select_events, lay.events, grid, params, as_of, inputs.events)
 
-    speed = st.run("friction", speed_surface, grid, params, L["roads"], inside, L["impassable"])
-    cost = hours_per_cell(speed, grid.resolution_km)
-    graph = st.run("graph", build_graph, cost)
+    inside, cost = st.run("friction", lambda: ex.persist(*ex.friction(grid, params, lay.top, lay.roads,
+                                                                      lay.impassable)))
+    base_cells = np.array([f.cell for f in forces if not f.national], dtype=np.int64)
+    travel: Travel = st.run("travel_time", ex.travel, grid, cost, forces, base_cells,
+                            params.travel_time_cap_h, st.fraction("travel_time"))
+    model = st.run("coverage", CoverageModel, grid.shape,
+                   [f.term(r) for f, r in zip(forces, travel.reaches, strict=True)])
+    threat = st.run("threat", threat_stage, ex, grid, params, sel)
+    population, expo = st.run("exposure", exposure_stage, ex, grid, params, inputs, lay.sites)
+    base_rows = np.array([f.row for f in forces if not f.national], dtype=np.int32)
+    arrays = st.run("gap", surface_stage, ex, params, inside, threat, expo, ex.asarray(model.coverage()),
+                    population, travel, base_rows)
+    out = st.run("gather", ex.gather, {**arrays, "inside": inside, "cost": cost})
 
-    # --- forces: bases and national forces
-    bases = L["bases"].reset_index(drop=True)
-    forces, dropped = place_forces(bases, L["national"], grid, params, inputs.bases)
-    src = [f["cell"] for f in forces]
-    limits = [f["t_max"] for f in forces]
-
-    def reaches():
-        return reach_many(graph, src, limits, n_jobs=n_jobs,
-                          progress=(lambda i, n: progress("travel_time", i / n)) if progress else None)
-
-    rs = st.run("travel_time", reaches)
-    terms = [BaseTerm(f["base_id"], f["weight"], f["t_resp"], f["t_max"], r, f["national"])
-             for f, r in zip(forces, rs, strict=True)]
-    model = st.run("coverage", CoverageModel, grid.shape, terms)
-    coverage = model.coverage()
-
-    base_cells = [f["cell"] for f in forces if not f["national"]]
-    t_near, which = st.run("nearest_base", nearest_source, graph, base_cells, params.travel_time_cap_h)
-    base_rows = np.array([f["row"] for f in forces if not f["national"]], dtype=np.int32)
-    nearest_base = np.where(which >= 0, base_rows[np.clip(which, 0, None)] if len(base_rows) else -1, -1)
-
-    # --- threat
-    events = L["events"]
-    if events is not None:
-        r, c, ok = grid.rowcol(events.geometry.x.to_numpy(), events.geometry.y.to_numpy())
-        if len(events) and not ok.any():
-            raise LayerError(
-                f"none of the {len(events)} events lies on the analysis grid{_swap_hint(inputs.events, grid)}; "
-                "check the coordinates, the CRS and the area of interest"
-            )
-        events = events_in_window(events[ok], as_of, params.lookback_days)  # on the grid, in the window
-        threat, _ = st.run("threat", threat_surface, events, grid, params, as_of)
-    else:
-        events = gpd.GeoDataFrame({"date": pd.Series(dtype="datetime64[ns]"), "fatalities": pd.Series(dtype=float)},
-                                  geometry=gpd.GeoSeries([], crs=grid.crs))
-        threat = np.zeros(grid.shape)
-
-    # --- exposure
-    def exposure():
-        if inputs.population_path is not None:
-            pop = population_on_grid(inputs.population_path, grid, inputs.population_units)
-        elif L["sites"] is not None and "population" in L["sites"] and L["sites"]["population"].notna().any():
-            pop = settlement_population(L["sites"][L["sites"]["kind"] == "town"], grid)
-        else:
-            pop = np.zeros(grid.shape)
-        near = None
-        if L["sites"] is not None and len(L["sites"]):
-            s = L["sites"]
-            r, c, ok = grid.rowcol(s.geometry.x.to_numpy(), s.geometry.y.to_numpy())
-            near = site_proximity(r[ok], c[ok], grid.shape, params.critical_site_radius_km / grid.resolution_km)
-        e = exposure_index(pop, grid.cell_area_km2, params.population_reference, params.exposure_floor,
-                           near, params.critical_site_exposure)
-        return pop, e
-
-    population, expo = st.run("exposure", exposure)
-
-    gap = st.run("gap", gap_score, threat, expo, coverage, params.threat_weight, params.exposure_weight)
-    out_mask = ~inside
-    surfaces = {
-        "gap": gap, "coverage": coverage, "threat": threat, "exposure": expo,
-        "travel_time": np.where(np.isfinite(t_near), t_near, np.nan), "population": population,
-    }
-    surfaces = {k: np.where(out_mask, np.nan, v).astype(np.float32) for k, v in surfaces.items()}
-
-    zones = st.run("zones", vacuum_zones, surfaces["gap"], grid, threshold=params.zone_threshold,
-                   min_area_km2=params.zone_min_area_km2, population=surfaces["population"], events=events,
-                   bases=bases, nearest_base=nearest_base, nearest_time=t_near, breaks=params.class_breaks)
+    zone_in = ZoneInputs(arrays["gap"], arrays["population"], arrays["nearest_base"], travel.nearest_hours)
+    zones = st.run("zones", ex.zones, grid, params, zone_in, sel.events, bases)
     admin_table = None
-    if L["admin"] is not None:
-        admin_table = st.run("admin_summary", admin_summary, L["admin"], grid, surfaces["gap"],
-                             surfaces["population"], breaks=params.class_breaks)
+    if lay.admin is not None:
+        admin_table = st.run("admin_summary", ex.admin_summary, grid, params, lay.admin, arrays["gap"],
+                             arrays["population"])
+    st.timings["total"] = round(time.perf_counter() - t_start, 3)
+    surfaces = {k: out[k] for k in SURFACES}
+    summary = analysis_summary(grid=grid, params=params, as_of=as_of, surfaces=surfaces, bases=bases,
+                               events=sel.events, zones=zones, dropped=dropped, inputs=inputs, model=model,
+                               executor=ex, timings=st.timings)
+    return Analysis(grid=grid, params=params, as_of=as_of, surfaces=surfaces, inside=out["inside"].astype(bool),
+                    coverage_model=model, bases=bases, events=sel.events, zones=zones, admin_table=admin_table,
+                    admin=lay.admin, nearest_base=out["nearest_base"].astype(np.int32), summary=summary,
+                    timings=st.timings, sites=lay.sites, cost_h=out["cost"].astype(np.float32))
 
-    timings = st.timings
-    timings["total"] = round(time.perf_counter() - t_start, 3)
-    summary = analysis_summary(grid, params, as_of, surfaces, bases, events, zones, admin_table, dropped, inputs, timings)
-    summary["layers"]["mean_cells_reached_per_force"] = round(float(np.mean([len(t.reach.index) for t in terms])), 0) if terms else 0
-    return Analysis(grid, params, as_of, surfaces, inside, model, bases, events, zones, admin_table,
-                    L["admin"], nearest_base.astype(np.int32), summary, timings, sites=L["sites"],
-                    cost_h=cost.astype(np.float32))
+
+# --- stages ------------------------------------------------------------------------
+
+def prepare_layers(
+    inputs: AnalysisInputs, params: Params, st: Stages, *, crs: CRS | None = None, keep_crs: Iterable[str] = ()
+) -> tuple[Grid, Layers]:
+    """Check the inputs, choose the grid, reproject the layers to it (except those named
+    in ``keep_crs``)."""
+    if inputs.admin is None and inputs.bbox is None:
+        raise GridError("no area of interest: give admin units (--admin) or a bbox (--bbox W,S,E,N)")
+    if len(inputs.bases) == 0:
+        raise LayerError("the bases layer is empty: nothing protects anything, so there is nothing to score")
+    for name in LAYER_NAMES:
+        g = getattr(inputs, name)
+        if g is not None and g.crs is None:
+            raise MissingCRSError(f"{name} layer has no CRS; set it with .set_crs(...) (the loaders in geo.layers "
+                                  "and geo.inputs.build_inputs do)")
+    area = inputs.admin if inputs.admin is not None else inputs.bbox
+    grid = st.run("grid", grid_for_area, area, resolution_m=params.resolution_m,
+                  margin_m=params.margin_km * 1000.0, crs=crs)
+    keep = set(keep_crs)
+
+    def reproject() -> dict[str, gpd.GeoDataFrame | None]:
+        out: dict[str, gpd.GeoDataFrame | None] = {}
+        for name in LAYER_NAMES:
+            g = getattr(inputs, name)
+            out[name] = None if g is None else g if name in keep else g.to_crs(grid.crs)
+        return out
+
+    got = st.run("reproject", reproject)
+    admin = got["admin"]
+    top = None
+    if admin is not None:
+        top = admin if "level" not in admin else admin[admin["level"] == admin["level"].min()]
+    return grid, Layers(top=top, **got)  # type: ignore[arg-type]
 
 
-def _swap_hint(gdf: gpd.GeoDataFrame, grid: Grid) -> str:
+def select_events(events: gpd.GeoDataFrame | None, grid: Grid, params: Params, as_of: date,
+                  original: gpd.GeoDataFrame | None = None) -> EventSelection:
+    """The events that count: on the grid, dated in the look-back window before ``as_of``.
+
+    Raises when events were given but none lies on the grid (with a hint when
+    latitude and longitude of ``original`` look swapped).
+    """
+    if events is None or len(events) == 0:
+        empty = gpd.GeoDataFrame({"date": pd.Series(dtype="datetime64[ns]"), "fatalities": pd.Series(dtype=float),
+                                  "event_type": pd.Series(dtype=str)}, geometry=gpd.GeoSeries([], crs=grid.crs))
+        none = np.zeros(0, dtype=np.int64)
+        return EventSelection(empty, none, none, np.zeros(0))
+    r, c, w, on_grid = event_cells(events, grid, params, as_of)
+    if not on_grid.any():
+        raise LayerError(
+            f"none of the {len(events)} events lies on the analysis grid"
+            f"{swap_hint(original if original is not None else events, grid)}; "
+            "check the coordinates, the CRS and the area of interest"
+        )
+    age = (pd.Timestamp(as_of) - pd.to_datetime(events["date"])).dt.days.to_numpy()
+    keep = on_grid & (age >= 0) & (age <= params.lookback_days)
+    return EventSelection(events[keep], r[keep], c[keep], w[keep])
+
+
+def threat_stage(ex: Executor, grid: Grid, params: Params, sel: EventSelection):
+    """Threat 0..1: kernel density of the weighted events, halo 4 sigma + 1 cells."""
+    sigma = params.bandwidth_km / grid.resolution_km
+    counts = ex.points(grid.shape, sel.rows, sel.cols, sel.weights)
+    depth = gaussian_radius(sigma) + 1
+    dens = ex.map_overlap(density_of_counts, counts, depth=depth, name="threat", dtype=np.float64,
+                          bandwidth_cells=sigma, cell_area_km2=grid.cell_area_km2)
+    return ex.persist(ex.map_blocks(threat_index, dens, dtype=np.float64, reference=params.threat_reference))[0]
+
+
+def exposure_stage(ex: Executor, grid: Grid, params: Params, inputs: AnalysisInputs,
+                   sites: gpd.GeoDataFrame | None):
+    """(people per cell, exposure 0..1): population as one task, site proximity with a
+    halo of the site radius + 1 cells, then the index cell by cell."""
+    towns = None
+    if inputs.population_path is None and sites is not None and "population" in sites \
+            and sites["population"].notna().any():
+        towns = sites[sites["kind"] == "town"]
+    pop = ex.whole(grid_population, grid.shape, np.float64, grid, inputs.population_path,
+                   inputs.population_units, towns)
+    kw = {"cell_area_km2": grid.cell_area_km2, "reference": params.population_reference,
+          "floor": params.exposure_floor, "site_exposure": params.critical_site_exposure}
+    if sites is None or len(sites) == 0:
+        return ex.persist(pop, ex.map_blocks(exposure_of, pop, dtype=np.float64, **kw))
+    r, c, ok = grid.rowcol(sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy())
+    radius = params.critical_site_radius_km / grid.resolution_km
+    counts = ex.points(grid.shape, r[ok], c[ok], np.ones(int(ok.sum())))
+    near = ex.map_overlap(proximity_of_counts, counts, depth=int(math.ceil(radius)) + 1, name="sites",
+                          dtype=bool, radius_cells=radius)
+    return ex.persist(pop, ex.map_blocks(exposure_of, pop, near, dtype=np.float64, **kw))
+
+
+def surface_stage(ex: Executor, params: Params, inside, threat, expo, coverage, population, travel: Travel,
+                  base_rows: np.ndarray) -> dict:
+    """The gap, and every surface as the products hold it: float32, NaN outside the area;
+    the nearest base as a row of the bases layer (-1: none within the cap)."""
+    gap = ex.map_blocks(gap_score, threat, expo, coverage, dtype=np.float64,
+                        threat_weight=params.threat_weight, exposure_weight=params.exposure_weight)
+    hours = ex.map_blocks(finite_or_nan, travel.nearest_hours, dtype=np.float64)
+    raw = {"gap": gap, "coverage": coverage, "threat": threat, "exposure": expo, "travel_time": hours,
+           "population": population}
+    out = {k: ex.map_blocks(outside_nan, v, inside, dtype=np.float32) for k, v in raw.items()}
+    out["nearest_base"] = ex.map_blocks(base_row_of, travel.nearest_which, dtype=np.int32, base_rows=base_rows)
+    keys = list(out)
+    return dict(zip(keys, ex.persist(*(out[k] for k in keys)), strict=True))
+
+
+def finite_or_nan(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(values), values, np.nan)
+
+
+def outside_nan(values: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """NaN outside the area, float32: the last step for every surface."""
+    return np.where(~inside, np.nan, values).astype(np.float32)
+
+
+def base_row_of(which: np.ndarray, base_rows: np.ndarray) -> np.ndarray:
+    """Row in the bases layer of each cell's nearest base (``which`` indexes ``base_rows``)."""
+    if len(base_rows) == 0:
+        return np.full(which.shape, -1, dtype=np.int32)
+    return np.where(which >= 0, base_rows[np.clip(which, 0, None)], -1).astype(np.int32)
+
+
+# --- forces --------------------------------------------------------------------------
+
+def swap_hint(gdf: gpd.GeoDataFrame, grid: Grid) -> str:
     """' (with latitude and longitude swapped, N of them would)' when swapping helps."""
     ll = gdf.to_crs(4326)
     x, y = ll.geometry.y.to_numpy(), ll.geometry.x.to_numpy()
     ok = (np.abs(y) <= 90)
     if not ok.any():
         return ""
-    from pyproj import Transformer
-
     gx, gy = Transformer.from_crs(4326, grid.crs, always_xy=True).transform(x[ok], y[ok])
     _, _, inside = grid.rowcol(np.asarray(gx), np.asarray(gy))
     n = int(inside.sum())
@@ -238,12 +333,14 @@ def _swap_hint(gdf: gpd.GeoDataFrame, grid: Grid) -> str:
 
 
 def place_forces(bases: gpd.GeoDataFrame, national: gpd.GeoDataFrame | None, grid: Grid, params: Params,
-                 original_bases: gpd.GeoDataFrame | None = None):
-    """Per force: grid cell, weight, reach; forces outside the grid are listed, not used.
+                 original_bases: gpd.GeoDataFrame | None = None) -> tuple[list[Force], list[str]]:
+    """Each force on the grid with its weight and reach limits; the ids of those outside
+    the grid (listed, not used).
 
     Raises when no base at all lies on the grid (with a hint when latitude and longitude
     of ``original_bases`` look swapped)."""
-    forces, dropped = [], []
+    forces: list[Force] = []
+    dropped: list[str] = []
     groups = [(bases, False)] + ([(national.reset_index(drop=True), True)] if national is not None else [])
     for gdf, is_nat in groups:
         r, c, ok = grid.rowcol(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
@@ -252,28 +349,9 @@ def place_forces(bases: gpd.GeoDataFrame, national: gpd.GeoDataFrame | None, gri
             if not ok[i]:
                 dropped.append(str(row["base_id"]))
                 continue
-            utype = str(row.get("unit_type", "infantry"))
-            if utype not in params.unit_types:
-                raise LayerError(
-                    f"base {row['base_id']!r} has unit_type {utype!r}; known types: {sorted(params.unit_types)} "
-                    "(add one under [model.unit_types] in the config)"
-                )
-            s_mult, r_mult = params.unit_types[utype]
-            readiness = 1.0
-            if is_nat:
-                rd = row.get("readiness", np.nan)
-                readiness = params.national_readiness if pd.isna(rd) else float(rd)
-            w = base_weight(float(row["strength"]), reference_strength=params.reference_strength,
-                            coverage_at_reference=params.coverage_at_reference,
-                            presence_strength=params.presence_strength, strength_mult=s_mult, readiness=readiness)
-            forces.append({
-                "base_id": ("national:" if is_nat else "") + str(row["base_id"]),
-                "row": i, "cell": int(r[i] * grid.width + c[i]), "weight": w,
-                "t_resp": params.response_threshold_h * r_mult, "t_max": params.max_reach_h * r_mult,
-                "national": is_nat,
-            })
-    if not any(not f["national"] for f in forces):
-        hint = _swap_hint(original_bases if original_bases is not None else bases, grid)
+            forces.append(_force(row, i, int(r[i] * grid.width + c[i]), is_nat, params))
+    if not any(not f.national for f in forces):
+        hint = swap_hint(original_bases if original_bases is not None else bases, grid)
         raise LayerError(
             f"none of the {len(bases)} bases lies on the analysis grid (the area of interest plus "
             f"{params.margin_km:g} km){hint}; check the coordinates, the CRS and the area of interest"
@@ -281,33 +359,46 @@ def place_forces(bases: gpd.GeoDataFrame, national: gpd.GeoDataFrame | None, gri
     return forces, dropped
 
 
-def analysis_summary(grid, params, as_of, surfaces, bases, events, zones, admin_table, dropped, inputs, timings) -> dict:
-    gap = surfaces["gap"]
-    pop = surfaces["population"]
-    cls = class_index(gap, params.class_breaks)
+def _force(row: pd.Series, i: int, cell: int, is_nat: bool, params: Params) -> Force:
+    utype = str(row.get("unit_type", "infantry"))
+    if utype not in params.unit_types:
+        raise LayerError(
+            f"base {row['base_id']!r} has unit_type {utype!r}; known types: {sorted(params.unit_types)} "
+            "(add one under [model.unit_types] in the config)"
+        )
+    s_mult, r_mult = params.unit_types[utype]
+    readiness = 1.0
+    if is_nat:
+        rd = row.get("readiness", np.nan)
+        readiness = params.national_readiness if pd.isna(rd) else float(rd)
+    w = base_weight(float(row["strength"]), reference_strength=params.reference_strength,
+                    coverage_at_reference=params.coverage_at_reference,
+                    presence_strength=params.presence_strength, strength_mult=s_mult, readiness=readiness)
+    return Force(base_id=("national:" if is_nat else "") + str(row["base_id"]), row=i, cell=cell, weight=w,
+                 t_resp=params.response_threshold_h * r_mult, t_max=params.max_reach_h * r_mult, national=is_nat)
+
+
+# --- summary -------------------------------------------------------------------------
+
+def analysis_summary(
+    *, grid: Grid, params: Params, as_of: date, surfaces: dict[str, np.ndarray], bases: gpd.GeoDataFrame,
+    events: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, dropped: list[str], inputs: AnalysisInputs,
+    model: CoverageModel, executor: Executor, timings: dict[str, float],
+) -> AnalysisSummary:
+    """``summary.json`` (schema: :class:`geo.records.AnalysisSummary`)."""
+    gap, pop = surfaces["gap"], surfaces["population"]
     valid = np.isfinite(gap)
-    by_class = {}
-    for i, name in enumerate(GAP_CLASS_NAMES):
-        m = cls == i
-        by_class[name] = {"area_km2": round(float(m.sum() * grid.cell_area_km2), 1),
-                          "population": round(float(np.nansum(pop[m])), 0)}
-    left_out = []
-    if inputs.population_path is None and (inputs.sites is None or "population" not in inputs.sites):
-        left_out.append("population (no raster or settlements given: exposure is the floor plus sites)")
-    if inputs.events is None:
-        left_out.append("threat (no events given: every gap is 0)")
-    if inputs.roads is None:
-        left_out.append("roads (off-road speed everywhere)")
-    return {
+    reached = [len(t.reach.index) for t in model.terms]
+    out: AnalysisSummary = {
         "as_of": as_of.isoformat(),
+        "executor": executor.name,
         "grid": {"crs": grid.crs.to_wkt(), "resolution_m": grid.resolution,
                  "width": grid.width, "height": grid.height, "cells_in_area": int(valid.sum()),
                  "bounds_lonlat": list(grid.bounds_lonlat())},
-        "layers": {"bases": len(bases), "bases_outside_grid": dropped, "events_in_window": len(events)},
-        "terms_left_out": left_out,
-        "gap": {"mean": _r(np.nanmean(gap)) if valid.any() else None, "max": _r(np.nanmax(gap)) if valid.any() else None,
-                "population_weighted_mean": _r(np.nansum(gap * pop) / np.nansum(pop)) if np.nansum(pop) > 0 else None,
-                "by_class": by_class},
+        "layers": {"bases": len(bases), "bases_outside_grid": dropped, "events_in_window": len(events),
+                   "mean_cells_reached_per_force": round(float(np.mean(reached)), 0) if reached else 0},
+        "terms_left_out": _left_out(inputs),
+        "gap": _gap_stats(gap, pop, grid, params),
         "population_total": round(float(np.nansum(pop)), 0),
         "coverage_mean": _r(np.nanmean(surfaces["coverage"])),
         "zones": {"count": len(zones), "area_km2": _r(zones["area_km2"].sum()) if len(zones) else 0.0,
@@ -315,6 +406,35 @@ def analysis_summary(grid, params, as_of, surfaces, bases, events, zones, admin_
         "params": params.as_dict(),
         "timings_s": timings,
     }
+    info = executor.info()
+    if info is not None:
+        out["dask"] = info
+    return out
+
+
+def _gap_stats(gap: np.ndarray, pop: np.ndarray, grid: Grid, params: Params) -> GapStats:
+    cls = class_index(gap, params.class_breaks)
+    valid = np.isfinite(gap)
+    by_class = {}
+    for i, name in enumerate(GAP_CLASS_NAMES):
+        m = cls == i
+        by_class[name] = {"area_km2": round(float(m.sum() * grid.cell_area_km2), 1),
+                          "population": round(float(np.nansum(pop[m])), 0)}
+    return {"mean": _r(np.nanmean(gap)) if valid.any() else None,
+            "max": _r(np.nanmax(gap)) if valid.any() else None,
+            "population_weighted_mean": _r(np.nansum(gap * pop) / np.nansum(pop)) if np.nansum(pop) > 0 else None,
+            "by_class": by_class}
+
+
+def _left_out(inputs: AnalysisInputs) -> list[str]:
+    left_out = []
+    if inputs.population_path is None and (inputs.sites is None or "population" not in inputs.sites):
+        left_out.append("population (no raster or settlements given: exposure is the floor plus sites)")
+    if inputs.events is None:
+        left_out.append("threat (no events given: every gap is 0)")
+    if inputs.roads is None:
+        left_out.append("roads (off-road speed everywhere)")
+    return left_out
 
 
 def _r(v) -> float:

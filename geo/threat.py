@@ -19,7 +19,8 @@ from scipy import ndimage
 from .grid import Grid, check_crs
 from .params import Params
 
-__all__ = ["event_weights", "kernel_density", "threat_index", "threat_surface", "events_in_window"]
+__all__ = ["event_weights", "kernel_density", "density_of_counts", "threat_index", "threat_surface",
+           "events_in_window", "event_cells", "gaussian_radius"]
 
 
 def event_weights(
@@ -61,6 +62,30 @@ def events_in_window(events: gpd.GeoDataFrame, as_of: date, lookback_days: float
     return events[(age >= 0) & (age <= lookback_days)]
 
 
+def gaussian_radius(sigma_cells: float, truncate: float = 4.0) -> int:
+    """Radius in cells of ``scipy.ndimage.gaussian_filter(sigma, truncate)``'s kernel."""
+    return int(truncate * float(sigma_cells) + 0.5) if sigma_cells > 0 else 0
+
+
+def density_of_counts(counts: np.ndarray, bandwidth_cells: float, cell_area_km2: float) -> np.ndarray:
+    """:func:`kernel_density` of a grid (or a window with a halo of >= 4 sigma) of weighted counts."""
+    r, c = np.nonzero(counts)
+    return kernel_density(r, c, counts[r, c], counts.shape, bandwidth_cells, cell_area_km2)
+
+
+def event_cells(
+    events: gpd.GeoDataFrame, grid: Grid, params: Params, as_of: date
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(row, col, weight, on the grid) of each event (grid CRS); weights by :func:`event_weights`."""
+    check_crs(events, grid.crs, "events layer")
+    age = (pd.Timestamp(as_of) - pd.to_datetime(events["date"])).dt.days.to_numpy(float)
+    tw = events["event_type"].astype(str).map(params.event_type_weights).fillna(params.unknown_event_weight)
+    w = event_weights(tw.to_numpy(float), events["fatalities"].to_numpy(float), age,
+                      params.half_life_days, params.lookback_days)
+    r, c, inside = grid.rowcol(events.geometry.x.to_numpy(), events.geometry.y.to_numpy())
+    return r, c, w, inside
+
+
 def threat_surface(
     events: gpd.GeoDataFrame, grid: Grid, params: Params, as_of: date
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -68,12 +93,7 @@ def threat_surface(
     if len(events) == 0:
         z = np.zeros(grid.shape)
         return z, z
-    check_crs(events, grid.crs, "events layer")
-    age = (pd.Timestamp(as_of) - pd.to_datetime(events["date"])).dt.days.to_numpy(float)
-    tw = events["event_type"].astype(str).map(params.event_type_weights).fillna(params.unknown_event_weight)
-    w = event_weights(tw.to_numpy(float), events["fatalities"].to_numpy(float), age,
-                      params.half_life_days, params.lookback_days)
-    r, c, inside = grid.rowcol(events.geometry.x.to_numpy(), events.geometry.y.to_numpy())
+    r, c, w, inside = event_cells(events, grid, params, as_of)
     dens = kernel_density(r[inside], c[inside], w[inside], grid.shape,
                           params.bandwidth_km / grid.resolution_km, grid.cell_area_km2)
     return threat_index(dens, params.threat_reference), dens

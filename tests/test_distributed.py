@@ -2,7 +2,8 @@
 
 Block geometry, halos and label joining are checked by hand; the whole analysis of
 the real demo (MINUSCA, CAR, October 2020) runs on a 2-worker LocalCluster and is
-compared with :func:`geo.pipeline.analyze`, surface by surface and table by table.
+compared with the local executor, surface by surface and table by table; so does a
+hand-made case with events and bases off the grid and admin units across blocks.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo import layers as L
-from geo.dask import Block, Blocks, DaskOptions, analyze_dask, connect, halo_cells, sub_grid
+from geo.dask import Block, Blocks, DaskExecutor, DaskOptions, connect, halo_cells, sub_grid
 from geo.dask.cluster import parse_scheduler
 from geo.dask.labels import contacts, merge_labels
 from geo.errors import ConfigError
@@ -192,8 +193,9 @@ def _assert_same(a, b):
         np.testing.assert_array_equal(ta.reach.index, tb.reach.index)
         np.testing.assert_allclose(tb.reach.hours, ta.reach.hours, rtol=1e-6)
         assert ta.weight == tb.weight
-    for key in ("grid", "layers", "gap", "zones", "population_total", "coverage_mean"):
+    for key in ("grid", "layers", "gap", "zones", "population_total", "coverage_mean", "terms_left_out"):
         assert a.summary[key] == b.summary[key], key
+    assert (a.summary["executor"], b.summary["executor"]) == ("local", "dask")
 
 
 @pytest.mark.slow
@@ -201,7 +203,7 @@ def test_demo_on_dask_equals_the_single_machine_analysis(client):
     inputs = _demo_inputs()
     params = load_params(DEMO / "demo.toml")
     a = analyze(inputs, params, AS_OF, n_jobs=1)
-    b = analyze_dask(inputs, params, AS_OF, client, options=DaskOptions(block_size=384))
+    b = analyze(inputs, params, AS_OF, executor=DaskExecutor(client, DaskOptions(block_size=384)))
     info = b.summary["dask"]
     assert info["workers"] == 2 and info["blocks"] == [3, 5]
     # roads are corridors at 40 km/h: a 9 h quick-reaction force moves at most 360 cells
@@ -214,6 +216,68 @@ def test_demo_on_dask_with_the_nearest_base_search_in_tiles(client):
     inputs = _demo_inputs()
     params = load_params(DEMO / "demo.toml", travel_time_cap_h=8.0, bandwidth_km=8.0)
     a = analyze(inputs, params, AS_OF, n_jobs=1)
-    b = analyze_dask(inputs, params, AS_OF, client, options=DaskOptions(block_size=256, max_window_cells=1))
+    b = analyze(inputs, params, AS_OF,
+                executor=DaskExecutor(client, DaskOptions(block_size=256, max_window_cells=1)))
     assert b.summary["dask"]["halo_cells"]["travel_time"] == 321
     _assert_same(a, b)
+
+
+# --- a hand-made case: events and bases off the grid, admin units across blocks --------
+
+def _off_grid_case():
+    """Two admin units of 90 x 60 km side by side (cut by 16-cell blocks many times); three
+    bases inside, one 500 km away; events: 7 inside and in the window, 2 inside but older
+    than the look-back, 1 inside after the as-of date, 3 far off the grid."""
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    from geo.grid import equal_area_crs
+    from geo.params import Params
+
+    crs = equal_area_crs(20.0, 6.0)
+    admin = gpd.GeoDataFrame({"admin_id": ["W", "E"], "name": ["West", "East"], "level": [1, 1],
+                              "parent": [None, None]},
+                             geometry=[box(-90_000, -30_000, 0, 30_000), box(0, -30_000, 90_000, 30_000)], crs=crs)
+    pts = [("b1", 650, -60_000, 0), ("b2", 120, 5_000, 10_000), ("b3", 35, 70_000, -20_000),
+           ("far", 650, 500_000, 500_000)]
+    bases = gpd.GeoDataFrame({"base_id": [p[0] for p in pts], "name": [p[0] for p in pts],
+                              "strength": [p[1] for p in pts], "unit_type": ["infantry"] * 4,
+                              "mission": ["M"] * 4}, geometry=[Point(p[2], p[3]) for p in pts], crs=crs)
+    inside = [(-80_000, 20_000), (-40_000, -25_000), (-1_000, 0), (1_000, 500), (30_000, 29_000),
+              (60_000, 0), (85_000, -5_000)]
+    when = ["2020-06-01"] * 7 + ["2010-01-01", "2011-05-05", "2021-03-01"] + ["2020-06-01"] * 3
+    xy = inside + [(10_000, 10_000), (20_000, -10_000), (-50_000, 5_000)] + [(400_000, 0), (0, -600_000),
+                                                                              (-900_000, 900_000)]
+    events = gpd.GeoDataFrame({"event_id": [str(i) for i in range(len(xy))], "date": pd.to_datetime(when),
+                               "event_type": ["one_sided"] * len(xy), "fatalities": [2] * len(xy)},
+                              geometry=[Point(*p) for p in xy], crs=crs)
+    params = Params(resolution_m=1000, margin_km=5, offroad_speed_kmh=10, response_threshold_h=1, max_reach_h=3,
+                    bandwidth_km=4, zone_threshold=1.0, zone_min_area_km2=1.0)
+    return AnalysisInputs(bases=bases, events=events, admin=admin), params
+
+
+@pytest.mark.slow
+def test_off_grid_events_and_bases_count_the_same_on_both_executors(client):
+    inputs, params = _off_grid_case()
+    as_of = date(2020, 10, 31)
+    a = analyze(inputs, params, as_of, n_jobs=1)
+    b = analyze(inputs, params, as_of, executor=DaskExecutor(client, DaskOptions(block_size=16)))
+    # by hand: 7 events are on the grid and in the look-back window; "far" is off the grid
+    assert a.summary["layers"]["events_in_window"] == b.summary["layers"]["events_in_window"] == 7
+    assert a.summary["layers"]["bases_outside_grid"] == b.summary["layers"]["bases_outside_grid"] == ["far"]
+    assert b.summary["dask"]["blocks"] == [5, 12]  # 70 x 190 cells (60 + 90 + 2 x 5 km margins)
+    assert len(b.events) == 7
+    _assert_same(a, b)
+
+
+def test_no_event_on_the_grid_is_an_error_on_both_executors(client):
+    import geopandas as gpd
+
+    from geo.errors import LayerError
+
+    inputs, params = _off_grid_case()
+    far = inputs.events.iloc[-3:]
+    inputs.events = gpd.GeoDataFrame(far, crs=far.crs)
+    for ex in (None, DaskExecutor(client, DaskOptions(block_size=16))):
+        with pytest.raises(LayerError, match="none of the 3 events lies on the analysis grid"):
+            analyze(inputs, params, date(2020, 10, 31), executor=ex)

@@ -23,6 +23,7 @@ from affine import Affine
 
 from ..errors import ConfigError, GridError
 from ..grid import Grid
+from ..threat import gaussian_radius
 
 __all__ = ["Block", "Blocks", "halo_cells", "sub_grid", "gaussian_radius"]
 
@@ -119,11 +120,6 @@ def halo_cells(hours: float, min_cost_h: float) -> int:
     if hours < 0 or not math.isfinite(hours):
         raise ConfigError(f"hours must be a finite number >= 0, got {hours}")
     return int(math.floor(hours / min_cost_h)) + 1
-
-
-def gaussian_radius(sigma_cells: float, truncate: float = 4.0) -> int:
-    """Radius in cells of ``scipy.ndimage.gaussian_filter(sigma, truncate)``'s kernel."""
-    return int(truncate * float(sigma_cells) + 0.5) if sigma_cells > 0 else 0
 
 
 def sub_grid(grid: Grid, b: Block) -> Grid:

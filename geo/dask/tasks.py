@@ -1,11 +1,9 @@
 """What a Dask worker runs on one block: thin adapters around the engine's own functions.
 
 Every function here takes numpy arrays (a block, or a block's window with its halo)
-and small tables, calls the same pure functions as :func:`geo.pipeline.analyze`
-(``build_graph``, ``reach_from``, ``nearest_source``, ``decay`` through
-``BaseTerm.values``, ``kernel_density``, ``site_proximity``, ``exposure_index``,
-``label_zones``, ``vacuum_zones``, ``admin_summary`` ...) and translates between
-window-local and grid cell indices. No model arithmetic lives here.
+and small tables, calls the same pure functions as the local executor (``build_graph``,
+``reach_from``, ``nearest_source``, ``label_zones``, ``vacuum_zones``,
+``admin_summary``) and translates between window-local and grid cell indices. No model arithmetic lives here.
 """
 
 from __future__ import annotations
@@ -17,35 +15,13 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from ..coverage import BaseTerm, coverage_from_intensity
-from ..exposure import exposure_index, population_on_grid, settlement_population, site_proximity
-from ..friction import area_mask, hours_per_cell, speed_surface
 from ..grid import Grid
-from ..params import Params
 from ..summaries import admin_summary
-from ..threat import kernel_density
 from ..traveltime import Reach, build_graph, nearest_source, reach_from
 from ..zones import label_zones, vacuum_zones
 from .blocks import Block, sub_grid
 
-__all__ = [
-    "friction_block", "reach_tile", "intensity_block", "nearest_tile", "points_block",
-    "kde_window", "proximity_window", "population_task", "exposure_block", "coverage_block",
-    "finish_block", "travel_time_block", "nearest_base_block", "label_block", "zones_batch",
-    "admin_part",
-]
-
-
-# --- friction ---------------------------------------------------------------
-
-def friction_block(
-    grid: Grid, params: Params, top: gpd.GeoDataFrame | None, roads: gpd.GeoDataFrame | None,
-    impassable: gpd.GeoDataFrame | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(inside, hours to cross each cell) on one block's sub-grid, as in ``analyze``."""
-    inside = area_mask(grid, top) if top is not None else np.ones(grid.shape, dtype=bool)
-    speed = speed_surface(grid, params, roads, inside, impassable)
-    return inside, hours_per_cell(speed, grid.resolution_km)
+__all__ = ["reach_tile", "nearest_tile", "label_block", "zones_batch", "admin_part"]
 
 
 # --- travel time ------------------------------------------------------------
@@ -81,29 +57,6 @@ def reach_tile(
     return out
 
 
-def intensity_block(
-    block: Block, width: int, terms: dict[int, tuple[float, float, float]],
-    *tile_results: list[tuple[int, Reach]],
-) -> np.ndarray:
-    """Sum of ``w_b * p_b(t_b)`` over the forces whose reach enters ``block``.
-
-    ``terms`` maps a force's position to (weight, t_resp, t_max). Terms are added
-    in force order, as :class:`~geo.coverage.CoverageModel` adds them.
-    """
-    h, w = block.shape
-    out = np.zeros(h * w, dtype=np.float64)
-    pieces = sorted((p for res in tile_results for p in res), key=lambda p: p[0])
-    for pos, reach in pieces:
-        r, c = np.divmod(reach.index.astype(np.int64), width)
-        m = (r >= block.r0) & (r < block.r1) & (c >= block.c0) & (c < block.c1)
-        if not m.any():
-            continue
-        weight, t_resp, t_max = terms[pos]
-        term = BaseTerm(str(pos), weight, t_resp, t_max, Reach(reach.index[m], reach.hours[m]))
-        out[(r[m] - block.r0) * w + (c[m] - block.c0)] += term.values()
-    return out.reshape(h, w)
-
-
 def nearest_tile(
     cost_window: np.ndarray, window: Block, block: Block, width: int, base_cells: np.ndarray, cap_h: float,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -120,66 +73,6 @@ def nearest_tile(
     t, which = nearest_source(cg, _to_local(base_cells[pos], window, width).tolist(), cap_h)
     t, which = t[sl], which[sl]
     return t, np.where(which >= 0, pos[np.clip(which, 0, None)], -1).astype(np.int32)
-
-
-def coverage_block(intensity: np.ndarray) -> np.ndarray:
-    return coverage_from_intensity(intensity)
-
-
-def travel_time_block(t: np.ndarray) -> np.ndarray:
-    return np.where(np.isfinite(t), t, np.nan)
-
-
-def nearest_base_block(which: np.ndarray, base_rows: np.ndarray) -> np.ndarray:
-    if len(base_rows) == 0:
-        return np.full(which.shape, -1, dtype=np.int32)
-    return np.where(which >= 0, base_rows[np.clip(which, 0, None)], -1).astype(np.int32)
-
-
-def finish_block(values: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """NaN outside the area, float32: the last step of ``analyze`` for every surface."""
-    return np.where(~inside, np.nan, values).astype(np.float32)
-
-
-# --- points: events, sites ----------------------------------------------------
-
-def points_block(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Sum of ``weights`` per cell of a block (block-local rows and cols), in the given order."""
-    h, w = shape
-    return np.bincount(rows * w + cols, weights=weights, minlength=h * w).reshape(shape)
-
-
-def kde_window(counts: np.ndarray, bandwidth_cells: float, cell_area_km2: float) -> np.ndarray:
-    """:func:`kernel_density` of a window of weighted event counts (a halo of >= 4 sigma)."""
-    r, c = np.nonzero(counts)
-    return kernel_density(r, c, counts[r, c], counts.shape, bandwidth_cells, cell_area_km2)
-
-
-def proximity_window(sites: np.ndarray, radius_cells: float) -> np.ndarray:
-    """:func:`site_proximity` of a window of site counts (a halo of > radius)."""
-    r, c = np.nonzero(sites)
-    return site_proximity(r, c, sites.shape, radius_cells)
-
-
-# --- exposure -----------------------------------------------------------------
-
-def population_task(
-    grid: Grid, path: str | None, units: str, towns: gpd.GeoDataFrame | None,
-) -> np.ndarray:
-    """People per cell over the whole grid, as ``analyze`` computes it (one task: GDAL's
-    warper assigns cells differently for different output windows, so it is not cut)."""
-    if path is not None:
-        return population_on_grid(path, grid, units)  # type: ignore[arg-type]
-    if towns is not None:
-        return settlement_population(towns, grid)
-    return np.zeros(grid.shape)
-
-
-def exposure_block(
-    population: np.ndarray, near: np.ndarray | None, cell_area_km2: float, reference: float,
-    floor: float, site_exposure: float,
-) -> np.ndarray:
-    return exposure_index(population, cell_area_km2, reference, floor, near, site_exposure)
 
 
 # --- zones --------------------------------------------------------------------
