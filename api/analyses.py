@@ -32,9 +32,9 @@ from geo.errors import ConfigError
 __all__ = ["AnalysisRequest", "AnalysisLayers", "JobStatus", "check_request", "run_analysis", "ANALYSIS_STAGES"]
 
 ANALYSIS_STAGES: tuple[tuple[str, float], ...] = (
-    ("load_layers", 5), ("grid", 1), ("reproject", 1), ("area_mask", 2), ("friction", 3), ("graph", 8),
-    ("travel_time", 30), ("coverage", 2), ("nearest_base", 8), ("threat", 6), ("exposure", 6), ("gap", 1),
-    ("zones", 8), ("admin_summary", 4), ("write_cogs", 8), ("write_vectors", 5), ("store", 2),
+    ("load_layers", 5), ("grid", 1), ("reproject", 1), ("events", 1), ("friction", 5), ("travel_time", 46),
+    ("coverage", 2), ("threat", 6), ("exposure", 6), ("gap", 1), ("gather", 1), ("zones", 8),
+    ("admin_summary", 4), ("write_cogs", 8), ("write_vectors", 5), ("store", 2),
 )
 """Stages of an analysis in order, with rough shares of the run time (for the overall fraction)."""
 
@@ -178,17 +178,9 @@ def check_request(storage: Storage, req: AnalysisRequest) -> dict[str, Any]:
         load_params(None, **req.params)
     except ConfigError as exc:
         raise ConfigError(f"params: {exc}") from None
-    if req.crs is not None:
-        from pyproj import CRS
-        from pyproj.exceptions import CRSError
+    from geo.inputs import analysis_crs
 
-        try:
-            crs = CRS.from_user_input(req.crs)
-        except CRSError as exc:
-            raise RequestError(f"crs: {req.crs!r} is not a CRS ({exc}); use e.g. EPSG:32634") from None
-        if not crs.is_projected:
-            raise RequestError(f"crs: {crs.name} is not projected; the analysis CRS must be in metres, "
-                               "e.g. EPSG:32634, or leave it out for an equal-area CRS")
+    analysis_crs(req.crs)
     return req.model_dump(mode="json")
 
 
@@ -196,37 +188,26 @@ def check_request(storage: Storage, req: AnalysisRequest) -> dict[str, Any]:
 
 
 def _inputs(storage: Storage, req: AnalysisRequest):
-    import pandas as pd
-
-    from geo.pipeline import AnalysisInputs
+    """The request's stored layers through :func:`geo.inputs.build_inputs`."""
+    from geo.inputs import InputSpec, build_inputs
     from geo.types import BBox
 
     lay = req.layers
-
-    def read(layer_id: str | None):
-        return storage.read_layer(layer_id) if layer_id else None
-
-    frames = [g for g in (read(lay.towns), read(lay.airports), read(lay.sites)) if g is not None]
-    sites = None
-    if frames:
-        crs0 = frames[0].crs
-        sites = pd.concat([f.to_crs(crs0) for f in frames], ignore_index=True)
-    population = None
-    units: Literal["count", "density"] = "count"
+    frames = {slot: storage.read_layer(getattr(lay, slot)) if getattr(lay, slot) else None
+              for slot in ("bases", "events", "roads", "towns", "airports", "sites", "admin", "national",
+                           "impassable")}
+    population, units = None, None
     if lay.population:
         population = storage.raster_path(lay.population)
         units = "density" if storage.get_layer(lay.population).attrs.get("population_units") == "density" else "count"
-    return AnalysisInputs(bases=read(lay.bases), events=read(lay.events), roads=read(lay.roads), sites=sites,
-                          admin=read(lay.admin), national=read(lay.national), impassable=read(lay.impassable),
-                          population_path=population, population_units=units,
-                          bbox=BBox(*req.bbox) if req.bbox else None)
+    return build_inputs(InputSpec(**frames, population=population, population_units=units,
+                                  bbox=BBox(*req.bbox) if req.bbox else None))
 
 
 def run_analysis(ctx: JobContext, request: dict[str, Any]) -> dict[str, Any]:
     """Runs in a worker process: layers from the store -> analyze -> products folder."""
-    from pyproj import CRS
-
     from geo.export import write_json
+    from geo.inputs import analysis_crs, default_as_of
     from geo.params import load_params
     from geo.pipeline import analyze
     from geo.products import write_analysis
@@ -234,13 +215,11 @@ def run_analysis(ctx: JobContext, request: dict[str, Any]) -> dict[str, Any]:
     req = AnalysisRequest.model_validate(request)
     ctx.progress("load_layers", 0.0)
     inputs = _inputs(ctx.storage, req)
-    as_of = req.as_of
-    if as_of is None:
-        as_of = inputs.events["date"].max().date() if inputs.events is not None else date.today()
+    as_of = req.as_of if req.as_of is not None else default_as_of(inputs)[0]
     params = load_params(None, **req.params)
     ctx.progress("load_layers", 1.0)
-    res = analyze(inputs, params, as_of, crs=CRS.from_user_input(req.crs) if req.crs else None,
-                  progress=ctx.progress, n_jobs=ctx.travel_time_jobs)
+    res = analyze(inputs, params, as_of, crs=analysis_crs(req.crs), progress=ctx.progress,
+                  n_jobs=ctx.travel_time_jobs)
     out = ctx.staging_dir()
     t0 = time.perf_counter()
     write_analysis(res, out, progress=ctx.progress)

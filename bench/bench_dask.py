@@ -9,7 +9,7 @@ people per km²) samples WorldPop at each copy's original place. Sizes: 1x1, 1x2
 2x3 tiles, i.e. 3.1, 6.6, 13.4 and 20.1 M cells at 1 km.
 
 Each run is a fresh process (imports and layers in memory before the clock starts)
-that times ``geo.pipeline.analyze`` or ``geo.dask.analyze_dask`` (no product
+that times ``geo.pipeline.analyze`` with the local or the Dask executor (no product
 writing: the same code for both) and samples the resident memory of itself and of
 its child processes (forked travel-time workers, Dask workers) every 0.1 s with
 psutil.
@@ -18,7 +18,7 @@ psutil.
     .venv/bin/python bench/bench_dask.py --pyramid     # tiles z0..8 of a 20 M-cell COG
 
 Modes: ``single`` = ``analyze(n_jobs=1)``, one process; ``single2`` = ``analyze`` with
-its default forked travel-time workers (2 here); ``dask`` = ``analyze_dask`` on a
+its default forked travel-time workers (2 here); ``dask`` = ``analyze`` with ``DaskExecutor`` on a
 ``LocalCluster`` of 2 single-threaded worker processes (cluster start-up not timed,
 reported apart).
 """
@@ -113,12 +113,10 @@ def make_mosaic(rows: int, cols: int, out: Path) -> Path:
 def _inputs(data: Path):
     import geopandas as gpd
 
-    from geo.pipeline import AnalysisInputs
+    from geo.inputs import InputSpec, build_inputs
 
     layers = {name: gpd.read_parquet(data / f"{name}.parquet") for name in ("admin", "bases", "events", "roads")}
-    return AnalysisInputs(bases=layers["bases"], events=layers["events"], roads=layers["roads"],
-                          admin=layers["admin"], population_path=data / "population.tif",
-                          population_units="density")
+    return build_inputs(InputSpec(**layers, population=data / "population.tif", population_units="density"))
 
 
 # --- one measured run (a child process) --------------------------------------------------
@@ -182,7 +180,7 @@ def run_one(mode: str, data: Path, block: int | None) -> dict:
         if kids:
             out["peak_rss_mb"]["largest_forked_worker"] = round(max(kids) / 2**20)
     else:
-        from geo.dask import DaskOptions, analyze_dask, connect
+        from geo.dask import DaskExecutor, DaskOptions, connect
 
         t0 = time.perf_counter()
         with connect("local:2") as client:
@@ -190,7 +188,8 @@ def run_one(mode: str, data: Path, block: int | None) -> dict:
             client.get_task_stream()  # start recording
             with sampler:
                 t0 = time.perf_counter()
-                res = analyze_dask(inputs, params, AS_OF, client, crs=crs, options=DaskOptions() if block is None else DaskOptions(block_size=block))
+                opts = DaskOptions() if block is None else DaskOptions(block_size=block)
+                res = analyze(inputs, params, AS_OF, crs=crs, executor=DaskExecutor(client, opts))
                 out["wall_s"] = round(time.perf_counter() - t0, 2)
             stream = client.get_task_stream()
             workers = {w: d.get("metrics", {}).get("memory") for w, d in client.scheduler_info()["workers"].items()}

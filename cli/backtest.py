@@ -154,11 +154,10 @@ def _filtered_copy(path: Path, codes: set[str], columns: tuple[str, ...], flag: 
 
 
 def run(args: argparse.Namespace) -> int:
-    from geo import layers as L
     from geo.backtest import horizon_end, metrics_table, run_backtest
     from geo.export import write_csv, write_json
+    from geo.inputs import InputSpec, build_inputs
     from geo.params import load_params
-    from geo.pipeline import AnalysisInputs
 
     as_of = _date(args.as_of, "--as-of")
     horizon = _months(args.horizon_months)
@@ -201,11 +200,9 @@ def run(args: argparse.Namespace) -> int:
     if args.towns_country and pick("towns") is None:
         raise CLIError("--towns-country filters a towns file: give --towns too")
     units = pick("population_units")
-    if pick("population") is not None:
-        if units is None:
-            raise CLIError("--population-units is required with --population: 'count' (people per cell) "
-                           "or 'density' (people per km²)")
-        L.check_population_raster(pick("population"))
+    if pick("population") is not None and units is None:
+        raise CLIError("--population-units is required with --population: 'count' (people per cell) "
+                       "or 'density' (people per km²)")
 
     overrides = _overrides(args.set)
     if args.resolution is not None:
@@ -217,38 +214,24 @@ def run(args: argparse.Namespace) -> int:
     iso = cc = None
     with tempfile.TemporaryDirectory(prefix="vacuum-backtest-") as tmpdir:
         tmp = Path(tmpdir)
-        bases = L.load_bases(pick("bases"), as_of=as_of, mission=mission, max_map_age_days=args.max_map_age)
-        for m, d in bases.attrs.get("missions_left_out", {}).items():
-            print(f"left out mission {m}: its latest map ({d}) is over {args.max_map_age:g} days old "
-                  "(--max-map-age to change)", file=sys.stderr)
-        events = L.load_events(pick("events"), year_only=year_only)
-        admin = None
+        admin = towns = None
         if pick("admin") is not None:
-            path = Path(pick("admin"))
+            admin = Path(pick("admin"))
             iso = args.admin_iso3 or (preset.get("admin_iso3") if pick("admin") == preset.get("admin") else None)
             if iso:
-                path = _filtered_copy(path, _codes(iso), _ADMIN_CODE_COLUMNS, "--admin-iso3", tmp)
-            admin = L.load_admin(path)
-        roads = L.load_roads(pick("roads")) if pick("roads") is not None else None
-        frames = []
+                admin = _filtered_copy(admin, _codes(iso), _ADMIN_CODE_COLUMNS, "--admin-iso3", tmp)
         if pick("towns") is not None:
-            path = Path(pick("towns"))
+            towns = Path(pick("towns"))
             cc = args.towns_country or (preset.get("towns_country") if pick("towns") == preset.get("towns") else None)
             if cc:
-                path = _filtered_copy(path, _codes(cc), _TOWN_CODE_COLUMNS, "--towns-country", tmp)
-            frames.append(L.load_sites(path, kind="town"))
-        if pick("airports") is not None:
-            frames.append(L.load_sites(pick("airports"), kind="airport"))
-        sites = None
-        if frames:
-            import pandas as pd
-
-            sites = pd.concat([f.to_crs(frames[0].crs) for f in frames], ignore_index=True)
-        inputs = AnalysisInputs(
-            bases=bases, events=events, roads=roads, sites=sites, admin=admin,
-            population_path=Path(pick("population")) if pick("population") is not None else None,
-            population_units=units or "count", bbox=args.bbox,
-        )
+                towns = _filtered_copy(towns, _codes(cc), _TOWN_CODE_COLUMNS, "--towns-country", tmp)
+        inputs = build_inputs(InputSpec(
+            bases=pick("bases"), events=pick("events"), roads=pick("roads"), towns=towns,
+            airports=pick("airports"), admin=admin, population=pick("population"), population_units=units,
+            bbox=args.bbox, as_of=as_of, mission=mission, max_map_age_days=args.max_map_age, year_only=year_only))
+        for m, d in inputs.bases.attrs.get("missions_left_out", {}).items():
+            print(f"left out mission {m}: its latest map ({d}) is over {args.max_map_age:g} days old "
+                  "(--max-map-age to change)", file=sys.stderr)
         prog = _Progress(args.quiet)
         result = run_backtest(inputs, as_of, horizon, params, block_km=args.block_km, n_jobs=args.jobs,
                               progress=prog)
