@@ -193,10 +193,11 @@ def _inputs(storage: Storage, req: AnalysisRequest):
     from geo.types import BBox
 
     lay = req.layers
-    frames = {slot: storage.read_layer(getattr(lay, slot)) if getattr(lay, slot) else None
-              for slot in ("bases", "events", "roads", "towns", "airports", "sites", "admin", "national",
-                           "impassable")}
-    population, units = None, None
+    frames: dict[str, Any] = {
+        slot: storage.read_layer(getattr(lay, slot)) if getattr(lay, slot) else None
+        for slot in ("bases", "events", "roads", "towns", "airports", "sites", "admin", "national", "impassable")}
+    population = None
+    units: Literal["count", "density"] | None = None
     if lay.population:
         population = storage.raster_path(lay.population)
         units = "density" if storage.get_layer(lay.population).attrs.get("population_units") == "density" else "count"

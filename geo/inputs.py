@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import geopandas as gpd
 import pandas as pd
@@ -28,7 +28,7 @@ from .types import BBox
 
 __all__ = ["LayerSource", "InputSpec", "build_inputs", "analysis_crs", "default_as_of", "SITE_KINDS"]
 
-LayerSource = str | Path | gpd.GeoDataFrame
+LayerSource: TypeAlias = str | Path | gpd.GeoDataFrame
 """A layer file (``FILE`` or ``FILE.gpkg::layer``), or a GeoDataFrame already in a loader's schema."""
 
 SITE_KINDS: dict[str, Literal["town", "airport", "critical"]] = {

@@ -40,7 +40,7 @@ from .executors import Executor, LocalExecutor, Travel, ZoneInputs
 from .exposure import exposure_of, grid_population, proximity_of_counts
 from .grid import Grid, grid_for_area
 from .params import Params
-from .records import AnalysisSummary, Force, GapStats
+from .records import AnalysisSummary, ClassTotals, Force, GapStats
 from .score import gap_score
 from .summaries import GAP_CLASS_NAMES, class_index
 from .threat import density_of_counts, event_cells, gaussian_radius, threat_index
@@ -415,7 +415,7 @@ def analysis_summary(
 def _gap_stats(gap: np.ndarray, pop: np.ndarray, grid: Grid, params: Params) -> GapStats:
     cls = class_index(gap, params.class_breaks)
     valid = np.isfinite(gap)
-    by_class = {}
+    by_class: dict[str, ClassTotals] = {}
     for i, name in enumerate(GAP_CLASS_NAMES):
         m = cls == i
         by_class[name] = {"area_km2": round(float(m.sum() * grid.cell_area_km2), 1),

@@ -5,7 +5,6 @@ describe the JSON documents the engine writes (:class:`AnalysisSummary` is
 ``summary.json``, documented field by field in ``docs/model.md``).
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict

@@ -36,7 +36,8 @@ def connect(spec: str, *, processes: bool = True, memory_limit: str | float | No
     """A ``distributed.Client`` for ``spec``, closed (with its local cluster) on exit.
 
     ``local[:N]``: a ``LocalCluster`` of N single-threaded worker processes (default:
-    one per core) and no dashboard. An address: the scheduler of a running cluster
+    one per core); its scheduler's HTTP server (the dashboard) listens on a free port of
+    127.0.0.1, so two local clusters never clash over 8787. An address: the scheduler of a running cluster
     (``dask scheduler`` / ``dask worker ADDRESS``); workers must import ``geo`` and
     read the population raster's path.
     """
@@ -46,7 +47,7 @@ def connect(spec: str, *, processes: bool = True, memory_limit: str | float | No
     if kind == "local":
         n = n or os.cpu_count() or 1
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
-                               dashboard_address=None, memory_limit=memory_limit)
+                               dashboard_address="127.0.0.1:0", memory_limit=memory_limit)
         try:
             with Client(cluster) as client:
                 yield client
