@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from cli.main import CLIError, _config_run, _overrides, _parse_bbox, _Progress
+from cli.main import CLIError, Progress, parse_bbox, parse_overrides, read_config
 
 __all__ = ["register", "run", "CASES", "SHARED_DATA"]
 
@@ -78,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--events", type=Path, help="conflict events (UCDP GED, GED aggregate, ACLED)")
     b.add_argument("--admin", type=Path, help="admin units: the area of interest")
     b.add_argument("--admin-iso3", help="keep only these countries of a multi-country admin file (e.g. MLI or CAF,TCD)")
-    b.add_argument("--bbox", type=_parse_bbox, help="area of interest W,S,E,N in lon/lat (instead of --admin)")
+    b.add_argument("--bbox", type=parse_bbox, help="area of interest W,S,E,N in lon/lat (instead of --admin)")
     b.add_argument("--roads", type=Path, help="roads layer")
     b.add_argument("--towns", type=Path, help="towns (GeoNames or a point layer with name)")
     b.add_argument("--towns-country", help="keep only towns of these country codes (GeoNames countrycode, e.g. ML)")
@@ -154,7 +154,7 @@ def _filtered_copy(path: Path, codes: set[str], columns: tuple[str, ...], flag: 
 
 
 def run(args: argparse.Namespace) -> int:
-    from geo import layers as L
+    from geo import layers
     from geo.backtest import horizon_end, metrics_table, run_backtest
     from geo.export import write_csv, write_json
     from geo.params import load_params
@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         if args.bbox is not None:  # an explicit bbox replaces the preset's admin area
             preset.pop("admin")
             preset.pop("admin_iso3")
-    cfg_layers, _ = _config_run(args.config)
+    cfg_layers, _ = read_config(args.config)
 
     def pick(name: str) -> Any:
         v = getattr(args, name, None)
@@ -205,9 +205,9 @@ def run(args: argparse.Namespace) -> int:
         if units is None:
             raise CLIError("--population-units is required with --population: 'count' (people per cell) "
                            "or 'density' (people per km²)")
-        L.check_population_raster(pick("population"))
+        layers.check_population_raster(pick("population"))
 
-    overrides = _overrides(args.set)
+    overrides = parse_overrides(args.set)
     if args.resolution is not None:
         overrides["resolution_m"] = args.resolution
     params = load_params(args.config, **overrides)
@@ -217,28 +217,28 @@ def run(args: argparse.Namespace) -> int:
     iso = cc = None
     with tempfile.TemporaryDirectory(prefix="vacuum-backtest-") as tmpdir:
         tmp = Path(tmpdir)
-        bases = L.load_bases(pick("bases"), as_of=as_of, mission=mission, max_map_age_days=args.max_map_age)
+        bases = layers.load_bases(pick("bases"), as_of=as_of, mission=mission, max_map_age_days=args.max_map_age)
         for m, d in bases.attrs.get("missions_left_out", {}).items():
             print(f"left out mission {m}: its latest map ({d}) is over {args.max_map_age:g} days old "
                   "(--max-map-age to change)", file=sys.stderr)
-        events = L.load_events(pick("events"), year_only=year_only)
+        events = layers.load_events(pick("events"), year_only=year_only)
         admin = None
         if pick("admin") is not None:
             path = Path(pick("admin"))
             iso = args.admin_iso3 or (preset.get("admin_iso3") if pick("admin") == preset.get("admin") else None)
             if iso:
                 path = _filtered_copy(path, _codes(iso), _ADMIN_CODE_COLUMNS, "--admin-iso3", tmp)
-            admin = L.load_admin(path)
-        roads = L.load_roads(pick("roads")) if pick("roads") is not None else None
+            admin = layers.load_admin(path)
+        roads = layers.load_roads(pick("roads")) if pick("roads") is not None else None
         frames = []
         if pick("towns") is not None:
             path = Path(pick("towns"))
             cc = args.towns_country or (preset.get("towns_country") if pick("towns") == preset.get("towns") else None)
             if cc:
                 path = _filtered_copy(path, _codes(cc), _TOWN_CODE_COLUMNS, "--towns-country", tmp)
-            frames.append(L.load_sites(path, kind="town"))
+            frames.append(layers.load_sites(path, kind="town"))
         if pick("airports") is not None:
-            frames.append(L.load_sites(pick("airports"), kind="airport"))
+            frames.append(layers.load_sites(pick("airports"), kind="airport"))
         sites = None
         if frames:
             import pandas as pd
@@ -249,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
             population_path=Path(pick("population")) if pick("population") is not None else None,
             population_units=units or "count", bbox=args.bbox,
         )
-        prog = _Progress(args.quiet)
+        prog = Progress(args.quiet)
         result = run_backtest(inputs, as_of, horizon, params, block_km=args.block_km, n_jobs=args.jobs,
                               progress=prog)
         prog.close()

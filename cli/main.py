@@ -35,7 +35,7 @@ def _parse_date(s: str) -> date:
         raise argparse.ArgumentTypeError(f"{s!r} is not a date; use YYYY-MM-DD") from None
 
 
-def _parse_bbox(s: str) -> tuple[float, float, float, float]:
+def parse_bbox(s: str) -> tuple[float, float, float, float]:
     try:
         parts = tuple(float(x) for x in s.split(","))
     except ValueError:
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--as-of", type=_parse_date, help="analysis date YYYY-MM-DD (default: config, else latest event)")
     a.add_argument("--resolution", type=float, help="grid cell size in metres (default 1000)")
     a.add_argument("--crs", help="analysis CRS, e.g. EPSG:32634 (default: equal-area centred on the area)")
-    a.add_argument("--bbox", type=_parse_bbox, help="area of interest W,S,E,N in lon/lat (instead of --admin)")
+    a.add_argument("--bbox", type=parse_bbox, help="area of interest W,S,E,N in lon/lat (instead of --admin)")
     for name in LAYER_ARGS:
         a.add_argument(f"--{name}", type=Path, help=f"{name} layer file (a GeoPackage layer: FILE.gpkg::layer)")
     a.add_argument("--admin-level", type=int, help="admin level of a file that does not say (0 country, 1 province, ...)")
@@ -126,7 +126,7 @@ def _command_modules():
     return mods
 
 
-def _overrides(items: list[str] | None) -> dict[str, Any]:
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for it in items or []:
         if "=" not in it:
@@ -139,7 +139,7 @@ def _overrides(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def _config_run(path: Path | None) -> tuple[dict, dict]:
+def read_config(path: Path | None) -> tuple[dict, dict]:
     if path is None:
         return {}, {}
     if not path.is_file():
@@ -155,7 +155,7 @@ def _config_run(path: Path | None) -> tuple[dict, dict]:
     return layers, doc.get("run", {})
 
 
-class _Progress:
+class Progress:
     """tqdm bars per stage on stderr; silent when quiet."""
 
     def __init__(self, quiet: bool):
@@ -196,12 +196,12 @@ def run_analyze(args: argparse.Namespace) -> int:
     from pyproj import CRS
     from pyproj.exceptions import CRSError
 
-    from geo import layers as L
+    from geo import layers
     from geo.params import load_params
     from geo.pipeline import AnalysisInputs, analyze
     from geo.products import write_analysis
 
-    cfg_layers, cfg_run = _config_run(args.config)
+    cfg_layers, cfg_run = read_config(args.config)
 
     def pick(name: str):
         v = getattr(args, name, None)
@@ -216,7 +216,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     if pick("admin") is None and args.bbox is None and "bbox" not in cfg_run:
         raise CLIError("give the area of interest: --admin FILE (admin units) or --bbox W,S,E,N")
 
-    overrides = _overrides(args.set)
+    overrides = parse_overrides(args.set)
     if args.resolution is not None:
         overrides["resolution_m"] = args.resolution
     params = load_params(args.config, **overrides)
@@ -234,7 +234,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         if units is None:
             raise CLIError("--population-units is required with --population: 'count' (people per cell) "
                            "or 'density' (people per km²)")
-        L.check_population_raster(pick("population"))
+        layers.check_population_raster(pick("population"))
 
     as_of = args.as_of or (date.fromisoformat(str(cfg_run["as_of"])) if "as_of" in cfg_run else None)
     mission = args.mission or cfg_layers.get("mission")
@@ -251,34 +251,34 @@ def run_analyze(args: argparse.Namespace) -> int:
                 raise
             return fn(path, crs=lcrs, **kw)
 
-    bases = load(L.load_bases, pick("bases"), as_of=as_of, mission=mission, mapping=mapping.get("bases"),
+    bases = load(layers.load_bases, pick("bases"), as_of=as_of, mission=mission, mapping=mapping.get("bases"),
                  max_map_age_days=args.max_map_age)
     for m, d in bases.attrs.get("missions_left_out", {}).items():
         print(f"left out mission {m}: its latest map ({d}) is over {args.max_map_age:g} days old "
               "(--max-map-age to change)", file=sys.stderr)
     events = None
     if pick("events") is not None:
-        events = load(L.load_events, pick("events"), mapping=mapping.get("events"),
+        events = load(layers.load_events, pick("events"), mapping=mapping.get("events"),
                       year_only=args.year_only or bool(cfg_layers.get("year_only")))
     if as_of is None:
         as_of = events["date"].max().date() if events is not None else date.today()
         print(f"as-of date not given: using {as_of} (latest event)" if events is not None
               else f"as-of date not given: using today, {as_of}", file=sys.stderr)
-    roads = load(L.load_roads, pick("roads"), class_column=args.road_class_column
+    roads = load(layers.load_roads, pick("roads"), class_column=args.road_class_column
                  or cfg_layers.get("road_class_column"), repair=args.repair) if pick("roads") else None
     site_frames = []
     for kind, name in (("town", "towns"), ("airport", "airports"), ("critical", "sites")):
         if pick(name) is not None:
-            site_frames.append(load(L.load_sites, pick(name), kind=kind, mapping=mapping.get(name)))
+            site_frames.append(load(layers.load_sites, pick(name), kind=kind, mapping=mapping.get(name)))
     sites = None
     if site_frames:
         import pandas as pd
 
         crs0 = site_frames[0].crs
         sites = pd.concat([f.to_crs(crs0) for f in site_frames], ignore_index=True)
-    admin = load(L.load_admin, pick("admin"), repair=args.repair, level=args.admin_level,
+    admin = load(layers.load_admin, pick("admin"), repair=args.repair, level=args.admin_level,
                  name_column=args.admin_name_column, id_column=args.admin_id_column) if pick("admin") else None
-    national = load(L.load_bases, pick("national"), mapping=mapping.get("national")) if pick("national") else None
+    national = load(layers.load_bases, pick("national"), mapping=mapping.get("national")) if pick("national") else None
     impassable = None
     if pick("impassable"):
         from geo.readers import read_vector, validate_geometries
@@ -297,7 +297,7 @@ def run_analyze(args: argparse.Namespace) -> int:
                             national=national, impassable=impassable,
                             population_path=Path(population) if population else None,
                             population_units=units or "count", bbox=bbox)
-    prog = _Progress(args.quiet)
+    prog = Progress(args.quiet)
     if getattr(args, "dask", None):
         from geo.dask import analyze_dask, connect
 
