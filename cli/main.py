@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from geo import __version__
 from geo.errors import VacuumError
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "minusca"
@@ -64,7 +65,7 @@ LAYER_ARGS = ("bases", "events", "roads", "towns", "airports", "sites", "admin",
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vacuum", description="Map where peacekeepers cannot reach in time.")
-    p.add_argument("--version", action="version", version="vacuum 0.1.0")
+    p.add_argument("--version", action="version", version=f"vacuum {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("analyze", help="score a coverage gap surface from layer files")
