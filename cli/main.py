@@ -21,6 +21,11 @@ from typing import Any
 from geo import __version__
 from geo.errors import VacuumError
 
+__all__ = [
+    "CLIError", "LAYER_ARGS", "COMMAND_MODULES", "build_parser", "parse_bbox", "parse_overrides",
+    "read_config", "Progress", "run_analyze", "run_demo", "main",
+]
+
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "minusca"
 DEMO_CONFIG = DEMO_DIR / "demo.toml"
 

@@ -30,6 +30,8 @@ from .common import (
     required_text,
 )
 
+__all__ = ["load_admin", "check_population_raster"]
+
 # ============================================================================== admin
 
 _NAME_COLUMNS = ("name", "shapename")

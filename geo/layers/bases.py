@@ -41,6 +41,8 @@ from .common import (
     snake_case,
 )
 
+__all__ = ["load_bases"]
+
 # ============================================================================== bases
 
 _V21_SIGNATURE = ("source", "mission", "year", "month", "location", "latitude", "longitude", "no.troops")

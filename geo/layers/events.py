@@ -36,6 +36,8 @@ from .common import (
     to_float,
 )
 
+__all__ = ["load_events"]
+
 # ============================================================================= events
 
 _GED = ("type_of_violence", "best", "date_start", "side_a", "side_b")

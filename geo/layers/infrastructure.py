@@ -33,6 +33,8 @@ from .common import (
     row_numbers,
 )
 
+__all__ = ["load_roads", "load_sites"]
+
 # ============================================================================== roads
 
 _ROAD_CLASS_COLUMNS = ("highway", "road_class", "class", "fclass", "type")
