@@ -29,7 +29,8 @@ from api.responses import CSV, GEOJSON, GeoJSONResponse
 from api.storage import JobRecord, Storage
 from geo.errors import ConfigError
 
-__all__ = ["AnalysisRequest", "AnalysisLayers", "JobStatus", "check_request", "run_analysis", "ANALYSIS_STAGES"]
+__all__ = ["AnalysisRequest", "AnalysisLayers", "JobStatus", "check_request", "run_analysis", "ANALYSIS_STAGES",
+           "Submitted", "finished_folder", "job_of_kind"]
 
 ANALYSIS_STAGES: tuple[tuple[str, float], ...] = (
     ("load_layers", 5), ("grid", 1), ("reproject", 1), ("events", 1), ("friction", 5), ("travel_time", 46),

@@ -44,6 +44,10 @@ __all__ = [
     "current_identity",
     "require",
     "audit",
+    "require_surface_access",
+    "Viewer",
+    "Planner",
+    "Admin",
 ]
 
 BOOTSTRAP_KEY_ID = "bootstrap"

@@ -30,6 +30,7 @@ __all__ = [
     "export_catalogue",
     "export_file",
     "viewer_folder",
+    "write_table_csv",
 ]
 
 SURFACE_NAMES = tuple(SURFACES)

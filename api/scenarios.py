@@ -50,6 +50,7 @@ __all__ = [
     "resolve_surface",
     "export_catalogue",
     "export_file",
+    "check_plan",
 ]
 
 PHASE_SURFACES = ("gap", "coverage", "gap_delta", "coverage_delta")

@@ -54,7 +54,7 @@ def make_mosaic(rows: int, cols: int, out: Path) -> Path:
     from affine import Affine
     from pyproj import Transformer
 
-    from geo import layers as L
+    from geo import layers
 
     if (out / "done").exists():
         return out
@@ -62,10 +62,10 @@ def make_mosaic(rows: int, cols: int, out: Path) -> Path:
     if not (tile_dir / "bases.geojson").exists():
         subprocess.run([sys.executable, str(HERE / "make_mali_synthetic.py"), str(tile_dir)], check=True)
     tile = {
-        "admin": L.load_admin(tile_dir / "admin.geojson").to_crs(TILE_CRS),
-        "bases": L.load_bases(tile_dir / "bases.geojson").to_crs(TILE_CRS),
-        "events": L.load_events(tile_dir / "events.geojson").to_crs(TILE_CRS),
-        "roads": L.load_roads(tile_dir / "roads.geojson").to_crs(TILE_CRS),
+        "admin": layers.load_admin(tile_dir / "admin.geojson").to_crs(TILE_CRS),
+        "bases": layers.load_bases(tile_dir / "bases.geojson").to_crs(TILE_CRS),
+        "events": layers.load_events(tile_dir / "events.geojson").to_crs(TILE_CRS),
+        "roads": layers.load_roads(tile_dir / "roads.geojson").to_crs(TILE_CRS),
     }
     w, s, e, n = tile["admin"].total_bounds
     dx, dy = (e - w) + GAP_M, (n - s) + GAP_M

@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from cli.main import CLIError, _config_run, _overrides, _parse_bbox, _Progress
+from cli.main import CLIError, Progress, parse_bbox, parse_overrides, read_config
 
 __all__ = ["register", "run", "CASES", "SHARED_DATA"]
 
@@ -78,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--events", type=Path, help="conflict events (UCDP GED, GED aggregate, ACLED)")
     b.add_argument("--admin", type=Path, help="admin units: the area of interest")
     b.add_argument("--admin-iso3", help="keep only these countries of a multi-country admin file (e.g. MLI or CAF,TCD)")
-    b.add_argument("--bbox", type=_parse_bbox, help="area of interest W,S,E,N in lon/lat (instead of --admin)")
+    b.add_argument("--bbox", type=parse_bbox, help="area of interest W,S,E,N in lon/lat (instead of --admin)")
     b.add_argument("--roads", type=Path, help="roads layer")
     b.add_argument("--towns", type=Path, help="towns (GeoNames or a point layer with name)")
     b.add_argument("--towns-country", help="keep only towns of these country codes (GeoNames countrycode, e.g. ML)")
@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         if args.bbox is not None:  # an explicit bbox replaces the preset's admin area
             preset.pop("admin")
             preset.pop("admin_iso3")
-    cfg_layers, _ = _config_run(args.config)
+    cfg_layers, _ = read_config(args.config)
 
     def pick(name: str) -> Any:
         v = getattr(args, name, None)
@@ -204,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--population-units is required with --population: 'count' (people per cell) "
                        "or 'density' (people per km²)")
 
-    overrides = _overrides(args.set)
+    overrides = parse_overrides(args.set)
     if args.resolution is not None:
         overrides["resolution_m"] = args.resolution
     params = load_params(args.config, **overrides)
@@ -232,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
         for m, d in inputs.bases.attrs.get("missions_left_out", {}).items():
             print(f"left out mission {m}: its latest map ({d}) is over {args.max_map_age:g} days old "
                   "(--max-map-age to change)", file=sys.stderr)
-        prog = _Progress(args.quiet)
+        prog = Progress(args.quiet)
         result = run_backtest(inputs, as_of, horizon, params, block_km=args.block_km, n_jobs=args.jobs,
                               progress=prog)
         prog.close()

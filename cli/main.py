@@ -18,7 +18,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from geo import __version__
 from geo.errors import VacuumError
+
+__all__ = [
+    "CLIError", "LAYER_ARGS", "COMMAND_MODULES", "build_parser", "parse_bbox", "parse_overrides",
+    "read_config", "Progress", "run_analyze", "run_demo", "main",
+]
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "minusca"
 DEMO_CONFIG = DEMO_DIR / "demo.toml"
@@ -35,7 +41,7 @@ def _parse_date(s: str) -> date:
         raise argparse.ArgumentTypeError(f"{s!r} is not a date; use YYYY-MM-DD") from None
 
 
-def _parse_bbox(s: str) -> tuple[float, float, float, float]:
+def parse_bbox(s: str) -> tuple[float, float, float, float]:
     try:
         parts = tuple(float(x) for x in s.split(","))
     except ValueError:
@@ -64,7 +70,7 @@ LAYER_ARGS = ("bases", "events", "roads", "towns", "airports", "sites", "admin",
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vacuum", description="Map where peacekeepers cannot reach in time.")
-    p.add_argument("--version", action="version", version="vacuum 0.1.0")
+    p.add_argument("--version", action="version", version=f"vacuum {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("analyze", help="score a coverage gap surface from layer files")
@@ -72,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--as-of", type=_parse_date, help="analysis date YYYY-MM-DD (default: config, else latest event)")
     a.add_argument("--resolution", type=float, help="grid cell size in metres (default 1000)")
     a.add_argument("--crs", help="analysis CRS, e.g. EPSG:32634 (default: equal-area centred on the area)")
-    a.add_argument("--bbox", type=_parse_bbox, help="area of interest W,S,E,N in lon/lat (instead of --admin)")
+    a.add_argument("--bbox", type=parse_bbox, help="area of interest W,S,E,N in lon/lat (instead of --admin)")
     for name in LAYER_ARGS:
         a.add_argument(f"--{name}", type=Path, help=f"{name} layer file (a GeoPackage layer: FILE.gpkg::layer)")
     a.add_argument("--admin-level", type=int, help="admin level of a file that does not say (0 country, 1 province, ...)")
@@ -126,7 +132,7 @@ def _command_modules():
     return mods
 
 
-def _overrides(items: list[str] | None) -> dict[str, Any]:
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for it in items or []:
         if "=" not in it:
@@ -139,7 +145,7 @@ def _overrides(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def _config_run(path: Path | None) -> tuple[dict, dict]:
+def read_config(path: Path | None) -> tuple[dict, dict]:
     if path is None:
         return {}, {}
     if not path.is_file():
@@ -155,7 +161,7 @@ def _config_run(path: Path | None) -> tuple[dict, dict]:
     return layers, doc.get("run", {})
 
 
-class _Progress:
+class Progress:
     """tqdm bars per stage on stderr; silent when quiet."""
 
     def __init__(self, quiet: bool):
@@ -198,7 +204,7 @@ def analyze_spec(args: argparse.Namespace):
     from geo.inputs import InputSpec
     from geo.types import BBox
 
-    cfg_layers, cfg_run = _config_run(args.config)
+    cfg_layers, cfg_run = read_config(args.config)
 
     def pick(name: str):
         v = getattr(args, name, None)
@@ -250,7 +256,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     from geo.products import write_analysis
 
     spec, cfg_run = analyze_spec(args)
-    overrides = _overrides(args.set)
+    overrides = parse_overrides(args.set)
     if args.resolution is not None:
         overrides["resolution_m"] = args.resolution
     params = load_params(args.config, **overrides)
@@ -263,7 +269,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     if as_of is None:
         as_of, note = default_as_of(inputs)
         print(note, file=sys.stderr)
-    prog = _Progress(args.quiet)
+    prog = Progress(args.quiet)
     if getattr(args, "dask", None):
         from geo.dask import DaskExecutor, connect
 

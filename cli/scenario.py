@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cli.main import CLIError, _Progress
+    from cli.main import CLIError, Progress
     from geo.plan import load_plan
     from geo.scenario import load_baseline
     from geo.scenario_products import run_scenario
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--cover-threshold {args.cover_threshold}: must be between 0 and 1")
     plan = load_plan(args.plan)
     baseline = load_baseline(args.analysis)
-    prog = _Progress(args.quiet)
+    prog = Progress(args.quiet)
     s = run_scenario(baseline, plan, args.out, closing_phases=args.phases,
                      cover_threshold=args.cover_threshold, progress=prog)
     prog.close()

@@ -5,4 +5,9 @@ signatures) hold the model and are tested by hand; GeoDataFrame wrappers check
 CRS and columns and call them.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version as _distribution_version
+
+__all__ = ["__version__"]
+
+__version__ = _distribution_version("vacuum")
+"""The installed distribution's version; pyproject.toml is the one place it is written."""

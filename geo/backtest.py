@@ -87,14 +87,14 @@ class _Ranked:
     def __init__(self, scores: Sequence[float] | np.ndarray):
         s = _vector(scores, "scores")
         uniq, inv = np.unique(s, return_inverse=True)
-        self.n = s.size
+        self.size = s.size
         self.inv = inv.ravel()
         self.count = np.bincount(self.inv, minlength=uniq.size).astype(np.float64)  # ascending scores
 
     def auc(self, labels: Sequence[bool] | np.ndarray) -> float:
         y = np.asarray(labels).ravel()
-        if y.size != self.n:
-            raise BacktestError(f"scores ({self.n}) and labels ({y.size}) differ in length")
+        if y.size != self.size:
+            raise BacktestError(f"scores ({self.size}) and labels ({y.size}) differ in length")
         y = y.astype(bool)
         n_pos = int(y.sum())
         n_neg = y.size - n_pos
@@ -107,11 +107,11 @@ class _Ranked:
 
     def top_sum(self, weights: Sequence[float] | np.ndarray, k: float) -> float:
         w = np.asarray(weights, dtype=np.float64).ravel()
-        if w.size != self.n:
-            raise BacktestError(f"scores ({self.n}) and weights ({w.size}) differ in length")
-        if not 0 <= k <= self.n:
-            raise BacktestError(f"k={k} must be between 0 and the number of units ({self.n})")
-        if self.n == 0:
+        if w.size != self.size:
+            raise BacktestError(f"scores ({self.size}) and weights ({w.size}) differ in length")
+        if not 0 <= k <= self.size:
+            raise BacktestError(f"k={k} must be between 0 and the number of units ({self.size})")
+        if self.size == 0:
             return 0.0
         count = self.count[::-1]  # highest score first
         wsum = np.bincount(self.inv, weights=w, minlength=self.count.size)[::-1]

@@ -41,7 +41,7 @@ class Effect:
 
 def closure_effect(w: WhatIf, base_id: str, *, cover_threshold: float = 0.5) -> Effect:
     """What closing ``base_id`` alone would do from the current state (no change made)."""
-    b = w.b
+    b = w.baseline
     t = b.model.term(base_id)
     idx = t.reach.index
     wt = w.weight[base_id]

@@ -35,6 +35,7 @@ __all__ = [
     "proximity_of_counts",
     "exposure_of",
     "grid_population",
+    "cell_areas_km2",
 ]
 
 
@@ -102,7 +103,7 @@ def population_on_grid(
         wt = Affine(t.a, 0.0, t.c + c0 * t.a, 0.0, t.e, t.f + r0 * t.e)
     sh, sw = data.shape
     if units == "density":
-        data = data * _cell_areas_km2(wt, sh, sw, src_crs)
+        data = data * cell_areas_km2(wt, sh, sw, src_crs)
     # source cell holding each target cell centre: warp an index raster (nearest)
     src_index = np.arange(sh * sw, dtype=np.int32).reshape(sh, sw)
     assigned = np.full(grid.shape, -1, dtype=np.int32)
@@ -120,13 +121,13 @@ def population_on_grid(
     gb = grid.bounds
     ins = ((gx >= gb.west) & (gx <= gb.east) & (gy >= gb.south) & (gy <= gb.north)).reshape(sh + 1, sw + 1)
     full = ins[:-1, :-1] & ins[1:, :-1] & ins[:-1, 1:] & ins[1:, 1:]
-    src_area = _cell_areas_km2(wt, sh, sw, src_crs)
+    src_area = cell_areas_km2(wt, sh, sw, src_crs)
     target_per_src = src_area / grid.cell_area_km2
     out = disaggregate(data, row, col, full, target_per_src)
     return out.reshape(grid.shape)
 
 
-def _cell_areas_km2(transform, h: int, w: int, crs: CRS) -> np.ndarray:
+def cell_areas_km2(transform: Affine, h: int, w: int, crs: CRS) -> np.ndarray:
     """Area of each cell of a north-up raster in km² (geodesic for lon/lat)."""
     if crs.is_geographic:
         geod = Geod(ellps="WGS84")

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .errors import VacuumError
 
-__all__ = ["PlanError", "Plan", "Phase", "Step", "ResolvedPhase", "load_plan", "resolve_plan"]
+__all__ = ["PlanError", "Plan", "Phase", "Step", "ResolvedPhase", "load_plan", "resolve_plan", "parse_plan"]
 
 
 class PlanError(VacuumError, ValueError):

@@ -140,7 +140,7 @@ class WhatIf:
     """Incremental what-if on a :class:`Baseline`: weights change, terms stay."""
 
     def __init__(self, baseline: Baseline):
-        self.b = baseline
+        self.baseline = baseline
         self.intensity = baseline.model.intensity.ravel().astype(np.float64).copy()
         self.weight = {t.base_id: t.weight for t in baseline.model.terms}
         self.initial_weight = dict(self.weight)
@@ -152,8 +152,8 @@ class WhatIf:
         old = self.weight[base_id]
         if new == old:
             return
-        t = self.b.model.term(base_id)
-        self.intensity[t.reach.index] += (new - old) * self.b.protection(base_id)
+        t = self.baseline.model.term(base_id)
+        self.intensity[t.reach.index] += (new - old) * self.baseline.protection(base_id)
         self.weight[base_id] = new
 
     def apply(self, step: Step) -> None:
@@ -161,9 +161,9 @@ class WhatIf:
             self.set_weight(step.base_id, 0.0)
             self.closed.append(step.base_id)
         elif step.kind == "reduce":
-            self.set_weight(step.base_id, self.b.weight_for(step.base_id, float(step.strength)))  # type: ignore[arg-type]
+            self.set_weight(step.base_id, self.baseline.weight_for(step.base_id, float(step.strength)))  # type: ignore[arg-type]
         elif step.kind == "handover":
-            self.set_weight(step.base_id, self.b.weight_for(step.base_id, float(step.strength),  # type: ignore[arg-type]
+            self.set_weight(step.base_id, self.baseline.weight_for(step.base_id, float(step.strength),  # type: ignore[arg-type]
                                                             readiness=float(step.readiness)))  # type: ignore[arg-type]
             self.closed.append(step.base_id)
         else:  # pragma: no cover - Step.kind is a Literal
@@ -173,7 +173,7 @@ class WhatIf:
         return -np.expm1(-np.maximum(self.intensity, 0.0))
 
     def gap(self) -> np.ndarray:
-        return self.b.need100 * np.exp(-np.maximum(self.intensity, 0.0))
+        return self.baseline.need100 * np.exp(-np.maximum(self.intensity, 0.0))
 
     def run_phase(self, phase: ResolvedPhase) -> PhaseState:
         for s in phase.steps:
@@ -183,5 +183,5 @@ class WhatIf:
     def full_recompute(self) -> np.ndarray:
         """Intensity rebuilt from every term with the current weights (the reference the tests compare with)."""
         terms = [BaseTerm(t.base_id, self.weight[t.base_id], t.t_resp, t.t_max, t.reach, t.national)
-                 for t in self.b.model.terms if self.weight[t.base_id] > 0]
-        return CoverageModel(self.b.model.shape, terms).intensity.ravel()
+                 for t in self.baseline.model.terms if self.weight[t.base_id] > 0]
+        return CoverageModel(self.baseline.model.shape, terms).intensity.ravel()

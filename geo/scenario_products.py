@@ -52,7 +52,7 @@ class PhaseResult:
 def evaluate_phase(w: WhatIf, phase: ResolvedPhase, base_gap: np.ndarray, base_cov: np.ndarray,
                    cover_threshold: float = 0.5) -> PhaseResult:
     """Apply one phase (cumulatively) and measure it against the baseline. In memory, fast."""
-    b = w.b
+    b = w.baseline
     st = w.run_phase(phase)
     thr = b.params.zone_threshold
     ok = np.isfinite(st.gap)

@@ -15,7 +15,10 @@ from .folder import CRITICALITY_COLUMNS
 from .style import BASE_COLOR, BASE_EDGE
 from .vectors import fmt_number
 
-__all__ = ["base_radius", "base_popup_html", "add_bases", "popup_table", "STRENGTH_SOURCES", "BASE_PANE"]
+__all__ = [
+    "base_radius", "base_popup_html", "add_bases", "popup_table", "STRENGTH_SOURCES", "BASE_PANE",
+    "CRITICALITY_LABELS",
+]
 
 BASE_PANE = "vacuumBases"
 
@@ -25,7 +28,7 @@ STRENGTH_SOURCES = {
     "presence_only": "presence only: HQ staff, observers or police",
 }
 
-_CRITICALITY_LABELS = {
+CRITICALITY_LABELS = {
     "criticality": "Criticality",
     "added_exposure_weighted_gap": "Vacuum its closure opens (exposure-weighted gap)",
     "added_vacuum": "Vacuum its closure opens (exposure-weighted gap)",
@@ -73,7 +76,7 @@ def base_popup_html(row: Mapping[str, Any], extra: Sequence[tuple[str, str]] = (
     for col in crit_cols:
         if col in row:
             v = row[col]
-            rows.append((_CRITICALITY_LABELS.get(col, col.replace("_", " ")),
+            rows.append((CRITICALITY_LABELS.get(col, col.replace("_", " ")),
                          fmt_number(v, 0 if col == "rank" else 2) if _is_number(v) else ("–" if v is None else str(v))))
     rows.extend(extra)
     return popup_table(str(row.get("name") or row.get("base_id") or "base"), rows)

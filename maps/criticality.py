@@ -20,7 +20,7 @@ import pandas as pd
 from geo.legend import STYLES
 
 from .areas import add_admin_layers, add_zones
-from .bases import _CRITICALITY_LABELS, add_bases
+from .bases import CRITICALITY_LABELS, add_bases
 from .controls import (
     InfoPanel,
     Legend,
@@ -146,7 +146,7 @@ def criticality_map(
     table = read_criticality(criticality)
     col = pick_column(table, column)
     name = label or SHORT_LABELS.get(col, col.replace("_", " "))
-    long_name = label or _CRITICALITY_LABELS.get(col, name)
+    long_name = label or CRITICALITY_LABELS.get(col, name)
     bases = join_criticality(folder.require("bases"), table)
     values = pd.to_numeric(bases[col], errors="coerce")
     if not np.isfinite(values.to_numpy(dtype=float)).any():

@@ -89,7 +89,7 @@ def test_population_total_is_preserved(demo):
     total = np.nansum(pop)
     import shapely
 
-    from geo.exposure import _cell_areas_km2
+    from geo.exposure import cell_areas_km2 as _cell_areas_km2
 
     with rasterio.open(ROOT / "data/minusca/population_worldpop2020_density.tif") as ds:
         dens = ds.read(1, masked=True).filled(0).clip(0)

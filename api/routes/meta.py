@@ -13,6 +13,7 @@ from api.auth import Viewer
 from api.deps import ServicesDep
 from api.errors import error_responses
 from api.mappage import DEMO_NAME, latest_active, map_html, pick_analysis, status_html
+from geo import __version__
 
 __all__ = ["router"]
 
@@ -21,7 +22,7 @@ router = APIRouter(tags=["service"])
 
 class Health(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "status": "ok", "version": "0.1.0", "storage": "sqlite", "workers": 2, "instance": "srv_0123456789ab"}]})
+        "status": "ok", "version": __version__, "storage": "sqlite", "workers": 2, "instance": "srv_0123456789ab"}]})
 
     status: str
     version: str
@@ -41,8 +42,6 @@ class Me(BaseModel):
 
 @router.get("/health", response_model=Health, summary="Is the service up (no key needed)")
 def health(s: ServicesDep) -> Health:
-    from geo import __version__
-
     return Health(status="ok", version=__version__, storage=s.storage.backend, workers=s.jobs.workers,
                   instance=s.jobs.instance_id)
 

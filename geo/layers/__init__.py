@@ -16,7 +16,9 @@ docstrings and recorded in ``attrs``.
 
 from __future__ import annotations
 
-from ._common import (
+from .admin import check_population_raster, load_admin
+from .bases import load_bases
+from .common import (
     ADMIN_COLUMNS,
     BASE_COLUMNS,
     EVENT_COLUMNS,
@@ -26,8 +28,6 @@ from ._common import (
     STRENGTH_SOURCES,
     UNIT_TYPES,
 )
-from .admin import check_population_raster, load_admin
-from .bases import load_bases
 from .events import load_events
 from .infrastructure import load_roads, load_sites
 

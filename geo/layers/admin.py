@@ -19,16 +19,18 @@ from ..errors import (
     MissingCRSError,
 )
 from ..readers import layer_source, read_vector
-from ._common import (
+from .common import (
     ADMIN_COLUMNS,
-    _bad,
-    _finish,
-    _has,
-    _integers,
-    _lower,
-    _required_text,
-    _text,
+    as_text,
+    bad_values_error,
+    columns_by_lower,
+    finish_layer,
+    has_columns,
+    parse_integers,
+    required_text,
 )
+
+__all__ = ["load_admin", "check_population_raster"]
 
 # ============================================================================== admin
 
@@ -69,7 +71,7 @@ def load_admin(
     """
     gdf = read_vector(path, crs=crs)
     source = layer_source(gdf)
-    col = _lower(gdf)
+    col = columns_by_lower(gdf)
     others = [c for c in gdf.columns if c != gdf.geometry.name]
     if level is not None and level_column is not None:
         raise ConfigError("pass level= or level_column=, not both")
@@ -81,10 +83,10 @@ def load_admin(
     detected: int | None
     id_col: str | None
     name_col: str | None
-    if _has(gdf, ("adm1_code", "name", "iso3")):
+    if has_columns(gdf, ("adm1_code", "name", "iso3")):
         detected, schema = 1, "natural_earth_admin1"
         id_col, name_col = col["adm1_code"], col["name"]
-        parent = _text(gdf[col["iso3"]])
+        parent = as_text(gdf[col["iso3"]])
     elif ("adm0_a3" in col or "iso_a3" in col) and "name" in col:
         detected, schema = 0, "natural_earth_admin0"
         id_col, name_col = None, col["name"]
@@ -94,7 +96,7 @@ def load_admin(
 
     n: int | None
     if level_column is not None:
-        levels = _integers(gdf[level_column], source=source, column=level_column, lo=0, hi=9)
+        levels = parse_integers(gdf[level_column], source=source, column=level_column, lo=0, hi=9)
         n = None
     else:
         n = detected if level is None else level
@@ -116,7 +118,7 @@ def load_admin(
         name_col = _first(col, [*_NAME_COLUMNS, *([f"adm{n}_en", f"name_{n}"] if n is not None else [])])
         parent_col = _first(col, ["parent", *([f"adm{n - 1}_pcode", f"gid_{n - 1}"] if n else [])])
         if parent_col is not None:
-            parent = _text(gdf[parent_col])
+            parent = as_text(gdf[parent_col])
     id_col = id_column or id_col
     name_col = name_column or name_col
     if name_col is None:
@@ -132,7 +134,7 @@ def load_admin(
             f"columns present: {', '.join(others)}. Pass id_column='your_column' (CLI: --admin-id-column)"
         )
     else:
-        ids = _required_text(gdf[id_col], source=source, column=id_col)
+        ids = required_text(gdf[id_col], source=source, column=id_col)
 
     parents = pd.Series(
         [None if parent is None or parent[i] == "" else parent[i] for i in gdf.index],
@@ -140,11 +142,11 @@ def load_admin(
     )  # fmt: skip
     data = {
         "admin_id": ids,
-        "name": _required_text(gdf[name_col], source=source, column=name_col),
+        "name": required_text(gdf[name_col], source=source, column=name_col),
         "level": pd.Series(levels, index=gdf.index, dtype="int64"),
         "parent": parents,
     }
-    return _finish(
+    return finish_layer(
         gdf, data, ADMIN_COLUMNS, what="admin units", id_column="admin_id",
         allowed={"Polygon", "MultiPolygon"}, repair=repair, attrs={"schema": schema},
     )  # fmt: skip
@@ -155,9 +157,9 @@ def _first(col: Mapping[str, str], names: Sequence[str]) -> str | None:
 
 
 def _detect_level(gdf: pd.DataFrame) -> int | None:
-    col = _lower(gdf)
+    col = columns_by_lower(gdf)
     if "shapetype" in col:
-        values = set(_text(gdf[col["shapetype"]]).str.upper())
+        values = set(as_text(gdf[col["shapetype"]]).str.upper())
         if len(values) == 1 and re.fullmatch(r"ADM\d", next(iter(values))):
             return int(next(iter(values))[3])
     for pattern in (r"adm(\d)_pcode", r"gid_(\d)"):
@@ -169,13 +171,13 @@ def _detect_level(gdf: pd.DataFrame) -> int | None:
 
 def _ne_admin0_ids(gdf: pd.DataFrame, col: Mapping[str, str]) -> pd.Series:
     source = layer_source(gdf)
-    iso = _text(gdf[col["iso_a3"]]) if "iso_a3" in col else pd.Series("", index=gdf.index, dtype=object)
-    adm = _text(gdf[col["adm0_a3"]]) if "adm0_a3" in col else pd.Series("", index=gdf.index, dtype=object)
+    iso = as_text(gdf[col["iso_a3"]]) if "iso_a3" in col else pd.Series("", index=gdf.index, dtype=object)
+    adm = as_text(gdf[col["adm0_a3"]]) if "adm0_a3" in col else pd.Series("", index=gdf.index, dtype=object)
     good_iso = np.array([re.fullmatch(r"[A-Z]{3}", v) is not None for v in iso], dtype=bool)
     ids = iso.where(good_iso, adm)
     empty = (ids == "").to_numpy()
     if empty.any():
-        raise _bad(LayerError, source, "ISO_A3/ADM0_A3", ids, empty, "a three-letter code")
+        raise bad_values_error(LayerError, source, "ISO_A3/ADM0_A3", ids, empty, "a three-letter code")
     return ids
 
 

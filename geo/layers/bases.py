@@ -18,28 +18,30 @@ from ..errors import (
     LayerError,
 )
 from ..readers import layer_source, read_vector
-from ._common import (
+from .common import (
     BASE_COLUMNS,
     GEOPKO_COMPANY_SIZE,
     UNIT_TYPES,
-    _as_date,
-    _bad,
-    _finish,
-    _fix_hint,
-    _flag,
-    _has,
-    _indexed,
-    _integers,
-    _lower,
-    _numeric,
-    _parse_dates,
-    _require_columns,
-    _required_text,
-    _resolve,
-    _slug,
-    _snake,
-    _text,
+    as_text,
+    bad_values_error,
+    columns_by_lower,
+    finish_layer,
+    has_columns,
+    indexed,
+    mapping_hint,
+    parse_as_of,
+    parse_dates,
+    parse_flags,
+    parse_integers,
+    parse_numbers,
+    require_columns,
+    required_text,
+    resolve_fields,
+    slugify,
+    snake_case,
 )
+
+__all__ = ["load_bases"]
 
 # ============================================================================== bases
 
@@ -119,10 +121,10 @@ def load_bases(
     ``as_of`` are left out).
     """
     gdf = read_vector(path, crs=crs)
-    as_of_ts = _as_date(as_of)
-    if mapping is None and _has(gdf, _V21_SIGNATURE):
+    as_of_ts = parse_as_of(as_of)
+    if mapping is None and has_columns(gdf, _V21_SIGNATURE):
         return _drop_stale(_bases_geopko21(gdf, as_of=as_of_ts, mission=mission), as_of_ts, max_map_age_days)
-    if mapping is None and _has(gdf, _V23_SIGNATURE):
+    if mapping is None and has_columns(gdf, _V23_SIGNATURE):
         return _drop_stale(_bases_geopko23(gdf, as_of=as_of_ts, mission=mission), as_of_ts, max_map_age_days)
     what = "bases" if mapping else "bases (not a Geo-PKO v2.1 or v2.3 file)"
     return _bases_generic(gdf, mapping, as_of=as_of_ts, mission=mission, what=what)
@@ -176,7 +178,7 @@ def _base_ids(missions: pd.Series, names: pd.Series, groups: pd.Series) -> list[
     seen: dict[tuple[str, str], int] = {}
     ids = []
     for m, n, g in zip(missions, names, groups, strict=True):
-        base = f"{m}:{_slug(n)}"
+        base = f"{m}:{slugify(n)}"
         k = seen.get((g, base), 0) + 1
         seen[(g, base)] = k
         ids.append(base if k == 1 else f"{base}-{k}")
@@ -185,17 +187,17 @@ def _base_ids(missions: pd.Series, names: pd.Series, groups: pd.Series) -> list[
 
 def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, mission: str | None) -> gpd.GeoDataFrame:
     source = layer_source(gdf)
-    _require_columns(gdf, (*_V21_QUICK, *_V21_OTHER), schema="Geo-PKO v2.1")
-    col = {k: _lower(gdf)[k] for k in (*_V21_SIGNATURE, *_V21_QUICK, *_V21_OTHER)}
+    require_columns(gdf, (*_V21_QUICK, *_V21_OTHER), schema="Geo-PKO v2.1")
+    col = {k: columns_by_lower(gdf)[k] for k in (*_V21_SIGNATURE, *_V21_QUICK, *_V21_OTHER)}
 
-    missions = _filter_mission(gdf, _required_text(gdf[col["mission"]], source=source, column=col["mission"]), mission)
+    missions = _filter_mission(gdf, required_text(gdf[col["mission"]], source=source, column=col["mission"]), mission)
     gdf = gdf.loc[missions.index]
-    years = _integers(gdf[col["year"]], source=source, column=col["year"], lo=1900, hi=2100)
-    months = _integers(gdf[col["month"]], source=source, column=col["month"], lo=1, hi=12)
+    years = parse_integers(gdf[col["year"]], source=source, column=col["year"], lo=1900, hi=2100)
+    months = parse_integers(gdf[col["month"]], source=source, column=col["month"], lo=1, hi=12)
     maps = pd.DataFrame(
         {
             "mission": missions.to_numpy(),
-            "source": _text(gdf[col["source"]]).to_numpy(),
+            "source": as_text(gdf[col["source"]]).to_numpy(),
             "map_date": pd.to_datetime({"year": years, "month": months, "day": np.ones_like(years)}).to_numpy(),
         },
         index=gdf.index,
@@ -217,27 +219,27 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     maps = maps[keep]
     gdf = gdf.loc[maps.index]
 
-    raw = _text(gdf[col["no.troops"]])
+    raw = as_text(gdf[col["no.troops"]])
     unknown = (raw.str.lower() == "unknown").to_numpy()
     nums = pd.to_numeric(raw.where(~unknown, None), errors="coerce").to_numpy(dtype="float64")
     bad = ~unknown & (~np.isfinite(nums) | (nums < 0))
     if bad.any():
-        raise _bad(LayerError, source, col["no.troops"], raw, bad, "a number >= 0 or 'unknown'")
+        raise bad_values_error(LayerError, source, col["no.troops"], raw, bad, "a number >= 0 or 'unknown'")
     strength = np.where(unknown, GEOPKO_COMPANY_SIZE, nums)
     strength_source = np.select(
         [unknown, strength > 0], ["imputed_unknown", "reported"], default="presence_only"
     )
 
     def flag(name: str) -> np.ndarray:
-        return _flag(gdf[col[name]], source=source, column=col[name]) > 0
+        return parse_flags(gdf[col[name]], source=source, column=col[name]) > 0
 
     troops = strength > 0
     quick = np.logical_or.reduce([flag(n) for n in _V21_QUICK])
-    units = sum(_flag(gdf[col[n]], source=source, column=col[n]) for n in ("battalion", "company", "platoon"))
-    hq = _flag(gdf[col["hq"]], source=source, column=col["hq"])
+    units = sum(parse_flags(gdf[col[n]], source=source, column=col[n]) for n in ("battalion", "company", "platoon"))
+    hq = parse_flags(gdf[col["hq"]], source=source, column=col["hq"])
     bad_hq = (hq != np.round(hq)) | (hq > 3)
     if bad_hq.any():
-        raise _bad(LayerError, source, col["hq"], _text(gdf[col["hq"]]), bad_hq, "0, 1, 2, 3 or NA")
+        raise bad_values_error(LayerError, source, col["hq"], as_text(gdf[col["hq"]]), bad_hq, "0, 1, 2, 3 or NA")
     unit_type = np.select(
         [
             troops & quick,
@@ -249,7 +251,7 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
         ["quick_reaction", "infantry", "police", "headquarters", "observer"],
         default="support",
     )
-    names = _required_text(gdf[col["location"]], source=source, column=col["location"])
+    names = required_text(gdf[col["location"]], source=source, column=col["location"])
     data = {
         "base_id": _base_ids(maps["mission"], names, maps["source"]),
         "name": names.to_numpy(),
@@ -264,8 +266,8 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
         m: {"source": s, "map_date": d.strftime("%Y-%m")}
         for m, s, d in zip(latest["mission"], latest["source"], latest["map_date"], strict=True)
     }
-    return _finish(
-        gdf, _indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
+    return finish_layer(
+        gdf, indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
         allowed={"Point"}, attrs={"schema": "geo_pko_v2.1", "maps": used},
     )  # fmt: skip
 
@@ -274,12 +276,12 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
 
 def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, mission: str | None) -> gpd.GeoDataFrame:
     source = layer_source(gdf)
-    _require_columns(gdf, _V23_OTHER, schema="Geo-PKO v2.3 yearly summary")
-    col = {k: _lower(gdf)[k] for k in (*_V23_SIGNATURE, *_V23_OTHER)}
+    require_columns(gdf, _V23_OTHER, schema="Geo-PKO v2.3 yearly summary")
+    col = {k: columns_by_lower(gdf)[k] for k in (*_V23_SIGNATURE, *_V23_OTHER)}
 
-    missions = _filter_mission(gdf, _required_text(gdf[col["mission"]], source=source, column=col["mission"]), mission)
+    missions = _filter_mission(gdf, required_text(gdf[col["mission"]], source=source, column=col["mission"]), mission)
     gdf = gdf.loc[missions.index]
-    years = pd.Series(_integers(gdf[col["year"]], source=source, column=col["year"], lo=1900, hi=2100), index=gdf.index)
+    years = pd.Series(parse_integers(gdf[col["year"]], source=source, column=col["year"], lo=1900, hi=2100), index=gdf.index)
     if as_of is not None:
         keep = years == as_of.year
         if not keep.any():
@@ -289,20 +291,20 @@ def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
         keep = years == years.groupby(missions).transform("max")
     gdf, missions, years = gdf[keep], missions[keep], years[keep]
 
-    raw = _text(gdf[col["ave.no.troops"]])
+    raw = as_text(gdf[col["ave.no.troops"]])
     is_na = (raw.str.upper() == "NA").to_numpy() | (raw == "").to_numpy()
     ave = pd.to_numeric(raw.where(~is_na, None), errors="coerce").to_numpy(dtype="float64")
     bad = ~is_na & (~np.isfinite(ave) | (ave < 0))
     if bad.any():
-        raise _bad(LayerError, source, col["ave.no.troops"], raw, bad, "a number >= 0 or NA")
-    names = _required_text(gdf[col["location"]], source=source, column=col["location"])
+        raise bad_values_error(LayerError, source, col["ave.no.troops"], raw, bad, "a number >= 0 or NA")
+    names = required_text(gdf[col["location"]], source=source, column=col["location"])
     frame = pd.DataFrame(
         {
             "mission": missions,
             "year": years,
             "name": names,
             "ave": ave,
-            **{k: _flag(gdf[col[k]], source=source, column=col[k]) for k in _V23_OTHER},
+            **{k: parse_flags(gdf[col[k]], source=source, column=col[k]) for k in _V23_OTHER},
         },
         index=gdf.index,
     )
@@ -320,7 +322,7 @@ def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     strength_source = np.select([unknown, strength > 0], ["imputed_unknown", "reported"], default="presence_only")
     hq = merged["hq"].to_numpy()
     if ((hq != np.round(hq)) | (hq > 3)).any():
-        raise _bad(LayerError, source, col["hq"], _text(gdf[col["hq"]]), (hq != np.round(hq)) | (hq > 3), "0, 1, 2 or 3")
+        raise bad_values_error(LayerError, source, col["hq"], as_text(gdf[col["hq"]]), (hq != np.round(hq)) | (hq > 3), "0, 1, 2 or 3")
     troops = strength > 0
     unit_type = np.select(
         [
@@ -347,8 +349,8 @@ def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
         "hq": hq.astype("int64"),
     }
     used = {m: {"year": int(y)} for m, y in merged.groupby("mission")["year"].max().items()}
-    return _finish(
-        gdf, _indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
+    return finish_layer(
+        gdf, indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
         allowed={"Point"}, attrs={"schema": "geo_pko_v2.3", "maps": used},
     )  # fmt: skip
 
@@ -362,15 +364,15 @@ def _bases_generic(
     what: str,
 ) -> gpd.GeoDataFrame:
     source = layer_source(gdf)
-    cols = _resolve(gdf, mapping, required=_GENERIC_BASE_REQUIRED, optional=_GENERIC_BASE_OPTIONAL, what=what)
+    cols = resolve_fields(gdf, mapping, required=_GENERIC_BASE_REQUIRED, optional=_GENERIC_BASE_OPTIONAL, what=what)
     attrs: dict[str, Any] = {"schema": "custom"}
     if cols["mission"] is not None:
-        missions = _filter_mission(gdf, _text(gdf[cols["mission"]]), mission)
+        missions = _filter_mission(gdf, as_text(gdf[cols["mission"]]), mission)
         gdf = gdf.loc[missions.index]
     elif mission is not None:
         raise ConfigError(
             f"{source}: mission={mission!r} given but the file has no mission field; "
-            f"{_fix_hint(['mission'])}, or drop mission"
+            f"{mapping_hint(['mission'])}, or drop mission"
         )
     else:
         missions = pd.Series("", index=gdf.index, dtype=object)
@@ -378,24 +380,24 @@ def _bases_generic(
         raise EmptyLayerError(f"{source}: no bases left to load")
 
     id_col, strength_col = str(cols["base_id"]), str(cols["strength"])  # required: resolved
-    ids = _required_text(gdf[id_col], source=source, column=id_col)
-    strength = _numeric(gdf[strength_col], source=source, column=strength_col)
-    names = _required_text(gdf[cols["name"]], source=source, column=cols["name"]) if cols["name"] else ids
+    ids = required_text(gdf[id_col], source=source, column=id_col)
+    strength = parse_numbers(gdf[strength_col], source=source, column=strength_col)
+    names = required_text(gdf[cols["name"]], source=source, column=cols["name"]) if cols["name"] else ids
     if cols["unit_type"] is not None:
-        text = _text(gdf[cols["unit_type"]])
-        unit_type = text.map(_snake)
+        text = as_text(gdf[cols["unit_type"]])
+        unit_type = text.map(snake_case)
         bad = ~unit_type.isin(UNIT_TYPES).to_numpy()
         if bad.any():
-            raise _bad(LayerError, source, cols["unit_type"], text, bad, f"one of {', '.join(UNIT_TYPES)}")
+            raise bad_values_error(LayerError, source, cols["unit_type"], text, bad, f"one of {', '.join(UNIT_TYPES)}")
     else:
         unit_type = pd.Series("infantry", index=gdf.index, dtype=object)
         attrs["unit_type_source"] = "default"
     if cols["hq"] is not None:
-        hq = _integers(gdf[cols["hq"]], source=source, column=cols["hq"], lo=0, hi=3)
+        hq = parse_integers(gdf[cols["hq"]], source=source, column=cols["hq"], lo=0, hi=3)
     else:
         hq = np.zeros(len(gdf), dtype="int64")
     if cols["map_date"] is not None:
-        map_date = _parse_dates(gdf[cols["map_date"]], source=source, column=cols["map_date"])
+        map_date = parse_dates(gdf[cols["map_date"]], source=source, column=cols["map_date"])
     else:
         map_date = pd.Series(pd.NaT, index=gdf.index, dtype="datetime64[ns]")
     if as_of is not None and cols["map_date"] is not None:
@@ -417,7 +419,7 @@ def _bases_generic(
         "map_date": map_date,
         "hq": hq,
     }
-    return _finish(
-        gdf, _indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
+    return finish_layer(
+        gdf, indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
         allowed={"Point"}, attrs=attrs,
     )  # fmt: skip

@@ -17,24 +17,26 @@ from ..errors import (
     MissingColumnError,
 )
 from ..readers import layer_source, read_vector
-from ._common import (
+from .common import (
     EVENT_COLUMNS,
-    _actors,
-    _bad,
-    _col,
-    _finish,
-    _has,
-    _indexed,
-    _lower,
-    _numeric,
-    _parse_dates,
-    _required_text,
-    _resolve,
-    _rows,
-    _snake,
-    _text,
-    _to_float,
+    actor_pairs,
+    as_text,
+    bad_values_error,
+    column_of,
+    columns_by_lower,
+    finish_layer,
+    has_columns,
+    indexed,
+    parse_dates,
+    parse_numbers,
+    required_text,
+    resolve_fields,
+    row_numbers,
+    snake_case,
+    to_float,
 )
+
+__all__ = ["load_events"]
 
 # ============================================================================= events
 
@@ -48,11 +50,11 @@ _GED_TYPES = {"1": "state_based", "2": "non_state", "3": "one_sided"}
 
 
 def _year_dates(values: pd.Series, *, source: str, column: str) -> pd.Series:
-    nums, _, text = _to_float(values)
+    nums, _, text = to_float(values)
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(nums) | (nums != np.round(nums)) | (nums < 1) | (nums > 9999)
     if bad.any():
-        raise _bad(DateParseError, source, column, text, bad, "a year (whole number)")
+        raise bad_values_error(DateParseError, source, column, text, bad, "a year (whole number)")
     dates = pd.to_datetime({"year": nums.astype("int64"), "month": 7, "day": 1})
     return pd.Series(dates.to_numpy().astype("datetime64[ns]"), index=values.index)
 
@@ -96,18 +98,18 @@ def load_events(
     ``year_only=True`` on a file that has day dates is refused (it would throw them away).
     """
     gdf = read_vector(path, crs=crs)
-    if mapping is None and _has(gdf, _GED):
+    if mapping is None and has_columns(gdf, _GED):
         _refuse_year_only(gdf, year_only, "date_start")
         return _events_ged(gdf, date_column="date_start", year_only=False)
-    if mapping is None and _has(gdf, _GED_YEAR):
+    if mapping is None and has_columns(gdf, _GED_YEAR):
         if not year_only:
             raise _year_only_error(gdf, "this UCDP GED file")
         return _events_ged(gdf, date_column="year", year_only=True)
-    if mapping is None and _has(gdf, _GED_AGGREGATE) and not _has(gdf, ("type_of_violence",)):
+    if mapping is None and has_columns(gdf, _GED_AGGREGATE) and not has_columns(gdf, ("type_of_violence",)):
         if not year_only:
             raise _year_only_error(gdf, "this UCDP GED location-year aggregate")
         return _events_ged_aggregate(gdf)
-    if mapping is None and _has(gdf, _ACLED):
+    if mapping is None and has_columns(gdf, _ACLED):
         _refuse_year_only(gdf, year_only, "event_date")
         return _events_acled(gdf)
     return _events_custom(gdf, mapping, year_only=year_only)
@@ -122,12 +124,12 @@ def _refuse_year_only(gdf: pd.DataFrame, year_only: bool, column: str) -> None:
 
 
 def _fatalities(gdf: pd.DataFrame, column: str) -> np.ndarray:
-    return _numeric(gdf[column], source=layer_source(gdf), column=column).astype("float64")
+    return parse_numbers(gdf[column], source=layer_source(gdf), column=column).astype("float64")
 
 
 def _events_ged(gdf: gpd.GeoDataFrame, *, date_column: str, year_only: bool) -> gpd.GeoDataFrame:
     source = layer_source(gdf)
-    col = _lower(gdf)
+    col = columns_by_lower(gdf)
     if "id" in col:
         id_col = col["id"]
     elif "event_id" in col:
@@ -137,24 +139,24 @@ def _events_ged(gdf: gpd.GeoDataFrame, *, date_column: str, year_only: bool) -> 
             f"{source}: the file looks like UCDP GED but has no 'id' or 'event_id' column; "
             f"columns present: {', '.join(c for c in gdf.columns if c != gdf.geometry.name)}"
         )
-    tov = _text(_col(gdf, "type_of_violence"))
+    tov = as_text(column_of(gdf, "type_of_violence"))
     bad = ~tov.isin(list(_GED_TYPES)).to_numpy()
     if bad.any():
-        raise _bad(LayerError, source, col["type_of_violence"], tov, bad, "1, 2 or 3")
+        raise bad_values_error(LayerError, source, col["type_of_violence"], tov, bad, "1, 2 or 3")
     if year_only:
         dates = _year_dates(gdf[col[date_column]], source=source, column=col[date_column])
     else:
-        dates = _parse_dates(gdf[col[date_column]], source=source, column=col[date_column])
+        dates = parse_dates(gdf[col[date_column]], source=source, column=col[date_column])
     data = {
-        "event_id": _required_text(gdf[id_col], source=source, column=id_col),
+        "event_id": required_text(gdf[id_col], source=source, column=id_col),
         "date": dates,
         "event_type": tov.map(_GED_TYPES),
         "fatalities": _fatalities(gdf, col["best"]),
-        "actors": _actors(_col(gdf, "side_a"), _col(gdf, "side_b")),
+        "actors": actor_pairs(column_of(gdf, "side_a"), column_of(gdf, "side_b")),
         "schema": "ged",
     }
-    return _finish(
-        gdf, _indexed(_broadcast(data, len(gdf)), gdf.index), EVENT_COLUMNS, what="events",
+    return finish_layer(
+        gdf, indexed(_broadcast(data, len(gdf)), gdf.index), EVENT_COLUMNS, what="events",
         id_column="event_id", allowed={"Point"}, attrs={"schema": "ged", "year_only": year_only},
     )  # fmt: skip
 
@@ -165,17 +167,17 @@ def _broadcast(data: dict[str, Any], n: int) -> dict[str, Any]:
 
 def _events_ged_aggregate(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     source = layer_source(gdf)
-    col = _lower(gdf)
+    col = columns_by_lower(gdf)
     data = {
-        "event_id": [f"agg:{r}" for r in _rows(gdf.index)],
+        "event_id": [f"agg:{r}" for r in row_numbers(gdf.index)],
         "date": _year_dates(gdf[col["year"]], source=source, column=col["year"]),
         "event_type": "aggregate",
         "fatalities": _fatalities(gdf, col["best"]),
         "actors": "",
         "schema": "ged",
     }
-    return _finish(
-        gdf, _indexed(_broadcast(data, len(gdf)), gdf.index), EVENT_COLUMNS, what="events",
+    return finish_layer(
+        gdf, indexed(_broadcast(data, len(gdf)), gdf.index), EVENT_COLUMNS, what="events",
         id_column="event_id", allowed={"Point"},
         attrs={"schema": "ged_aggregate", "year_only": True},
     )  # fmt: skip
@@ -183,25 +185,25 @@ def _events_ged_aggregate(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def _events_acled(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     source = layer_source(gdf)
-    col = _lower(gdf)
+    col = columns_by_lower(gdf)
     id_name = next((n for n in ("event_id_cnty", "data_id") if n in col), None)
     if id_name is None:
         raise MissingColumnError(
             f"{source}: the file looks like ACLED but has no 'event_id_cnty' or 'data_id' "
             f"column; columns present: {', '.join(c for c in gdf.columns if c != gdf.geometry.name)}"
         )
-    etype = _required_text(gdf[col["event_type"]], source=source, column=col["event_type"])
+    etype = required_text(gdf[col["event_type"]], source=source, column=col["event_type"])
     actor2 = gdf[col["actor2"]] if "actor2" in col else pd.Series("", index=gdf.index)
     data = {
-        "event_id": _required_text(gdf[col[id_name]], source=source, column=col[id_name]),
-        "date": _parse_dates(gdf[col["event_date"]], source=source, column=col["event_date"]),
-        "event_type": etype.map(_snake),
+        "event_id": required_text(gdf[col[id_name]], source=source, column=col[id_name]),
+        "date": parse_dates(gdf[col["event_date"]], source=source, column=col["event_date"]),
+        "event_type": etype.map(snake_case),
         "fatalities": _fatalities(gdf, col["fatalities"]),
-        "actors": _actors(gdf[col["actor1"]], actor2),
+        "actors": actor_pairs(gdf[col["actor1"]], actor2),
         "schema": "acled",
     }
-    return _finish(
-        gdf, _indexed(_broadcast(data, len(gdf)), gdf.index), EVENT_COLUMNS, what="events",
+    return finish_layer(
+        gdf, indexed(_broadcast(data, len(gdf)), gdf.index), EVENT_COLUMNS, what="events",
         id_column="event_id", allowed={"Point"}, attrs={"schema": "acled", "year_only": False},
     )  # fmt: skip
 
@@ -212,18 +214,18 @@ def _events_custom(
     source = layer_source(gdf)
     when = "year" if year_only else "date"
     what = "events" if mapping else "events (not UCDP GED or ACLED)"
-    cols = _resolve(gdf, mapping, required=(when, "fatalities"), optional=("event_id", "event_type", "actors"), what=what)
+    cols = resolve_fields(gdf, mapping, required=(when, "fatalities"), optional=("event_id", "event_type", "actors"), what=what)
     if year_only:
         dates = _year_dates(gdf[cols["year"]], source=source, column=str(cols["year"]))
     else:
-        dates = _parse_dates(gdf[cols["date"]], source=source, column=str(cols["date"]))
+        dates = parse_dates(gdf[cols["date"]], source=source, column=str(cols["date"]))
     ids = (
-        _required_text(gdf[cols["event_id"]], source=source, column=cols["event_id"])
+        required_text(gdf[cols["event_id"]], source=source, column=cols["event_id"])
         if cols["event_id"]
-        else [str(r) for r in _rows(gdf.index)]
+        else [str(r) for r in row_numbers(gdf.index)]
     )
     etype = (
-        _required_text(gdf[cols["event_type"]], source=source, column=cols["event_type"]).map(_snake)
+        required_text(gdf[cols["event_type"]], source=source, column=cols["event_type"]).map(snake_case)
         if cols["event_type"]
         else "unspecified"
     )
@@ -232,10 +234,10 @@ def _events_custom(
         "date": dates,
         "event_type": etype,
         "fatalities": _fatalities(gdf, str(cols["fatalities"])),
-        "actors": _text(gdf[cols["actors"]]) if cols["actors"] else "",
+        "actors": as_text(gdf[cols["actors"]]) if cols["actors"] else "",
         "schema": "custom",
     }
-    return _finish(
-        gdf, _indexed(_broadcast(data, len(gdf)), gdf.index), EVENT_COLUMNS, what="events",
+    return finish_layer(
+        gdf, indexed(_broadcast(data, len(gdf)), gdf.index), EVENT_COLUMNS, what="events",
         id_column="event_id", allowed={"Point"}, attrs={"schema": "custom", "year_only": year_only},
     )  # fmt: skip

@@ -16,22 +16,24 @@ from ..errors import (
     MissingColumnError,
 )
 from ..readers import layer_source, read_vector
-from ._common import (
-    _SITE_KINDS,
+from .common import (
     ROAD_COLUMNS,
     SITE_COLUMNS,
+    SITE_KINDS,
     SiteKind,
-    _finish,
-    _has,
-    _indexed,
-    _lower,
-    _numeric,
-    _required_text,
-    _resolve,
-    _rows,
-    _text,
-    _unique,
+    as_text,
+    check_unique,
+    columns_by_lower,
+    finish_layer,
+    has_columns,
+    indexed,
+    parse_numbers,
+    required_text,
+    resolve_fields,
+    row_numbers,
 )
+
+__all__ = ["load_roads", "load_sites"]
 
 # ============================================================================== roads
 
@@ -62,7 +64,7 @@ def load_roads(
     """
     gdf = read_vector(path, crs=crs)
     source = layer_source(gdf)
-    col = _lower(gdf)
+    col = columns_by_lower(gdf)
     attrs: dict[str, Any] = {"schema": "roads"}
     if class_column is not None:
         if class_column not in gdf.columns:
@@ -74,7 +76,7 @@ def load_roads(
     else:
         cls_col = next((col[n] for n in _ROAD_CLASS_COLUMNS if n in col), None)
     if cls_col is not None:
-        road_class = _required_text(gdf[cls_col], source=source, column=cls_col).str.lower()
+        road_class = required_text(gdf[cls_col], source=source, column=cls_col).str.lower()
         attrs["road_class_source"] = cls_col
     else:
         road_class = pd.Series("corridor", index=gdf.index, dtype=object)
@@ -83,15 +85,15 @@ def load_roads(
     ids: pd.Series | None = None
     for name in _ROAD_ID_COLUMNS:
         if name in col:
-            text = _text(gdf[col[name]])
+            text = as_text(gdf[col[name]])
             if (text != "").all() and text.is_unique:
                 ids, attrs["road_id_source"] = text, col[name]
                 break
     if ids is None:
-        ids = pd.Series([str(r) for r in _rows(gdf.index)], index=gdf.index, dtype=object)
+        ids = pd.Series([str(r) for r in row_numbers(gdf.index)], index=gdf.index, dtype=object)
         attrs["road_id_source"] = "row_number"
 
-    out = _finish(
+    out = finish_layer(
         gdf, {"road_id": ids, "road_class": road_class}, ROAD_COLUMNS, what="roads",
         id_column="road_id", allowed={"LineString", "MultiLineString"}, repair=repair, attrs=attrs,
     )  # fmt: skip
@@ -111,7 +113,7 @@ def _explode_lines(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ]
     parts = parts.reset_index(drop=True)
     parts.attrs = attrs
-    _unique(parts["road_id"], source=layer_source(gdf), field="road_id")
+    check_unique(parts["road_id"], source=layer_source(gdf), field="road_id")
     return parts
 
 
@@ -144,47 +146,47 @@ def load_sites(
       ``site_id`` (default: row number), ``population`` (number >= 0 or empty),
       ``subtype``.
     """
-    if kind not in _SITE_KINDS:
-        raise ConfigError(f"kind={kind!r}; must be one of {', '.join(_SITE_KINDS)}")
+    if kind not in SITE_KINDS:
+        raise ConfigError(f"kind={kind!r}; must be one of {', '.join(SITE_KINDS)}")
     gdf = read_vector(path, crs=crs)
     source = layer_source(gdf)
-    col = _lower(gdf)
-    if mapping is None and _has(gdf, _GEONAMES):
+    col = columns_by_lower(gdf)
+    if mapping is None and has_columns(gdf, _GEONAMES):
         _check_kind(source, "GeoNames populated places", kind, "town")
         cols = {"site_id": col["geonameid"], "name": col["name"], "population": col["population"], "subtype": None}
         schema = "geonames"
-    elif mapping is None and _has(gdf, _OURAIRPORTS):
+    elif mapping is None and has_columns(gdf, _OURAIRPORTS):
         _check_kind(source, "OurAirports airports", kind, "airport")
         cols = {"site_id": col["ident"], "name": col["name"], "population": None, "subtype": col["type"]}
         schema = "ourairports"
-    elif mapping is None and _has(gdf, _AIRPORTSDATA):
+    elif mapping is None and has_columns(gdf, _AIRPORTSDATA):
         _check_kind(source, "airportsdata airports", kind, "airport")
         cols = {"site_id": col["icao"], "name": col["name"], "population": None, "subtype": None}
         schema = "airportsdata"
     else:
         what = "sites" if mapping else "sites (not GeoNames, OurAirports or airportsdata)"
-        cols = _resolve(gdf, mapping, required=("name",), optional=("site_id", "population", "subtype"), what=what)
+        cols = resolve_fields(gdf, mapping, required=("name",), optional=("site_id", "population", "subtype"), what=what)
         schema = "custom"
 
     ids = (
-        _required_text(gdf[cols["site_id"]], source=source, column=cols["site_id"])
+        required_text(gdf[cols["site_id"]], source=source, column=cols["site_id"])
         if cols["site_id"]
-        else pd.Series([str(r) for r in _rows(gdf.index)], index=gdf.index, dtype=object)
+        else pd.Series([str(r) for r in row_numbers(gdf.index)], index=gdf.index, dtype=object)
     )
     population = (
-        _numeric(gdf[cols["population"]], source=source, column=cols["population"], empty_ok=True)
+        parse_numbers(gdf[cols["population"]], source=source, column=cols["population"], empty_ok=True)
         if cols["population"]
         else np.full(len(gdf), np.nan)
     )
     data = {
         "site_id": ids,
-        "name": _required_text(gdf[str(cols["name"])], source=source, column=str(cols["name"])),
+        "name": required_text(gdf[str(cols["name"])], source=source, column=str(cols["name"])),
         "kind": [kind] * len(gdf),
         "population": population.astype("float64"),
-        "subtype": _text(gdf[cols["subtype"]]) if cols["subtype"] else [""] * len(gdf),
+        "subtype": as_text(gdf[cols["subtype"]]) if cols["subtype"] else [""] * len(gdf),
     }
-    return _finish(
-        gdf, _indexed(data, gdf.index), SITE_COLUMNS, what=f"sites ({kind})", id_column="site_id",
+    return finish_layer(
+        gdf, indexed(data, gdf.index), SITE_COLUMNS, what=f"sites ({kind})", id_column="site_id",
         allowed={"Point"}, attrs={"schema": schema},
     )  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""Shared constants and helpers of the layer loaders."""
+"""Shared constants and helpers of the layer loaders (admin, bases, events, infrastructure)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,41 @@ from ..errors import (
 )
 from ..readers import format_rows, layer_source, validate_geometries
 
+__all__ = [
+    "UNIT_TYPES",
+    "STRENGTH_SOURCES",
+    "GEOPKO_COMPANY_SIZE",
+    "BASE_COLUMNS",
+    "EVENT_COLUMNS",
+    "ROAD_COLUMNS",
+    "SITE_COLUMNS",
+    "ADMIN_COLUMNS",
+    "SiteKind",
+    "SITE_KINDS",
+    "columns_by_lower",
+    "has_columns",
+    "column_of",
+    "as_text",
+    "row_numbers",
+    "bad_values_error",
+    "to_float",
+    "parse_numbers",
+    "parse_flags",
+    "parse_integers",
+    "required_text",
+    "check_unique",
+    "mapping_hint",
+    "resolve_fields",
+    "require_columns",
+    "finish_layer",
+    "slugify",
+    "snake_case",
+    "parse_as_of",
+    "actor_pairs",
+    "indexed",
+    "parse_dates",
+]
+
 UNIT_TYPES = ("infantry", "quick_reaction", "police", "observer", "support", "headquarters")
 STRENGTH_SOURCES = ("reported", "imputed_unknown", "presence_only")
 GEOPKO_COMPANY_SIZE = 150.0
@@ -38,14 +73,14 @@ SITE_COLUMNS = ("site_id", "name", "kind", "population", "subtype", "geometry")
 ADMIN_COLUMNS = ("admin_id", "name", "level", "parent", "geometry")
 
 SiteKind = Literal["town", "airport", "critical"]
-_SITE_KINDS = ("town", "airport", "critical")
+SITE_KINDS = ("town", "airport", "critical")
 
 
 
 # ============================================================================ helpers
 
 
-def _lower(gdf: pd.DataFrame) -> dict[str, str]:
+def columns_by_lower(gdf: pd.DataFrame) -> dict[str, str]:
     """Lower-cased column name -> actual column name (first one wins)."""
     out: dict[str, str] = {}
     for c in gdf.columns:
@@ -53,13 +88,13 @@ def _lower(gdf: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _has(gdf: pd.DataFrame, names: Iterable[str]) -> bool:
-    cols = _lower(gdf)
+def has_columns(gdf: pd.DataFrame, names: Iterable[str]) -> bool:
+    cols = columns_by_lower(gdf)
     return all(n.lower() in cols for n in names)
 
 
-def _col(gdf: pd.DataFrame, name: str) -> pd.Series:
-    return gdf[_lower(gdf)[name.lower()]]
+def column_of(gdf: pd.DataFrame, name: str) -> pd.Series:
+    return gdf[columns_by_lower(gdf)[name.lower()]]
 
 
 def _text_value(v: Any) -> str:
@@ -73,17 +108,17 @@ def _text_value(v: Any) -> str:
     return str(v).strip()
 
 
-def _text(series: pd.Series) -> pd.Series:
+def as_text(series: pd.Series) -> pd.Series:
     """Values as stripped strings; missing values become ``""``; 3.0 becomes ``"3"``."""
     return pd.Series([_text_value(v) for v in series.tolist()], index=series.index, dtype=object)
 
 
-def _rows(index: pd.Index) -> np.ndarray:
+def row_numbers(index: pd.Index) -> np.ndarray:
     """1-based row numbers of a frame that still carries read_vector's RangeIndex."""
     return np.asarray(index, dtype="int64") + 1
 
 
-def _bad(
+def bad_values_error(
     cls: type[LayerError],
     source: str,
     column: str,
@@ -94,7 +129,7 @@ def _bad(
 ) -> LayerError:
     mask = np.asarray(mask, dtype=bool)
     idx = np.flatnonzero(mask)
-    shown = ", ".join(f"{r} ({values.iloc[i]!r})" for r, i in zip(_rows(values.index[idx[:5]]), idx[:5], strict=True))
+    shown = ", ".join(f"{r} ({values.iloc[i]!r})" for r, i in zip(row_numbers(values.index[idx[:5]]), idx[:5], strict=True))
     more = f" (and {len(idx) - 5} more)" if len(idx) > 5 else ""
     return cls(
         f"{source}: field {column!r} must be {expected}; {len(idx)} bad value(s) in row(s) "
@@ -102,18 +137,18 @@ def _bad(
     )
 
 
-def _to_float(values: pd.Series) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+def to_float(values: pd.Series) -> tuple[np.ndarray, np.ndarray, pd.Series]:
     """(numbers, empty mask, text). Non-numeric non-empty text gives NaN and empty=False."""
-    text = _text(values)
+    text = as_text(values)
     nums = pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype="float64")
     empty = (text == "").to_numpy()
     return nums, empty, text
 
 
-def _numeric(
+def parse_numbers(
     values: pd.Series, *, source: str, column: str, minimum: float | None = 0.0, empty_ok: bool = False
 ) -> np.ndarray:
-    nums, empty, text = _to_float(values)
+    nums, empty, text = to_float(values)
     bad = ~np.isfinite(nums) & ~(empty & empty_ok)
     if minimum is not None:
         with np.errstate(invalid="ignore"):
@@ -122,54 +157,54 @@ def _numeric(
         expected = "a number" + (f" >= {minimum:g}" if minimum is not None else "")
         if empty_ok:
             expected += " or empty"
-        raise _bad(LayerError, source, column, text, bad, expected)
+        raise bad_values_error(LayerError, source, column, text, bad, expected)
     return nums
 
 
-def _flag(values: pd.Series, *, source: str, column: str) -> np.ndarray:
+def parse_flags(values: pd.Series, *, source: str, column: str) -> np.ndarray:
     """Geo-PKO dummies and unit counts: a number >= 0; ``"NA"`` and empty count as 0."""
-    nums, empty, text = _to_float(values)
+    nums, empty, text = to_float(values)
     na = empty | (text.str.upper() == "NA").to_numpy()
     bad = ~na & (~np.isfinite(nums) | (nums < 0))
     if bad.any():
-        raise _bad(LayerError, source, column, text, bad, "a number >= 0, 'NA' or empty")
+        raise bad_values_error(LayerError, source, column, text, bad, "a number >= 0, 'NA' or empty")
     return np.where(na, 0.0, nums)
 
 
-def _integers(values: pd.Series, *, source: str, column: str, lo: int, hi: int) -> np.ndarray:
-    nums, _, text = _to_float(values)
+def parse_integers(values: pd.Series, *, source: str, column: str, lo: int, hi: int) -> np.ndarray:
+    nums, _, text = to_float(values)
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(nums) | (nums != np.round(nums)) | (nums < lo) | (nums > hi)
     if bad.any():
-        raise _bad(LayerError, source, column, text, bad, f"a whole number in {lo}..{hi}")
+        raise bad_values_error(LayerError, source, column, text, bad, f"a whole number in {lo}..{hi}")
     return nums.astype("int64")
 
 
-def _required_text(values: pd.Series, *, source: str, column: str) -> pd.Series:
-    text = _text(values)
+def required_text(values: pd.Series, *, source: str, column: str) -> pd.Series:
+    text = as_text(values)
     empty = (text == "").to_numpy()
     if empty.any():
-        raise _bad(LayerError, source, column, text, empty, "non-empty")
+        raise bad_values_error(LayerError, source, column, text, empty, "non-empty")
     return text
 
 
-def _unique(ids: pd.Series, *, source: str, field: str) -> None:
+def check_unique(ids: pd.Series, *, source: str, field: str) -> None:
     dup = ids[ids.duplicated(keep=False)]
     if len(dup):
         names = list(dict.fromkeys(dup.tolist()))
         raise LayerError(
             f"{source}: field {field!r} must be unique; duplicated: {format_rows(names, limit=10)} "
-            f"(rows {format_rows(_rows(dup.index), limit=10)})"
+            f"(rows {format_rows(row_numbers(dup.index), limit=10)})"
         )
 
 
-def _fix_hint(fields: Sequence[str]) -> str:
+def mapping_hint(fields: Sequence[str]) -> str:
     py = ", ".join(f"'{f}': 'your_column'" for f in fields)
     cli = " ".join(f"--map LAYER.{f}=your_column" for f in fields)
     return f"pass mapping={{{py}}} (CLI: {cli})"
 
 
-def _resolve(
+def resolve_fields(
     gdf: pd.DataFrame,
     mapping: Mapping[str, str] | None,
     *,
@@ -202,24 +237,24 @@ def _resolve(
     if missing:
         raise MissingColumnError(
             f"{source}: {what} need field(s) {', '.join(map(repr, missing))}, which no column "
-            f"provides; columns present: {', '.join(columns)}. Fix: {_fix_hint(missing)}"
+            f"provides; columns present: {', '.join(columns)}. Fix: {mapping_hint(missing)}"
         )
     return out
 
 
-def _require_columns(gdf: pd.DataFrame, names: Sequence[str], *, schema: str) -> None:
-    cols = _lower(gdf)
+def require_columns(gdf: pd.DataFrame, names: Sequence[str], *, schema: str) -> None:
+    cols = columns_by_lower(gdf)
     missing = [n for n in names if n.lower() not in cols]
     if missing:
         raise MissingColumnError(
             f"{layer_source(gdf)}: the file looks like {schema} but lacks column(s) "
             f"{', '.join(map(repr, missing))}; columns present: "
             f"{', '.join(str(c) for c in gdf.columns if c != gdf.geometry.name)}. "
-            f"Restore them, or load it as a generic layer with {_fix_hint(['...'])}"
+            f"Restore them, or load it as a generic layer with {mapping_hint(['...'])}"
         )
 
 
-def _finish(
+def finish_layer(
     gdf: gpd.GeoDataFrame,
     data: dict[str, Any],
     columns: Sequence[str],
@@ -246,21 +281,21 @@ def _finish(
     out.attrs = dict(gdf.attrs)
     out.attrs.update(attrs or {})
     out = validate_geometries(out, what=what, id_column=id_column, allowed=allowed, repair=repair)
-    _unique(out[id_column], source=source, field=id_column)
+    check_unique(out[id_column], source=source, field=id_column)
     out = out.reset_index(drop=True)
     return out
 
 
-def _slug(text: str) -> str:
+def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "site"
 
 
-def _snake(text: str) -> str:
+def snake_case(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
 
 
-def _as_date(value: date | str | None) -> pd.Timestamp | None:
+def parse_as_of(value: date | str | None) -> pd.Timestamp | None:
     if value is None:
         return None
     if isinstance(value, datetime | date):
@@ -271,19 +306,19 @@ def _as_date(value: date | str | None) -> pd.Timestamp | None:
         raise ConfigError(f"as_of={value!r} is not an ISO date; pass e.g. as_of='2020-06-30'") from exc
 
 
-def _actors(a: pd.Series, b: pd.Series) -> list[str]:
-    return [f"{x} vs {y}" if x and y else (x or y) for x, y in zip(_text(a), _text(b), strict=True)]
+def actor_pairs(a: pd.Series, b: pd.Series) -> list[str]:
+    return [f"{x} vs {y}" if x and y else (x or y) for x, y in zip(as_text(a), as_text(b), strict=True)]
 
 _DATE_FORMATS = ("ISO8601", "%d %B %Y", "%d %b %Y", "%d-%B-%Y", "%d-%b-%Y")
 """Accepted date spellings, tried in turn: ISO 8601 (2020-07-31, 2020-07-31T00:00:00) and
 day-month-name-year (31 July 2020, 31 Jul 2020, 31-July-2020). Numeric d/m/y is refused
 (ambiguous with m/d/y)."""
 
-def _indexed(data: dict[str, Any], index: pd.Index) -> dict[str, Any]:
+def indexed(data: dict[str, Any], index: pd.Index) -> dict[str, Any]:
     return {k: pd.Series(np.asarray(v), index=index) for k, v in data.items()}
 
 
-def _parse_dates(values: pd.Series, *, source: str, column: str) -> pd.Series:
+def parse_dates(values: pd.Series, *, source: str, column: str) -> pd.Series:
     """Dates normalised to the day as datetime64[ns]; bad or empty values raise."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         parsed = pd.to_datetime(values)
@@ -291,9 +326,9 @@ def _parse_dates(values: pd.Series, *, source: str, column: str) -> pd.Series:
             parsed = parsed.dt.tz_convert(None)
         bad = parsed.isna().to_numpy()
         if bad.any():
-            raise _bad(DateParseError, source, column, _text(values), bad, "a date")
+            raise bad_values_error(DateParseError, source, column, as_text(values), bad, "a date")
         return parsed.dt.normalize().astype("datetime64[ns]")
-    text = _text(values)
+    text = as_text(values)
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     todo = (text != "").to_numpy(copy=True)
     for fmt in _DATE_FORMATS:
@@ -311,7 +346,7 @@ def _parse_dates(values: pd.Series, *, source: str, column: str) -> pd.Series:
         todo[np.flatnonzero(todo)[ok.to_numpy()]] = False
     bad = out.isna().to_numpy()
     if bad.any():
-        raise _bad(
+        raise bad_values_error(
             DateParseError, source, column, text, bad,
             "a date (YYYY-MM-DD, ISO timestamp, or '31 July 2020')",
             "fix those values or remove the rows",
