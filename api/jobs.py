@@ -15,7 +15,9 @@ progress report.
 
 EXTENSION POINT — job kinds. :data:`JOB_KINDS` maps a kind name to a :class:`JobKind`;
 the modules in :data:`JOB_KIND_MODULES` register theirs on import (``api.analyses``
-registers ``"analysis"``; ``api.scenarios``, when it exists, registers ``"scenario"``).
+registers ``"analysis"``, ``api.scenarios`` ``"scenario"``). :func:`load_job_kinds` imports
+them all: a module that is missing, fails to import or registers no kind stops the server
+at startup; none is skipped.
 A kind gives the function that runs in the worker, the function that finds its stored
 surfaces for the tile endpoints, and optionally a router factory whose routes
 :func:`api.app.create_app` mounts.
@@ -58,6 +60,7 @@ __all__ = [
     "JOB_KIND_MODULES",
     "register_job_kind",
     "load_job_kinds",
+    "JobKindError",
     "JobManager",
     "stage_fraction",
 ]
@@ -95,9 +98,9 @@ class JobKind:
 
 JOB_KINDS: dict[str, JobKind] = {}
 JOB_KIND_MODULES = ("api.analyses", "api.scenarios")
-"""Modules that register job kinds on import. ``api.scenarios`` is the slot for the
-scenario engine's service side: create it with a ``register_job_kind(JobKind("scenario", ...))``
-call and its jobs, routes and tiles plug in (missing modules are skipped)."""
+"""Modules that register job kinds on import, each with a ``register_job_kind(JobKind(...))``
+call at its top level; a new kind's module is added here and its jobs, routes and tiles plug
+in. Every module listed must import and register a kind (see :func:`load_job_kinds`)."""
 
 
 def register_job_kind(kind: JobKind) -> JobKind:
@@ -105,13 +108,22 @@ def register_job_kind(kind: JobKind) -> JobKind:
     return kind
 
 
+class JobKindError(RuntimeError):
+    """A module of :data:`JOB_KIND_MODULES` that registers no job kind: a startup error."""
+
+
 def load_job_kinds() -> dict[str, JobKind]:
+    """Import every module of :data:`JOB_KIND_MODULES`; return the registered kinds.
+
+    Nothing is skipped: an import error (a missing module too) propagates, and a module that
+    registers no kind raises :class:`JobKindError`, so a broken plugin stops the server
+    instead of leaving its routes and jobs silently absent.
+    """
     for name in JOB_KIND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a module that exists but fails to import is a bug: show it
-                raise
+        importlib.import_module(name)
+        if not any(kind.run.__module__ == name for kind in JOB_KINDS.values()):
+            raise JobKindError(f"{name} is listed in api.jobs.JOB_KIND_MODULES but registered no job kind; "
+                               "call register_job_kind(JobKind(...)) at its top level, or remove it from the list")
     return JOB_KINDS
 
 

@@ -173,12 +173,30 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path, monkeypatch, capsys):
     assert "only on a loopback address" in capsys.readouterr().err
 
 
-def test_no_app_or_settings_at_import():
-    import api
-    import api.app
+def test_no_app_settings_or_job_kinds_at_import(tmp_path):
+    """In a fresh interpreter (this one has imported everything): importing the service builds
+    no app or settings and registers no job kind; create_app loads the kinds."""
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    assert not any(isinstance(v, Settings) for v in vars(api.app).values())
-    assert callable(api.create_app)
+    code = f"""
+import sys
+import fastapi
+import api, api.app, api.jobs
+from api.settings import Settings
+found = [k for k, v in vars(api.app).items() if isinstance(v, (Settings, fastapi.FastAPI))]
+assert found == [], found
+assert api.jobs.JOB_KINDS == {{}}, api.jobs.JOB_KINDS
+assert "api.analyses" not in sys.modules and "api.scenarios" not in sys.modules
+api.create_app(Settings(workspace={str(tmp_path)!r}, workers=1, _env_file=None))
+assert sorted(api.jobs.JOB_KINDS) == ["analysis", "scenario"], sorted(api.jobs.JOB_KINDS)
+print("ok")
+"""
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                       env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=120)
+    assert (r.returncode, r.stdout.strip()) == (0, "ok"), r.stderr
 
 
 # ============================================================================ access
@@ -207,18 +225,19 @@ def test_each_role_is_who_it_says(client, keys):
         assert client.get("/me", headers=keys[role]).json()["role"] == role
 
 
-@pytest.mark.parametrize("role, method, path, body", [
-    ("viewer", "post", "/keys", {"name": "x", "role": "viewer"}),
-    ("planner", "post", "/keys", {"name": "x", "role": "admin"}),
-    ("viewer", "get", "/keys", None),
-    ("planner", "get", "/audit", None),
-    ("planner", "delete", "/keys/abc", None),
-    ("viewer", "post", "/analyses", {"layers": {"bases": "ly_x"}}),
+@pytest.mark.parametrize("role, method, path, body, need", [
+    ("viewer", "post", "/keys", {"name": "x", "role": "viewer"}, "admin"),
+    ("planner", "post", "/keys", {"name": "x", "role": "admin"}, "admin"),
+    ("viewer", "get", "/keys", None, "admin"),
+    ("planner", "get", "/audit", None, "admin"),
+    ("planner", "delete", "/keys/abc", None, "admin"),
+    ("viewer", "post", "/analyses", {"layers": {"bases": "ly_x"}}, "planner"),
 ])
-def test_roles_below_the_right_get_403(client, keys, role, method, path, body):
+def test_roles_below_the_right_get_403(client, keys, role, method, path, body, need):
     r = getattr(client, method)(path, headers=keys[role], **({"json": body} if body else {}))
     assert r.status_code == 403 and r.json()["error"] == "PermissionDeniedError"
-    assert keys and role in r.json()["detail"]
+    # the keys fixture names its keys "test <role>"
+    assert r.json()["detail"] == f"this needs the {need} role; your key 'test {role}' has {role}"
 
 
 def test_keys_are_created_listed_and_revoked(client, keys, storage):
@@ -398,9 +417,10 @@ def test_bad_uploads_get_422_naming_the_field_and_the_fix(client, keys, layers, 
 
 
 def test_missing_parts_of_the_form(client, keys):
-    r = client.post("/layers", headers=keys["admin"], data={"kind": "bases"})
-    assert r.status_code == 422 and "send the layer as multipart/form-data" in r.json()["detail"] or \
-        "field 'file' is required" in r.json()["detail"]
+    r = client.post("/layers", headers=keys["admin"], data={"kind": "bases"})  # a urlencoded form, no file
+    assert r.status_code == 422 and "send the layer as multipart/form-data" in r.json()["detail"]
+    r = client.post("/layers", headers=keys["admin"], data={"kind": "bases"}, files={"name": (None, b"no file")})
+    assert r.status_code == 422 and "field 'file' is required" in r.json()["detail"]
     r = client.post("/layers", headers=keys["admin"], files={"file": ("b.csv", b"a")})
     assert r.status_code == 422 and "field 'kind' is required" in r.json()["detail"]
     r = client.post("/layers", headers=keys["admin"], json={"kind": "bases"})
@@ -602,9 +622,10 @@ def test_tiles_for_viewers_except_surfaces_that_pinpoint_bases(client, keys, ana
     assert r.status_code == 404 and r.json()["error"] == "TileOutsideBoundsError"
     r = client.get(f"/analyses/an_nope/tiles/gap/{z}/{x}/{y}.png", headers=keys["viewer"])
     assert r.status_code == 404 and "no analysis 'an_nope'" in r.json()["detail"]
-    r = client.get(f"/scenarios/{aid}/phases/1/tiles/gap/{z}/{x}/{y}.png", headers=keys["viewer"])
-    assert r.status_code == 404  # an analysis is not a scenario
-    assert client.get(f"/scenarios/{aid}/phases/1/tilejson/gap.json", headers=keys["viewer"]).status_code == 404
+    for role, status in (("viewer", 403), ("planner", 404)):  # scenario tiles: planner, whatever the id
+        r = client.get(f"/scenarios/{aid}/phases/1/tiles/gap/{z}/{x}/{y}.png", headers=keys[role])
+        assert r.status_code == status  # and for a planner an analysis is not a scenario
+        assert client.get(f"/scenarios/{aid}/phases/1/tilejson/gap.json", headers=keys[role]).status_code == status
     assert client.get("/legend/gap", headers=keys["viewer"]).status_code == 200
 
 
@@ -616,18 +637,28 @@ def test_map_page_hides_bases_from_viewers(client, keys, analysis):
     assert page_v.headers["content-type"].startswith("text/html")
     assert f"/analyses/{aid}/tiles/" in page_v.text
     assert "MINUSCA:" not in page_v.text  # base ids
-    assert "MINUSCA:" in page_p.text or "PLACEHOLDER" in page_p.text
+    # the bases file's first row: mission MINUSCA, location Alindao -> id "MINUSCA:" + slug
+    assert "MINUSCA:alindao" in page_p.text and "PLACEHOLDER" not in page_p.text
     assert client.get("/", params={"analysis": "an_nope"}, headers=keys["viewer"]).status_code == 404
 
 
 # ============================================================================ errors and docs
 
 
-def test_one_error_shape_everywhere(client, keys):
-    for r in (client.get("/no/such/route"), client.put("/health"),
-              client.post("/analyses", content=b"{not json", headers={**keys["planner"], "Content-Type": "application/json"}),
-              client.get("/analyses", params={"limit": 0}, headers=keys["viewer"])):
-        assert r.status_code in (404, 405, 422) and set(r.json()) == {"error", "detail"}, r.text
+@pytest.mark.parametrize("case, status, error", [
+    ("no such route", 404, "NotFound"),
+    ("wrong method", 405, "MethodNotAllowed"),
+    ("body not JSON", 422, "RequestValidationError"),
+    ("query out of range", 422, "RequestValidationError"),
+])
+def test_one_error_shape_everywhere(client, keys, case, status, error):
+    r = {"no such route": lambda: client.get("/no/such/route"),
+         "wrong method": lambda: client.put("/health"),
+         "body not JSON": lambda: client.post("/analyses", content=b"{not json",
+                                              headers={**keys["planner"], "Content-Type": "application/json"}),
+         "query out of range": lambda: client.get("/analyses", params={"limit": 0}, headers=keys["viewer"])}[case]()
+    assert r.status_code == status, r.text
+    assert set(r.json()) == {"error", "detail"} and r.json()["error"] == error
 
 
 def _resolve(schema, node):
