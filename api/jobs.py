@@ -45,9 +45,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from api.errors import ServiceError
+from api.errors import status_for
 from api.storage import ACTIVE_STATUSES, InstanceRecord, JobRecord, Storage, StorageConfig, new_id
-from geo.errors import VacuumError
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -82,7 +81,7 @@ class JobKind:
     ``ctx.progress(stage, fraction)`` and returns a small JSON-able result.
 
     ``resolve_surface(storage, job, phase, surface) -> Path`` finds a stored COG for the
-    tile endpoints (``LookupError`` if there is none). ``router() -> APIRouter``
+    tile endpoints (:class:`api.errors.NotFoundError` if there is none). ``router() -> APIRouter``
     gives the kind's routes (submit, status, products), mounted by ``create_app``;
     handlers reach the services with the ``api.deps.ServicesDep`` dependency.
     ``stages`` with weights turn per-stage progress into the job's overall fraction.
@@ -252,11 +251,11 @@ def run_job(job_id: str, instance_id: str) -> str:
         log.info("job %s aborted: %s", job_id, exc)
         ctx.discard()
         return "aborted"
-    except (VacuumError, ServiceError) as exc:  # bad input, named: the message is for the user
-        ctx.discard()
-        storage.finish_job(job_id, "failed", error=str(exc))
-        return "failed"
     except Exception as exc:
+        if status_for(exc) < 500:  # an input error of the one table: the message is for the user
+            ctx.discard()
+            storage.finish_job(job_id, "failed", error=str(exc))
+            return "failed"
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         ctx.discard()
         storage.finish_job(job_id, "failed",
