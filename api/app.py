@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ from api.storage import StorageConfig
 
 __all__ = ["create_app", "make_resolver"]
 
-log = logging.getLogger("vacuum.api")
 
 DESCRIPTION = """
 Maps where a peacekeeping drawdown leaves a security vacuum: upload layers, submit analyses,
