@@ -20,7 +20,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.auth import Planner, Viewer, audit
+from api.auth import Caller, audit, require
 from api.deps import Page, ServicesDep
 from api.errors import JobNotReadyError, NotFoundError, RequestError, error_responses
 from api.jobs import JobContext, JobKind, register_job_kind
@@ -280,10 +280,10 @@ _ID = Annotated[str, PathParam(description="analysis id", examples=["an_01234567
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/analyses", tags=["analyses"])
 
-    @router.post("", status_code=202, response_model=Submitted,
+    @router.post("", dependencies=[Depends(require("planner"))], status_code=202, response_model=Submitted,
                  responses={**error_responses(401, 403, 422)},
                  summary="Submit an analysis (planner)")
-    def submit(body: AnalysisRequest, response: Response, s: ServicesDep, who: Planner) -> Submitted:
+    def submit(body: AnalysisRequest, response: Response, s: ServicesDep, who: Caller) -> Submitted:
         """Check the request and queue it; poll ``status_url`` until ``status`` is ``done``."""
         try:
             stored = check_request(s.storage, body)
@@ -296,20 +296,22 @@ def build_router() -> APIRouter:
         response.headers["Location"] = url
         return Submitted(id=job.id, status=job.status, status_url=url)
 
-    @router.get("", response_model=list[JobStatus], responses=error_responses(401),
+    @router.get("", dependencies=[Depends(require("viewer"))],
+                response_model=list[JobStatus], responses=error_responses(401),
                 summary="List analyses, newest first")
-    def list_analyses(s: ServicesDep, who: Viewer, page: Annotated[Page, Depends()],
+    def list_analyses(s: ServicesDep, page: Annotated[Page, Depends()],
                       status: Annotated[Literal["queued", "running", "done", "failed", "interrupted"] | None,
                                         Query(description="only analyses in this status")] = None) -> list[JobStatus]:
         jobs = s.storage.list_jobs(kind="analysis", statuses=(status,) if status else None, limit=page.limit)
         return [job_status(j) for j in jobs]
 
-    @router.get("/{analysis_id}", response_model=JobStatus, responses=error_responses(401, 404),
+    @router.get("/{analysis_id}", dependencies=[Depends(require("viewer"))],
+                response_model=JobStatus, responses=error_responses(401, 404),
                 summary="Status and progress of an analysis")
-    def get_analysis(analysis_id: _ID, s: ServicesDep, who: Viewer) -> JobStatus:
+    def get_analysis(analysis_id: _ID, s: ServicesDep) -> JobStatus:
         return job_status(job_of_kind(s.storage, analysis_id, "analysis"))
 
-    @router.get("/{analysis_id}/summary", responses={
+    @router.get("/{analysis_id}/summary", dependencies=[Depends(require("viewer"))], responses={
         200: {"description": "summary.json of the analysis",
               "content": {"application/json": {"example": {
                   "as_of": "2020-10-31", "layers": {"bases": 20, "events_in_window": 116, "bases_outside_grid": 0},
@@ -317,7 +319,7 @@ def build_router() -> APIRouter:
                           "by_class": {"critical": {"area_km2": 925.0, "population": 17509.0}}},
                   "zones": {"count": 10, "area_km2": 6925.0, "population": 128471.0}}}}},
         **error_responses(401, 404, 409)}, summary="Summary of a finished analysis")
-    def summary(analysis_id: _ID, s: ServicesDep, who: Viewer) -> JSONResponse:
+    def summary(analysis_id: _ID, s: ServicesDep, who: Caller) -> JSONResponse:
         """As-of date, grid, gap by class, terms left out, parameters, timings. Viewers get
         the number of bases outside the grid instead of their ids."""
         import json
@@ -326,7 +328,8 @@ def build_router() -> APIRouter:
         doc = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         return JSONResponse(doc if who.can("planner") else viewer_summary(doc))
 
-    @router.get("/{analysis_id}/zones", response_class=GeoJSONResponse, responses={
+    @router.get("/{analysis_id}/zones", dependencies=[Depends(require("viewer"))],
+                response_class=GeoJSONResponse, responses={
         200: {"description": "vacuum zones, RFC 7946 GeoJSON",
               "content": {GEOJSON: {"example": {"type": "FeatureCollection", "features": [{
                   "type": "Feature", "properties": {"zone_id": 1, "area_km2": 1175.0, "population": 37107.0,
@@ -334,13 +337,13 @@ def build_router() -> APIRouter:
                   "geometry": {"type": "Polygon", "coordinates": [[[17.1, 7.0], [17.3, 7.0], [17.3, 7.2],
                                                                    [17.1, 7.0]]]}}]}}}},
         **error_responses(401, 404, 409)}, summary="Vacuum zones (GeoJSON)")
-    def zones(analysis_id: _ID, s: ServicesDep, who: Viewer) -> GeoJSONResponse:
+    def zones(analysis_id: _ID, s: ServicesDep, who: Caller) -> GeoJSONResponse:
         """Connected high/critical areas with area, population and recent events. Planners
         also get the nearest base and its travel time."""
         folder = finished_folder(s.storage, analysis_id)
         return GeoJSONResponse(zones_geojson(folder, with_bases=who.can("planner")))
 
-    @router.get("/{analysis_id}/admin", responses={
+    @router.get("/{analysis_id}/admin", dependencies=[Depends(require("viewer"))], responses={
         200: {"description": "the admin-area table",
               "content": {"application/json": {"example": [{
                   "admin_id": "CAF-1460", "name": "Bangui", "level": 1, "mean_gap": 0.1, "max_gap": 0.1,
@@ -348,7 +351,7 @@ def build_router() -> APIRouter:
                           CSV: {"example": "admin_id,name,level,parent,area_km2,...\nCAF-1460,Bangui,1,CAF,75,...\n"},
                           GEOJSON: {"example": {"type": "FeatureCollection", "features": []}}}},
         **error_responses(401, 404, 409)}, summary="Admin-area table (JSON, CSV or GeoJSON)")
-    def admin_table(analysis_id: _ID, s: ServicesDep, who: Viewer,
+    def admin_table(analysis_id: _ID, s: ServicesDep,
                     format: Annotated[Literal["json", "csv", "geojson"],
                                       Query(description="json: list of rows; csv: the table; geojson: with areas")]
                     = "json") -> Response:
@@ -366,25 +369,26 @@ def build_router() -> APIRouter:
         rows = pd.read_csv(csv, dtype={"admin_id": str, "parent": str}).to_dict(orient="records")
         return GeoJSONResponse(rows, media_type="application/json")
 
-    @router.get("/{analysis_id}/exports", responses={
+    @router.get("/{analysis_id}/exports", dependencies=[Depends(require("planner"))], responses={
         200: {"description": "the exports offered",
               "content": {"application/json": {"example": [
                   {"product": "zones", "format": "GeoPackage", "file": "zones.gpkg",
                    "media_type": "application/geopackage+sqlite3", "url": "/analyses/an_0123456789ab/exports/zones.gpkg",
                    "description": "vacuum zones: connected high/critical gap areas"}]}}},
         **error_responses(401, 403, 404, 409)}, summary="List the exports of an analysis (planner)")
-    def exports(analysis_id: _ID, s: ServicesDep, who: Planner) -> list[dict[str, str]]:
+    def exports(analysis_id: _ID, s: ServicesDep) -> list[dict[str, str]]:
         folder = finished_folder(s.storage, analysis_id)
         return [{**e, "url": f"/analyses/{analysis_id}/exports/{e['file']}"} for e in export_catalogue(folder)]
 
-    @router.get("/{analysis_id}/exports/{filename}", response_class=FileResponse, responses={
+    @router.get("/{analysis_id}/exports/{filename}", dependencies=[Depends(require("planner"))],
+                response_class=FileResponse, responses={
         200: {"description": "the file",
               "content": {"application/geopackage+sqlite3": {"example": "(binary GeoPackage)"},
                           GEOJSON: {"example": {"type": "FeatureCollection", "features": []}},
                           CSV: {"example": "zone_id,area_km2,...\n1,1175,...\n"},
                           "image/tiff": {"example": "(binary Cloud-Optimized GeoTIFF)"}}},
         **error_responses(401, 403, 404, 409)}, summary="Download an export (planner)")
-    def export(analysis_id: _ID, filename: str, s: ServicesDep, who: Planner) -> FileResponse:
+    def export(analysis_id: _ID, filename: str, s: ServicesDep, who: Caller) -> FileResponse:
         """``<product>.<geojson|gpkg|csv>`` for zones, admin_summary, bases, events, sites;
         ``<surface>.tif`` for the COGs; ``vacuum.gpkg``; ``summary.json``. Recorded in the audit log."""
         folder = finished_folder(s.storage, analysis_id)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ from api.storage import StorageConfig
 
 __all__ = ["create_app", "make_resolver"]
 
-log = logging.getLogger("vacuum.api")
 
 DESCRIPTION = """
 Maps where a peacekeeping drawdown leaves a security vacuum: upload layers, submit analyses,
@@ -66,26 +64,22 @@ def make_resolver(app: FastAPI):
     return resolve
 
 
-def _mount_map_assets(app: FastAPI) -> None:
+def _mount_map(app: FastAPI) -> None:
+    """The map page's builder and its assets: an import error here stops the app at startup."""
     from fastapi.staticfiles import StaticFiles
 
-    from api.mappage import MAP_ASSETS_URL
+    from api.mappage import MAP_ASSETS_URL, map_builder
     from maps.assets import STATIC_DIR
 
+    map_builder()
     app.mount(MAP_ASSETS_URL, StaticFiles(directory=STATIC_DIR), name="map-assets")
 
 
-def _mount_tiles(app: FastAPI) -> bool:
-    try:
-        from api.tiles import TileRenderer, tiles_router
-    except ImportError as exc:
-        if exc.name is not None and not exc.name.startswith("api.tiles"):
-            raise
-        log.warning("api.tiles is not available: no tile routes")
-        return False
+def _mount_tiles(app: FastAPI) -> None:
+    from api.tiles import TileRenderer, tiles_router
+
     app.include_router(tiles_router(make_resolver(app), renderer=TileRenderer(),
                                     dependencies=[Depends(require_surface_access)]))
-    return True
 
 
 _TILE_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
@@ -140,7 +134,13 @@ def _custom_openapi(app: FastAPI):
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The service for ``settings``; storage and workers start with the app's lifespan."""
+    """The service for ``settings``; storage and workers start with the app's lifespan.
+
+    Every plugin is loaded here and none is skipped: a job kind, the tiles or the map
+    builder that fails to import (or a kind's ``router()`` that raises) fails this call.
+    Each route's minimum role is a ``dependencies=[Depends(require(role))]`` of the route
+    (the tile routes': :func:`api.auth.require_surface_access`), tabled in ``docs/service.md``.
+    """
     from geo import __version__
 
     config = StorageConfig.from_settings(settings)
@@ -177,7 +177,7 @@ def create_app(settings: Settings) -> FastAPI:
         if kind.router is not None:
             app.include_router(kind.router())
     app.include_router(keys.router)
-    app.state.tiles = _mount_tiles(app)
-    _mount_map_assets(app)
+    _mount_tiles(app)
+    _mount_map(app)
     app.openapi = _custom_openapi(app)  # type: ignore[method-assign]
     return app

@@ -43,6 +43,8 @@ __all__ = [
     "authenticate",
     "current_identity",
     "require",
+    "require_surface_access",
+    "Caller",
     "audit",
     "require_surface_access",
     "Viewer",
@@ -150,30 +152,20 @@ def require(role: Role) -> Callable[..., Identity]:
 
 
 def require_surface_access(request: Request, ident: Annotated[Identity, Depends(current_identity)]) -> Identity:
-    """Viewers may see every surface of an analysis but those that pinpoint bases, and no
-    surface of a scenario (a withdrawal plan is planner-only; an id that is no scenario gets
-    the tile routes' own 404)."""
+    """The tile routes' role check (their router's ``dependencies``). Viewers may see every
+    surface of an analysis but those that pinpoint bases; everything of a scenario (its
+    tiles, TileJSON) needs the planner role, whatever the id. Legends show no data: viewer."""
     surface = request.path_params.get("surface")
     if surface is not None:
         surface = str(surface).split(".")[0]
-    served = "/tiles/" in request.url.path or "/tilejson/" in request.url.path  # legends show no data
-    scenario_id = request.path_params.get("scenario_id")
-    if served and scenario_id is not None and not ident.can("planner") and _is_scenario(request, str(scenario_id)):
+    if "scenario_id" in request.path_params and not ident.can("planner"):
         raise PermissionDeniedError(
             f"scenario surfaces show a withdrawal plan; they need the planner role (your key has {ident.role})")
+    served = "/tiles/" in request.url.path or "/tilejson/" in request.url.path  # legends show no data
     if served and surface in SENSITIVE_SURFACES and not ident.can("planner"):
         raise PermissionDeniedError(
             f"the {surface} surface shows where bases are; it needs the planner role (your key has {ident.role})")
-    if not ident.can("viewer"):  # pragma: no cover - every role is at least viewer
-        raise PermissionDeniedError("this needs the viewer role")
     return ident
-
-
-def _is_scenario(request: Request, job_id: str) -> bool:
-    try:
-        return request.app.state.services.storage.get_job(job_id).kind == "scenario"
-    except NotFoundError:
-        return False
 
 
 def audit(storage: Storage, ident: Identity, action: str, target: str, outcome: str = "ok",
@@ -183,6 +175,8 @@ def audit(storage: Storage, ident: Identity, action: str, target: str, outcome: 
                                   target=target, outcome=outcome, detail=detail))
 
 
-Viewer = Annotated[Identity, Depends(require("viewer"))]
-Planner = Annotated[Identity, Depends(require("planner"))]
-Admin = Annotated[Identity, Depends(require("admin"))]
+Caller = Annotated[Identity, Depends(current_identity)]
+"""The caller, for a handler that uses it (audit, what to hide). It checks no role: the role
+check of every route is its ``dependencies=[Depends(require(role))]``, where deleting an
+unused parameter cannot remove it; ``docs/service.md`` tables each route's minimum role and
+``tests/test_api.py`` calls every route with the roles below it."""

@@ -1,4 +1,4 @@
-"""Errors of the service and the ONE table that maps every exception to an HTTP status.
+"""Errors of the service and the ONE table that maps exceptions to HTTP statuses.
 
 Routes raise; they never build error responses. :func:`install_error_handlers` registers
 one handler for every class in :data:`STATUS_CODES` (plus request validation and
@@ -8,6 +8,13 @@ Starlette's own HTTP errors), and every error body has the same shape::
 
 ``error`` is the class name of the exception (a stable code a client can switch on),
 ``detail`` the message, which names the bad value and the fix.
+
+The table is narrow on purpose: it lists the engine's input errors and the service's own
+classes, never ``LookupError``, ``KeyError`` or the whole :class:`~geo.errors.VacuumError`
+tree. Anything else is a bug: a 500 with a generic body (no internals), logged with its
+traceback.
+
+The service's errors are their own tree, :class:`ServiceError`, apart from the engine's.
 """
 
 from __future__ import annotations
@@ -20,25 +27,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geo.errors import (
-    ConfigError,
-    CoordinateError,
-    CRSMismatchError,
-    DateParseError,
-    EmptyLayerError,
-    GridError,
-    InvalidGeometryError,
-    LayerError,
-    MissingColumnError,
-    MissingCRSError,
-    UnsupportedFormatError,
-    VacuumError,
-)
+from geo.errors import ConfigError, CRSMismatchError, GridError, LayerError
+from geo.plan import PlanError
 
 __all__ = [
     "ErrorBody",
     "ServiceError",
+    "InputError",
     "AuthenticationError",
     "PermissionDeniedError",
     "NotFoundError",
@@ -47,6 +44,7 @@ __all__ = [
     "UploadRejectedError",
     "RequestError",
     "STATUS_CODES",
+    "INTERNAL_ERROR",
     "status_for",
     "error_body",
     "install_error_handlers",
@@ -65,7 +63,11 @@ class ErrorBody(BaseModel):
 
 
 class ServiceError(Exception):
-    """Base of the errors the service itself raises (the engine's are :class:`VacuumError`)."""
+    """Base of the errors the service itself raises (the engine's are :class:`geo.errors.VacuumError`)."""
+
+
+class InputError(ServiceError, ValueError):
+    """A request the client must change: its message names the bad value and the fix."""
 
 
 class AuthenticationError(ServiceError):
@@ -91,49 +93,44 @@ class PayloadTooLargeError(ServiceError):
     """An upload over the size limits."""
 
 
-class UploadRejectedError(LayerError):
+class UploadRejectedError(InputError):
     """An upload that is not what it claims to be: wrong extension, garbage bytes, hostile zip."""
 
 
-class RequestError(VacuumError, ValueError):
+class RequestError(InputError):
     """A request that refers to the wrong things (a layer of another kind, an unknown surface...)."""
 
 
 STATUS_CODES: dict[type[Exception], int] = {
-    # --- the engine's errors: bad input, named precisely
+    # --- the engine's input errors (each with its subclasses: MissingColumnError, DateParseError,
+    # CoordinateError, MissingCRSError, InvalidGeometryError, EmptyLayerError, UnsupportedFormatError)
     LayerError: 422,
-    MissingColumnError: 422,
-    DateParseError: 422,
-    CoordinateError: 422,
-    MissingCRSError: 422,
     CRSMismatchError: 422,
-    InvalidGeometryError: 422,
-    EmptyLayerError: 422,
-    UnsupportedFormatError: 422,
     ConfigError: 422,
     GridError: 422,
-    VacuumError: 422,
+    PlanError: 422,
     # --- the service's own
-    UploadRejectedError: 422,
-    RequestError: 422,
+    InputError: 422,  # UploadRejectedError, RequestError
     RequestValidationError: 422,
     AuthenticationError: 401,
     PermissionDeniedError: 403,
     NotFoundError: 404,
-    LookupError: 404,
     JobNotReadyError: 409,
     PayloadTooLargeError: 413,
     # tiles: api.tiles.TILE_ERROR_STATUS (TileCoordinateError -> 422, TileOutsideBoundsError,
     # UnknownSurfaceError, SurfaceFileMissingError -> 404) is merged in by install_error_handlers.
 }
-"""Exception class -> HTTP status. The most specific class in an exception's MRO wins."""
+"""Exception class -> HTTP status. The most specific class in an exception's MRO wins; a
+class in none of them is a 500."""
+
+INTERNAL_ERROR = ("InternalError", "an unexpected error occurred; the server log has the details")
+"""The body of every 500: nothing of the exception reaches the client."""
+
 
 def _tile_error_classes() -> dict[type[Exception], int]:
-    """The tile errors' statuses (``api.tiles.TILE_ERROR_STATUS``) when that package is there."""
-    try:
-        from api.tiles import TILE_ERROR_STATUS
-    except ImportError:
-        return {}
+    """The tile errors' statuses (``api.tiles.TILE_ERROR_STATUS``)."""
+    from api.tiles import TILE_ERROR_STATUS
+
     return dict(TILE_ERROR_STATUS)
 
 
@@ -145,12 +142,6 @@ def status_for(exc: BaseException, table: dict[type[Exception], int] | None = No
     return 500
 
 
-def _name(exc: BaseException) -> str:
-    if type(exc) in (LookupError, KeyError, IndexError):
-        return "NotFound"
-    return type(exc).__name__
-
-
 def _detail(exc: BaseException) -> str:
     if isinstance(exc, RequestValidationError):
         parts = []
@@ -158,8 +149,6 @@ def _detail(exc: BaseException) -> str:
             loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body" or len(e.get("loc", ())) == 1)
             parts.append(f"{loc or 'request'}: {e.get('msg', 'invalid')}")
         return "; ".join(parts)
-    if isinstance(exc, KeyError) and not isinstance(exc, VacuumError) and exc.args:
-        return str(exc.args[0])
     return str(exc)
 
 
@@ -167,15 +156,48 @@ def error_body(error: str, detail: str) -> dict[str, str]:
     return {"error": error, "detail": detail}
 
 
+class _UnexpectedErrors:
+    """ASGI middleware around the routes: an exception no class of the table claims is a bug.
+
+    It is logged with its traceback (``logging.exception``) and answered with a generic 500
+    (:data:`INTERNAL_ERROR`). Starlette's own ``Exception`` handler would re-raise it after
+    answering, so the server would log it twice; this one does not.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:  # too late for a response of ours: let the server close the connection
+                raise
+            await JSONResponse(error_body(*INTERNAL_ERROR), status_code=500)(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> dict[type[Exception], int]:
-    """Register the one handler for every class of the table; return the table in force."""
+    """Register the one handler for every class of the table, and the logged 500 for the
+    rest; return the table in force."""
     table = dict(STATUS_CODES)
     table.update(_tile_error_classes())
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         status = status_for(exc, table)
         headers = {"WWW-Authenticate": 'Bearer, ApiKey header="X-API-Key"'} if status == 401 else None
-        return JSONResponse(error_body(_name(exc), _detail(exc)), status_code=status, headers=headers)
+        return JSONResponse(error_body(type(exc).__name__, _detail(exc)), status_code=status, headers=headers)
 
     async def handle_http(request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, StarletteHTTPException):  # pragma: no cover - registered for it only
@@ -186,15 +208,10 @@ def install_error_handlers(app: FastAPI) -> dict[type[Exception], int]:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return JSONResponse(error_body(name, detail), status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
-    async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("InternalError", "an unexpected error occurred; the server log has the details"),
-                            status_code=500)
-
     for cls in table:
         app.add_exception_handler(cls, handle)
     app.add_exception_handler(StarletteHTTPException, handle_http)
-    app.add_exception_handler(Exception, handle_unexpected)
+    app.add_middleware(_UnexpectedErrors)
     return table
 
 

@@ -15,7 +15,9 @@ progress report.
 
 EXTENSION POINT — job kinds. :data:`JOB_KINDS` maps a kind name to a :class:`JobKind`;
 the modules in :data:`JOB_KIND_MODULES` register theirs on import (``api.analyses``
-registers ``"analysis"``; ``api.scenarios``, when it exists, registers ``"scenario"``).
+registers ``"analysis"``, ``api.scenarios`` ``"scenario"``). :func:`load_job_kinds` imports
+them all: a module that is missing, fails to import or registers no kind stops the server
+at startup; none is skipped.
 A kind gives the function that runs in the worker, the function that finds its stored
 surfaces for the tile endpoints, and optionally a router factory whose routes
 :func:`api.app.create_app` mounts.
@@ -43,9 +45,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from api.errors import ServiceError
+from api.errors import status_for
 from api.storage import ACTIVE_STATUSES, InstanceRecord, JobRecord, Storage, StorageConfig, new_id
-from geo.errors import VacuumError
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -58,6 +59,7 @@ __all__ = [
     "JOB_KIND_MODULES",
     "register_job_kind",
     "load_job_kinds",
+    "JobKindError",
     "JobManager",
     "stage_fraction",
 ]
@@ -79,7 +81,7 @@ class JobKind:
     ``ctx.progress(stage, fraction)`` and returns a small JSON-able result.
 
     ``resolve_surface(storage, job, phase, surface) -> Path`` finds a stored COG for the
-    tile endpoints (``LookupError`` if there is none). ``router() -> APIRouter``
+    tile endpoints (:class:`api.errors.NotFoundError` if there is none). ``router() -> APIRouter``
     gives the kind's routes (submit, status, products), mounted by ``create_app``;
     handlers reach the services with the ``api.deps.ServicesDep`` dependency.
     ``stages`` with weights turn per-stage progress into the job's overall fraction.
@@ -95,9 +97,9 @@ class JobKind:
 
 JOB_KINDS: dict[str, JobKind] = {}
 JOB_KIND_MODULES = ("api.analyses", "api.scenarios")
-"""Modules that register job kinds on import. ``api.scenarios`` is the slot for the
-scenario engine's service side: create it with a ``register_job_kind(JobKind("scenario", ...))``
-call and its jobs, routes and tiles plug in (missing modules are skipped)."""
+"""Modules that register job kinds on import, each with a ``register_job_kind(JobKind(...))``
+call at its top level; a new kind's module is added here and its jobs, routes and tiles plug
+in. Every module listed must import and register a kind (see :func:`load_job_kinds`)."""
 
 
 def register_job_kind(kind: JobKind) -> JobKind:
@@ -105,13 +107,22 @@ def register_job_kind(kind: JobKind) -> JobKind:
     return kind
 
 
+class JobKindError(RuntimeError):
+    """A module of :data:`JOB_KIND_MODULES` that registers no job kind: a startup error."""
+
+
 def load_job_kinds() -> dict[str, JobKind]:
+    """Import every module of :data:`JOB_KIND_MODULES`; return the registered kinds.
+
+    Nothing is skipped: an import error (a missing module too) propagates, and a module that
+    registers no kind raises :class:`JobKindError`, so a broken plugin stops the server
+    instead of leaving its routes and jobs silently absent.
+    """
     for name in JOB_KIND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a module that exists but fails to import is a bug: show it
-                raise
+        importlib.import_module(name)
+        if not any(kind.run.__module__ == name for kind in JOB_KINDS.values()):
+            raise JobKindError(f"{name} is listed in api.jobs.JOB_KIND_MODULES but registered no job kind; "
+                               "call register_job_kind(JobKind(...)) at its top level, or remove it from the list")
     return JOB_KINDS
 
 
@@ -240,11 +251,11 @@ def run_job(job_id: str, instance_id: str) -> str:
         log.info("job %s aborted: %s", job_id, exc)
         ctx.discard()
         return "aborted"
-    except (VacuumError, ServiceError) as exc:  # bad input, named: the message is for the user
-        ctx.discard()
-        storage.finish_job(job_id, "failed", error=str(exc))
-        return "failed"
     except Exception as exc:
+        if status_for(exc) < 500:  # an input error of the one table: the message is for the user
+            ctx.discard()
+            storage.finish_job(job_id, "failed", error=str(exc))
+            return "failed"
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         ctx.discard()
         storage.finish_job(job_id, "failed",

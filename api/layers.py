@@ -22,7 +22,7 @@ from typing import Any, Literal
 import geopandas as gpd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.errors import RequestError, UploadRejectedError
+from api.errors import InputError, RequestError, UploadRejectedError
 from api.settings import Settings
 from api.storage import LayerRecord, Storage, new_id
 from api.storage.base import column_types
@@ -181,7 +181,7 @@ def parse_options(kind: str, fields: dict[str, str]) -> LayerOptions:
     return opts
 
 
-def _rewrite(exc: VacuumError, replacements: dict[str, str]) -> VacuumError:
+def _rewrite(exc: VacuumError | InputError, replacements: dict[str, str]) -> VacuumError | InputError:
     """The same error with our temporary paths replaced by the names the client knows."""
     msg = str(exc)
     for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
@@ -310,7 +310,7 @@ def ingest_layer(storage: Storage, settings: Settings, *, kind: str, source: Pat
             bbox=_bbox_lonlat(gdf), columns=column_types(gdf), attrs=attrs,
             options=options.model_dump(mode="json", exclude_defaults=True), size_bytes=size, created_by=created_by)
         return storage.add_vector_layer(rec, gdf)
-    except VacuumError as exc:
+    except (VacuumError, InputError) as exc:
         new = _rewrite(exc, replacements)
         if new is exc:
             raise

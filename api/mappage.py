@@ -2,23 +2,21 @@
 
 The page comes from ``maps.operations_map(analysis_dir, tiles=TileSource(...))`` (Folium).
 Viewers get it built from a view of the folder without base positions
-(:func:`api.products.viewer_folder`). Until ``maps`` offers ``operations_map`` — or if it
-fails — a PLACEHOLDER page (plain Leaflet over the same tiles) is served instead; it says so.
+(:func:`api.products.viewer_folder`). There is no fallback page: if ``maps`` cannot be
+imported the server does not start, and if it fails on an analysis the request is a logged 500.
 """
 
 from __future__ import annotations
 
 import html
-import json
-import logging
+from collections.abc import Callable
+from typing import Any
 
 from api.auth import Identity
 from api.products import viewer_folder
 from api.storage import JobRecord, Storage
 
-__all__ = ["DEMO_NAME", "pick_analysis", "map_html", "status_html", "latest_active"]
-
-log = logging.getLogger("vacuum.api")
+__all__ = ["DEMO_NAME", "MAP_ASSETS_URL", "pick_analysis", "map_builder", "map_html", "status_html", "latest_active"]
 
 DEMO_NAME = "MINUSCA demo (October 2020)"
 MAP_ASSETS_URL = "/static/maps"
@@ -41,80 +39,37 @@ def pick_analysis(storage: Storage, analysis_id: str | None, prefer_name: str | 
     return pool[0] if pool else None
 
 
-def _operations_map():
-    """``maps.operations_map`` and ``maps.TileSource`` if the maps package offers them."""
-    try:
-        import maps
-    except ImportError:
-        return None
-    fn = getattr(maps, "operations_map", None)
-    ts = getattr(maps, "TileSource", None)
-    if fn is None or ts is None:
-        try:
-            from maps.operations import operations_map as fn
-            from maps.tiles import TileSource as ts
-        except ImportError:
-            return None
-    return fn, ts
+def map_builder() -> tuple[Callable[..., Any], type, Callable[..., str]]:
+    """``(maps.operations_map, maps.TileSource, maps.render_html)``. An import error
+    propagates: :func:`api.app.create_app` calls this, so a broken ``maps`` stops the
+    server at startup instead of serving some other page."""
+    from maps import TileSource, operations_map, render_html
+
+    return operations_map, TileSource, render_html
 
 
 def map_html(storage: Storage, job: JobRecord, who: Identity) -> str:
+    """The operations map of ``job`` for ``who`` (cached per analysis and role). Whatever
+    ``maps`` raises propagates: the service logs it and answers 500."""
     folder = storage.job_dir(job.kind, job.id)
     planner = who.can("planner")
     cache = storage.workspace / "cache" / "pages" / f"{job.id}-{'planner' if planner else 'viewer'}.html"
     if cache.is_file():
         return cache.read_text(encoding="utf-8")
-    page = None
-    found = _operations_map()
+    operations_map, TileSource, render_html = map_builder()
     base = f"/analyses/{job.id}"
-    if found is not None:
-        operations_map, TileSource = found
-        tiles = TileSource(url_template=f"{base}/tiles/{{surface}}/{{z}}/{{x}}/{{y}}.png",
-                           tilejson_url=f"{base}/tilejson/{{surface}}.json",
-                           geojson_urls={"zones": f"{base}/zones", "admin_summary": f"{base}/admin?format=geojson"})
-        src = folder if planner else viewer_folder(folder, storage.workspace / "cache" / "views")
-        try:
-            from maps.assets import render_html
+    tiles = TileSource(url_template=f"{base}/tiles/{{surface}}/{{z}}/{{x}}/{{y}}.png",
+                       tilejson_url=f"{base}/tilejson/{{surface}}.json",
+                       geojson_urls={"zones": f"{base}/zones", "admin_summary": f"{base}/admin?format=geojson"})
+    src = folder if planner else viewer_folder(folder, storage.workspace / "cache" / "views")
+    page = render_html(operations_map(src, tiles=tiles), "url", base_url=MAP_ASSETS_URL)
+    page = page.replace("<head>", '<head>\n<link rel="icon" href="data:,">', 1)  # no favicon request
+    from geo.export import atomic_path
 
-            page = render_html(operations_map(src, tiles=tiles), "url", base_url=MAP_ASSETS_URL)
-            page = page.replace("<head>", '<head>\n<link rel="icon" href="data:,">', 1)  # no favicon request
-        except Exception:
-            log.exception("maps.operations_map failed for %s; serving the placeholder page", job.id)
-    if page is None:
-        page = _placeholder(job, base)
-    else:
-        from geo.export import atomic_path
-
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(cache) as tmp:
-            tmp.write_text(page, encoding="utf-8")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(cache) as tmp:
+        tmp.write_text(page, encoding="utf-8")
     return page
-
-
-def _placeholder(job: JobRecord, base: str) -> str:
-    """PLACEHOLDER map page (not the operations map): Leaflet with the gap tiles and zones."""
-    title = html.escape(job.name or job.id)
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Vacuum: {title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="{MAP_ASSETS_URL}/leaflet/leaflet.css">
-<script src="{MAP_ASSETS_URL}/leaflet/leaflet.js"></script>
-<style>html,body,#map{{height:100%;margin:0}} .note{{position:absolute;z-index:1000;top:8px;left:50px;
-background:#fff;padding:6px 10px;font:13px sans-serif;border:1px solid #999}}</style></head>
-<body><div id="map"></div>
-<div class="note"><b>PLACEHOLDER map page</b> (api/mappage.py) — the operations map from <code>maps</code>
-replaces it. {title}: <a href="{base}">status</a> · <a href="{base}/summary">summary</a> ·
-<a href="/docs">API</a></div>
-<script>
-var map = L.map('map').setView([0, 20], 4);
-fetch({json.dumps(base + "/tilejson/gap.json")}).then(r => r.json()).then(function (tj) {{
-  L.tileLayer(tj.tiles[0], {{opacity: 0.75, minZoom: tj.minzoom, maxNativeZoom: tj.maxzoom}}).addTo(map);
-  map.fitBounds([[tj.bounds[1], tj.bounds[0]], [tj.bounds[3], tj.bounds[2]]]);
-}});
-fetch({json.dumps(base + "/zones")}).then(r => r.json()).then(function (z) {{
-  L.geoJSON(z, {{style: {{color: '#3f007d', weight: 2, fillOpacity: 0.1}}}}).addTo(map);
-}});
-</script></body></html>"""
 
 
 def status_html(job: JobRecord | None) -> str:

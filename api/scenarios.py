@@ -32,7 +32,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.analyses import JobStatus, Submitted, finished_folder, job_of_kind
-from api.auth import Planner, audit
+from api.auth import Caller, audit, require
 from api.deps import Page, ServicesDep
 from api.errors import NotFoundError, RequestError, error_responses
 from api.jobs import JobContext, JobKind, register_job_kind
@@ -373,10 +373,11 @@ def _table(csv: Path, geojson: Path, format: str, filename: str, id_column: str)
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/scenarios", tags=["scenarios"])
 
-    @router.post("", status_code=202, response_model=ScenarioSubmitted,
+    @router.post("", dependencies=[Depends(require("planner"))],
+                 status_code=202, response_model=ScenarioSubmitted,
                  responses={**error_responses(401, 403, 404, 409, 422)},
                  summary="Submit a withdrawal scenario on a finished analysis (planner)")
-    def submit(body: ScenarioRequest, response: Response, s: ServicesDep, who: Planner) -> ScenarioSubmitted:
+    def submit(body: ScenarioRequest, response: Response, s: ServicesDep, who: Caller) -> ScenarioSubmitted:
         """Check the plan against the analysis' bases and queue it; poll ``status_url`` until
         ``status`` is ``done``. Plan errors name the phase, the action and the id."""
         try:
@@ -392,21 +393,23 @@ def build_router() -> APIRouter:
         response.headers["Location"] = url
         return ScenarioSubmitted(id=job.id, status=job.status, status_url=url)
 
-    @router.get("", response_model=list[ScenarioStatus], responses=error_responses(401, 403),
+    @router.get("", dependencies=[Depends(require("planner"))],
+                response_model=list[ScenarioStatus], responses=error_responses(401, 403),
                 summary="List scenarios, newest first (planner)")
-    def list_scenarios(s: ServicesDep, who: Planner, page: Annotated[Page, Depends()],
+    def list_scenarios(s: ServicesDep, page: Annotated[Page, Depends()],
                        status: Annotated[Literal["queued", "running", "done", "failed", "interrupted"] | None,
                                          Query(description="only scenarios in this status")] = None
                        ) -> list[ScenarioStatus]:
         jobs = s.storage.list_jobs(kind="scenario", statuses=(status,) if status else None, limit=page.limit)
         return [scenario_status(j) for j in jobs]
 
-    @router.get("/{scenario_id}", response_model=ScenarioStatus, responses=error_responses(401, 403, 404),
+    @router.get("/{scenario_id}", dependencies=[Depends(require("planner"))],
+                response_model=ScenarioStatus, responses=error_responses(401, 403, 404),
                 summary="Status and progress of a scenario (planner)")
-    def get_scenario(scenario_id: _ID, s: ServicesDep, who: Planner) -> ScenarioStatus:
+    def get_scenario(scenario_id: _ID, s: ServicesDep) -> ScenarioStatus:
         return scenario_status(job_of_kind(s.storage, scenario_id, "scenario"))
 
-    @router.get("/{scenario_id}/summary", responses={
+    @router.get("/{scenario_id}/summary", dependencies=[Depends(require("planner"))], responses={
         200: {"description": "summary.json of the scenario",
               "content": {"application/json": {"example": {
                   "plan": "Illustrative MINUSCA drawdown", "analysis": "an_0123456789ab", "as_of": "2020-10-31",
@@ -421,13 +424,13 @@ def build_router() -> APIRouter:
                   "closing_order": {"plan_cumulative_vacuum": 21.59, "suggested_cumulative_vacuum": 21.59,
                                     "improvement_pct": 0.0}}}}},
         **error_responses(401, 403, 404, 409)}, summary="Summary of a finished scenario (planner)")
-    def summary(scenario_id: _ID, s: ServicesDep, who: Planner) -> JSONResponse:
+    def summary(scenario_id: _ID, s: ServicesDep) -> JSONResponse:
         """Baseline, then per phase: steps, bases closed so far, new vacuum zones, people and
         sites losing cover, exposure-weighted gap; the most critical bases; the closing-order comparison."""
         folder = finished_folder(s.storage, scenario_id, "scenario")
         return GeoJSONResponse(_read_json(folder / "summary.json"), media_type="application/json")
 
-    @router.get("/{scenario_id}/phases", responses={
+    @router.get("/{scenario_id}/phases", dependencies=[Depends(require("planner"))], responses={
         200: {"description": "the phases, with the URLs of their products and tiles",
               "content": {"application/json": {"example": [{
                   "phase": 1, "name": "Close observer posts in the south-east", "date": "2021-03-31",
@@ -439,7 +442,7 @@ def build_router() -> APIRouter:
                             "sites": "/scenarios/sc_0123456789ab/phases/1/sites",
                             "tilejson": {"gap_delta": "/scenarios/sc_0123456789ab/phases/1/tilejson/gap_delta.json"}}}]}}},
         **error_responses(401, 403, 404, 409)}, summary="Phases of a finished scenario (planner)")
-    def phases(scenario_id: _ID, s: ServicesDep, who: Planner) -> JSONResponse:
+    def phases(scenario_id: _ID, s: ServicesDep) -> JSONResponse:
         folder = finished_folder(s.storage, scenario_id, "scenario")
         base = f"/scenarios/{scenario_id}/phases"
         out = []
@@ -457,24 +460,26 @@ def build_router() -> APIRouter:
             })
         return GeoJSONResponse(out, media_type="application/json")
 
-    @router.get("/{scenario_id}/phases/{phase}/zones", response_class=FileResponse, responses={
+    @router.get("/{scenario_id}/phases/{phase}/zones", dependencies=[Depends(require("planner"))],
+                response_class=FileResponse, responses={
         200: {"description": "new vacuum zones after the phase, RFC 7946 GeoJSON",
               "content": {GEOJSON: {"example": _ZONE_EXAMPLE}}},
         **error_responses(401, 403, 404, 409)}, summary="New vacuum zones of a phase (GeoJSON, planner)")
-    def zones(scenario_id: _ID, phase: _PHASE, s: ServicesDep, who: Planner) -> FileResponse:
+    def zones(scenario_id: _ID, phase: _PHASE, s: ServicesDep) -> FileResponse:
         """Connected areas that rise into high/critical gap (cumulative, against the baseline),
         with area, people, recent events, ``opened_by`` (the changed base whose lost protection
         there is largest) and the nearest remaining UN base with its travel time."""
         folder = finished_folder(s.storage, scenario_id, "scenario")
         return FileResponse(_phase_dir(folder, scenario_id, phase) / "new_zones.geojson", media_type=GEOJSON)
 
-    @router.get("/{scenario_id}/phases/{phase}/admin", responses={
+    @router.get("/{scenario_id}/phases/{phase}/admin", dependencies=[Depends(require("planner"))],
+                responses={
         200: {"description": "admin units before, after and change",
               "content": {"application/json": {"example": [_ADMIN_ROW]},
                           CSV: {"example": "admin_id,name,level,mean_gap_before,...\nCAF-1457,Vakaga,1,6.1,...\n"},
                           GEOJSON: {"example": {"type": "FeatureCollection", "features": []}}}},
         **error_responses(401, 403, 404, 409, 422)}, summary="Admin-area change of a phase (JSON, CSV or GeoJSON; planner)")
-    def admin_change(scenario_id: _ID, phase: _PHASE, s: ServicesDep, who: Planner, format: _FORMAT = "json") -> Response:
+    def admin_change(scenario_id: _ID, phase: _PHASE, s: ServicesDep, format: _FORMAT = "json") -> Response:
         """Per admin unit: mean, max and population-weighted gap and people in high/critical,
         before, after and change; the largest rise in population-weighted gap first."""
         folder = finished_folder(s.storage, scenario_id, "scenario")
@@ -484,7 +489,8 @@ def build_router() -> APIRouter:
         return _table(d / "admin_change.csv", d / "admin_change.geojson", format,
                       f"{scenario_id}_phase_{phase}_admin_change.csv", "admin_id")
 
-    @router.get("/{scenario_id}/phases/{phase}/sites", response_class=FileResponse, responses={
+    @router.get("/{scenario_id}/phases/{phase}/sites", dependencies=[Depends(require("planner"))],
+                response_class=FileResponse, responses={
         200: {"description": "sites losing cover after the phase, RFC 7946 GeoJSON",
               "content": {GEOJSON: {"example": {"type": "FeatureCollection", "features": [{
                   "type": "Feature", "properties": {"site_id": "240999", "name": "Alindao", "kind": "town",
@@ -492,7 +498,7 @@ def build_router() -> APIRouter:
                                                     "coverage_after": 0.0},
                   "geometry": {"type": "Point", "coordinates": [21.20876, 5.02667]}}]}}}},
         **error_responses(401, 403, 404, 409)}, summary="Sites losing cover in a phase (GeoJSON, planner)")
-    def sites(scenario_id: _ID, phase: _PHASE, s: ServicesDep, who: Planner) -> FileResponse:
+    def sites(scenario_id: _ID, phase: _PHASE, s: ServicesDep) -> FileResponse:
         """Towns, airports and critical sites whose cell falls below the cover threshold, with
         coverage before and after."""
         folder = finished_folder(s.storage, scenario_id, "scenario")
@@ -502,7 +508,7 @@ def build_router() -> APIRouter:
                                 "towns, airports or critical sites)")
         return FileResponse(path, media_type=GEOJSON)
 
-    @router.get("/{scenario_id}/criticality", responses={
+    @router.get("/{scenario_id}/criticality", dependencies=[Depends(require("planner"))], responses={
         200: {"description": "every base ranked by the vacuum its closure alone opens",
               "content": {"application/json": {"example": [_CRIT_ROW]},
                           CSV: {"example": "rank,base_id,name,strength,...\n1,MINUSCA:bouar,Bouar,1100,...\n"},
@@ -511,7 +517,7 @@ def build_router() -> APIRouter:
                               "geometry": {"type": "Point", "coordinates": [15.6, 5.93]}}]}}}},
         **error_responses(401, 403, 404, 409, 422)},
         summary="Base criticality (JSON, CSV or GeoJSON with base positions; planner)")
-    def criticality(scenario_id: _ID, s: ServicesDep, who: Planner, format: _FORMAT = "json") -> Response:
+    def criticality(scenario_id: _ID, s: ServicesDep, who: Caller, format: _FORMAT = "json") -> Response:
         """For every base: the rise of the exposure-weighted mean gap when it alone closes, people
         losing cover, area and people rising into high/critical; ranked. GeoJSON gives each base's
         position. Every read is recorded in the audit log."""
@@ -520,7 +526,7 @@ def build_router() -> APIRouter:
         return _table(folder / "base_criticality.csv", folder / "base_criticality.geojson", format,
                       f"{scenario_id}_base_criticality.csv", "base_id")
 
-    @router.get("/{scenario_id}/closing-order", responses={
+    @router.get("/{scenario_id}/closing-order", dependencies=[Depends(require("planner"))], responses={
         200: {"description": "closing_order.json",
               "content": {"application/json": {"example": {
                   "measure": "exposure-weighted mean gap after each phase; cumulative = sum over phases",
@@ -532,25 +538,26 @@ def build_router() -> APIRouter:
                   "maximal_covering": {"keep": ["MINUSCA:bangui", "MINUSCA:bouar"], "overlap_with_plan": 0.56,
                                        "overlap_with_greedy": 1.0}}}}},
         **error_responses(401, 403, 404, 409)}, summary="Suggested closing order vs the plan's (planner)")
-    def closing_order(scenario_id: _ID, s: ServicesDep, who: Planner) -> JSONResponse:
+    def closing_order(scenario_id: _ID, s: ServicesDep) -> JSONResponse:
         """Greedy order on the exact incremental evaluation, split into phases like the plan (or
         ``phases`` evenly), both cumulative-vacuum curves, and the maximal-covering cross-check."""
         folder = finished_folder(s.storage, scenario_id, "scenario")
         return GeoJSONResponse(_read_json(folder / "closing_order.json"), media_type="application/json")
 
-    @router.get("/{scenario_id}/exports", responses={
+    @router.get("/{scenario_id}/exports", dependencies=[Depends(require("planner"))], responses={
         200: {"description": "the exports offered",
               "content": {"application/json": {"example": [
                   {"product": "gap_delta", "phase": 1, "format": "COG", "file": "phase_1_gap_delta.tif",
                    "media_type": GEOTIFF, "url": "/scenarios/sc_0123456789ab/exports/phase_1_gap_delta.tif",
                    "description": "gap_delta after phase 1, Cloud-Optimized GeoTIFF on the analysis grid"}]}}},
         **error_responses(401, 403, 404, 409)}, summary="List the exports of a scenario (planner)")
-    def exports(scenario_id: _ID, s: ServicesDep, who: Planner) -> list[dict[str, Any]]:
+    def exports(scenario_id: _ID, s: ServicesDep) -> list[dict[str, Any]]:
         folder = finished_folder(s.storage, scenario_id, "scenario")
         return [{**{k: v for k, v in e.items() if k != "source"}, "url": f"/scenarios/{scenario_id}/exports/{e['file']}"}
                 for e in export_catalogue(folder)]
 
-    @router.get("/{scenario_id}/exports/{filename}", response_class=FileResponse, responses={
+    @router.get("/{scenario_id}/exports/{filename}", dependencies=[Depends(require("planner"))],
+                response_class=FileResponse, responses={
         200: {"description": "the file",
               "content": {GEOPACKAGE: {"example": "(binary GeoPackage)"},
                           GEOJSON: {"example": {"type": "FeatureCollection", "features": []}},
@@ -558,7 +565,7 @@ def build_router() -> APIRouter:
                           "image/tiff": {"example": "(binary Cloud-Optimized GeoTIFF)"},
                           "application/json": {"example": {"plan": "Illustrative MINUSCA drawdown"}}}},
         **error_responses(401, 403, 404, 409)}, summary="Download an export of a scenario (planner)")
-    def export(scenario_id: _ID, s: ServicesDep, who: Planner,
+    def export(scenario_id: _ID, s: ServicesDep, who: Caller,
                filename: Annotated[str, PathParam(description="a file from the exports list",
                                                   examples=["scenario.gpkg"])]) -> FileResponse:
         """``scenario.gpkg``; ``summary.json``, ``closing_order.json``; ``base_criticality.<geojson|csv>``;

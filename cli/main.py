@@ -116,19 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMAND_MODULES = ("cli.scenario", "cli.backtest", "cli.mapcmd", "cli.serve", "cli.pyramid")
 """Further subcommands, each a module with ``register(subparsers)`` that sets
-``func`` (taking the parsed args, returning an exit status) on its parser."""
+``func`` (taking the parsed args, returning an exit status) on its parser. Every module
+listed must import and offer ``register``: none is skipped."""
 
 
 def _command_modules():
+    """The modules of :data:`COMMAND_MODULES`; an import error (a missing module too)
+    propagates, and a module without ``register`` is a ``TypeError``: a broken subcommand
+    stops the CLI at once instead of vanishing from ``vacuum --help``."""
     import importlib
 
     mods = []
     for name in COMMAND_MODULES:
-        try:
-            mods.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a module that exists but fails to import is a bug: show it
-                raise
+        mod = importlib.import_module(name)
+        if not callable(getattr(mod, "register", None)):
+            raise TypeError(f"{name} is listed in cli.main.COMMAND_MODULES but has no register(subparsers) function")
+        mods.append(mod)
     return mods
 
 

@@ -1,10 +1,15 @@
 """The HTTP service in-process (TestClient, real worker processes): every endpoint, each
 error path, each role. One app per module: layers uploaded once, one analysis at 5 km."""
 
+import dataclasses
 import io
 import json
+import logging
+import re
+import textwrap
 import time
 import zipfile
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -13,12 +18,17 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+import api.jobs
 from api.app import create_app
+from api.errors import NotFoundError
 from api.settings import Settings
 from api.storage import JobRecord, new_id
 from api.testing import ADMIN_KEY, DEMO
 
 MB = 1024 * 1024
+ROOT = Path(__file__).resolve().parents[1]
+INTERNAL = {"error": "InternalError", "detail": "an unexpected error occurred; the server log has the details"}
+"""The body of every 500, as docs/service.md gives it."""
 
 
 @pytest.fixture(scope="module")
@@ -173,12 +183,30 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path, monkeypatch, capsys):
     assert "only on a loopback address" in capsys.readouterr().err
 
 
-def test_no_app_or_settings_at_import():
-    import api
-    import api.app
+def test_no_app_settings_or_job_kinds_at_import(tmp_path):
+    """In a fresh interpreter (this one has imported everything): importing the service builds
+    no app or settings and registers no job kind; create_app loads the kinds."""
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    assert not any(isinstance(v, Settings) for v in vars(api.app).values())
-    assert callable(api.create_app)
+    code = f"""
+import sys
+import fastapi
+import api, api.app, api.jobs
+from api.settings import Settings
+found = [k for k, v in vars(api.app).items() if isinstance(v, (Settings, fastapi.FastAPI))]
+assert found == [], found
+assert api.jobs.JOB_KINDS == {{}}, api.jobs.JOB_KINDS
+assert "api.analyses" not in sys.modules and "api.scenarios" not in sys.modules
+api.create_app(Settings(workspace={str(tmp_path)!r}, workers=1, _env_file=None))
+assert sorted(api.jobs.JOB_KINDS) == ["analysis", "scenario"], sorted(api.jobs.JOB_KINDS)
+print("ok")
+"""
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                       env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=120)
+    assert (r.returncode, r.stdout.strip()) == (0, "ok"), r.stderr
 
 
 # ============================================================================ access
@@ -207,18 +235,19 @@ def test_each_role_is_who_it_says(client, keys):
         assert client.get("/me", headers=keys[role]).json()["role"] == role
 
 
-@pytest.mark.parametrize("role, method, path, body", [
-    ("viewer", "post", "/keys", {"name": "x", "role": "viewer"}),
-    ("planner", "post", "/keys", {"name": "x", "role": "admin"}),
-    ("viewer", "get", "/keys", None),
-    ("planner", "get", "/audit", None),
-    ("planner", "delete", "/keys/abc", None),
-    ("viewer", "post", "/analyses", {"layers": {"bases": "ly_x"}}),
+@pytest.mark.parametrize("role, method, path, body, need", [
+    ("viewer", "post", "/keys", {"name": "x", "role": "viewer"}, "admin"),
+    ("planner", "post", "/keys", {"name": "x", "role": "admin"}, "admin"),
+    ("viewer", "get", "/keys", None, "admin"),
+    ("planner", "get", "/audit", None, "admin"),
+    ("planner", "delete", "/keys/abc", None, "admin"),
+    ("viewer", "post", "/analyses", {"layers": {"bases": "ly_x"}}, "planner"),
 ])
-def test_roles_below_the_right_get_403(client, keys, role, method, path, body):
+def test_roles_below_the_right_get_403(client, keys, role, method, path, body, need):
     r = getattr(client, method)(path, headers=keys[role], **({"json": body} if body else {}))
     assert r.status_code == 403 and r.json()["error"] == "PermissionDeniedError"
-    assert keys and role in r.json()["detail"]
+    # the keys fixture names its keys "test <role>"
+    assert r.json()["detail"] == f"this needs the {need} role; your key 'test {role}' has {role}"
 
 
 def test_keys_are_created_listed_and_revoked(client, keys, storage):
@@ -237,6 +266,58 @@ def test_keys_are_created_listed_and_revoked(client, keys, storage):
     assert client.delete("/keys/nope", headers=keys["admin"]).status_code == 404
     r = client.post("/keys", json={"name": "x", "role": "god"}, headers=keys["admin"])
     assert r.status_code == 422 and r.json()["error"] == "RequestValidationError" and "role" in r.json()["detail"]
+
+
+ROLES_BELOW = {"none": (), "viewer": (None,), "planner": (None, "viewer"), "admin": (None, "viewer", "planner")}
+"""Callers below each minimum role: no key at all, then each lower role."""
+
+PATH_PARAMS = {"layer_id": "ly_nope", "analysis_id": "an_nope", "scenario_id": "sc_nope", "key_id": "nope",
+               "filename": "summary.json", "phase": "1", "surface": "gap", "z": "0", "x": "0", "y": "0",
+               "path": "leaflet/leaflet.css"}
+
+
+def documented_roles() -> dict[tuple[str, str], str]:
+    """``(method, path) -> minimum role`` from the endpoint table of docs/service.md."""
+    text = (ROOT / "docs" / "service.md").read_text(encoding="utf-8")
+    section = text.split("\n## Endpoints\n", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| `(GET|POST|PUT|PATCH|DELETE) (/[^`]*)` \| (none|viewer|planner|admin)\b", section, re.M)
+    table = {(m, path): role for m, path, role in rows}
+    assert len(table) == len(rows), "a route is listed twice"
+    return table
+
+
+def app_routes(app) -> set[tuple[str, str]]:
+    """Every ``(method, path)`` the app answers (HEAD aside); a mount as ``<prefix>/{path}``."""
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import Mount
+
+    out = set()
+    for rc in iter_route_contexts(app.routes):
+        if isinstance(rc.original_route, Mount):
+            out.add(("GET", rc.path + "/{path}"))
+        else:
+            out |= {(m, rc.path) for m in rc.methods if m != "HEAD"}
+    return out
+
+
+def test_every_route_is_in_the_role_table_of_the_docs(client):
+    assert app_routes(client.app) == set(documented_roles())
+
+
+@pytest.mark.parametrize("method, path", sorted(documented_roles()))
+def test_every_route_refuses_the_roles_below_its_minimum(client, keys, method, path):
+    role = documented_roles()[(method, path)]
+    url = path.format(**PATH_PARAMS)
+    if role == "none":
+        r = client.request(method, url)
+        assert r.status_code == 200, r.text
+        return
+    for below in ROLES_BELOW[role]:
+        r = client.request(method, url, headers=keys[below] if below else {})
+        expected = (401, "AuthenticationError") if below is None else (403, "PermissionDeniedError")
+        assert (r.status_code, r.json()["error"]) == expected, (below, r.text)
+    r = client.request(method, url, headers=keys[role])  # the minimum role itself gets past the check
+    assert r.status_code not in (401, 403), r.text
 
 
 def test_anonymous_role_when_configured(tmp_path):
@@ -398,9 +479,10 @@ def test_bad_uploads_get_422_naming_the_field_and_the_fix(client, keys, layers, 
 
 
 def test_missing_parts_of_the_form(client, keys):
-    r = client.post("/layers", headers=keys["admin"], data={"kind": "bases"})
-    assert r.status_code == 422 and "send the layer as multipart/form-data" in r.json()["detail"] or \
-        "field 'file' is required" in r.json()["detail"]
+    r = client.post("/layers", headers=keys["admin"], data={"kind": "bases"})  # a urlencoded form, no file
+    assert r.status_code == 422 and "send the layer as multipart/form-data" in r.json()["detail"]
+    r = client.post("/layers", headers=keys["admin"], data={"kind": "bases"}, files={"name": (None, b"no file")})
+    assert r.status_code == 422 and "field 'file' is required" in r.json()["detail"]
     r = client.post("/layers", headers=keys["admin"], files={"file": ("b.csv", b"a")})
     assert r.status_code == 422 and "field 'kind' is required" in r.json()["detail"]
     r = client.post("/layers", headers=keys["admin"], json={"kind": "bases"})
@@ -602,9 +684,10 @@ def test_tiles_for_viewers_except_surfaces_that_pinpoint_bases(client, keys, ana
     assert r.status_code == 404 and r.json()["error"] == "TileOutsideBoundsError"
     r = client.get(f"/analyses/an_nope/tiles/gap/{z}/{x}/{y}.png", headers=keys["viewer"])
     assert r.status_code == 404 and "no analysis 'an_nope'" in r.json()["detail"]
-    r = client.get(f"/scenarios/{aid}/phases/1/tiles/gap/{z}/{x}/{y}.png", headers=keys["viewer"])
-    assert r.status_code == 404  # an analysis is not a scenario
-    assert client.get(f"/scenarios/{aid}/phases/1/tilejson/gap.json", headers=keys["viewer"]).status_code == 404
+    for role, status in (("viewer", 403), ("planner", 404)):  # scenario tiles: planner, whatever the id
+        r = client.get(f"/scenarios/{aid}/phases/1/tiles/gap/{z}/{x}/{y}.png", headers=keys[role])
+        assert r.status_code == status  # and for a planner an analysis is not a scenario
+        assert client.get(f"/scenarios/{aid}/phases/1/tilejson/gap.json", headers=keys[role]).status_code == status
     assert client.get("/legend/gap", headers=keys["viewer"]).status_code == 200
 
 
@@ -616,18 +699,151 @@ def test_map_page_hides_bases_from_viewers(client, keys, analysis):
     assert page_v.headers["content-type"].startswith("text/html")
     assert f"/analyses/{aid}/tiles/" in page_v.text
     assert "MINUSCA:" not in page_v.text  # base ids
-    assert "MINUSCA:" in page_p.text or "PLACEHOLDER" in page_p.text
+    # the bases file's first row: mission MINUSCA, location Alindao -> id "MINUSCA:" + slug
+    assert "MINUSCA:alindao" in page_p.text and "PLACEHOLDER" not in page_p.text
     assert client.get("/", params={"analysis": "an_nope"}, headers=keys["viewer"]).status_code == 404
 
 
 # ============================================================================ errors and docs
 
 
-def test_one_error_shape_everywhere(client, keys):
-    for r in (client.get("/no/such/route"), client.put("/health"),
-              client.post("/analyses", content=b"{not json", headers={**keys["planner"], "Content-Type": "application/json"}),
-              client.get("/analyses", params={"limit": 0}, headers=keys["viewer"])):
-        assert r.status_code in (404, 405, 422) and set(r.json()) == {"error", "detail"}, r.text
+@pytest.mark.parametrize("case, status, error", [
+    ("no such route", 404, "NotFound"),
+    ("wrong method", 405, "MethodNotAllowed"),
+    ("body not JSON", 422, "RequestValidationError"),
+    ("query out of range", 422, "RequestValidationError"),
+])
+def test_one_error_shape_everywhere(client, keys, case, status, error):
+    r = {"no such route": lambda: client.get("/no/such/route"),
+         "wrong method": lambda: client.put("/health"),
+         "body not JSON": lambda: client.post("/analyses", content=b"{not json",
+                                              headers={**keys["planner"], "Content-Type": "application/json"}),
+         "query out of range": lambda: client.get("/analyses", params={"limit": 0}, headers=keys["viewer"])}[case]()
+    assert r.status_code == status, r.text
+    assert set(r.json()) == {"error", "detail"} and r.json()["error"] == error
+
+
+def _bug_app(tmp_path):
+    """The service with one more route that fails the way a bug does (no lifespan: no workers)."""
+    from geo.errors import VacuumError
+    from geo.scenario import AnalysisFolderError
+
+    app = create_app(Settings(workspace=tmp_path, workers=1, _env_file=None))
+    bugs = {"KeyError": KeyError("ly_secret_key"), "LookupError": LookupError("row 7 of /srv/secret.csv"),
+            "VacuumError": VacuumError("internal state at /srv/secret"),
+            "AnalysisFolderError": AnalysisFolderError("/srv/secret/analyses/an_1 lacks model.npz"),
+            "NotFoundError": NotFoundError("no layer 'ly_x'; GET /layers lists the layers")}
+
+    @app.get("/_bug/{name}")
+    def bug(name: str):
+        raise bugs[name]
+
+    return app
+
+
+@pytest.mark.parametrize("name", ["KeyError", "LookupError", "VacuumError", "AnalysisFolderError"])
+def test_an_error_no_table_entry_claims_is_a_logged_500_with_a_generic_body(tmp_path, caplog, name):
+    caplog.set_level(logging.ERROR, logger="vacuum.api")
+    r = TestClient(_bug_app(tmp_path)).get(f"/_bug/{name}")
+    assert r.status_code == 500 and r.json() == INTERNAL
+    assert "secret" not in r.text
+    (rec,) = [x for x in caplog.records if x.name == "vacuum.api"]
+    assert rec.levelno == logging.ERROR and rec.getMessage() == f"unhandled error on GET /_bug/{name}"
+    assert rec.exc_info[0].__name__ == name and "secret" in str(rec.exc_info[1])  # the traceback is in the log
+
+
+def test_a_real_not_found_is_a_404_naming_it(tmp_path, client, keys, caplog):
+    caplog.set_level(logging.ERROR, logger="vacuum.api")
+    r = TestClient(_bug_app(tmp_path)).get("/_bug/NotFoundError")
+    assert (r.status_code, r.json()) == (404, {"error": "NotFoundError",
+                                               "detail": "no layer 'ly_x'; GET /layers lists the layers"})
+    r = client.get("/layers/ly_nope", headers=keys["viewer"])  # the storage's own
+    assert (r.status_code, r.json()["error"], r.json()["detail"]) == (
+        404, "NotFoundError", "no layer 'ly_nope'; GET /layers lists the layers")
+    assert [x for x in caplog.records if x.name == "vacuum.api"] == []  # not a bug: nothing logged
+
+
+# ============================================================================ plugins fail loudly
+
+
+@pytest.fixture
+def plugin_dir(tmp_path, monkeypatch):
+    """A folder on sys.path for plugin modules made by the test; JOB_KINDS restored after it."""
+    d = tmp_path / "plugins"
+    d.mkdir()
+    monkeypatch.syspath_prepend(d)
+    monkeypatch.setattr(api.jobs, "JOB_KINDS", dict(api.jobs.JOB_KINDS))
+    return d
+
+
+@pytest.mark.parametrize("module, source, error, match", [
+    ("vacuum_test_no_such_kind", None, ModuleNotFoundError, "No module named 'vacuum_test_no_such_kind'"),
+    ("vacuum_test_broken_kind", "import vacuum_test_missing_dependency\n", ModuleNotFoundError,
+     "No module named 'vacuum_test_missing_dependency'"),
+    ("vacuum_test_raising_kind", "raise RuntimeError('kind module failed at import')\n", RuntimeError,
+     "kind module failed at import"),
+    ("vacuum_test_empty_kind", "X = 1\n", api.jobs.JobKindError,
+     "vacuum_test_empty_kind is listed in api.jobs.JOB_KIND_MODULES but registered no job kind"),
+    ("vacuum_test_bad_router_kind", textwrap.dedent("""
+        from api.jobs import JobKind, register_job_kind
+
+        def run(ctx, request):
+            return {}
+
+        def router():
+            raise RuntimeError("the kind's router failed")
+
+        register_job_kind(JobKind(name="bad_router", id_prefix="br", run=run, router=router))
+        """), RuntimeError, "the kind's router failed"),
+])
+def test_a_job_kind_that_is_missing_fails_to_import_or_raises_stops_the_app(tmp_path, monkeypatch, plugin_dir,
+                                                                            module, source, error, match):
+    if source is not None:
+        (plugin_dir / f"{module}.py").write_text(source, encoding="utf-8")
+    monkeypatch.setattr(api.jobs, "JOB_KIND_MODULES", ("api.analyses", "api.scenarios", module))
+    with pytest.raises(error, match=re.escape(match)):
+        create_app(Settings(workspace=tmp_path / "ws", workers=1, _env_file=None))
+
+
+def test_a_job_kind_that_raises_on_a_request_is_a_logged_500(client, keys, analysis, monkeypatch, caplog):
+    def resolve_surface(storage, job, phase, surface):
+        raise KeyError("surface table of the kind")
+
+    kind = api.jobs.JOB_KINDS["analysis"]
+    monkeypatch.setitem(api.jobs.JOB_KINDS, "analysis", dataclasses.replace(kind, resolve_surface=resolve_surface))
+    caplog.set_level(logging.ERROR, logger="vacuum.api")
+    r = client.get(f"/analyses/{analysis['id']}/tilejson/threat.json", headers=keys["viewer"])
+    assert r.status_code == 500 and r.json() == INTERNAL
+    (rec,) = [x for x in caplog.records if x.name == "vacuum.api"]
+    assert rec.exc_info[0] is KeyError
+
+
+def test_a_map_builder_that_cannot_be_imported_stops_the_app(tmp_path, monkeypatch):
+    import maps
+
+    monkeypatch.delattr(maps, "operations_map")
+    with pytest.raises(ImportError, match="cannot import name 'operations_map'"):
+        create_app(Settings(workspace=tmp_path, workers=1, _env_file=None))
+
+
+def test_a_map_builder_that_raises_is_a_logged_500_never_a_placeholder(client, keys, analysis, storage,
+                                                                       monkeypatch, caplog):
+    import maps
+
+    def operations_map(*args, **kwargs):
+        raise RuntimeError("operations_map failed on this analysis")
+
+    monkeypatch.setattr(maps, "operations_map", operations_map)
+    for page in (storage.workspace / "cache" / "pages").glob(f"{analysis['id']}-*.html"):
+        page.unlink()  # derived files, safe to delete: the page is built again
+    caplog.set_level(logging.ERROR, logger="vacuum.api")
+    for role in ("viewer", "planner"):
+        r = client.get("/", params={"analysis": analysis["id"]}, headers=keys[role])
+        assert r.status_code == 500 and r.json() == INTERNAL, r.text
+    recs = [x for x in caplog.records if x.name == "vacuum.api"]
+    assert [(x.exc_info[0], str(x.exc_info[1])) for x in recs] == [
+        (RuntimeError, "operations_map failed on this analysis")] * 2
+    assert not list((storage.workspace / "cache" / "pages").glob(f"{analysis['id']}-*.html"))  # nothing cached
 
 
 def _resolve(schema, node):

@@ -102,3 +102,39 @@ def test_geopackage_layer_syntax(tmp_path, capsys):
     assert code == 2 and "FILE.gpkg::name" in err
     code, err = _run(capsys, _args(tmp_path, **{"--admin": f"{gpkg}::prefectures"}))
     assert code == 0, err
+
+
+@pytest.mark.parametrize("module, source, error, match", [
+    ("cli.vacuum_test_no_such_command", None, ModuleNotFoundError, "No module named 'cli.vacuum_test_no_such_command'"),
+    ("vacuum_test_broken_command", "import vacuum_test_missing_dependency\n", ModuleNotFoundError,
+     "No module named 'vacuum_test_missing_dependency'"),
+    ("vacuum_test_raising_command", "raise RuntimeError('command module failed at import')\n", RuntimeError,
+     "command module failed at import"),
+    ("vacuum_test_command_without_register", "def run(args):\n    return 0\n", TypeError,
+     "vacuum_test_command_without_register is listed in cli.main.COMMAND_MODULES but has no register(subparsers)"),
+    ("vacuum_test_raising_register", "def register(sub):\n    raise RuntimeError('register failed')\n", RuntimeError,
+     "register failed"),
+])
+def test_a_subcommand_that_is_missing_or_broken_stops_the_cli(tmp_path, monkeypatch, module, source, error, match):
+    """No subcommand is skipped: ``vacuum`` fails before parsing anything, whatever the command."""
+    import re
+
+    import cli.main
+
+    if source is not None:
+        (tmp_path / f"{module}.py").write_text(source, encoding="utf-8")
+    monkeypatch.syspath_prepend(tmp_path)
+    monkeypatch.setattr(cli.main, "COMMAND_MODULES", (*cli.main.COMMAND_MODULES, module))
+    with pytest.raises(error, match=re.escape(match)):
+        main(["demo", "--help"])
+
+
+def test_every_listed_subcommand_is_offered(capsys):
+    """Each module of COMMAND_MODULES registers its subcommand (named in its own module)."""
+    import re
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    commands = set(re.search(r"\{([a-z,]+)\}", capsys.readouterr().out).group(1).split(","))
+    assert commands == {"analyze", "demo", "scenario", "backtest", "map", "serve", "pyramid"}

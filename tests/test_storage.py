@@ -70,9 +70,98 @@ def _same(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> None:
     assert shapely.equals_exact(np.asarray(a.geometry.values), np.asarray(b.geometry.values), tolerance=1e-9).all()
 
 
-def test_satisfies_the_protocol(storage):
-    assert isinstance(storage, Storage)
-    assert storage.backend in ("sqlite", "postgis")
+def _interface_methods() -> set[str]:
+    """The operations the ``Storage`` protocol declares (its public functions)."""
+    return {name for name, v in vars(Storage).items() if callable(v) and not name.startswith("_")}
+
+
+class _Recording:
+    """A storage that notes the name of every operation called on it."""
+
+    def __init__(self, inner):
+        self._inner, self.called = inner, set()
+
+    def __getattr__(self, name):
+        value = getattr(self._inner, name)
+        if callable(value):
+            self.called.add(name)
+        return value
+
+
+def test_every_operation_of_the_interface_behaves_as_specified(storage, config):
+    """One sequence through every operation of the protocol, each result checked against what
+    the operation promises; run on each backend, so both behave the same (an ``isinstance``
+    against the runtime-checkable Protocol would only compare method names)."""
+    import rasterio
+    from affine import Affine
+
+    st = _Recording(storage)
+    assert (st.backend, st.workspace) == ("sqlite" if config.database_url is None else "postgis", config.workspace)
+    st.init()  # a second init keeps what is there and adds nothing
+    assert st.list_layers() == [] and st.list_jobs() == [] and st.list_keys() == [] and st.list_audit() == []
+
+    # layers: three points in UTM 34N, a text and an integer column
+    gdf = gpd.GeoDataFrame({"name": ["a", "b", "c"], "n": [1, 2, 3]},
+                           geometry=gpd.points_from_xy([500000.0, 510000.0, 520000.0], [600000.0] * 3), crs=32634)
+    rec = _record(gdf, kind="towns")
+    rec.id = "ly_vec"
+    vec = st.add_vector_layer(rec, gdf)
+    assert (vec.id, st.get_layer("ly_vec").feature_count, st.get_layer("ly_vec").columns) == (
+        "ly_vec", 3, {"name": "str", "n": "int"})
+    back = st.read_layer("ly_vec")
+    assert list(back["name"]) == ["a", "b", "c"] and list(back["n"]) == [1, 2, 3] and back.crs.to_epsg() == 32634
+    assert [(p.x, p.y) for p in back.geometry] == [(500000.0, 600000.0), (510000.0, 600000.0), (520000.0, 600000.0)]
+    tif = st.tmp_dir() / "pop.tif"
+    assert tif.parent.is_relative_to(config.workspace)
+    with rasterio.open(tif, "w", driver="GTiff", width=2, height=2, count=1, dtype="float32", crs="EPSG:32634",
+                       transform=Affine(1000.0, 0.0, 500000.0, 0.0, -1000.0, 600000.0)) as ds:
+        ds.write(np.array([[[1, 2], [3, 4]]], dtype="float32"))
+    rec = LayerRecord(id="ly_ras", kind="population", name="pop", filename="pop.tif", format="GeoTIFF",
+                      storage="raster", crs="EPSG:32634", crs_wkt=CRS.from_epsg(32634).to_wkt())
+    st.add_raster_layer(rec, tif)
+    with rasterio.open(st.raster_path("ly_ras")) as ds:
+        assert ds.read(1).tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert [r.id for r in st.list_layers()] == ["ly_vec", "ly_ras"]
+    assert [r.id for r in st.list_layers("population")] == ["ly_ras"]
+
+    # jobs: queued -> running -> done, each step once
+    st.create_job(JobRecord(id="an_1", kind="analysis", request={"bbox": [14, 2, 28, 11]}, name="first"))
+    assert st.start_job("an_1", "srv_1") is True and st.start_job("an_1", "srv_1") is False
+    assert st.update_progress("an_1", "grid", 0.5, 0.25) is True
+    j = st.get_job("an_1")
+    assert (j.status, j.stage, j.stage_fraction, j.fraction, j.instance_id) == ("running", "grid", 0.5, 0.25, "srv_1")
+    assert st.finish_job("an_1", "done", result={"zones": 2}) is True
+    assert st.finish_job("an_1", "failed", error="late") is False
+    j = st.get_job("an_1")  # done: both fractions complete
+    assert (j.status, j.stage, j.stage_fraction, j.fraction, j.result, j.error, j.request) == (
+        "done", "grid", 1.0, 1.0, {"zones": 2}, None, {"bbox": [14, 2, 28, 11]})
+    assert [x.id for x in st.list_jobs(kind="analysis", statuses=("done",))] == ["an_1"]
+    assert st.list_jobs(statuses=("queued",)) == []
+    assert st.job_dir("analysis", "an_1") == config.workspace / "analyses" / "an_1"
+
+    # server instances
+    st.register_instance(InstanceRecord(id="srv_1", host="h", pid=1))
+    st.heartbeat("srv_1")
+    assert st.list_instances()[0].stopped_at is None
+    st.stop_instance("srv_1")
+    (inst,) = st.list_instances()
+    assert (inst.id, inst.host, inst.pid) == ("srv_1", "h", 1) and inst.stopped_at is not None
+
+    # keys and audit
+    st.add_key(KeyRecord(id="k1", name="ops", role="viewer", salt="s", hash="h"))
+    assert (st.get_key("k1").name, [k.id for k in st.list_keys()]) == ("ops", ["k1"])
+    assert st.revoke_key("k1").revoked_at is not None
+    st.add_audit(AuditRecord("k1", "ops", "viewer", "export", "an_1/zones.gpkg", detail={"n": 1}))
+    (entry,) = st.list_audit(action="export")
+    assert (entry.key_id, entry.target, entry.outcome, entry.detail) == ("k1", "an_1/zones.gpkg", "ok", {"n": 1})
+
+    st.close()
+    again = config.open()  # what was written is there for the next handle
+    try:
+        assert [r.id for r in again.list_layers()] == ["ly_vec", "ly_ras"] and again.get_job("an_1").status == "done"
+    finally:
+        again.close()
+    assert st.called == _interface_methods()
 
 
 @pytest.mark.parametrize("kind, load", [

@@ -9,7 +9,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import Admin, audit, new_key
+from api.auth import Caller, audit, new_key, require
 from api.deps import Page, ServicesDep
 from api.errors import error_responses
 from api.settings import Role
@@ -71,31 +71,35 @@ def _out(k: KeyRecord) -> KeyOut:
                   revoked_at=k.revoked_at)
 
 
-@router.post("/keys", status_code=201, response_model=NewKeyOut, responses=error_responses(401, 403, 422),
+@router.post("/keys", dependencies=[Depends(require("admin"))],
+             status_code=201, response_model=NewKeyOut, responses=error_responses(401, 403, 422),
              summary="Create an API key (admin)")
-def create_key(body: KeyIn, s: ServicesDep, who: Admin) -> JSONResponse:
+def create_key(body: KeyIn, s: ServicesDep, who: Caller) -> JSONResponse:
     """The response holds the key itself, once; only its salted hash is stored."""
     rec, key = new_key(s.storage, body.name.strip(), body.role, created_by=who.key_id)
     audit(s.storage, who, "key.create", rec.id, name=rec.name, role=rec.role)
     return JSONResponse(NewKeyOut(**_out(rec).model_dump(), key=key).model_dump(), status_code=201)
 
 
-@router.get("/keys", response_model=list[KeyOut], responses=error_responses(401, 403), summary="List API keys (admin)")
-def list_keys(s: ServicesDep, who: Admin) -> list[KeyOut]:
+@router.get("/keys", dependencies=[Depends(require("admin"))],
+            response_model=list[KeyOut], responses=error_responses(401, 403), summary="List API keys (admin)")
+def list_keys(s: ServicesDep) -> list[KeyOut]:
     return [_out(k) for k in s.storage.list_keys()]
 
 
-@router.delete("/keys/{key_id}", response_model=KeyOut, responses=error_responses(401, 403, 404),
+@router.delete("/keys/{key_id}", dependencies=[Depends(require("admin"))],
+               response_model=KeyOut, responses=error_responses(401, 403, 404),
                summary="Revoke an API key (admin)")
-def revoke_key(key_id: Annotated[str, PathParam(examples=["0123456789ab"])], s: ServicesDep, who: Admin) -> KeyOut:
+def revoke_key(key_id: Annotated[str, PathParam(examples=["0123456789ab"])], s: ServicesDep, who: Caller) -> KeyOut:
     rec = s.storage.revoke_key(key_id)
     audit(s.storage, who, "key.revoke", key_id, name=rec.name)
     return _out(rec)
 
 
-@router.get("/audit", response_model=list[AuditOut], responses=error_responses(401, 403, 422),
+@router.get("/audit", dependencies=[Depends(require("admin"))],
+            response_model=list[AuditOut], responses=error_responses(401, 403, 422),
             summary="Read the audit log (admin), newest first")
-def read_audit(s: ServicesDep, who: Admin, page: Annotated[Page, Depends()],
+def read_audit(s: ServicesDep, page: Annotated[Page, Depends()],
                action: Annotated[str | None, Query(examples=["export"])] = None,
                key_id: Annotated[str | None, Query(description="only this key's entries")] = None,
                since: Annotated[str | None, Query(description="ISO 8601 time, e.g. 2026-11-24T00:00:00+00:00")]

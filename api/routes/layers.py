@@ -7,13 +7,13 @@ import shutil
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import SENSITIVE_LAYER_KINDS, Admin, Identity, Viewer, audit
+from api.auth import SENSITIVE_LAYER_KINDS, Caller, Identity, audit, require
 from api.deps import ServicesDep
 from api.errors import PermissionDeniedError, RequestError, error_responses
 from api.layers import LAYER_KINDS, OPTION_FIELDS, LayerOptions, ingest_layer, parse_options
@@ -88,9 +88,10 @@ def _upload_schema() -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=201, response_model=LayerOut, openapi_extra={"requestBody": _upload_schema()},
+@router.post("", dependencies=[Depends(require("admin"))],
+             status_code=201, response_model=LayerOut, openapi_extra={"requestBody": _upload_schema()},
              responses=error_responses(401, 403, 413, 422), summary="Upload a layer (admin)")
-async def upload_layer(request: Request, s: ServicesDep, who: Admin) -> JSONResponse:
+async def upload_layer(request: Request, s: ServicesDep, who: Caller) -> JSONResponse:
     """Upload a layer file as multipart form data, validated by the engine's loader for its kind::
 
         curl -H "X-API-Key: $KEY" -F kind=bases -F as_of=2020-10-31 -F file=@bases_geopko_v2.1.csv .../layers
@@ -127,18 +128,20 @@ async def upload_layer(request: Request, s: ServicesDep, who: Admin) -> JSONResp
     return JSONResponse(layer_out(rec, who).model_dump(), status_code=201, headers={"Location": f"/layers/{rec.id}"})
 
 
-@router.get("/kinds", responses={200: {"content": {"application/json": {"example": [
+@router.get("/kinds", dependencies=[Depends(require("viewer"))],
+            responses={200: {"content": {"application/json": {"example": [
     {"kind": "bases", "storage": "vector", "description": "peacekeeper bases with troop strength",
      "options": ["as_of", "crs", "layer", "mapping", "max_map_age_days", "mission"], "formats": [".csv", ".geojson"]}]}}},
             **error_responses(401)}, summary="Layer kinds, their formats and upload options")
-def kinds(who: Viewer) -> list[dict[str, Any]]:
+def kinds() -> list[dict[str, Any]]:
     return [{"kind": k.kind, "storage": k.storage, "description": k.description, "options": sorted(k.options),
              "formats": list(RASTER_FORMATS if k.storage == "raster" else VECTOR_FORMATS)}
             for k in LAYER_KINDS.values()]
 
 
-@router.get("", response_model=list[LayerOut], responses=error_responses(401, 422), summary="List layers")
-def list_layers(s: ServicesDep, who: Viewer,
+@router.get("", dependencies=[Depends(require("viewer"))],
+            response_model=list[LayerOut], responses=error_responses(401, 422), summary="List layers")
+def list_layers(s: ServicesDep, who: Caller,
                 kind: Annotated[str | None, Query(description="only layers of this kind", examples=["bases"])] = None
                 ) -> list[LayerOut]:
     if kind is not None and kind not in LAYER_KINDS:
@@ -149,12 +152,14 @@ def list_layers(s: ServicesDep, who: Viewer,
 _LID = Annotated[str, PathParam(description="layer id", examples=["ly_3f9a0c1b2d4e"])]
 
 
-@router.get("/{layer_id}", response_model=LayerOut, responses=error_responses(401, 404), summary="One layer")
-def get_layer(layer_id: _LID, s: ServicesDep, who: Viewer) -> LayerOut:
+@router.get("/{layer_id}", dependencies=[Depends(require("viewer"))],
+            response_model=LayerOut, responses=error_responses(401, 404), summary="One layer")
+def get_layer(layer_id: _LID, s: ServicesDep, who: Caller) -> LayerOut:
     return layer_out(s.storage.get_layer(layer_id), who)
 
 
-@router.get("/{layer_id}/data", response_class=FileResponse, responses={
+@router.get("/{layer_id}/data", dependencies=[Depends(require("viewer"))],
+            response_class=FileResponse, responses={
     200: {"description": "vector layers as RFC 7946 GeoJSON (WGS84, NaN as null); rasters as the GeoTIFF",
           "content": {GEOJSON: {"example": {"type": "FeatureCollection", "features": [{
               "type": "Feature", "properties": {"site_id": "2389853", "name": "Bangui", "kind": "town",
@@ -162,7 +167,7 @@ def get_layer(layer_id: _LID, s: ServicesDep, who: Viewer) -> LayerOut:
               "geometry": {"type": "Point", "coordinates": [18.554963, 4.361698]}}]}},
                       "image/tiff": {"example": "(binary GeoTIFF)"}}},
     **error_responses(401, 403, 404)}, summary="A layer's data (GeoJSON or GeoTIFF)")
-def layer_data(layer_id: _LID, s: ServicesDep, who: Viewer) -> FileResponse:
+def layer_data(layer_id: _LID, s: ServicesDep, who: Caller) -> FileResponse:
     """Bases and national forces are force positions: they need the planner role, and each
     fetch is recorded in the audit log."""
     rec = s.storage.get_layer(layer_id)

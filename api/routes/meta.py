@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Viewer
+from api.auth import Caller, require
 from api.deps import ServicesDep
 from api.errors import error_responses
 from api.mappage import DEMO_NAME, latest_active, map_html, pick_analysis, status_html
@@ -46,15 +46,16 @@ def health(s: ServicesDep) -> Health:
                   instance=s.jobs.instance_id)
 
 
-@router.get("/me", response_model=Me, responses=error_responses(401), summary="The caller's key and role")
-def me(who: Viewer) -> Me:
+@router.get("/me", dependencies=[Depends(require("viewer"))],
+            response_model=Me, responses=error_responses(401), summary="The caller's key and role")
+def me(who: Caller) -> Me:
     return Me(key_id=who.key_id, name=who.name, role=who.role)
 
 
-@router.get("/", response_class=HTMLResponse, responses={
+@router.get("/", dependencies=[Depends(require("viewer"))], response_class=HTMLResponse, responses={
     200: {"content": {"text/html": {"example": "<!doctype html><html>... the operations map ...</html>"}}},
     **error_responses(401, 404)}, summary="The web map of an analysis")
-async def index(s: ServicesDep, who: Viewer,
+async def index(s: ServicesDep, who: Caller,
                 analysis: Annotated[str | None, Query(description="analysis id (default: the demo, else the newest "
                                                                   "finished one)")] = None) -> HTMLResponse:
     """The operations map: gap tiles over a basemap, admin areas, zones, events, sites and
