@@ -187,7 +187,35 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     source = layer_source(gdf)
     _require_columns(gdf, (*_V21_QUICK, *_V21_OTHER), schema="Geo-PKO v2.1")
     col = {k: _lower(gdf)[k] for k in (*_V21_SIGNATURE, *_V21_QUICK, *_V21_OTHER)}
+    gdf, maps, latest = _v21_latest_maps(gdf, col, source, as_of=as_of, mission=mission)
+    strength, strength_source = _v21_strength(gdf, col, source)
+    unit_type, hq = _v21_unit_type(gdf, col, source, strength, strength_source)
+    names = _required_text(gdf[col["location"]], source=source, column=col["location"])
+    data = {
+        "base_id": _base_ids(maps["mission"], names, maps["source"]),
+        "name": names.to_numpy(),
+        "mission": maps["mission"].to_numpy(),
+        "strength": strength.astype("float64"),
+        "unit_type": unit_type,
+        "strength_source": strength_source,
+        "map_date": maps["map_date"].to_numpy().astype("datetime64[ns]"),
+        "hq": hq.astype("int64"),
+    }
+    used = {
+        m: {"source": s, "map_date": d.strftime("%Y-%m")}
+        for m, s, d in zip(latest["mission"], latest["source"], latest["map_date"], strict=True)
+    }
+    return _finish(
+        gdf, _indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
+        allowed={"Point"}, attrs={"schema": "geo_pko_v2.1", "maps": used},
+    )  # fmt: skip
 
+
+def _v21_latest_maps(
+    gdf: gpd.GeoDataFrame, col: dict[str, str], source: str, *, as_of: pd.Timestamp | None, mission: str | None
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
+    """The rows of each mission's latest map on or before ``as_of``, their (mission, source,
+    map_date, rev), and one row per mission naming the map chosen."""
     missions = _filter_mission(gdf, _required_text(gdf[col["mission"]], source=source, column=col["mission"]), mission)
     gdf = gdf.loc[missions.index]
     years = _integers(gdf[col["year"]], source=source, column=col["year"], lo=1900, hi=2100)
@@ -215,8 +243,11 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     chosen = set(zip(latest["mission"], latest["source"], latest["map_date"], strict=True))
     keep = [k in chosen for k in zip(maps["mission"], maps["source"], maps["map_date"], strict=True)]
     maps = maps[keep]
-    gdf = gdf.loc[maps.index]
+    return gdf.loc[maps.index], maps, latest
 
+
+def _v21_strength(gdf: gpd.GeoDataFrame, col: dict[str, str], source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Troops from ``no.troops`` ("unknown" = one company) and where the number comes from."""
     raw = _text(gdf[col["no.troops"]])
     unknown = (raw.str.lower() == "unknown").to_numpy()
     nums = pd.to_numeric(raw.where(~unknown, None), errors="coerce").to_numpy(dtype="float64")
@@ -227,7 +258,13 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     strength_source = np.select(
         [unknown, strength > 0], ["imputed_unknown", "reported"], default="presence_only"
     )
+    return strength, strength_source
 
+
+def _v21_unit_type(
+    gdf: gpd.GeoDataFrame, col: dict[str, str], source: str, strength: np.ndarray, strength_source: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """unit_type by the first rule that matches (see :func:`load_bases`), and the hq level 0..3."""
     def flag(name: str) -> np.ndarray:
         return _flag(gdf[col[name]], source=source, column=col[name]) > 0
 
@@ -249,27 +286,7 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
         ["quick_reaction", "infantry", "police", "headquarters", "observer"],
         default="support",
     )
-    names = _required_text(gdf[col["location"]], source=source, column=col["location"])
-    data = {
-        "base_id": _base_ids(maps["mission"], names, maps["source"]),
-        "name": names.to_numpy(),
-        "mission": maps["mission"].to_numpy(),
-        "strength": strength.astype("float64"),
-        "unit_type": unit_type,
-        "strength_source": strength_source,
-        "map_date": maps["map_date"].to_numpy().astype("datetime64[ns]"),
-        "hq": hq.astype("int64"),
-    }
-    used = {
-        m: {"source": s, "map_date": d.strftime("%Y-%m")}
-        for m, s, d in zip(latest["mission"], latest["source"], latest["map_date"], strict=True)
-    }
-    return _finish(
-        gdf, _indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
-        allowed={"Point"}, attrs={"schema": "geo_pko_v2.1", "maps": used},
-    )  # fmt: skip
-
-
+    return unit_type, hq
 
 
 def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, mission: str | None) -> gpd.GeoDataFrame:
