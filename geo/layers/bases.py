@@ -293,7 +293,36 @@ def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     source = layer_source(gdf)
     _require_columns(gdf, _V23_OTHER, schema="Geo-PKO v2.3 yearly summary")
     col = {k: _lower(gdf)[k] for k in (*_V23_SIGNATURE, *_V23_OTHER)}
+    gdf, missions, years = _v23_year_rows(gdf, col, source, as_of=as_of, mission=mission)
+    gdf, merged = _v23_one_row_per_location(gdf, col, source, missions, years)
+    unknown = merged["ave"].isna().to_numpy()
+    strength = np.where(unknown, GEOPKO_COMPANY_SIZE, merged["ave"].to_numpy())
+    strength_source = np.select([unknown, strength > 0], ["imputed_unknown", "reported"], default="presence_only")
+    unit_type, hq = _v23_unit_type(gdf, col, source, merged, strength)
+    map_date = pd.to_datetime(
+        {"year": merged["year"].to_numpy(), "month": 7, "day": 1}
+    ).to_numpy().astype("datetime64[ns]")
+    data = {
+        "base_id": _base_ids(merged["mission"], merged["name"], merged["year"].astype(str)),
+        "name": merged["name"].to_numpy(),
+        "mission": merged["mission"].to_numpy(),
+        "strength": strength.astype("float64"),
+        "unit_type": unit_type,
+        "strength_source": strength_source,
+        "map_date": map_date,
+        "hq": hq.astype("int64"),
+    }
+    used = {m: {"year": int(y)} for m, y in merged.groupby("mission")["year"].max().items()}
+    return _finish(
+        gdf, _indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
+        allowed={"Point"}, attrs={"schema": "geo_pko_v2.3", "maps": used},
+    )  # fmt: skip
 
+
+def _v23_year_rows(
+    gdf: gpd.GeoDataFrame, col: dict[str, str], source: str, *, as_of: pd.Timestamp | None, mission: str | None
+) -> tuple[gpd.GeoDataFrame, pd.Series, pd.Series]:
+    """Rows of the year of ``as_of`` (default: each mission's latest year), their missions and years."""
     missions = _filter_mission(gdf, _required_text(gdf[col["mission"]], source=source, column=col["mission"]), mission)
     gdf = gdf.loc[missions.index]
     years = pd.Series(_integers(gdf[col["year"]], source=source, column=col["year"], lo=1900, hi=2100), index=gdf.index)
@@ -304,8 +333,13 @@ def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
             raise EmptyLayerError(f"{source}: no Geo-PKO v2.3 rows of {which} for {as_of.year}")
     else:
         keep = years == years.groupby(missions).transform("max")
-    gdf, missions, years = gdf[keep], missions[keep], years[keep]
+    return gdf[keep], missions[keep], years[keep]
 
+
+def _v23_one_row_per_location(
+    gdf: gpd.GeoDataFrame, col: dict[str, str], source: str, missions: pd.Series, years: pd.Series
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """One row per (mission, year, location): the largest ave.no.troops and the largest flags."""
     raw = _text(gdf[col["ave.no.troops"]])
     is_na = (raw.str.upper() == "NA").to_numpy() | (raw == "").to_numpy()
     ave = pd.to_numeric(raw.where(~is_na, None), errors="coerce").to_numpy(dtype="float64")
@@ -331,10 +365,13 @@ def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     merged = first.drop(columns=list(_V23_OTHER)).join(agg, on=key).sort_values("_row")
     gdf = gdf.loc[merged["_row"]]
     merged.index = gdf.index
+    return gdf, merged
 
-    unknown = merged["ave"].isna().to_numpy()
-    strength = np.where(unknown, GEOPKO_COMPANY_SIZE, merged["ave"].to_numpy())
-    strength_source = np.select([unknown, strength > 0], ["imputed_unknown", "reported"], default="presence_only")
+
+def _v23_unit_type(
+    gdf: gpd.GeoDataFrame, col: dict[str, str], source: str, merged: pd.DataFrame, strength: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """unit_type by the first rule that matches (see :func:`load_bases`), and the hq level 0..3."""
     hq = merged["hq"].to_numpy()
     if ((hq != np.round(hq)) | (hq > 3)).any():
         raise _bad(LayerError, source, col["hq"], _text(gdf[col["hq"]]), (hq != np.round(hq)) | (hq > 3), "0, 1, 2 or 3")
@@ -350,24 +387,7 @@ def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
         ["quick_reaction", "infantry", "support", "headquarters", "observer"],
         default="support",
     )
-    map_date = pd.to_datetime(
-        {"year": merged["year"].to_numpy(), "month": 7, "day": 1}
-    ).to_numpy().astype("datetime64[ns]")
-    data = {
-        "base_id": _base_ids(merged["mission"], merged["name"], merged["year"].astype(str)),
-        "name": merged["name"].to_numpy(),
-        "mission": merged["mission"].to_numpy(),
-        "strength": strength.astype("float64"),
-        "unit_type": unit_type,
-        "strength_source": strength_source,
-        "map_date": map_date,
-        "hq": hq.astype("int64"),
-    }
-    used = {m: {"year": int(y)} for m, y in merged.groupby("mission")["year"].max().items()}
-    return _finish(
-        gdf, _indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
-        allowed={"Point"}, attrs={"schema": "geo_pko_v2.3", "maps": used},
-    )  # fmt: skip
+    return unit_type, hq
 
 
 def _bases_generic(
