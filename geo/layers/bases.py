@@ -401,32 +401,13 @@ def _bases_generic(
     source = layer_source(gdf)
     cols = _resolve(gdf, mapping, required=_GENERIC_BASE_REQUIRED, optional=_GENERIC_BASE_OPTIONAL, what=what)
     attrs: dict[str, Any] = {"schema": "custom"}
-    if cols["mission"] is not None:
-        missions = _filter_mission(gdf, _text(gdf[cols["mission"]]), mission)
-        gdf = gdf.loc[missions.index]
-    elif mission is not None:
-        raise ConfigError(
-            f"{source}: mission={mission!r} given but the file has no mission field; "
-            f"{_fix_hint(['mission'])}, or drop mission"
-        )
-    else:
-        missions = pd.Series("", index=gdf.index, dtype=object)
-    if len(gdf) == 0:
-        raise EmptyLayerError(f"{source}: no bases left to load")
+    gdf, missions = _generic_missions(gdf, cols, source, mission)
 
     id_col, strength_col = str(cols["base_id"]), str(cols["strength"])  # required: resolved
     ids = _required_text(gdf[id_col], source=source, column=id_col)
     strength = _numeric(gdf[strength_col], source=source, column=strength_col)
     names = _required_text(gdf[cols["name"]], source=source, column=cols["name"]) if cols["name"] else ids
-    if cols["unit_type"] is not None:
-        text = _text(gdf[cols["unit_type"]])
-        unit_type = text.map(_snake)
-        bad = ~unit_type.isin(UNIT_TYPES).to_numpy()
-        if bad.any():
-            raise _bad(LayerError, source, cols["unit_type"], text, bad, f"one of {', '.join(UNIT_TYPES)}")
-    else:
-        unit_type = pd.Series("infantry", index=gdf.index, dtype=object)
-        attrs["unit_type_source"] = "default"
+    unit_type = _generic_unit_type(gdf, cols, source, attrs)
     if cols["hq"] is not None:
         hq = _integers(gdf[cols["hq"]], source=source, column=cols["hq"], lo=0, hi=3)
     else:
@@ -458,3 +439,37 @@ def _bases_generic(
         gdf, _indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
         allowed={"Point"}, attrs=attrs,
     )  # fmt: skip
+
+
+def _generic_missions(
+    gdf: gpd.GeoDataFrame, cols: Mapping[str, str | None], source: str, mission: str | None
+) -> tuple[gpd.GeoDataFrame, pd.Series]:
+    """Rows of ``mission`` (all without one) and their missions ("" without a mission field)."""
+    if cols["mission"] is not None:
+        missions = _filter_mission(gdf, _text(gdf[cols["mission"]]), mission)
+        gdf = gdf.loc[missions.index]
+    elif mission is not None:
+        raise ConfigError(
+            f"{source}: mission={mission!r} given but the file has no mission field; "
+            f"{_fix_hint(['mission'])}, or drop mission"
+        )
+    else:
+        missions = pd.Series("", index=gdf.index, dtype=object)
+    if len(gdf) == 0:
+        raise EmptyLayerError(f"{source}: no bases left to load")
+    return gdf, missions
+
+
+def _generic_unit_type(
+    gdf: gpd.GeoDataFrame, cols: Mapping[str, str | None], source: str, attrs: dict[str, Any]
+) -> pd.Series:
+    """unit_type from its field, else "infantry" for all (recorded in ``attrs``)."""
+    if cols["unit_type"] is not None:
+        text = _text(gdf[cols["unit_type"]])
+        unit_type = text.map(_snake)
+        bad = ~unit_type.isin(UNIT_TYPES).to_numpy()
+        if bad.any():
+            raise _bad(LayerError, source, cols["unit_type"], text, bad, f"one of {', '.join(UNIT_TYPES)}")
+        return unit_type
+    attrs["unit_type_source"] = "default"
+    return pd.Series("infantry", index=gdf.index, dtype=object)
