@@ -4,8 +4,8 @@ Plain JSON-ready dicts, written down as ``TypedDict``\\s; the fields are describ
 ``docs/validation.md`` ("backtest.json fields").
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations` here: on Python 3.11 it hides NotRequired from
+# __required_keys__ / __optional_keys__ (the schema test reads them)
 from typing import Any, NotRequired, TypedDict
 
 __all__ = [
