@@ -19,9 +19,12 @@ import sys
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.main import CLIError, Progress, parse_bbox, parse_overrides, read_config
+
+if TYPE_CHECKING:
+    from geo.backtest_types import BacktestResult
 
 __all__ = ["register", "run", "CASES", "SHARED_DATA"]
 
@@ -255,7 +258,7 @@ def _p(v: float | None, decimals: int = 1) -> str:
     return "-" if v is None or v != v else f"{100 * v:.{decimals}f}%"
 
 
-def report(result: dict[str, Any]) -> str:
+def report(result: BacktestResult) -> str:
     """The readable table printed by ``vacuum backtest``."""
     c = result["counts"]
     w = result["window"]

@@ -24,19 +24,28 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 from pyproj import CRS
 from scipy.spatial import cKDTree
 
+from .backtest_types import (
+    BacktestCounts,
+    BacktestResult,
+    BacktestWindow,
+    ScaleResult,
+    ScoreMetrics,
+    TopShares,
+)
 from .errors import ConfigError, LayerError, VacuumError
-from .grid import check_crs
+from .grid import Grid, check_crs
 from .params import Params
-from .pipeline import AnalysisInputs, analyze
+from .pipeline import Analysis, AnalysisInputs, analyze
 from .score import gap_score
 from .threat import threat_surface
 
@@ -222,64 +231,49 @@ def horizon_end(as_of: date, horizon_months: int) -> date:
 # ============================================================================ wrapper
 
 
-def _evaluate(units: dict[str, np.ndarray], fracs: Sequence[float]) -> dict[str, Any]:
+def _evaluate(units: dict[str, np.ndarray], fracs: Sequence[float]) -> _UnitMetrics:
     """Metrics of every score over one set of evaluation units."""
     y = units["events"] > 0
     n, n_pos = int(y.size), int(y.sum())
-    out: dict[str, Any] = {
-        "units": n, "positives": n_pos, "base_rate": n_pos / n if n else math.nan,
-        "events": float(units["events"].sum()), "fatalities": float(units["fatalities"].sum()),
-        "scores": {},
-    }
     totals = {w: float(units[w].sum()) for w in ("events", "fatalities")}
+    scores: dict[str, ScoreMetrics] = {}
     for name in SCORES:
         ranked = _Ranked(units[name])
-        auc = ranked.auc(y) if 0 < n_pos < n else math.nan
-        top = {}
-        for frac in fracs:
-            k = frac * n
-            top[_pct(frac)] = {
-                **{w: ranked.top_sum(units[w], k) / totals[w] if totals[w] > 0 else math.nan
-                   for w in ("events", "fatalities")},
-                "precision": ranked.top_sum(y, k) / k if k > 0 else math.nan,
-            }
-        out["scores"][name] = {"auc": auc, "top": top}
-    return out
+        top = {_pct(frac): _top(ranked, units, y, totals, frac * n) for frac in fracs}
+        scores[name] = ScoreMetrics(auc=ranked.auc(y) if 0 < n_pos < n else math.nan, top=top)
+    return _UnitMetrics(
+        units=n, positives=n_pos, base_rate=n_pos / n if n else math.nan,
+        events=float(units["events"].sum()), fatalities=float(units["fatalities"].sum()),
+        scores=scores,
+    )
+
+
+def _top(ranked: _Ranked, units: dict[str, np.ndarray], y: np.ndarray, totals: dict[str, float],
+         k: float) -> TopShares:
+    """Shares of later events and fatalities held by the top ``k`` units, and their precision."""
+    def share(w: str) -> float:
+        return ranked.top_sum(units[w], k) / totals[w] if totals[w] > 0 else math.nan
+
+    return TopShares(events=share("events"), fatalities=share("fatalities"),
+                     precision=ranked.top_sum(y, k) / k if k > 0 else math.nan)
+
+
+class _UnitMetrics(TypedDict):
+    units: int
+    positives: int
+    base_rate: float
+    events: float
+    fatalities: float
+    scores: dict[str, ScoreMetrics]
 
 
 def _pct(frac: float) -> str:
     return f"{frac * 100:g}%"
 
 
-def run_backtest(
-    inputs: AnalysisInputs | Callable[[date], AnalysisInputs],
-    as_of: date,
-    horizon_months: int,
-    params: Params,
-    *,
-    block_km: float = 10.0,
-    fracs: Sequence[float] = DEFAULT_FRACS,
-    crs: CRS | None = None,
-    n_jobs: int | None = None,
-    progress: Callable[[str, float], None] | None = None,
-) -> dict[str, Any]:
-    """Score the grid as of ``as_of`` and measure how it ranks the following events.
-
-    ``inputs`` (or ``inputs(as_of)``) holds the layers as loaded by :mod:`geo.layers`:
-    bases as of ``as_of`` (Geo-PKO map on or before it; a base whose ``map_date`` is after
-    it is refused) and *all* events of the file. Events dated ``<= as_of`` go to the
-    analysis (which keeps its look-back window); events with ``as_of < date <= as_of +
-    horizon_months`` are what is predicted. An evaluation unit is an analysis cell inside
-    the area, or a ``block_km`` block of them (score = mean over its cells inside the
-    area; label = any later event in them).
-
-    Returns a JSON-ready dict: ``as_of``, ``window`` (first and last day predicted),
-    ``counts``, ``scales`` (``cell`` and ``block``: units, positives, and per score of
-    :data:`SCORES` the ``auc`` and, per fraction, the share of later ``events`` and
-    ``fatalities`` in the top units and the ``precision`` of those units), ``bases_map``,
-    ``resolution_m``, ``block_km``, ``timings_s``.
-    """
-    t0 = time.perf_counter()
+def _check_setup(as_of: date, horizon_months: int, params: Params, block_km: float,
+                 fracs: Sequence[float]) -> tuple[date, int]:
+    """The last day predicted and the block size in cells, or a ConfigError."""
     end = horizon_end(as_of, horizon_months)
     if not fracs or any(not 0 < f <= 1 for f in fracs):
         raise ConfigError(f"fracs must be fractions in (0, 1], got {list(fracs)!r}")
@@ -289,8 +283,11 @@ def run_backtest(
             f"block_km={block_km:g} must be a whole multiple of the resolution ({params.resolution_m:g} m); "
             f"e.g. block_km={max(1, round(factor)) * params.resolution_m / 1000:g}"
         )
-    factor = int(round(factor))
-    inp = inputs(as_of) if callable(inputs) else inputs
+    return end, int(round(factor))
+
+
+def _check_inputs(inp: AnalysisInputs, as_of: date) -> gpd.GeoDataFrame:
+    """The events layer; refuse inputs without one or with bases from after ``as_of``."""
     if inp.events is None or len(inp.events) == 0:
         raise BacktestError("a backtest needs an events layer (--events): the later events are what is predicted")
     if inp.events.crs is None:
@@ -308,10 +305,15 @@ def run_backtest(
             f"{len(late)} base(s) come from a deployment map after the as-of date {as_of} "
             f"(e.g. {', '.join(late[:3])}): {fix}"
         )
+    return inp.events
 
-    dates = pd.to_datetime(inp.events["date"])
-    past = inp.events[(dates <= ts).to_numpy()]
-    later = inp.events[((dates > ts) & (dates <= pd.Timestamp(end))).to_numpy()]
+
+def _split_events(events: gpd.GeoDataFrame, as_of: date, end: date) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Events known on ``as_of`` and those of the horizon window (at least one)."""
+    ts = pd.Timestamp(as_of)
+    dates = pd.to_datetime(events["date"])
+    past = events[(dates <= ts).to_numpy()]
+    later = events[((dates > ts) & (dates <= pd.Timestamp(end))).to_numpy()]
     if len(later) == 0:
         first = dates[dates > ts].min()
         hint = f"the first event after it is on {first.date()}" if pd.notna(first) else "the file has no event after it"
@@ -319,12 +321,13 @@ def run_backtest(
             f"no events between {as_of} (exclusive) and {end}: nothing to predict ({hint}); "
             "choose an earlier --as-of or a longer --horizon-months"
         )
+    return past, later
 
-    res = analyze(replace(inp, events=past), params, as_of, crs=crs, progress=progress, n_jobs=n_jobs)
+
+def _score_surfaces(res: Analysis, params: Params, as_of: date) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Every score of :data:`SCORES` on the grid ("higher = more risk", NaN outside the area)
+    and the cells inside the area that no base reaches within the travel-time cap."""
     grid, inside = res.grid, res.inside
-    t1 = time.perf_counter()
-
-    # --- scores, all "higher = more risk", on the grid (NaN outside the area)
     gap = res.surfaces["gap"].astype(np.float64)
     tt = res.surfaces["travel_time"].astype(np.float64)
     unreachable = inside & ~np.isfinite(tt)
@@ -345,14 +348,24 @@ def run_backtest(
         bad = inside & ~np.isfinite(s)
         if bad.any():
             raise BacktestError(f"score {name!r} is not finite in {int(bad.sum())} cell(s) inside the area")
+    return surfaces, unreachable
 
-    # --- labels: later events per cell inside the area
-    lat = later.to_crs(grid.crs)
-    r, c, in_grid = grid.rowcol(lat.geometry.x.to_numpy(), lat.geometry.y.to_numpy())
+
+def _locate(points: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat cell index of each point, whether it is on the grid, and whether its cell is inside the area."""
+    r, c, in_grid = grid.rowcol(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
     in_area = in_grid.copy()
     in_area[in_grid] = inside[r[in_grid], c[in_grid]]
+    return r * grid.width + c, in_grid, in_area
+
+
+def _label_grids(later: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray,
+                 as_of: date, end: date) -> _Labels:
+    """Later events and their fatalities per cell inside the area."""
+    lat = later.to_crs(grid.crs)
+    flat_all, in_grid, in_area = _locate(lat, grid, inside)
     fat = np.nan_to_num(lat["fatalities"].to_numpy(dtype=np.float64), nan=0.0)
-    flat = r[in_area] * grid.width + c[in_area]
+    flat = flat_all[in_area]
     ev_grid = np.bincount(flat, minlength=grid.size).reshape(grid.shape).astype(np.float64)
     fat_grid = np.bincount(flat, weights=fat[in_area], minlength=grid.size).reshape(grid.shape)
     if not in_area.any():
@@ -360,13 +373,22 @@ def run_backtest(
             f"none of the {len(later)} events between {as_of} (exclusive) and {end} falls inside the area: "
             "nothing to predict there; check that the events and the area (--admin, --admin-iso3, --bbox) match"
         )
+    return _Labels(events=ev_grid, fatalities=fat_grid, in_grid=in_grid, in_area=in_area, event_fatalities=fat)
 
-    # past events counted the same way (the analysis keeps all events of its look-back window)
-    pe = res.events
-    pr, pc, p_in = grid.rowcol(pe.geometry.x.to_numpy(), pe.geometry.y.to_numpy())
-    p_area = p_in.copy()
-    p_area[p_in] = inside[pr[p_in], pc[p_in]]
 
+@dataclass
+class _Labels:
+    events: np.ndarray  # later events per cell inside the area (grid-shaped)
+    fatalities: np.ndarray  # their fatalities per cell (grid-shaped)
+    in_grid: np.ndarray  # per later event: on the grid
+    in_area: np.ndarray  # per later event: in a cell inside the area
+    event_fatalities: np.ndarray  # per later event (NaN = 0)
+
+
+def _scales(surfaces: dict[str, np.ndarray], labels: _Labels, inside: np.ndarray,
+            grid: Grid, factor: int, block_km: float, fracs: Sequence[float]) -> dict[str, ScaleResult]:
+    """The metrics on analysis cells inside the area and on blocks of ``factor`` x ``factor`` of them."""
+    ev_grid, fat_grid = labels.events, labels.fatalities
     cell_units = {name: s[inside] for name, s in surfaces.items()}
     cell_units["events"] = ev_grid[inside]
     cell_units["fatalities"] = fat_grid[inside]
@@ -375,46 +397,94 @@ def run_backtest(
     block_units["fatalities"] = block_aggregate(fat_grid, factor, how="sum", mask=inside)
     has_cells = block_aggregate(inside, factor, how="any", mask=inside)
     block_units = {k: v[has_cells] for k, v in block_units.items()}
-
-    scales = {
+    return {
         "cell": {"size_km": grid.resolution_km, **_evaluate(cell_units, fracs)},
         "block": {"size_km": block_km, "cells_per_block": factor * factor, **_evaluate(block_units, fracs)},
     }
+
+
+def _counts(res: Analysis, later: gpd.GeoDataFrame, labels: _Labels, unreachable: np.ndarray,
+            scales: dict[str, ScaleResult]) -> BacktestCounts:
+    """Bases, past and later events, cells and blocks: what the metrics were computed over."""
+    # past events counted the same way (the analysis keeps all events of its look-back window)
+    _, _, p_area = _locate(res.events, res.grid, res.inside)
+    in_grid, in_area = labels.in_grid, labels.in_area
+    return BacktestCounts(
+        bases=len(res.bases),
+        bases_outside_grid=len(res.summary["layers"]["bases_outside_grid"]),
+        past_events_in_lookback=int(len(res.events)),
+        past_events_in_area=int(p_area.sum()),
+        later_events=int(len(later)),
+        later_events_in_area=int(in_area.sum()),
+        later_events_in_margin=int((in_grid & ~in_area).sum()),
+        later_events_outside_grid=int((~in_grid).sum()),
+        later_fatalities_in_area=float(labels.event_fatalities[in_area].sum()),
+        cells=int(res.inside.sum()),
+        cells_with_later_event=scales["cell"]["positives"],
+        cells_unreachable_within_cap=int(unreachable.sum()),
+        blocks=scales["block"]["units"],
+        blocks_with_later_event=scales["block"]["positives"],
+    )
+
+
+def run_backtest(
+    inputs: AnalysisInputs | Callable[[date], AnalysisInputs],
+    as_of: date,
+    horizon_months: int,
+    params: Params,
+    *,
+    block_km: float = 10.0,
+    fracs: Sequence[float] = DEFAULT_FRACS,
+    crs: CRS | None = None,
+    n_jobs: int | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> BacktestResult:
+    """Score the grid as of ``as_of`` and measure how it ranks the following events.
+
+    ``inputs`` (or ``inputs(as_of)``) holds the layers as loaded by :mod:`geo.layers`:
+    bases as of ``as_of`` (Geo-PKO map on or before it; a base whose ``map_date`` is after
+    it is refused) and *all* events of the file. Events dated ``<= as_of`` go to the
+    analysis (which keeps its look-back window); events with ``as_of < date <= as_of +
+    horizon_months`` are what is predicted. An evaluation unit is an analysis cell inside
+    the area, or a ``block_km`` block of them (score = mean over its cells inside the
+    area; label = any later event in them).
+
+    Returns a JSON-ready :class:`~geo.backtest_types.BacktestResult`: ``as_of``,
+    ``window`` (first and last day predicted), ``counts``, ``scales`` (``cell`` and
+    ``block``: units, positives, and per score of :data:`SCORES` the ``auc`` and, per
+    fraction, the share of later ``events`` and ``fatalities`` in the top units and the
+    ``precision`` of those units), ``bases_map``, ``resolution_m``, ``block_km``,
+    ``timings_s``.
+    """
+    t0 = time.perf_counter()
+    end, factor = _check_setup(as_of, horizon_months, params, block_km, fracs)
+    inp = inputs(as_of) if callable(inputs) else inputs
+    events = _check_inputs(inp, as_of)
+    past, later = _split_events(events, as_of, end)
+    res = analyze(replace(inp, events=past), params, as_of, crs=crs, progress=progress, n_jobs=n_jobs)
+    t1 = time.perf_counter()
+    surfaces, unreachable = _score_surfaces(res, params, as_of)
+    labels = _label_grids(later, res.grid, res.inside, as_of, end)
+    scales = _scales(surfaces, labels, res.inside, res.grid, factor, block_km, fracs)
     t2 = time.perf_counter()
-    counts = {
-        "bases": len(bases),
-        "bases_outside_grid": len(res.summary["layers"]["bases_outside_grid"]),
-        "past_events_in_lookback": int(len(pe)),
-        "past_events_in_area": int(p_area.sum()),
-        "later_events": int(len(later)),
-        "later_events_in_area": int(in_area.sum()),
-        "later_events_in_margin": int((in_grid & ~in_area).sum()),
-        "later_events_outside_grid": int((~in_grid).sum()),
-        "later_fatalities_in_area": float(fat[in_area].sum()),
-        "cells": int(inside.sum()),
-        "cells_with_later_event": scales["cell"]["positives"],
-        "cells_unreachable_within_cap": int(unreachable.sum()),
-        "blocks": scales["block"]["units"],
-        "blocks_with_later_event": scales["block"]["positives"],
-    }
-    return {
-        "as_of": as_of.isoformat(),
-        "horizon_months": int(horizon_months),
-        "window": {"after": as_of.isoformat(), "through": end.isoformat()},
-        "resolution_m": grid.resolution,
-        "block_km": block_km,
-        "fractions": [float(f) for f in fracs],
-        "bases_map": inp.bases.attrs.get("maps"),
-        "events_schema": inp.events.attrs.get("schema"),
-        "counts": counts,
-        "scales": scales,
-        "scores": dict(SCORES),
-        "params": params.as_dict(),
-        "timings_s": {"analysis": round(t1 - t0, 3), "evaluation": round(t2 - t1, 3), "total": round(t2 - t0, 3)},
-    }
+    return BacktestResult(
+        as_of=as_of.isoformat(),
+        horizon_months=int(horizon_months),
+        window=BacktestWindow(after=as_of.isoformat(), through=end.isoformat()),
+        resolution_m=res.grid.resolution,
+        block_km=block_km,
+        fractions=[float(f) for f in fracs],
+        bases_map=inp.bases.attrs.get("maps"),
+        events_schema=events.attrs.get("schema"),
+        counts=_counts(res, later, labels, unreachable, scales),
+        scales=scales,
+        scores=dict(SCORES),
+        params=params.as_dict(),
+        timings_s={"analysis": round(t1 - t0, 3), "evaluation": round(t2 - t1, 3), "total": round(t2 - t0, 3)},
+    )
 
 
-def metrics_table(result: dict[str, Any]) -> pd.DataFrame:
+def metrics_table(result: BacktestResult) -> pd.DataFrame:
     """One row per (scale, score): AUC and, per fraction, event and fatality shares and precision."""
     rows = []
     for scale, sc in result["scales"].items():

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 from rasterio import features
 
 from .decision import (
@@ -35,7 +36,7 @@ from .plan import Plan, ResolvedPhase, resolve_plan
 from .rasters import write_cog
 from .scenario import Baseline, PhaseState, WhatIf
 from .summaries import admin_summary, class_index
-from .traveltime import build_graph, nearest_source
+from .traveltime import CellGraph, build_graph, nearest_source
 from .zones import vacuum_zones
 
 __all__ = ["PhaseResult", "evaluate_phase", "run_scenario"]
@@ -127,98 +128,30 @@ def run_scenario(
         timings[f"phase_{k}_evaluate"] = round(time.perf_counter() - t0, 4)
         d = out / f"phase_{k}"
         d.mkdir(exist_ok=True)
-        gap2 = res.state.gap.reshape(shape).astype(np.float32)
-        cov2 = np.where(np.isfinite(res.state.gap), res.state.coverage, np.nan).reshape(shape).astype(np.float32)
-        write_cog(d / "gap.tif", gap2, b.grid, description=f"gap after {ph.name}")
-        write_cog(d / "coverage.tif", cov2, b.grid, description=f"coverage after {ph.name}")
-        write_cog(d / "gap_delta.tif", (res.state.gap - base_gap).reshape(shape).astype(np.float32), b.grid,
-                  description=f"gap change, {ph.name} vs baseline")
-        write_cog(d / "coverage_delta.tif", (cov2.ravel() - base_cov).reshape(shape).astype(np.float32), b.grid,
-                  description=f"coverage change, {ph.name} vs baseline")
-        # new vacuum zones, with the nearest remaining base and its travel time
-        # UN bases still open (handed-over bases are national forces now, not "remaining")
-        remaining = [t.base_id for t in b.model.terms
-                     if not t.national and w.weight[t.base_id] > 0 and t.base_id not in w.closed]
-        rows = b.bases.reset_index(drop=True)
-        pos = {bid: i for i, bid in enumerate(rows["base_id"])}
-        near_t = near_b = None
-        if graph is not None and remaining:
-            cells = []
-            keep_rows = []
-            for bid in remaining:
-                geom = rows.geometry.iloc[pos[bid]]
-                r, c, ok = b.grid.rowcol(np.array([geom.x]), np.array([geom.y]))
-                if ok[0]:
-                    cells.append(int(r[0] * b.grid.width + c[0]))
-                    keep_rows.append(pos[bid])
-            near_t, which = nearest_source(graph, cells, b.params.travel_time_cap_h)
-            near_b = np.where(which >= 0, np.array(keep_rows, dtype=np.int32)[np.clip(which, 0, None)], -1)
-        masked = np.where(res.new_zone_mask, res.state.gap, np.nan).reshape(shape).astype(np.float32)
-        zones = vacuum_zones(masked, b.grid, threshold=b.params.zone_threshold, min_area_km2=b.params.zone_min_area_km2,
-                             population=b.population.reshape(shape), events=b.events,
-                             bases=rows if near_b is not None else None,
-                             nearest_base=near_b, nearest_time=near_t, breaks=b.params.class_breaks)
-        changed = [s.base_id for p in phases[:k] for s in p.steps]
-        zones["opened_by"] = _opened_by(w, zones, list(dict.fromkeys(changed)), b)
-        zones = zones.rename(columns={"nearest_base_id": "nearest_remaining_base_id",
-                                      "nearest_base_name": "nearest_remaining_base_name"})
+        gap2 = _write_phase_rasters(d, b, ph, res, base_gap, base_cov)
+        zones = _phase_zones(w, b, res, phases[:k], graph)
         write_geojson(zones, d / "new_zones.geojson")
         write_gpkg_layer(zones, gpkg, f"new_zones_phase_{k}")
-        # sites losing cover
-        lost_sites = None
-        if b.sites is not None and len(b.sites):
-            r, c, ok = b.grid.rowcol(b.sites.geometry.x.to_numpy(), b.sites.geometry.y.to_numpy())
-            flat = np.where(ok, r * b.grid.width + c, 0)
-            hit = ok & res.lost_cover[flat]
-            lost_sites = b.sites[hit].copy()
-            lost_sites["coverage_before"] = base_cov[flat[hit]]
-            lost_sites["coverage_after"] = res.state.coverage[flat[hit]]
-            write_geojson(lost_sites, d / "lost_cover_sites.geojson")
-            write_gpkg_layer(lost_sites, gpkg, f"lost_cover_sites_phase_{k}")
-        # admin units before / after
+        lost_sites = _write_lost_sites(b, res, base_cov, d, gpkg, k)
         if admin_before is not None and b.admin is not None:
-            after = admin_summary(b.admin, b.grid, gap2, b.population.reshape(shape), breaks=b.params.class_breaks)
-            stats = ["mean_gap", "max_gap", "pop_weighted_gap", "pop_high_or_critical"]
-            tab = admin_before[["admin_id", "name", "level", *stats]].merge(
-                after[["admin_id", *stats]], on="admin_id", suffixes=("_before", "_after"))
-            for stat in stats:
-                tab[f"{stat}_change"] = tab[f"{stat}_after"] - tab[f"{stat}_before"]
-            tab = tab.sort_values("pop_weighted_gap_change", ascending=False, kind="stable")
-            write_csv(tab, d / "admin_change.csv")
-            g = b.admin[["admin_id", "geometry"]].merge(tab, on="admin_id")
-            write_geojson(g, d / "admin_change.geojson")
-            write_gpkg_layer(g, gpkg, f"admin_change_phase_{k}")
+            _write_admin_change(b, b.admin, admin_before, gap2, d, gpkg, k)
         timings[f"phase_{k}_total"] = round(time.perf_counter() - t0, 4)
-        phase_docs.append({
-            "phase": k, "name": ph.name, "date": ph.date.isoformat(),
-            "steps": [{"kind": s.kind, "base_id": s.base_id, "strength": s.strength, "readiness": s.readiness}
-                      for s in ph.steps],
-            "closed": res.state.closed,
-            "new_zones": {"count": len(zones), "area_km2": float(zones["area_km2"].sum()) if len(zones) else 0.0,
-                          "population": float(zones["population"].sum()) if len(zones) else 0.0,
-                          "largest": (zones.iloc[0][["zone_id", "area_km2", "population", "opened_by",
-                                                     "nearest_remaining_base_name", "travel_time_h"]].to_dict()
-                                      if len(zones) else None)},
-            "sites_losing_cover": ([] if lost_sites is None else
-                                   [{"name": n, "kind": kd} for n, kd in zip(lost_sites["name"], lost_sites["kind"], strict=True)]),
-            **res.numbers,
-        })
+        phase_docs.append(_phase_doc(k, ph, res, zones, lost_sites))
     if progress:
         progress("phases", 1.0)
         progress("decision_support", 0.0)
-    t0 = time.perf_counter()
-    crit = base_criticality(b, cover_threshold=cover_threshold)
-    timings["criticality"] = round(time.perf_counter() - t0, 4)
-    write_csv(crit, out / "base_criticality.csv")
-    cg = b.bases[["base_id", "geometry"]].merge(crit, on="base_id")
-    write_geojson(cg, out / "base_criticality.geojson")
-    write_gpkg_layer(cg, gpkg, "base_criticality")
-    order = _closing_order(b, phases, closing_phases)
-    timings["closing_order"] = order.pop("_seconds")
-    write_json(order, out / "closing_order.json")
+    crit, order = _write_decision_support(b, phases, closing_phases, cover_threshold, out, gpkg, timings)
     if progress:
         progress("decision_support", 1.0)
-    summary = {
+    summary = _summary(plan, b, cover_threshold, base_gap, phase_docs, crit, order, timings)
+    write_json(summary, out / "summary.json")
+    return summary
+
+
+def _summary(plan: Plan, b: Baseline, cover_threshold: float, base_gap: np.ndarray, phase_docs: list[dict],
+             crit: pd.DataFrame, order: dict, timings: dict[str, float]) -> dict:
+    """summary.json: the plan, the baseline, every phase and the decision support."""
+    return {
         "plan": plan.name,
         "analysis": str(b.folder),
         "as_of": b.as_of.isoformat(),
@@ -230,8 +163,127 @@ def run_scenario(
         "closing_order": {k: order[k] for k in ("plan_cumulative_vacuum", "suggested_cumulative_vacuum", "improvement_pct")},
         "timings_s": timings,
     }
-    write_json(summary, out / "summary.json")
-    return summary
+
+
+def _write_phase_rasters(d: Path, b: Baseline, ph: ResolvedPhase, res: PhaseResult,
+                         base_gap: np.ndarray, base_cov: np.ndarray) -> np.ndarray:
+    """gap, coverage and their change against the baseline as COGs; returns the gap grid."""
+    shape = b.grid.shape
+    gap2 = res.state.gap.reshape(shape).astype(np.float32)
+    cov2 = np.where(np.isfinite(res.state.gap), res.state.coverage, np.nan).reshape(shape).astype(np.float32)
+    write_cog(d / "gap.tif", gap2, b.grid, description=f"gap after {ph.name}")
+    write_cog(d / "coverage.tif", cov2, b.grid, description=f"coverage after {ph.name}")
+    write_cog(d / "gap_delta.tif", (res.state.gap - base_gap).reshape(shape).astype(np.float32), b.grid,
+              description=f"gap change, {ph.name} vs baseline")
+    write_cog(d / "coverage_delta.tif", (cov2.ravel() - base_cov).reshape(shape).astype(np.float32), b.grid,
+              description=f"coverage change, {ph.name} vs baseline")
+    return gap2
+
+
+def _nearest_remaining(w: WhatIf, b: Baseline, graph: CellGraph | None) -> tuple[gpd.GeoDataFrame, np.ndarray | None, np.ndarray | None]:
+    """Base rows, and per cell the row of the nearest UN base still open and its travel time (None without roads)."""
+    # UN bases still open (handed-over bases are national forces now, not "remaining")
+    remaining = [t.base_id for t in b.model.terms
+                 if not t.national and w.weight[t.base_id] > 0 and t.base_id not in w.closed]
+    rows = b.bases.reset_index(drop=True)
+    pos = {bid: i for i, bid in enumerate(rows["base_id"])}
+    near_t = near_b = None
+    if graph is not None and remaining:
+        cells = []
+        keep_rows = []
+        for bid in remaining:
+            geom = rows.geometry.iloc[pos[bid]]
+            r, c, ok = b.grid.rowcol(np.array([geom.x]), np.array([geom.y]))
+            if ok[0]:
+                cells.append(int(r[0] * b.grid.width + c[0]))
+                keep_rows.append(pos[bid])
+        near_t, which = nearest_source(graph, cells, b.params.travel_time_cap_h)
+        near_b = np.where(which >= 0, np.array(keep_rows, dtype=np.int32)[np.clip(which, 0, None)], -1)
+    return rows, near_b, near_t
+
+
+def _phase_zones(w: WhatIf, b: Baseline, res: PhaseResult, phases_so_far: list[ResolvedPhase],
+                 graph: CellGraph | None) -> gpd.GeoDataFrame:
+    """New vacuum zones, with the nearest remaining base, its travel time and the base that opened each."""
+    shape = b.grid.shape
+    rows, near_b, near_t = _nearest_remaining(w, b, graph)
+    masked = np.where(res.new_zone_mask, res.state.gap, np.nan).reshape(shape).astype(np.float32)
+    zones = vacuum_zones(masked, b.grid, threshold=b.params.zone_threshold, min_area_km2=b.params.zone_min_area_km2,
+                         population=b.population.reshape(shape), events=b.events,
+                         bases=rows if near_b is not None else None,
+                         nearest_base=near_b, nearest_time=near_t, breaks=b.params.class_breaks)
+    changed = [s.base_id for p in phases_so_far for s in p.steps]
+    zones["opened_by"] = _opened_by(w, zones, list(dict.fromkeys(changed)), b)
+    return zones.rename(columns={"nearest_base_id": "nearest_remaining_base_id",
+                                 "nearest_base_name": "nearest_remaining_base_name"})
+
+
+def _write_lost_sites(b: Baseline, res: PhaseResult, base_cov: np.ndarray, d: Path, gpkg: Path,
+                      k: int) -> gpd.GeoDataFrame | None:
+    """Sites losing cover, with coverage before and after; None without sites."""
+    if b.sites is None or not len(b.sites):
+        return None
+    r, c, ok = b.grid.rowcol(b.sites.geometry.x.to_numpy(), b.sites.geometry.y.to_numpy())
+    flat = np.where(ok, r * b.grid.width + c, 0)
+    hit = ok & res.lost_cover[flat]
+    lost_sites = b.sites[hit].copy()
+    lost_sites["coverage_before"] = base_cov[flat[hit]]
+    lost_sites["coverage_after"] = res.state.coverage[flat[hit]]
+    write_geojson(lost_sites, d / "lost_cover_sites.geojson")
+    write_gpkg_layer(lost_sites, gpkg, f"lost_cover_sites_phase_{k}")
+    return lost_sites
+
+
+def _write_admin_change(b: Baseline, admin: gpd.GeoDataFrame, admin_before: pd.DataFrame, gap2: np.ndarray,
+                        d: Path, gpkg: Path, k: int) -> None:
+    """Admin units before / after the phase, largest rise of the population-weighted gap first."""
+    after = admin_summary(admin, b.grid, gap2, b.population.reshape(b.grid.shape), breaks=b.params.class_breaks)
+    stats = ["mean_gap", "max_gap", "pop_weighted_gap", "pop_high_or_critical"]
+    tab = admin_before[["admin_id", "name", "level", *stats]].merge(
+        after[["admin_id", *stats]], on="admin_id", suffixes=("_before", "_after"))
+    for stat in stats:
+        tab[f"{stat}_change"] = tab[f"{stat}_after"] - tab[f"{stat}_before"]
+    tab = tab.sort_values("pop_weighted_gap_change", ascending=False, kind="stable")
+    write_csv(tab, d / "admin_change.csv")
+    g = admin[["admin_id", "geometry"]].merge(tab, on="admin_id")
+    write_geojson(g, d / "admin_change.geojson")
+    write_gpkg_layer(g, gpkg, f"admin_change_phase_{k}")
+
+
+def _phase_doc(k: int, ph: ResolvedPhase, res: PhaseResult, zones: gpd.GeoDataFrame,
+               lost_sites: gpd.GeoDataFrame | None) -> dict:
+    """The summary.json entry of one phase."""
+    return {
+        "phase": k, "name": ph.name, "date": ph.date.isoformat(),
+        "steps": [{"kind": s.kind, "base_id": s.base_id, "strength": s.strength, "readiness": s.readiness}
+                  for s in ph.steps],
+        "closed": res.state.closed,
+        "new_zones": {"count": len(zones), "area_km2": float(zones["area_km2"].sum()) if len(zones) else 0.0,
+                      "population": float(zones["population"].sum()) if len(zones) else 0.0,
+                      "largest": (zones.iloc[0][["zone_id", "area_km2", "population", "opened_by",
+                                                 "nearest_remaining_base_name", "travel_time_h"]].to_dict()
+                                  if len(zones) else None)},
+        "sites_losing_cover": ([] if lost_sites is None else
+                               [{"name": n, "kind": kd} for n, kd in zip(lost_sites["name"], lost_sites["kind"], strict=True)]),
+        **res.numbers,
+    }
+
+
+def _write_decision_support(b: Baseline, phases: list[ResolvedPhase], closing_phases: int | None,
+                            cover_threshold: float, out: Path, gpkg: Path,
+                            timings: dict[str, float]) -> tuple[pd.DataFrame, dict]:
+    """Base criticality and the closing order, written and timed; returns both."""
+    t0 = time.perf_counter()
+    crit = base_criticality(b, cover_threshold=cover_threshold)
+    timings["criticality"] = round(time.perf_counter() - t0, 4)
+    write_csv(crit, out / "base_criticality.csv")
+    cg = b.bases[["base_id", "geometry"]].merge(crit, on="base_id")
+    write_geojson(cg, out / "base_criticality.geojson")
+    write_gpkg_layer(cg, gpkg, "base_criticality")
+    order = _closing_order(b, phases, closing_phases)
+    timings["closing_order"] = order.pop("_seconds")
+    write_json(order, out / "closing_order.json")
+    return crit, order
 
 
 def _closing_order(b: Baseline, phases: list[ResolvedPhase], n_phases: int | None) -> dict:

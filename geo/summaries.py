@@ -108,6 +108,45 @@ def zonal_stats(
     - ``share_area_high_or_critical``: share (0..1) of ``cells`` in class high or
       critical, NaN if ``cells`` is 0.
     """
+    n, zi, g, pop = _zonal_inputs(zone_index, n_zones, gap, population)
+    in_zone = zi >= 0
+    valid = in_zone & ~np.isnan(g)
+    z_all, p_all = zi[in_zone], pop[in_zone]
+    z, gv, pv = zi[valid], g[valid], pop[valid]
+    cls = class_index(gv, breaks)
+    high, crit = cls == HIGH, cls == CRITICAL
+
+    cells = np.bincount(z, minlength=n)[:n]
+    gap_sum = _per_zone(z, n, gv)
+    pop_valid = _per_zone(z, n, pv)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_gap = np.where(cells > 0, gap_sum / cells, np.nan)
+        pop_weighted = np.where(pop_valid > 0, _per_zone(z, n, gv * pv) / pop_valid, np.nan)
+        n_hc = np.bincount(z[high | crit], minlength=n)[:n]
+        share = np.where(cells > 0, n_hc / cells, np.nan)
+    pop_high = _per_zone(z[high], n, pv[high])
+    pop_crit = _per_zone(z[crit], n, pv[crit])
+
+    return pd.DataFrame(
+        {
+            "cells": cells.astype(np.int64),
+            "mean_gap": mean_gap,
+            "max_gap": _max_per_zone(gv, z, cells, n),
+            "pop_weighted_gap": pop_weighted,
+            "population": _per_zone(z_all, n, p_all),
+            "pop_high": pop_high,
+            "pop_critical": pop_crit,
+            "pop_high_or_critical": pop_high + pop_crit,
+            "share_area_high_or_critical": share,
+        },
+        index=pd.RangeIndex(n, name="zone"),
+    )
+
+
+def _zonal_inputs(
+    zone_index: np.ndarray, n_zones: int, gap: np.ndarray, population: np.ndarray | None
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Checked, flat arrays for :func:`zonal_stats`: zone number, zone of each cell, gap, population (NaN = 0)."""
     n = int(n_zones)
     if n < 0:
         raise ConfigError(f"n_zones must be >= 0, got {n_zones}")
@@ -128,53 +167,22 @@ def zonal_stats(
             f"zone_index values must lie in -1..{n - 1} for {n} zones, "
             f"got {zi.min()}..{zi.max()}"
         )
-    zi = zi.ravel().astype(np.int64)
-    g = g.ravel()
-    pop = pop.ravel()
+    return n, zi.ravel().astype(np.int64), g.ravel(), pop.ravel()
 
-    in_zone = zi >= 0
-    valid = in_zone & ~np.isnan(g)
-    z_all, p_all = zi[in_zone], pop[in_zone]
-    z, gv, pv = zi[valid], g[valid], pop[valid]
-    cls = class_index(gv, breaks)
-    high, crit = cls == HIGH, cls == CRITICAL
 
-    def per_zone(zones: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        return np.bincount(zones, weights=weights, minlength=n).astype("float64")[:n]
+def _per_zone(zones: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
+    return np.bincount(zones, weights=weights, minlength=n).astype("float64")[:n]
 
-    cells = np.bincount(z, minlength=n)[:n]
-    gap_sum = per_zone(z, gv)
-    pop_valid = per_zone(z, pv)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_gap = np.where(cells > 0, gap_sum / cells, np.nan)
-        pop_weighted = np.where(pop_valid > 0, per_zone(z, gv * pv) / pop_valid, np.nan)
-        n_hc = np.bincount(z[high | crit], minlength=n)[:n]
-        share = np.where(cells > 0, n_hc / cells, np.nan)
+
+def _max_per_zone(gv: np.ndarray, z: np.ndarray, cells: np.ndarray, n: int) -> np.ndarray:
     if n and z.size:
         # ndimage.maximum needs labels 1..n and ignores label 0
         max_gap = np.asarray(
             ndimage.maximum(gv, labels=z + 1, index=np.arange(1, n + 1)), dtype="float64"
         )
         max_gap[cells == 0] = np.nan
-    else:
-        max_gap = np.full(n, np.nan)
-    pop_high = per_zone(z[high], pv[high])
-    pop_crit = per_zone(z[crit], pv[crit])
-
-    return pd.DataFrame(
-        {
-            "cells": cells.astype(np.int64),
-            "mean_gap": mean_gap,
-            "max_gap": max_gap,
-            "pop_weighted_gap": pop_weighted,
-            "population": per_zone(z_all, p_all),
-            "pop_high": pop_high,
-            "pop_critical": pop_crit,
-            "pop_high_or_critical": pop_high + pop_crit,
-            "share_area_high_or_critical": share,
-        },
-        index=pd.RangeIndex(n, name="zone"),
-    )
+        return max_gap
+    return np.full(n, np.nan)
 
 
 def _rasterize_index(geoms: gpd.GeoSeries, grid: Grid) -> np.ndarray:

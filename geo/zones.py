@@ -211,6 +211,46 @@ def vacuum_zones(
     unreachable) are grid-shaped and come with ``bases``: give all three or none.
     """
     g = np.asarray(gap, dtype="float64")
+    pop = _check_zone_args(g, grid, threshold=threshold, min_area_km2=min_area_km2, population=population,
+                           events=events, bases=bases, nearest_base=nearest_base, nearest_time=nearest_time,
+                           breaks=breaks)
+    labels, n = _label_gap(g, grid, threshold, min_area_km2)
+    if n == 0:
+        return _empty_zones(grid)
+    columns = _zone_columns(g, grid, labels, n, pop=pop, events=events, bases=bases,
+                            nearest_base=nearest_base, nearest_time=nearest_time, breaks=breaks)
+    out = gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries(_zone_polygons(labels, n, grid), crs=grid.crs),
+                           crs=grid.crs)
+    # stable sort keeps row-major label order among ties
+    out = out.sort_values(["population", "area_km2"], ascending=False, kind="stable")
+    out = out.reset_index(drop=True)
+    out["zone_id"] = np.arange(1, n + 1, dtype=np.int64)
+    return out
+
+
+def _label_gap(g: np.ndarray, grid: Grid, threshold: float, min_area_km2: float) -> tuple[np.ndarray, int]:
+    """Zones of ``g >= threshold`` of at least ``min_area_km2``, labelled 1..n."""
+    # smallest whole number of cells whose area reaches min_area_km2 (tolerant of float noise)
+    min_cells = max(1, math.ceil(min_area_km2 / grid.cell_area_km2 - 1e-9))
+    with np.errstate(invalid="ignore"):
+        mask = g >= threshold  # NaN compares False
+    return label_zones(mask, min_cells=min_cells)
+
+
+def _check_zone_args(
+    g: np.ndarray,
+    grid: Grid,
+    *,
+    threshold: float,
+    min_area_km2: float,
+    population: np.ndarray | None,
+    events: gpd.GeoDataFrame | None,
+    bases: pd.DataFrame | None,
+    nearest_base: np.ndarray | None,
+    nearest_time: np.ndarray | None,
+    breaks: Sequence[float],
+) -> np.ndarray | None:
+    """Refuse bad arguments of :func:`vacuum_zones`; the population with NaN as 0 (None if not given)."""
     _check_shape("gap", g, grid)
     if not math.isfinite(threshold):
         raise ConfigError(f"threshold must be a finite gap score, got {threshold}")
@@ -233,15 +273,23 @@ def vacuum_zones(
         _check_shape("nearest_time", np.asarray(nearest_time), grid)
     if events is not None:
         check_crs(events, grid.crs, "events")
+    return pop
 
-    # smallest whole number of cells whose area reaches min_area_km2 (tolerant of float noise)
-    min_cells = max(1, math.ceil(min_area_km2 / grid.cell_area_km2 - 1e-9))
-    with np.errstate(invalid="ignore"):
-        mask = g >= threshold  # NaN compares False
-    labels, n = label_zones(mask, min_cells=min_cells)
-    if n == 0:
-        return _empty_zones(grid)
 
+def _zone_columns(
+    g: np.ndarray,
+    grid: Grid,
+    labels: np.ndarray,
+    n: int,
+    *,
+    pop: np.ndarray | None,
+    events: gpd.GeoDataFrame | None,
+    bases: pd.DataFrame | None,
+    nearest_base: np.ndarray | None,
+    nearest_time: np.ndarray | None,
+    breaks: Sequence[float],
+) -> dict[str, object]:
+    """The attribute columns (:data:`ZONE_COLUMNS`) of zones 1..n, in label order."""
     flat = labels.ravel()
     zone_cells = flat > 0
     lab0 = flat[zone_cells] - 1  # 0..n-1
@@ -263,33 +311,26 @@ def vacuum_zones(
         base_ids, base_names, hours = _nearest_bases(labels, n, bases, nearest_base, nearest_time)
     else:
         base_ids, base_names, hours = [None] * n, [None] * n, np.full(n, np.nan)
+    names = np.array(GAP_CLASS_NAMES, dtype=object)
+    return {
+        "zone_id": np.arange(1, n + 1, dtype=np.int64),
+        "area_km2": cells * grid.cell_area_km2,
+        "cells": cells.astype(np.int64),
+        "population": population_sum.astype("float64"),
+        "mean_gap": mean_gap,
+        "max_gap": max_gap,
+        "gap_class": pd.Series(names[class_index(max_gap, breaks)], dtype="str"),
+        "recent_events": n_events,
+        "fatalities": fatalities,
+        "nearest_base_id": pd.Series(base_ids, dtype="object"),
+        "nearest_base_name": pd.Series(base_names, dtype="object"),
+        "travel_time_h": hours,
+    }
 
+
+def _zone_polygons(labels: np.ndarray, n: int, grid: Grid) -> list[shapely.Geometry]:
+    """(Multi)Polygon of each zone 1..n: the union of its cells."""
     parts: list[list[shapely.Geometry]] = [[] for _ in range(n)]
     for geom, value in shapes(labels, mask=labels > 0, connectivity=4, transform=grid.transform):
         parts[int(value) - 1].append(shape(geom))
-    geometry = [shapely.union_all(p) for p in parts]
-
-    names = np.array(GAP_CLASS_NAMES, dtype=object)
-    out = gpd.GeoDataFrame(
-        {
-            "zone_id": np.arange(1, n + 1, dtype=np.int64),
-            "area_km2": cells * grid.cell_area_km2,
-            "cells": cells.astype(np.int64),
-            "population": population_sum.astype("float64"),
-            "mean_gap": mean_gap,
-            "max_gap": max_gap,
-            "gap_class": pd.Series(names[class_index(max_gap, breaks)], dtype="str"),
-            "recent_events": n_events,
-            "fatalities": fatalities,
-            "nearest_base_id": pd.Series(base_ids, dtype="object"),
-            "nearest_base_name": pd.Series(base_names, dtype="object"),
-            "travel_time_h": hours,
-        },
-        geometry=gpd.GeoSeries(geometry, crs=grid.crs),
-        crs=grid.crs,
-    )
-    # stable sort keeps row-major label order among ties
-    out = out.sort_values(["population", "area_km2"], ascending=False, kind="stable")
-    out = out.reset_index(drop=True)
-    out["zone_id"] = np.arange(1, n + 1, dtype=np.int64)
-    return out
+    return [shapely.union_all(p) for p in parts]

@@ -78,77 +78,93 @@ def load_admin(
     for given in (name_column, id_column, level_column):
         if given is not None and given not in gdf.columns:
             raise MissingColumnError(f"{source}: column {given!r} not found; columns present: {', '.join(others)}")
-
-    parent: pd.Series | None = None
-    detected: int | None
-    id_col: str | None
-    name_col: str | None
-    if has_columns(gdf, ("adm1_code", "name", "iso3")):
-        detected, schema = 1, "natural_earth_admin1"
-        id_col, name_col = col["adm1_code"], col["name"]
-        parent = as_text(gdf[col["iso3"]])
-    elif ("adm0_a3" in col or "iso_a3" in col) and "name" in col:
-        detected, schema = 0, "natural_earth_admin0"
-        id_col, name_col = None, col["name"]
-    else:
-        detected, schema = _detect_level(gdf), "custom"
-        id_col = name_col = None
-
-    n: int | None
-    if level_column is not None:
-        levels = parse_integers(gdf[level_column], source=source, column=level_column, lo=0, hi=9)
-        n = None
-    else:
-        n = detected if level is None else level
-        if level is not None and detected is not None and level != detected:
-            raise ConfigError(
-                f"{source}: level={level} but the file looks like admin level {detected} ({schema}); "
-                "drop level= or pass the right file"
-            )
-        if n is None:
-            raise ConfigError(
-                f"{source}: cannot tell the admin level of this file; pass level=1 (CLI: "
-                "--admin-level 1) or level_column='your_column'"
-            )
-        levels = np.full(len(gdf), n, dtype="int64")
-
+    detected, schema, id_col, name_col, parent = _admin_schema(gdf, col)
+    levels, n = _admin_levels(gdf, source, detected, schema, level=level, level_column=level_column)
     if schema == "custom":
-        id_col = _first(col, [*_ID_COLUMNS, *(
-            [f"adm{n}_pcode", f"gid_{n}"] if n is not None else [])])  # fmt: skip
-        name_col = _first(col, [*_NAME_COLUMNS, *([f"adm{n}_en", f"name_{n}"] if n is not None else [])])
-        parent_col = _first(col, ["parent", *([f"adm{n - 1}_pcode", f"gid_{n - 1}"] if n else [])])
-        if parent_col is not None:
-            parent = as_text(gdf[parent_col])
-    id_col = id_column or id_col
-    name_col = name_column or name_col
+        id_col, name_col, parent = _custom_columns(gdf, col, n)
+    name_col = _name_column(source, name_column or name_col, others)
+    ids = _admin_ids(gdf, col, source, schema, id_column or id_col, others)
+    data = {
+        "admin_id": ids,
+        "name": required_text(gdf[name_col], source=source, column=name_col),
+        "level": pd.Series(levels, index=gdf.index, dtype="int64"),
+        "parent": _parents(parent, gdf.index),
+    }
+    return finish_layer(
+        gdf, data, ADMIN_COLUMNS, what="admin units", id_column="admin_id",
+        allowed={"Polygon", "MultiPolygon"}, repair=repair, attrs={"schema": schema},
+    )  # fmt: skip
+
+
+def _admin_schema(
+    gdf: gpd.GeoDataFrame, col: Mapping[str, str]
+) -> tuple[int | None, str, str | None, str | None, pd.Series | None]:
+    """Detected level, schema name, id and name columns and parents (Natural Earth; None for custom)."""
+    if has_columns(gdf, ("adm1_code", "name", "iso3")):
+        return 1, "natural_earth_admin1", col["adm1_code"], col["name"], as_text(gdf[col["iso3"]])
+    if ("adm0_a3" in col or "iso_a3" in col) and "name" in col:
+        return 0, "natural_earth_admin0", None, col["name"], None
+    return _detect_level(gdf), "custom", None, None, None
+
+
+def _admin_levels(
+    gdf: gpd.GeoDataFrame, source: str, detected: int | None, schema: str, *,
+    level: int | None, level_column: str | None,
+) -> tuple[np.ndarray, int | None]:
+    """Level of every row, and the file's single level (None when read per row from ``level_column``)."""
+    if level_column is not None:
+        return parse_integers(gdf[level_column], source=source, column=level_column, lo=0, hi=9), None
+    n = detected if level is None else level
+    if level is not None and detected is not None and level != detected:
+        raise ConfigError(
+            f"{source}: level={level} but the file looks like admin level {detected} ({schema}); "
+            "drop level= or pass the right file"
+        )
+    if n is None:
+        raise ConfigError(
+            f"{source}: cannot tell the admin level of this file; pass level=1 (CLI: "
+            "--admin-level 1) or level_column='your_column'"
+        )
+    return np.full(len(gdf), n, dtype="int64"), n
+
+
+def _custom_columns(
+    gdf: gpd.GeoDataFrame, col: Mapping[str, str], n: int | None
+) -> tuple[str | None, str | None, pd.Series | None]:
+    """Id and name columns and parents of a generic (geoBoundaries, COD-AB, GADM) file of level ``n``."""
+    id_col = _first(col, [*_ID_COLUMNS, *(
+        [f"adm{n}_pcode", f"gid_{n}"] if n is not None else [])])  # fmt: skip
+    name_col = _first(col, [*_NAME_COLUMNS, *([f"adm{n}_en", f"name_{n}"] if n is not None else [])])
+    parent_col = _first(col, ["parent", *([f"adm{n - 1}_pcode", f"gid_{n - 1}"] if n else [])])
+    return id_col, name_col, (as_text(gdf[parent_col]) if parent_col is not None else None)
+
+
+def _name_column(source: str, name_col: str | None, others: list[str]) -> str:
     if name_col is None:
         raise MissingColumnError(
             f"{source}: no name column found (looked for name, shapeName, ADM<n>_EN, NAME_<n>); "
             f"columns present: {', '.join(others)}. Pass name_column='your_column' (CLI: --admin-name-column)"
         )
+    return name_col
+
+
+def _admin_ids(
+    gdf: gpd.GeoDataFrame, col: Mapping[str, str], source: str, schema: str, id_col: str | None, others: list[str]
+) -> pd.Series:
     if id_col is None and schema == "natural_earth_admin0":
-        ids = _ne_admin0_ids(gdf, col)
-    elif id_col is None:
+        return _ne_admin0_ids(gdf, col)
+    if id_col is None:
         raise MissingColumnError(
             f"{source}: no id column found (looked for admin_id, shapeID, ADM<n>_PCODE, GID_<n>); "
             f"columns present: {', '.join(others)}. Pass id_column='your_column' (CLI: --admin-id-column)"
         )
-    else:
-        ids = required_text(gdf[id_col], source=source, column=id_col)
+    return required_text(gdf[id_col], source=source, column=id_col)
 
-    parents = pd.Series(
-        [None if parent is None or parent[i] == "" else parent[i] for i in gdf.index],
-        index=gdf.index, dtype=object,
-    )  # fmt: skip
-    data = {
-        "admin_id": ids,
-        "name": required_text(gdf[name_col], source=source, column=name_col),
-        "level": pd.Series(levels, index=gdf.index, dtype="int64"),
-        "parent": parents,
-    }
-    return finish_layer(
-        gdf, data, ADMIN_COLUMNS, what="admin units", id_column="admin_id",
-        allowed={"Polygon", "MultiPolygon"}, repair=repair, attrs={"schema": schema},
+
+def _parents(parent: pd.Series | None, index: pd.Index) -> pd.Series:
+    return pd.Series(
+        [None if parent is None or parent[i] == "" else parent[i] for i in index],
+        index=index, dtype=object,
     )  # fmt: skip
 
 

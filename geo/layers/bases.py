@@ -189,7 +189,35 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     source = layer_source(gdf)
     require_columns(gdf, (*_V21_QUICK, *_V21_OTHER), schema="Geo-PKO v2.1")
     col = {k: columns_by_lower(gdf)[k] for k in (*_V21_SIGNATURE, *_V21_QUICK, *_V21_OTHER)}
+    gdf, maps, latest = _v21_latest_maps(gdf, col, source, as_of=as_of, mission=mission)
+    strength, strength_source = _v21_strength(gdf, col, source)
+    unit_type, hq = _v21_unit_type(gdf, col, source, strength, strength_source)
+    names = required_text(gdf[col["location"]], source=source, column=col["location"])
+    data = {
+        "base_id": _base_ids(maps["mission"], names, maps["source"]),
+        "name": names.to_numpy(),
+        "mission": maps["mission"].to_numpy(),
+        "strength": strength.astype("float64"),
+        "unit_type": unit_type,
+        "strength_source": strength_source,
+        "map_date": maps["map_date"].to_numpy().astype("datetime64[ns]"),
+        "hq": hq.astype("int64"),
+    }
+    used = {
+        m: {"source": s, "map_date": d.strftime("%Y-%m")}
+        for m, s, d in zip(latest["mission"], latest["source"], latest["map_date"], strict=True)
+    }
+    return finish_layer(
+        gdf, indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
+        allowed={"Point"}, attrs={"schema": "geo_pko_v2.1", "maps": used},
+    )  # fmt: skip
 
+
+def _v21_latest_maps(
+    gdf: gpd.GeoDataFrame, col: dict[str, str], source: str, *, as_of: pd.Timestamp | None, mission: str | None
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
+    """The rows of each mission's latest map on or before ``as_of``, their (mission, source,
+    map_date, rev), and one row per mission naming the map chosen."""
     missions = _filter_mission(gdf, required_text(gdf[col["mission"]], source=source, column=col["mission"]), mission)
     gdf = gdf.loc[missions.index]
     years = parse_integers(gdf[col["year"]], source=source, column=col["year"], lo=1900, hi=2100)
@@ -217,8 +245,11 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     chosen = set(zip(latest["mission"], latest["source"], latest["map_date"], strict=True))
     keep = [k in chosen for k in zip(maps["mission"], maps["source"], maps["map_date"], strict=True)]
     maps = maps[keep]
-    gdf = gdf.loc[maps.index]
+    return gdf.loc[maps.index], maps, latest
 
+
+def _v21_strength(gdf: gpd.GeoDataFrame, col: dict[str, str], source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Troops from ``no.troops`` ("unknown" = one company) and where the number comes from."""
     raw = as_text(gdf[col["no.troops"]])
     unknown = (raw.str.lower() == "unknown").to_numpy()
     nums = pd.to_numeric(raw.where(~unknown, None), errors="coerce").to_numpy(dtype="float64")
@@ -229,7 +260,13 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     strength_source = np.select(
         [unknown, strength > 0], ["imputed_unknown", "reported"], default="presence_only"
     )
+    return strength, strength_source
 
+
+def _v21_unit_type(
+    gdf: gpd.GeoDataFrame, col: dict[str, str], source: str, strength: np.ndarray, strength_source: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """unit_type by the first rule that matches (see :func:`load_bases`), and the hq level 0..3."""
     def flag(name: str) -> np.ndarray:
         return parse_flags(gdf[col[name]], source=source, column=col[name]) > 0
 
@@ -251,34 +288,43 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
         ["quick_reaction", "infantry", "police", "headquarters", "observer"],
         default="support",
     )
-    names = required_text(gdf[col["location"]], source=source, column=col["location"])
-    data = {
-        "base_id": _base_ids(maps["mission"], names, maps["source"]),
-        "name": names.to_numpy(),
-        "mission": maps["mission"].to_numpy(),
-        "strength": strength.astype("float64"),
-        "unit_type": unit_type,
-        "strength_source": strength_source,
-        "map_date": maps["map_date"].to_numpy().astype("datetime64[ns]"),
-        "hq": hq.astype("int64"),
-    }
-    used = {
-        m: {"source": s, "map_date": d.strftime("%Y-%m")}
-        for m, s, d in zip(latest["mission"], latest["source"], latest["map_date"], strict=True)
-    }
-    return finish_layer(
-        gdf, indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
-        allowed={"Point"}, attrs={"schema": "geo_pko_v2.1", "maps": used},
-    )  # fmt: skip
-
-
+    return unit_type, hq
 
 
 def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, mission: str | None) -> gpd.GeoDataFrame:
     source = layer_source(gdf)
     require_columns(gdf, _V23_OTHER, schema="Geo-PKO v2.3 yearly summary")
     col = {k: columns_by_lower(gdf)[k] for k in (*_V23_SIGNATURE, *_V23_OTHER)}
+    gdf, missions, years = _v23_year_rows(gdf, col, source, as_of=as_of, mission=mission)
+    gdf, merged = _v23_one_row_per_location(gdf, col, source, missions, years)
+    unknown = merged["ave"].isna().to_numpy()
+    strength = np.where(unknown, GEOPKO_COMPANY_SIZE, merged["ave"].to_numpy())
+    strength_source = np.select([unknown, strength > 0], ["imputed_unknown", "reported"], default="presence_only")
+    unit_type, hq = _v23_unit_type(gdf, col, source, merged, strength)
+    map_date = pd.to_datetime(
+        {"year": merged["year"].to_numpy(), "month": 7, "day": 1}
+    ).to_numpy().astype("datetime64[ns]")
+    data = {
+        "base_id": _base_ids(merged["mission"], merged["name"], merged["year"].astype(str)),
+        "name": merged["name"].to_numpy(),
+        "mission": merged["mission"].to_numpy(),
+        "strength": strength.astype("float64"),
+        "unit_type": unit_type,
+        "strength_source": strength_source,
+        "map_date": map_date,
+        "hq": hq.astype("int64"),
+    }
+    used = {m: {"year": int(y)} for m, y in merged.groupby("mission")["year"].max().items()}
+    return finish_layer(
+        gdf, indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
+        allowed={"Point"}, attrs={"schema": "geo_pko_v2.3", "maps": used},
+    )  # fmt: skip
 
+
+def _v23_year_rows(
+    gdf: gpd.GeoDataFrame, col: dict[str, str], source: str, *, as_of: pd.Timestamp | None, mission: str | None
+) -> tuple[gpd.GeoDataFrame, pd.Series, pd.Series]:
+    """Rows of the year of ``as_of`` (default: each mission's latest year), their missions and years."""
     missions = _filter_mission(gdf, required_text(gdf[col["mission"]], source=source, column=col["mission"]), mission)
     gdf = gdf.loc[missions.index]
     years = pd.Series(parse_integers(gdf[col["year"]], source=source, column=col["year"], lo=1900, hi=2100), index=gdf.index)
@@ -289,8 +335,13 @@ def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
             raise EmptyLayerError(f"{source}: no Geo-PKO v2.3 rows of {which} for {as_of.year}")
     else:
         keep = years == years.groupby(missions).transform("max")
-    gdf, missions, years = gdf[keep], missions[keep], years[keep]
+    return gdf[keep], missions[keep], years[keep]
 
+
+def _v23_one_row_per_location(
+    gdf: gpd.GeoDataFrame, col: dict[str, str], source: str, missions: pd.Series, years: pd.Series
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """One row per (mission, year, location): the largest ave.no.troops and the largest flags."""
     raw = as_text(gdf[col["ave.no.troops"]])
     is_na = (raw.str.upper() == "NA").to_numpy() | (raw == "").to_numpy()
     ave = pd.to_numeric(raw.where(~is_na, None), errors="coerce").to_numpy(dtype="float64")
@@ -316,10 +367,13 @@ def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     merged = first.drop(columns=list(_V23_OTHER)).join(agg, on=key).sort_values("_row")
     gdf = gdf.loc[merged["_row"]]
     merged.index = gdf.index
+    return gdf, merged
 
-    unknown = merged["ave"].isna().to_numpy()
-    strength = np.where(unknown, GEOPKO_COMPANY_SIZE, merged["ave"].to_numpy())
-    strength_source = np.select([unknown, strength > 0], ["imputed_unknown", "reported"], default="presence_only")
+
+def _v23_unit_type(
+    gdf: gpd.GeoDataFrame, col: dict[str, str], source: str, merged: pd.DataFrame, strength: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """unit_type by the first rule that matches (see :func:`load_bases`), and the hq level 0..3."""
     hq = merged["hq"].to_numpy()
     if ((hq != np.round(hq)) | (hq > 3)).any():
         raise bad_values_error(LayerError, source, col["hq"], as_text(gdf[col["hq"]]), (hq != np.round(hq)) | (hq > 3), "0, 1, 2 or 3")
@@ -335,24 +389,7 @@ def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
         ["quick_reaction", "infantry", "support", "headquarters", "observer"],
         default="support",
     )
-    map_date = pd.to_datetime(
-        {"year": merged["year"].to_numpy(), "month": 7, "day": 1}
-    ).to_numpy().astype("datetime64[ns]")
-    data = {
-        "base_id": _base_ids(merged["mission"], merged["name"], merged["year"].astype(str)),
-        "name": merged["name"].to_numpy(),
-        "mission": merged["mission"].to_numpy(),
-        "strength": strength.astype("float64"),
-        "unit_type": unit_type,
-        "strength_source": strength_source,
-        "map_date": map_date,
-        "hq": hq.astype("int64"),
-    }
-    used = {m: {"year": int(y)} for m, y in merged.groupby("mission")["year"].max().items()}
-    return finish_layer(
-        gdf, indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
-        allowed={"Point"}, attrs={"schema": "geo_pko_v2.3", "maps": used},
-    )  # fmt: skip
+    return unit_type, hq
 
 
 def _bases_generic(
@@ -366,32 +403,13 @@ def _bases_generic(
     source = layer_source(gdf)
     cols = resolve_fields(gdf, mapping, required=_GENERIC_BASE_REQUIRED, optional=_GENERIC_BASE_OPTIONAL, what=what)
     attrs: dict[str, Any] = {"schema": "custom"}
-    if cols["mission"] is not None:
-        missions = _filter_mission(gdf, as_text(gdf[cols["mission"]]), mission)
-        gdf = gdf.loc[missions.index]
-    elif mission is not None:
-        raise ConfigError(
-            f"{source}: mission={mission!r} given but the file has no mission field; "
-            f"{mapping_hint(['mission'])}, or drop mission"
-        )
-    else:
-        missions = pd.Series("", index=gdf.index, dtype=object)
-    if len(gdf) == 0:
-        raise EmptyLayerError(f"{source}: no bases left to load")
+    gdf, missions = _generic_missions(gdf, cols, source, mission)
 
     id_col, strength_col = str(cols["base_id"]), str(cols["strength"])  # required: resolved
     ids = required_text(gdf[id_col], source=source, column=id_col)
     strength = parse_numbers(gdf[strength_col], source=source, column=strength_col)
     names = required_text(gdf[cols["name"]], source=source, column=cols["name"]) if cols["name"] else ids
-    if cols["unit_type"] is not None:
-        text = as_text(gdf[cols["unit_type"]])
-        unit_type = text.map(snake_case)
-        bad = ~unit_type.isin(UNIT_TYPES).to_numpy()
-        if bad.any():
-            raise bad_values_error(LayerError, source, cols["unit_type"], text, bad, f"one of {', '.join(UNIT_TYPES)}")
-    else:
-        unit_type = pd.Series("infantry", index=gdf.index, dtype=object)
-        attrs["unit_type_source"] = "default"
+    unit_type = _generic_unit_type(gdf, cols, source, attrs)
     if cols["hq"] is not None:
         hq = parse_integers(gdf[cols["hq"]], source=source, column=cols["hq"], lo=0, hi=3)
     else:
@@ -423,3 +441,37 @@ def _bases_generic(
         gdf, indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
         allowed={"Point"}, attrs=attrs,
     )  # fmt: skip
+
+
+def _generic_missions(
+    gdf: gpd.GeoDataFrame, cols: Mapping[str, str | None], source: str, mission: str | None
+) -> tuple[gpd.GeoDataFrame, pd.Series]:
+    """Rows of ``mission`` (all without one) and their missions ("" without a mission field)."""
+    if cols["mission"] is not None:
+        missions = _filter_mission(gdf, as_text(gdf[cols["mission"]]), mission)
+        gdf = gdf.loc[missions.index]
+    elif mission is not None:
+        raise ConfigError(
+            f"{source}: mission={mission!r} given but the file has no mission field; "
+            f"{mapping_hint(['mission'])}, or drop mission"
+        )
+    else:
+        missions = pd.Series("", index=gdf.index, dtype=object)
+    if len(gdf) == 0:
+        raise EmptyLayerError(f"{source}: no bases left to load")
+    return gdf, missions
+
+
+def _generic_unit_type(
+    gdf: gpd.GeoDataFrame, cols: Mapping[str, str | None], source: str, attrs: dict[str, Any]
+) -> pd.Series:
+    """unit_type from its field, else "infantry" for all (recorded in ``attrs``)."""
+    if cols["unit_type"] is not None:
+        text = as_text(gdf[cols["unit_type"]])
+        unit_type = text.map(snake_case)
+        bad = ~unit_type.isin(UNIT_TYPES).to_numpy()
+        if bad.any():
+            raise bad_values_error(LayerError, source, cols["unit_type"], text, bad, f"one of {', '.join(UNIT_TYPES)}")
+        return unit_type
+    attrs["unit_type_source"] = "default"
+    return pd.Series("infantry", index=gdf.index, dtype=object)
