@@ -7,15 +7,18 @@ rendered once, in parallel, and served from one file:
     render_pyramid("gap.tif", "gap.mbtiles", surface="gap", maxzoom=8, client=client)
     MBTilesReader("gap.mbtiles").get(z, x, y)  # PNG bytes, or None
 
-Tiles are WebMercatorQuad (``morecantile``), read with rio-tiler, coloured by
-:func:`geo.legend.colorize` (the legend's classes; no data is transparent) and
-encoded as PNG. Every tile that intersects the COG's footprint from ``minzoom`` to
-``maxzoom`` is written, transparent ones too, so a reader never has to guess whether
-a missing tile means "empty" or "not rendered". Rendering runs in batches of nearby
-tiles, one task per batch on a Dask cluster when a ``distributed.Client`` is given
-(the COG's path must be readable by its workers), else in this process. The file is
-MBTiles 1.3 (SQLite; TMS row order inside, XYZ at the reader), written under a
-temporary name and moved into place.
+Tiles are WebMercatorQuad, drawn by :class:`geo.tiles.CogTiler`, the renderer the live
+tile routes use, so a pre-rendered tile is the live tile byte for byte. Every tile
+from ``minzoom`` to ``maxzoom`` that the live renderer would draw (it touches the
+COG's footprint) is written, transparent ones too, and no other: a tile missing from
+the file within its zooms is one the live routes answer with "outside the surface".
+The metadata records the renderer (``render_version``, ``tile_size``,
+``resampling``) so a server serves only pyramids that match its own tiles
+(:func:`pyramid_matches`). Rendering runs in batches of nearby tiles, one task per
+batch on a Dask cluster when a ``distributed.Client`` is given (the COG's path must
+be readable by its workers), else in this process. The file is MBTiles 1.3 (SQLite;
+TMS row order inside, XYZ at the reader), written under a temporary name and moved
+into place.
 """
 
 from __future__ import annotations
@@ -24,28 +27,27 @@ import os
 import sqlite3
 import tempfile
 import threading
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import morecantile
-import numpy as np
 
 from .errors import ConfigError, LayerError
-from .legend import colorize, style_for
+from .tiles import (
+    RENDER_VERSION,
+    TILE_SIZE,
+    CogInfo,
+    CogTiler,
+    Resampling,
+    TileOutsideBoundsError,
+    file_version,
+    tile_palette,
+)
 
-__all__ = ["pyramid_tiles", "render_batch", "render_pyramid", "MBTilesReader", "TILE_SIZE"]
+__all__ = ["pyramid_tiles", "render_batch", "render_pyramid", "pyramid_matches", "MBTilesReader", "TILE_SIZE"]
 
-TILE_SIZE = 256
 _TMS = morecantile.tms.get("WebMercatorQuad")
-
-
-def _geographic_bounds(path: str) -> tuple[float, float, float, float]:
-    from rio_tiler.io import Reader
-
-    with Reader(path) as cog:
-        w, s, e, n = cog.get_geographic_bounds(cog.tms.rasterio_geographic_crs)
-    return float(w), float(s), float(e), float(n)
+_RESAMPLING: Resampling = "nearest"
 
 
 def pyramid_tiles(bounds: Sequence[float], minzoom: int, maxzoom: int) -> list[tuple[int, int, int]]:
@@ -66,25 +68,16 @@ def _batches(tiles: Iterable[tuple[int, int, int]], span: int) -> list[list[tupl
 
 def render_batch(path: str, surface: str, tiles: Sequence[tuple[int, int, int]],
                  tilesize: int = TILE_SIZE) -> list[tuple[int, int, int, bytes]]:
-    """PNG bytes of each tile of a batch: values read with rio-tiler, coloured by the legend."""
-    from rio_tiler.errors import TileOutsideBounds
-    from rio_tiler.io import Reader
-    from rio_tiler.utils import render
-
-    style = style_for(surface)
+    """PNG bytes of each tile of a batch that touches the COG's footprint, as the live
+    tile routes draw it (:class:`geo.tiles.CogTiler`); tiles outside it are left out."""
     out = []
-    with warnings.catch_warnings(), Reader(path) as cog:
-        # rasterio 1.4's calculate_default_transform multiplies Affines with `*`, which affine
-        # flags as a pending deprecation; not ours to fix, and harmless
-        warnings.filterwarnings("ignore", "Use `@` matmul", PendingDeprecationWarning)
+    with CogTiler(tile_size=tilesize, resampling=_RESAMPLING, max_open=4, max_files=1) as tiler:
+        version = file_version(path)  # one stat for the batch
         for z, x, y in tiles:
             try:
-                img = cog.tile(x, y, z, tilesize=tilesize, indexes=1)
-                values = np.ma.masked_invalid(img.array[0].astype(np.float64)).filled(np.nan)
-            except TileOutsideBounds:  # in the footprint's lon/lat box, not in the footprint
-                values = np.full((tilesize, tilesize), np.nan)
-            rgba = colorize(values, style)  # (h, w, 4); NaN -> transparent
-            out.append((z, x, y, render(np.moveaxis(rgba, -1, 0), img_format="PNG")))
+                out.append((z, x, y, tiler.render(path, surface, z, x, y, version=version)))
+            except TileOutsideBoundsError:  # in the footprint's lon/lat box, not in the footprint
+                continue
     return out
 
 
@@ -107,12 +100,12 @@ def render_pyramid(
     arrive, so the client holds one batch at a time. Returns ``out``.
     """
     path = os.fspath(cog)
-    style_for(surface)  # unknown surface: fail before any work
+    tile_palette(surface)  # unknown surface: fail before any work
     if batch_span < 1:
         raise ConfigError(f"batch_span must be >= 1, got {batch_span}")
     if not Path(path).is_file():
         raise LayerError(f"surface raster {path} does not exist")
-    bounds = _geographic_bounds(path)
+    bounds = CogInfo(path).lonlat_bounds
     tiles = pyramid_tiles(bounds, minzoom, maxzoom)
     batches = _batches(tiles, batch_span)
     out = Path(out)
@@ -124,10 +117,10 @@ def render_pyramid(
         try:
             _create(db, name or f"{Path(path).stem} ({surface})", surface, bounds, minzoom, maxzoom)
             done = 0
-            for results in _run(batches, path, surface, client):
+            for n_tiles, results in _run(batches, path, surface, client):
                 db.executemany("INSERT INTO tiles VALUES (?, ?, ?, ?)",
                                [(z, x, (1 << z) - 1 - y, sqlite3.Binary(b)) for z, x, y, b in results])
-                done += len(results)
+                done += n_tiles
                 if progress:
                     progress(done, len(tiles))
             db.commit()
@@ -140,21 +133,23 @@ def render_pyramid(
     return out
 
 
-def _run(batches: list, path: str, surface: str, client) -> Iterator[list[tuple[int, int, int, bytes]]]:
+def _run(batches: list, path: str, surface: str, client) -> Iterator[tuple[int, list[tuple[int, int, int, bytes]]]]:
+    """(tiles in the batch, the batch's rendered tiles) per batch, as they are done."""
     if client is None:
         for b in batches:
-            yield render_batch(path, surface, b)
+            yield len(b), render_batch(path, surface, b)
         return
     from distributed import as_completed
 
     futures = client.map(render_batch, [path] * len(batches), [surface] * len(batches), batches, pure=False)
-    for _, result in as_completed(futures, with_results=True):
-        yield result
+    size = {f.key: len(b) for f, b in zip(futures, batches, strict=True)}
+    for future, result in as_completed(futures, with_results=True):
+        yield size[future.key], result
 
 
 def _create(db: sqlite3.Connection, name: str, surface: str, bounds, minzoom: int, maxzoom: int) -> None:
     w, s, e, n = bounds
-    style = style_for(surface)
+    style = tile_palette(surface).style
     centre_zoom = min(max(minzoom, 3), maxzoom)
     meta = {
         "name": name,
@@ -166,6 +161,10 @@ def _create(db: sqlite3.Connection, name: str, surface: str, bounds, minzoom: in
         "center": f"{(w + e) / 2:.6f},{(s + n) / 2:.6f},{centre_zoom}",
         "minzoom": str(minzoom),
         "maxzoom": str(maxzoom),
+        # the renderer, so that a server serves only tiles it would draw itself
+        "render_version": RENDER_VERSION,
+        "tile_size": str(TILE_SIZE),
+        "resampling": _RESAMPLING,
     }
     db.executescript(
         "CREATE TABLE metadata (name TEXT, value TEXT);"
@@ -174,6 +173,13 @@ def _create(db: sqlite3.Connection, name: str, surface: str, bounds, minzoom: in
         "CREATE UNIQUE INDEX name ON metadata (name);"
     )
     db.executemany("INSERT INTO metadata VALUES (?, ?)", list(meta.items()))
+
+
+def pyramid_matches(reader: MBTilesReader, *, tile_size: int, resampling: Resampling) -> bool:
+    """Whether a pyramid's tiles are the ones a CogTiler with these settings draws."""
+    md = reader.metadata
+    return (md.get("render_version") == RENDER_VERSION and md.get("tile_size") == str(tile_size)
+            and md.get("resampling") == resampling)
 
 
 class MBTilesReader:

@@ -1,13 +1,15 @@
-"""XYZ PNG tiles (api.tiles): pixels, colours, errors, caching, and the HTTP routes.
+"""XYZ PNG tiles (geo.tiles, api.tiles): pixels, colours, errors, caching, and the HTTP routes.
 
-Cross-checks: the tile's colours against ``geo.legend.colorize`` of the same array, its
-values against rio-tiler's own ``Reader.tile`` and against an exact per-pixel PROJ
-nearest-neighbour reprojection; the PNG against Pillow's decoder.
+Cross-checks: the tile's pixels against classes worked out by hand for a raster of
+known blocks (tile math by the Web Mercator formulas, the equal-area projection by
+PROJ) and against rio-tiler's own ``Reader.tile``; its colours against
+``geo.legend.colorize`` of the same array; the PNG against Pillow's decoder.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -36,14 +38,13 @@ from api.tiles import (
     add_tile_error_handlers,
     tiles_router,
 )
-from api.tiles.cache import HandlePool, SizedLRU
-from api.tiles.png import PNG_SIGNATURE, encode_palette_png
-from api.tiles.render import class_index
+from api.tiles.cache import SizedLRU
 from cli.main import main as cli_main
 from geo.errors import VacuumError
 from geo.grid import Grid, equal_area_crs
 from geo.legend import STYLES, colorize, style_for
 from geo.rasters import write_cog
+from geo.tiles import PNG_SIGNATURE, HandlePool, class_index, encode_palette_png, render_tile
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 
@@ -78,21 +79,6 @@ def tile_at(lon: float, lat: float, z: int) -> tuple[int, int, int]:
     return z, t.x, t.y
 
 
-def exact_nearest(path: Path, transform: Affine, size: int = 256) -> np.ndarray:
-    """Each tile pixel centre projected exactly to the COG's grid, value of the cell it falls in."""
-    with rasterio.open(path) as ds:
-        arr = ds.read(1, masked=True).filled(np.nan)
-        to_src = Transformer.from_crs("EPSG:3857", ds.crs.to_wkt(), always_xy=True)
-        cols, rows = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5)
-        sx, sy = to_src.transform(transform.c + cols * transform.a, transform.f + rows * transform.e)
-        c = np.floor((sx - ds.transform.c) / ds.transform.a).astype(int)
-        r = np.floor((sy - ds.transform.f) / ds.transform.e).astype(int)
-        inside = (r >= 0) & (r < ds.height) & (c >= 0) & (c < ds.width)
-        out = np.full((size, size), np.nan)
-        out[inside] = arr[r[inside], c[inside]]
-    return out
-
-
 # ----------------------------------------------------------------------------- data
 @pytest.fixture(scope="module")
 def demo_gap(tmp_path_factory) -> Path:
@@ -121,6 +107,55 @@ def small_surface(path: Path, *, seed: int = 0, shift: float = 0.0) -> Path:
 @pytest.fixture
 def small_cog(tmp_path) -> Path:
     return small_surface(tmp_path / "gap.tif")
+
+
+# A surface of known values at known places: 1024 x 768 cells of 1 km on an equal-area
+# grid centred on SMALL_CENTRE (so the centre is a corner of four blocks), in blocks of
+# 64 x 64 cells; block (i, j) holds 10 + 20 k with k = (i + 2 j) % 5, the middle of gap
+# class k; block NAN_BLOCK holds no data. write_cog adds a x2 overview (averaged: blocks
+# are aligned to it, so it holds the same block values).
+BLOCK = 64
+BLOCKS_GRID = Grid(equal_area_crs(*SMALL_CENTRE), Affine(1000.0, 0, -512_000.0, 0, -1000.0, 384_000.0), 1024, 768)
+NAN_BLOCK = (2, 5)
+EARTH_R = 6378137.0  # the sphere of Web Mercator
+
+
+def blocks_surface(path: Path) -> Path:
+    rows, cols = np.mgrid[0:768, 0:1024]
+    a = (10.0 + 20.0 * ((rows // BLOCK + 2 * (cols // BLOCK)) % 5)).astype(np.float32)
+    a[(rows // BLOCK == NAN_BLOCK[0]) & (cols // BLOCK == NAN_BLOCK[1])] = np.nan
+    return write_cog(path, a, BLOCKS_GRID, description="gap")
+
+
+@pytest.fixture(scope="module")
+def blocks_cog(tmp_path_factory) -> Path:
+    return blocks_surface(tmp_path_factory.mktemp("blocks") / "gap.tif")
+
+
+def expected_blocks_tile(z: int, x: int, y: int, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """RGBA of tile z/x/y of blocks_surface worked out by hand, and the pixels to compare.
+
+    Each pixel centre goes from tile to Web Mercator metres to lon/lat by the spherical
+    Mercator formulas, then to the grid by PROJ, and takes the colour of its block's
+    class (transparent off the grid or in NAN_BLOCK). Compared: pixels whose centre is
+    more than one cell (1 km) from a block edge. Nearer to an edge, GDAL's approximate
+    transformer (0.01 tile pixel) and a resampled overview may rightly pick the cell on
+    the other side; farther away every cell in reach has the block's value.
+    """
+    half = math.pi * EARTH_R
+    step = 2 * half / (1 << z) / size
+    centres = np.arange(size) + 0.5
+    mx, my = np.meshgrid(-half + (x * size + centres) * step, half - (y * size + centres) * step)
+    lon = np.degrees(mx / EARTH_R)
+    lat = np.degrees(np.arctan(np.sinh(my / EARTH_R)))
+    ex, ny = Transformer.from_crs("EPSG:4326", BLOCKS_GRID.crs, always_xy=True).transform(lon, lat)
+    col, row = (ex + 512_000.0) / 1000.0, (384_000.0 - ny) / 1000.0
+    bi, bj = np.floor(row / BLOCK).astype(int), np.floor(col / BLOCK).astype(int)
+    data = (col >= 0) & (col < 1024) & (row >= 0) & (row < 768) & ~((bi == NAN_BLOCK[0]) & (bj == NAN_BLOCK[1]))
+    want = np.zeros((size, size, 4), dtype=np.uint8)
+    want[data] = style_for("gap").rgba_table()[((bi + 2 * bj) % 5)[data]]
+    to_edge = np.minimum(np.abs(col - BLOCK * np.round(col / BLOCK)), np.abs(row - BLOCK * np.round(row / BLOCK)))
+    return want, to_edge > 1.0
 
 
 # ----------------------------------------------------------------------------- the demo COG
@@ -153,37 +188,28 @@ def test_colours_are_colorize_of_the_array_rio_tiler_reads(demo_gap, z):
                                   colorize(as_nan(mine), style_for("gap")))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("z", [4, 5, 6, 7, 8, 9, 10])
+@pytest.mark.parametrize("z", [4, 5, 6, 8, 11])
+def test_tile_pixels_are_the_classes_worked_out_by_hand(blocks_cog, z):
+    z, x, y = tile_at(*SMALL_CENTRE, z)
+    px = rgba(render_tile(blocks_cog, "gap", z, x, y))
+    want, compared = expected_blocks_tile(z, x, y)
+    assert compared.mean() > 0.75  # most of the tile is compared
+    assert len(np.unique(want[compared], axis=0)) >= 3  # and it shows several classes
+    np.testing.assert_array_equal(px[compared], want[compared])
+
+
+@pytest.mark.parametrize("z", [4, 5, 6, 8, 11])
 @RIO_TILER_REFERENCE
-def test_tile_values_match_rio_tiler_and_an_exact_reprojection(demo_gap, z):
-    renderer = TileRenderer(cache_tiles=0)
-    breaks = np.asarray(style_for("gap").breaks, dtype=np.float64)
-    compared = 0
-    with Reader(str(demo_gap), tms=TMS) as src:
-        assert src.minzoom <= 7 <= src.maxzoom
-        for dx, dy in ((0, 0), (1, 0), (0, 1), (-1, -1)):
-            _, x, y = tile_at(*DEMO_CENTRE, z)
-            x, y = x + dx, y + dy
-            if not src.tile_exists(x, y, z):
-                continue
-            key = renderer.tile_key(demo_gap, "gap", z, x, y)
-            mine = as_nan(renderer.read(key))
-            ref = as_nan(src.tile(x, y, z, tilesize=256).array)
-            both = ~np.isnan(mine) & ~np.isnan(ref)
-            # GDAL's approximate transformer places a pixel within a fraction of a pixel,
-            # so a few pixels on class edges may land on the neighbouring cell
-            assert (np.isnan(mine) != np.isnan(ref)).mean() <= 0.002
-            if not both.any():
-                continue
-            compared += 1
-            same_class = class_index(mine[both], breaks) == class_index(ref[both], breaks)
-            assert same_class.mean() >= 0.99, (z, x, y)
-            if key.level == 0:  # full resolution: compare with exact PROJ, pixel by pixel
-                ex = exact_nearest(demo_gap, key.transform)
-                ok = ~np.isnan(ex) & ~np.isnan(mine)
-                assert (mine[ok] == ex[ok]).mean() >= 0.99, (z, x, y)
-    assert compared >= 2
+def test_tile_classes_agree_with_rio_tiler_away_from_block_edges(blocks_cog, z):
+    # rio-tiler warps each tile with GDAL's default approximation (0.125 tile pixel, at
+    # most ~1.2 km at zoom 4), so it agrees with us exactly only away from class edges:
+    # the pixels expected_blocks_tile compares, which are over 1 km from one
+    z, x, y = tile_at(*SMALL_CENTRE, z)
+    mine = TileRenderer(cache_tiles=0).render(blocks_cog, "gap", z, x, y)[0]
+    with Reader(str(blocks_cog), tms=TMS) as src:
+        ref = colorize(as_nan(src.tile(x, y, z, tilesize=256).array), style_for("gap"))
+    _, compared = expected_blocks_tile(z, x, y)
+    np.testing.assert_array_equal(rgba(mine)[compared], ref[compared])
 
 
 @pytest.mark.slow
@@ -210,6 +236,9 @@ def test_tile_outside_the_surface_raises(small_cog):
     (3, 8, 0, r"x=8, y=0 is outside 0\.\.7 at zoom 3"),
     (3, 0, -1, r"x=0, y=-1 is outside 0\.\.7"),
     (0, 1, 0, r"outside 0\.\.0"),
+    (10**6, 0, 0, r"zoom z=1000000 is outside 0\.\.24"),
+    (24, 2**24, 0, r"tile x=16777216, y=0 is outside 0\.\.16777215 at zoom 24"),
+    (2, 0, -(2**70), r"tile x=0, y=-1180591620717411303424 is outside 0\.\.3 at zoom 2"),
     (True, 0, 0, r"z=True is not an integer"),
     (3, 1.5, 0, r"x=1\.5 is not an integer"),
 ])
@@ -405,8 +434,8 @@ def make_client(cog: Path, *, in_threadpool: bool = True, dependencies=(),
 
 
 @pytest.mark.parametrize("in_threadpool", [True, False])
-def test_tile_route_serves_png_with_etag_and_cache_headers(small_cog, in_threadpool):
-    client, store = make_client(small_cog, in_threadpool=in_threadpool)
+def test_tile_route_serves_png_with_etag_and_cache_headers(blocks_cog, in_threadpool):
+    client, store = make_client(blocks_cog, in_threadpool=in_threadpool)
     z, x, y = tile_at(*SMALL_CENTRE, 8)
     r = client.get(f"/analyses/a1/tiles/gap/{z}/{x}/{y}.png")
     assert r.status_code == 200
@@ -414,7 +443,8 @@ def test_tile_route_serves_png_with_etag_and_cache_headers(small_cog, in_threadp
     assert r.headers["cache-control"] == CACHE_CONTROL == "public, max-age=3600"
     etag = r.headers["etag"]
     assert r.content.startswith(PNG_SIGNATURE) and rgba(r.content).shape == (256, 256, 4)
-    assert (r.content, etag) == TileRenderer().render(small_cog, "gap", z, x, y)
+    want, compared = expected_blocks_tile(z, x, y)
+    np.testing.assert_array_equal(rgba(r.content)[compared], want[compared])
     assert store.calls == [("analysis", "a1", None, "gap")]
 
     for inm in (etag, f"W/{etag}", f'"other", {etag}', "*"):
@@ -448,11 +478,21 @@ def test_scenario_phase_tiles_and_tilejson(small_cog):
 def test_route_errors(small_cog):
     client, store = make_client(small_cog)
     r = client.get("/analyses/a1/tiles/gap/6/0/0.png")
-    assert r.status_code == 404 and "outside the gap surface" in r.json()["detail"]
-    for path in ("25/0/0", "3/8/0", "3/0/8", "-1/0/0"):
+    assert r.status_code == 404
+    assert r.json()["detail"].startswith("tile 6/0/0 is outside the gap surface, which covers lon ")
+    for path, detail in (
+        ("25/0/0", "zoom z=25 is outside 0..24"),
+        ("-1/0/0", "zoom z=-1 is outside 0..24"),
+        ("99999999999999999999/0/0", "zoom z=99999999999999999999 is outside 0..24"),
+        ("3/8/0", "tile x=8, y=0 is outside 0..7 at zoom 3"),
+        ("3/0/8", "tile x=0, y=8 is outside 0..7 at zoom 3"),
+        ("3/-1/0", "tile x=-1, y=0 is outside 0..7 at zoom 3"),
+        ("24/0/16777216", "tile x=0, y=16777216 is outside 0..16777215 at zoom 24"),
+    ):
         r = client.get(f"/analyses/a1/tiles/gap/{path}.png")
-        assert r.status_code == 422 and "outside" in r.json()["detail"], path
-    assert client.get("/analyses/a1/tiles/gap/3/x/0.png").status_code == 422  # not an integer
+        assert (r.status_code, r.json()["detail"]) == (422, detail), path
+    r = client.get("/analyses/a1/tiles/gap/3/x/0.png")  # not an integer: FastAPI names the field
+    assert r.status_code == 422 and [e["loc"] for e in r.json()["detail"]] == [["path", "x"]]
     n_calls = len(store.calls)
     r = client.get("/analyses/nope/tiles/gap/8/141/123.png")
     assert r.status_code == 404 and r.json()["detail"] == "no analysis 'nope'"

@@ -4,8 +4,9 @@
     png, etag = renderer.render(cog_path, "gap", z, x, y)
     app.include_router(tiles_router(resolve, renderer=renderer, dependencies=[...]))
 
-Modules: ``render`` (TileRenderer), ``router`` (FastAPI routes), ``cache`` (tile LRU,
-handle pool), ``png`` (paletted PNG encoder), ``errors``.
+The pixels are ``geo.tiles``' (the one renderer, shared with ``vacuum pyramid``).
+Modules: ``render`` (TileRenderer: cache, ETags, pyramids), ``router`` (FastAPI
+routes), ``cache`` (tile LRU), ``errors`` (HTTP statuses).
 """
 
 from .errors import (
