@@ -46,10 +46,6 @@ __all__ = [
     "require_surface_access",
     "Caller",
     "audit",
-    "require_surface_access",
-    "Viewer",
-    "Planner",
-    "Admin",
 ]
 
 BOOTSTRAP_KEY_ID = "bootstrap"
