@@ -13,9 +13,12 @@ from pathlib import Path
 
 import geopandas as gpd
 import httpx
+import pandas as pd
 import pytest
+from conftest import DEMO_AS_OF, events_in_window_by_hand, zones_by_hand
 
 from api.testing import ADMIN_KEY, DEMO, ROOT
+from geo.params import Params
 
 DEMO_UPLOADS = {
     "bases": ("bases_geopko_v2.1.csv", {"as_of": "2020-10-31"}),
@@ -159,10 +162,19 @@ def test_end_to_end_over_http(server_factory, tmp_path):
         assert time.monotonic() - t0 < 120
         time.sleep(0.05)
     assert st["status"] == "done", st
-    assert st["result"]["bases"] == 20 and st["result"]["events_in_window"] == 116
+    # counted from the uploaded files, on the grid of the gap COG the job wrote
+    p = Params()
+    gap_tif = tmp_path / "ws" / "analyses" / job / "gap.tif"
+    events = events_in_window_by_hand(DEMO / DEMO_UPLOADS["events"][0], DEMO_AS_OF, p.lookback_days, gap_tif)
+    bases = pd.read_csv(DEMO / DEMO_UPLOADS["bases"][0])
+    assert len(events) > 100 and len(bases) == 20
+    assert st["result"]["bases"] == len(bases) and st["result"]["events_in_window"] == len(events)
 
     summary = http.get(f"/analyses/{job}/summary", headers=keys["viewer"]).json()
     assert summary["grid"]["resolution_m"] == 5000 and summary["terms_left_out"] == []
+    zones = zones_by_hand(gap_tif, p.zone_threshold, p.zone_min_area_km2)
+    assert summary["zones"]["count"] == len(zones)
+    assert summary["zones"]["area_km2"] == pytest.approx(zones.sum())
     tj = http.get(f"/analyses/{job}/tilejson/gap.json", headers=keys["viewer"])
     assert tj.status_code == 200, tj.text
     import morecantile
