@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -40,7 +41,7 @@ __all__ = ["ROOT", "DEMO", "DEMO_AS_OF", "SHARED_DATA", "in_ci", "skip_or_fail",
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "minusca"
-DEMO_AS_OF = date(2020, 10, 31)
+DEMO_AS_OF = date.fromisoformat(tomllib.loads((DEMO / "demo.toml").read_text())["run"]["as_of"])
 SHARED_DATA = Path(os.environ.get("VACUUM_SHARED_DATA", "").strip() or ROOT.parent / "shared" / "data")
 
 

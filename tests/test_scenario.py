@@ -188,7 +188,7 @@ def test_plan_file_errors(tmp_path):
         load_plan(tmp_path / "none.yaml")
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["close", "reduce", "handover"]), st.integers(0, 5),
                           st.floats(0, 1), st.floats(0, 1)), max_size=8))
 @example(random_steps=[("close", 0, 0, 0), ("reduce", 1, 0.3, 0), ("handover", 2, 0, 0.5), ("reduce", 3, 0.0, 0),
