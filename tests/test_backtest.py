@@ -5,15 +5,19 @@ import json
 import math
 import re
 from datetime import date
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
+from conftest import SHARED_DATA, real_data
+from pyproj import Transformer
 from scipy.stats import mannwhitneyu
+from sklearn.metrics import roc_auc_score
 
 import cli.backtest as clibt
+import geo.backtest
 from cli.main import main
 from geo.backtest import (
     SCORES,
@@ -28,12 +32,10 @@ from geo.backtest import (
 )
 from geo.errors import ConfigError
 from geo.params import load_params
-from geo.pipeline import AnalysisInputs
+from geo.pipeline import AnalysisInputs, analyze
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-GED_CAF = SHARED / "ucdp_ged" / "ged_v23_1_caf_events.csv"
-ADMIN1 = SHARED / "boundaries" / "ne_admin1_mli_cod_caf_ssd.geojson"
-real_data = pytest.mark.skipif(not GED_CAF.is_file(), reason="shared real data not present")
+GED_CAF = SHARED_DATA / "ucdp_ged" / "ged_v23_1_caf_events.csv"
+ADMIN1 = SHARED_DATA / "boundaries" / "ne_admin1_mli_cod_caf_ssd.geojson"
 
 
 # ================================================================== ROC AUC
@@ -290,7 +292,14 @@ def test_cli_without_layers_or_shared_data(capsys, monkeypatch, tmp_path):
 
 @pytest.mark.slow
 @real_data
-def test_car_backtest_real_data(tmp_path, capsys):
+def test_car_backtest_real_data(tmp_path, capsys, monkeypatch):
+    seen = {}
+
+    def keep(*args, **kwargs):  # the analysis the backtest scores: its gap surface, grid and bases
+        seen["res"] = res = analyze(*args, **kwargs)
+        return res
+
+    monkeypatch.setattr(geo.backtest, "analyze", keep)
     out = tmp_path / "bt"
     code = main(["backtest", "--case", "car", "--as-of", "2019-06-30", "--horizon-months", "12",
                  "--resolution", "5000", "--quiet", "--jobs", "1", "--out", str(out)])
@@ -319,10 +328,43 @@ def test_car_backtest_real_data(tmp_path, capsys):
         assert sc["fatalities"] == pytest.approx(c["later_fatalities_in_area"])
         assert 0 < sc["positives"] <= c["later_events_in_area"]
         for m in sc["scores"].values():
-            assert 0.0 <= m["auc"] <= 1.0
             for t in m["top"].values():
                 for v in t.values():
                     assert 0.0 <= v <= 1.0
+
+    # the AUCs again, independently: labels from the GED rows, cells by hand, sklearn's AUC
+    res = seen["res"]
+    t, crs = res.grid.transform, res.grid.crs
+    h, w = res.grid.shape
+    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(window["longitude"].to_numpy(),
+                                                                     window["latitude"].to_numpy())
+    col, row = np.floor((x - t.c) / t.a).astype(int), np.floor((y - t.f) / t.e).astype(int)
+    on = (row >= 0) & (row < h) & (col >= 0) & (col < w)
+    xc, yc = t.c + (np.arange(w) + 0.5) * t.a, t.f + (np.arange(h) + 0.5) * t.e
+    XC, YC = np.meshgrid(xc, yc)
+    inside = shapely.contains_xy(gpd.GeoSeries([caf], crs=4326).to_crs(crs).iloc[0], XC, YC)
+    assert inside.sum() == c["cells"]
+    hit = np.zeros((h, w), dtype=bool)
+    hit[row[on], col[on]] = True
+    hit &= inside
+    assert hit.sum() == r["scales"]["cell"]["positives"]
+    bx, by = res.bases.geometry.x.to_numpy(), res.bases.geometry.y.to_numpy()
+    dist_km = np.sqrt((XC[..., None] - bx) ** 2 + (YC[..., None] - by) ** 2).min(axis=-1) / 1000
+    gap = res.surfaces["gap"].astype(np.float64)
+    cell = r["scales"]["cell"]["scores"]
+    assert cell["gap"]["auc"] == pytest.approx(roc_auc_score(hit[inside], gap[inside]), abs=1e-12)
+    assert cell["distance"]["auc"] == pytest.approx(roc_auc_score(hit[inside], dist_km[inside]), abs=1e-9)
+    # 10 km blocks = 2 x 2 cells from the top-left: score = mean gap of the block's cells in the area
+    f = 2
+    pad = ((0, -h % f), (0, -w % f))
+    blocks = lambda a: np.pad(a, pad).reshape((h + pad[0][1]) // f, f, (w + pad[1][1]) // f, f)  # noqa: E731
+    n_in = blocks(inside).sum(axis=(1, 3))
+    mean_gap = blocks(np.where(inside, gap, 0.0)).sum(axis=(1, 3)) / np.maximum(n_in, 1)
+    block_hit = blocks(hit).any(axis=(1, 3))
+    some = n_in > 0
+    assert some.sum() == c["blocks"] and block_hit.sum() == r["scales"]["block"]["positives"]
+    assert r["scales"]["block"]["scores"]["gap"]["auc"] == pytest.approx(
+        roc_auc_score(block_hit[some], mean_gap[some]), abs=1e-12)
     assert r["scales"]["cell"]["units"] == c["cells"]
     assert r["scales"]["block"]["positives"] <= r["scales"]["cell"]["positives"]
     assert r["bases_map"]["MINUSCA"]["map_date"] == "2019-06"

@@ -8,15 +8,13 @@ map works without them.
 
 import os
 import shutil
+import signal
 import subprocess
-import sys
 import time
 from urllib.parse import urlparse
 
-import httpx
 import pytest
-
-from api.testing import ROOT
+from conftest import ROOT, VacuumServer, alive, children, skip_or_fail
 
 pytestmark = pytest.mark.slow
 
@@ -31,9 +29,7 @@ def _chromium() -> str:
             path = subprocess.run([str(ROOT / "scripts/ensure_chromium.sh")], check=True, capture_output=True,
                                   text=True, timeout=600).stdout.strip().splitlines()[-1]
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            if os.environ.get("CI") == "true":
-                raise AssertionError(f"chromium could not be installed for the browser test: {exc}") from exc
-            pytest.skip("chromium is not installed (scripts/ensure_chromium.sh)")
+            skip_or_fail(f"chromium is not installed and scripts/ensure_chromium.sh failed: {exc}")
     return path
 
 
@@ -44,45 +40,28 @@ def _loopback(url: str) -> bool:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     ws = tmp_path_factory.mktemp("ws")
-    log = open(ws / "serve.log", "wb")  # noqa: SIM115 - closed below
-    env = {**os.environ}
-    env.pop("VACUUM_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--demo", "--demo-resolution", "2000",
-                             "--host", "127.0.0.1", "--port", str(port), "--workspace", str(ws / "w"),
-                             "--workers", "1", "--log-level", "warning"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    srv = VacuumServer(ws / "w", ws / "serve.log", ("--demo", "--demo-resolution", "2000"))
     try:
-        with httpx.Client(base_url=url, timeout=30) as http:
-            t0 = time.monotonic()
-            while True:  # until the demo analysis is done and / serves the map
-                if proc.poll() is not None:
-                    raise AssertionError(f"vacuum serve exited: {(ws / 'serve.log').read_text()[-3000:]}")
-                try:
-                    jobs = http.get("/analyses").json()
-                    if jobs and jobs[0]["status"] == "done":
-                        break
-                    if jobs and jobs[0]["status"] in ("failed", "interrupted"):
-                        raise AssertionError(f"demo analysis {jobs[0]['status']}: {jobs[0].get('error')}")
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() - t0 > 180:
-                    raise AssertionError("the demo analysis did not finish in 180 s")
-                time.sleep(0.5)
-        yield url
+        t0 = time.monotonic()
+        while True:  # until the demo analysis is done and / serves the map
+            if srv.proc.poll() is not None:
+                raise AssertionError(f"vacuum serve exited: {(ws / 'serve.log').read_text()[-3000:]}")
+            jobs = srv.http.get("/analyses").json()
+            if jobs and jobs[0]["status"] == "done":
+                break
+            if jobs and jobs[0]["status"] in ("failed", "interrupted"):
+                raise AssertionError(f"demo analysis {jobs[0]['status']}: {jobs[0].get('error')}")
+            if time.monotonic() - t0 > 180:
+                raise AssertionError("the demo analysis did not finish in 180 s")
+            time.sleep(0.5)
+        yield srv.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        workers = children(srv.proc.pid)
+        srv.stop()
+        for pid in workers:  # never leave worker processes behind
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_served_map_loads_in_chromium(served, tmp_path):

@@ -1,28 +1,25 @@
 """End to end on the bundled real demo (MINUSCA, CAR, October 2020): facts a planner would check."""
 
 import json
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+import shapely
+from conftest import DEMO, DEMO_AS_OF, events_in_window_by_hand, zones_by_hand
+from pyproj import Geod
 
-from cli.main import main
+from geo.params import Params
 from geo.rasters import read_surface
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out), "--quiet", "--jobs", "2"]) == 0
-    return out
+def demo(demo_analysis):
+    return demo_analysis  # tests/conftest.py: the demo, run once per session
 
 
 def _at(path, gdf):
@@ -52,7 +49,12 @@ def test_products_are_written(demo):
     tab = pd.read_csv(demo / "admin_summary.csv")
     assert len(tab) == 17 and {"mean_gap", "max_gap", "pop_weighted_gap", "pop_high", "pop_critical"} <= set(tab.columns)
     s = json.loads((demo / "summary.json").read_text())
-    assert s["as_of"] == "2020-10-31" and s["layers"]["bases"] == 20 and s["layers"]["events_in_window"] == 116
+    events = events_in_window_by_hand(DEMO / "events_ged_v23.1.csv", DEMO_AS_OF, Params().lookback_days, demo / "gap.tif")
+    bases = pd.read_csv(DEMO / "bases_geopko_v2.1.csv")
+    assert len(events) == 116 and len(bases) == 20  # the demo's data, as its SOURCE.md lists it
+    assert s["as_of"] == "2020-10-31"
+    assert s["layers"]["bases"] == len(bases) and s["layers"]["events_in_window"] == len(events)
+    assert sorted(gpd.read_file(demo / "vacuum.gpkg", layer="events")["event_id"].astype(int)) == sorted(events["id"])
     assert set(s["gap"]["by_class"]) == {"low", "moderate", "elevated", "high", "critical"}
 
 
@@ -87,18 +89,20 @@ def test_population_total_is_preserved(demo):
     # the grid's total inside the prefectures must match the source's people within 2%
     pop, grid = read_surface(demo / "population.tif")
     total = np.nansum(pop)
-    import shapely
-
-    from geo.exposure import cell_areas_km2 as _cell_areas_km2
-
-    with rasterio.open(ROOT / "data/minusca/population_worldpop2020_density.tif") as ds:
+    with rasterio.open(DEMO / "population_worldpop2020_density.tif") as ds:
         dens = ds.read(1, masked=True).filled(0).clip(0)
         t = ds.transform
-        area = _cell_areas_km2(t, ds.height, ds.width, ds.crs)
+        assert ds.crs.is_geographic
+    # km² of each source cell: the geodesic area of the cell's polygon on WGS84 (one per row)
+    geod = Geod(ellps="WGS84")
+    row_km2 = np.array([abs(geod.polygon_area_perimeter([t.c, t.c + t.a, t.c + t.a, t.c],
+                                                        [y0, y0, y0 + t.e, y0 + t.e])[0]) / 1e6
+                        for y0 in t.f + np.arange(dens.shape[0]) * t.e])
+    area = np.repeat(row_km2[:, None], dens.shape[1], axis=1)
     lon = t.c + (np.arange(dens.shape[1]) + 0.5) * t.a
     lat = t.f + (np.arange(dens.shape[0]) + 0.5) * t.e
     LON, LAT = np.meshgrid(lon, lat)
-    car = gpd.read_file(ROOT / "data/minusca/admin1_naturalearth.geojson").union_all()
+    car = gpd.read_file(DEMO / "admin1_naturalearth.geojson").union_all()
     inside = shapely.contains_xy(car, LON, LAT)
     expected = float((dens * area)[inside].sum())
     assert total == pytest.approx(expected, rel=0.02)
@@ -107,7 +111,11 @@ def test_population_total_is_preserved(demo):
 
 def test_zones_name_their_nearest_base(demo):
     z = gpd.read_file(demo / "zones.geojson")
-    assert len(z) >= 1
+    p = Params()
+    by_hand = zones_by_hand(demo / "gap.tif", p.zone_threshold, p.zone_min_area_km2)
+    assert len(by_hand) >= 1
+    assert sorted(z["area_km2"], reverse=True) == pytest.approx(list(by_hand))
+    assert json.loads((demo / "summary.json").read_text())["zones"]["count"] == len(by_hand)
     assert (z["max_gap"] >= 60).all() and (z["area_km2"] >= 25).all()
     assert z["nearest_base_id"].str.startswith("MINUSCA:").all()
     assert (z["population"] > 0).all()

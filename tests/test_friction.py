@@ -21,7 +21,8 @@ GRID = Grid(CRS, Affine(1000, 0, 0, 0, -1000, 20_000), 20, 20)  # 20 x 20 km, 1 
 
 @pytest.fixture
 def osm_roads(tmp_path):
-    """An OSM export: a primary road along row 10, a track down column 5, an unknown class."""
+    """An OSM export: a primary road along row 9, a track down column 5, and a bridleway (a class
+    not in the speed table) down column 15, rows 0..4."""
     to_ll = gpd.GeoSeries([
         LineString([(500, 10_500), (19_500, 10_500)]),      # row 9 (y 10.5 km from the south = row 9)
         LineString([(5_500, 19_500), (5_500, 500)]),        # column 5

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
+from conftest import SHARED_DATA, real_data
 from shapely.geometry import LineString, MultiLineString, Polygon
 
 from geo.errors import (
@@ -37,9 +38,7 @@ from geo.layers import (
     load_sites,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not DATA.is_dir():  # the checkout layout of the project machine
-    DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 GEOPKO21 = DATA / "geo_pko" / "geo_pko_v2.1_mli_cod_caf_ssd.csv"
 GEOPKO23 = DATA / "geo_pko" / "geo_pko_v2.3_dashboard_frontmap_yearly_mli_cod_caf_ssd.csv"
 GED_CAF = DATA / "ucdp_ged" / "ged_v23_1_caf_events.csv"
@@ -53,7 +52,6 @@ NE_ADMIN0 = DATA / "boundaries" / "ne10m_admin0_focus_and_neighbours.geojson"
 TAH = DATA / "roads" / "trans_african_highway_network_afrilearndata.geojson"
 WORLDPOP = DATA / "population" / "worldpop2020_africa_20km_mean_density_afrilearndata.tif"
 
-real_data = pytest.mark.skipif(not GEOPKO21.is_file(), reason="shared real data not present")
 
 BOWTIE = Polygon([(0, 0), (2, 2), (2, 0), (0, 2), (0, 0)])
 

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import shapely
 from affine import Affine
+from conftest import DEMO, DEMO_AS_OF, events_in_window_by_hand, zones_by_hand
 from folium import plugins
 from folium.elements import JSCSSMixin
 from folium.raster_layers import ImageOverlay
@@ -27,6 +28,7 @@ from cli.main import main
 from geo.errors import MissingCRSError, VacuumError
 from geo.grid import Grid, equal_area_crs
 from geo.legend import STYLES
+from geo.params import Params
 from geo.rasters import read_surface, write_cog
 from maps import (
     MapAssetError,
@@ -57,10 +59,19 @@ CDNS = ("cdn.jsdelivr", "cdnjs.cloudflare", "code.jquery.com", "netdna.bootstrap
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo") / "analysis"
-    assert main(["demo", "--out", str(out), "--quiet"]) == 0
-    return out
+def demo(demo_analysis) -> Path:
+    return demo_analysis  # tests/conftest.py: the demo, run once per session
+
+
+@pytest.fixture(scope="module")
+def expected(demo) -> dict[str, int]:
+    """What a planner counts without the engine: the GED rows of the two years before the
+    as-of date on the grid, and the 8-connected areas of gap >= 60 of at least 25 km²."""
+    p = Params()
+    events = events_in_window_by_hand(DEMO / "events_ged_v23.1.csv", DEMO_AS_OF, p.lookback_days, demo / "gap.tif")
+    zones = zones_by_hand(demo / "gap.tif", p.zone_threshold, p.zone_min_area_km2)
+    bases = pd.read_csv(DEMO / "bases_geopko_v2.1.csv")
+    return {"events": len(events), "zones": len(zones), "bases": len(bases)}
 
 
 @pytest.fixture(scope="module")
@@ -111,16 +122,20 @@ def _popup_html(marker: folium.CircleMarker) -> str:
 # ---------------------------------------------------------------- operations map
 
 
-def test_operations_map_has_every_layer_and_control(ops):
+def test_operations_map_has_every_layer_and_control(ops, expected):
+    assert expected == {"events": 116, "zones": 10, "bases": 20}  # the demo's data, as SOURCE.md lists it
+    zones, events, bases = (f"Vacuum zones ({expected['zones']})", f"Recent events ({expected['events']})",
+                            f"Peacekeeping bases ({expected['bases']})")
     names = set(_layers(ops))
-    for name in (GAP_LAYER_NAME, "Admin areas: population-weighted gap", "Admin outlines", "Vacuum zones (10)",
-                 "Towns and airports", "Recent events (116)", "Event heat (weighted by recency)",
-                 "Peacekeeping bases (20)", "OpenStreetMap", "Esri World Imagery", "Plain background (offline)"):
+    for name in (GAP_LAYER_NAME, "Admin areas: population-weighted gap", "Admin outlines", zones,
+                 "Towns and airports", events, "Event heat (weighted by recency)",
+                 bases, "OpenStreetMap", "Esri World Imagery", "Plain background (offline)"):
         assert name in names, name
     assert ops.control_scale
     assert find_all(ops, plugins.Fullscreen) and find_all(ops, plugins.MeasureControl)
     assert find_all(ops, folium.LayerControl)
-    assert isinstance(_layers(ops)["Recent events (116)"], plugins.FastMarkerCluster)
+    assert isinstance(_layers(ops)[events], plugins.FastMarkerCluster)
+    assert len(_layers(ops)[events].data) == expected["events"]
     assert isinstance(_layers(ops)["Event heat (weighted by recency)"], plugins.HeatMap)
 
 
@@ -155,11 +170,11 @@ def test_one_marker_per_base_at_lat_lon(ops, demo):
     assert "Criticality" not in popup  # no criticality file in this folder
 
 
-def test_zones_admin_tooltips_and_light_geometry(ops, demo):
+def test_zones_admin_tooltips_and_light_geometry(ops, demo, expected):
     zones = gpd.read_file(demo / "zones.geojson")
-    layer = _layers(ops)["Vacuum zones (10)"]
+    layer = _layers(ops)[f"Vacuum zones ({expected['zones']})"]
     feats = layer.data["features"]
-    assert len(feats) == len(zones)
+    assert len(feats) == len(zones) == expected["zones"]
     assert {"area", "population", "events", "nearest", "travel"} <= set(feats[0]["properties"])
     assert feats[0]["properties"]["nearest"] == zones["nearest_base_name"].iloc[0]
     tip = find_all(layer, folium.GeoJsonTooltip)[0]

@@ -1,12 +1,12 @@
 """Scenarios on real data: the demo (MINUSCA 2020) and MINUSMA's 2020-2024 drawdown in Mali."""
 
 import json
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT, SHARED_DATA
 
 from cli.main import main
 from geo.decision import base_criticality, closure_effect
@@ -14,15 +14,12 @@ from geo.scenario import WhatIf, load_baseline
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = SHARED_DATA
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out), "--quiet"]) == 0
-    return out
+def demo(demo_analysis):
+    return demo_analysis  # tests/conftest.py: the demo, run once per session (read-only)
 
 
 def test_most_critical_base_opens_more_vacuum_than_least(demo):
@@ -63,7 +60,7 @@ def test_example_plan_runs_end_to_end(demo, tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def mali(tmp_path_factory):
+def mali(tmp_path_factory, shared_data):
     d = tmp_path_factory.mktemp("mali")
     a = gpd.read_file(SHARED / "boundaries/ne_admin1_mli_cod_caf_ssd.geojson")
     a[a["iso3"] == "MLI"].to_file(d / "admin.geojson", driver="GeoJSON")
