@@ -30,8 +30,9 @@ DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "minusca"
 DEMO_CONFIG = DEMO_DIR / "demo.toml"
 
 
-class CLIError(VacuumError, ValueError):
-    pass
+class CLIError(ValueError):
+    """A command-line argument cannot be used as given (the CLI's own errors, apart from
+    the engine's :class:`geo.errors.VacuumError` tree); printed as one line, exit 2."""
 
 
 def _parse_date(s: str) -> date:
@@ -324,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_demo(args)
         if hasattr(args, "func"):
             return int(args.func(args))
-    except (VacuumError, FileNotFoundError, PermissionError) as exc:
+    except (CLIError, VacuumError, FileNotFoundError, PermissionError) as exc:
         if os.environ.get("VACUUM_DEBUG"):
             raise
         print(f"vacuum: error: {exc}", file=sys.stderr)

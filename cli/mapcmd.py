@@ -14,15 +14,15 @@ import os
 import sys
 from pathlib import Path
 
-from geo.errors import VacuumError
+from cli.main import CLIError
 
 __all__ = ["register", "run_map", "MapCommandError"]
 
 KINDS = ("operations", "criticality", "scenario")
 
 
-class MapCommandError(VacuumError, ValueError):
-    pass
+class MapCommandError(CLIError):
+    """``vacuum map`` cannot draw what was asked."""
 
 
 def register(subparsers) -> None:

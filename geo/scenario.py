@@ -31,7 +31,7 @@ from .products import load_coverage_model
 from .rasters import read_surface
 from .score import gap_score
 
-__all__ = ["Baseline", "WhatIf", "PhaseState", "load_baseline"]
+__all__ = ["Baseline", "WhatIf", "PhaseState", "load_baseline", "AnalysisFolderError"]
 
 
 class AnalysisFolderError(VacuumError, LookupError):

@@ -102,8 +102,8 @@ class TileOutsideBoundsError(VacuumError, LookupError):
     """The tile does not touch the surface's bounds."""
 
 
-# KeyError (a LookupError) comes first so that a table walked along the MRO (the service maps
-# VacuumError to 422 and LookupError to 404) finds 404.
+# a KeyError too, for callers that look a surface up by name; the service's table lists this
+# class itself (404), not KeyError.
 class UnknownSurfaceError(KeyError, VacuumError):
     """No legend (and so no tiles) for this surface name; the message lists the known ones."""
 

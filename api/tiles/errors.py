@@ -17,8 +17,7 @@ __all__ = [
 ]
 
 
-# LookupError first, so that a table walked along the MRO (the service's api.errors maps
-# VacuumError to 422 and LookupError to 404) finds 404.
+# listed by name in TILE_ERROR_STATUS (404); the service's table maps no built-in class.
 class SurfaceFileMissingError(LookupError, VacuumError):
     """The resolver named a stored product whose raster file is gone (deleted meanwhile)."""
 

@@ -2,7 +2,7 @@
 
 Routes take ids, never paths or URLs: the service's ``resolve(owner_kind,
 owner_id, phase, surface)`` turns an id into the COG of a stored product or
-raises a ``LookupError``. Errors are raised, not turned into responses here:
+raises the service's ``NotFoundError`` (anything else it raises is a logged 500). Errors are raised, not turned into responses here:
 the service maps them with its one table (``TILE_ERROR_STATUS`` lists ours;
 ``add_tile_error_handlers`` installs just those for a standalone app).
 
