@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geo.errors import ConfigError, CRSMismatchError, GridError, LayerError
+from geo.errors import ConfigError, CRSMismatchError, GridError, LayerError, UnknownIdError
 from geo.plan import PlanError
 
 __all__ = [
@@ -115,6 +115,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     AuthenticationError: 401,
     PermissionDeniedError: 403,
     NotFoundError: 404,
+    UnknownIdError: 404,  # the engine's own "not found": a base or surface it does not know
     JobNotReadyError: 409,
     PayloadTooLargeError: 413,
     # tiles: api.tiles.TILE_ERROR_STATUS (TileCoordinateError -> 422, TileOutsideBoundsError,

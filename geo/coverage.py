@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import UnknownIdError
 from .traveltime import Reach
 
 __all__ = ["decay", "base_weight", "BaseTerm", "CoverageModel", "coverage_from_intensity"]
@@ -87,7 +88,7 @@ class CoverageModel:
         for t in self.terms:
             if t.base_id == base_id:
                 return t
-        raise KeyError(f"no base {base_id!r} in the coverage model")
+        raise UnknownIdError(f"no base {base_id!r} in the coverage model; known: {', '.join(self.ids)}")
 
     def intensity_without(self, closed: Iterable[str]) -> np.ndarray:
         """Full recomputation, leaving out ``closed`` (reference for the incremental path)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .errors import UnknownIdError
 from .scenario import Baseline, WhatIf
 
 __all__ = ["vacuum_measure", "closure_effect", "base_criticality", "greedy_closing_order",
@@ -121,7 +122,7 @@ def greedy_closing_order(baseline: Baseline, to_close: Sequence[str]) -> list[tu
     remaining = list(dict.fromkeys(to_close))
     unknown = [b for b in remaining if b not in w.weight]
     if unknown:
-        raise KeyError(f"unknown base id(s) {unknown}")
+        raise UnknownIdError(f"unknown base id(s) {unknown}; known: {sorted(w.weight)}")
     v = vacuum_measure(w.gap(), baseline.exposure)
     seq = []
     while remaining:

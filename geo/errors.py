@@ -17,6 +17,7 @@ __all__ = [
     "UnsupportedFormatError",
     "ConfigError",
     "GridError",
+    "UnknownIdError",
 ]
 
 
@@ -67,3 +68,11 @@ class ConfigError(VacuumError, ValueError):
 
 class GridError(VacuumError, ValueError):
     pass
+
+
+class UnknownIdError(VacuumError, KeyError):
+    """An id or name the engine does not know (a base in a model, a surface's style); the
+    message lists the known ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

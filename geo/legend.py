@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import UnknownIdError
+
 __all__ = ["SurfaceStyle", "STYLES", "style_for", "colorize"]
 
 
@@ -66,7 +68,7 @@ def style_for(surface: str) -> SurfaceStyle:
     try:
         return STYLES[surface]
     except KeyError:
-        raise KeyError(f"no style for surface {surface!r}; known: {', '.join(STYLES)}") from None
+        raise UnknownIdError(f"no style for surface {surface!r}; known: {', '.join(STYLES)}") from None
 
 
 def colorize(values: np.ndarray, style: SurfaceStyle, alpha: int = 200) -> np.ndarray:

@@ -665,7 +665,6 @@ def _tile_inside(tilejson, z=6):
 
 
 def test_tiles_for_viewers_except_surfaces_that_pinpoint_bases(client, keys, analysis):
-    pytest.importorskip("morecantile")
     aid = analysis["id"]
     tj = client.get(f"/analyses/{aid}/tilejson/gap.json", headers=keys["viewer"])
     assert tj.status_code == 200 and tj.json()["tiles"][0].endswith(f"/analyses/{aid}/tiles/gap/{{z}}/{{x}}/{{y}}.png")

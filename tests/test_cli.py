@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import SHARED_DATA, real_data
 
 from cli.main import main
 
@@ -75,8 +76,9 @@ def test_analyze_coarse_run_writes_summary(tmp_path, capsys):
     assert "vacuum zones" in out and "critical" in out
 
 
+@real_data
 def test_geopko_file_of_all_missions_leaves_out_ended_ones(tmp_path, capsys):
-    pko = ROOT.parent / "shared/data/geo_pko/geo_pko_v2.1_mli_cod_caf_ssd.csv"
+    pko = SHARED_DATA / "geo_pko/geo_pko_v2.1_mli_cod_caf_ssd.csv"
     code = main(_args(tmp_path, **{"--bases": pko, "--as-of": "2020-10-31"}))
     err = capsys.readouterr().err
     assert code == 0
