@@ -17,7 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from geo.forecast.evaluate import bootstrap_difference, score_forecast, superblocks
+from geo.forecast.evaluate import (
+    Interval,
+    Scores,
+    bootstrap_difference,
+    score_forecast,
+    superblocks,
+)
 from geo.forecast.features import feature_matrix, labels, unit_events
 from geo.forecast.model import (
     ForecastModel,
@@ -35,6 +41,14 @@ from geo.layers import load_admin, load_events
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 AS_OF = ("2017-06-30", "2018-06-30", "2019-06-30")
 HORIZON = 12
+
+
+def _trio(s: dict[str, Scores], attr: str) -> str:
+    return "/".join(f"{getattr(s[k], attr):.3f}" for k in ("fc", "pers", "hist"))
+
+
+def _ci(iv: Interval) -> str:
+    return f"{iv.estimate:+.3f} [{iv.low:+.3f},{iv.high:+.3f}]"
 
 
 def main() -> int:
@@ -83,15 +97,9 @@ def main() -> int:
         d_auc = bootstrap_difference(y, p["fc"], p["pers"], groups, metric="auc", n_boot=args.n_boot)
         d_ap = bootstrap_difference(y, p["fc"], p["pers"], groups, metric="average_precision", n_boot=args.n_boot)
 
-        def trio(attr: str) -> str:
-            return "/".join(f"{getattr(s[k], attr):.3f}" for k in ("fc", "pers", "hist"))
-
-        def ci(iv) -> str:
-            return f"{iv.estimate:+.3f} [{iv.low:+.3f},{iv.high:+.3f}]"
-
         print(f"{as_of:<10} {s['fc'].positives:>3}/{s['fc'].n:<5} {model.model_name_:>8} {len(train_o):>7} "
-              f"{fit_s:>5.1f} | {trio('auc'):>17} | {trio('average_precision'):>17} | "
-              f"{trio('brier_skill'):>20} | {ci(d_auc):>24} | {ci(d_ap):>24}")
+              f"{fit_s:>5.1f} | {_trio(s, 'auc'):>17} | {_trio(s, 'average_precision'):>17} | "
+              f"{_trio(s, 'brier_skill'):>20} | {_ci(d_auc):>24} | {_ci(d_ap):>24}")
         cv = ", ".join(f"{k} {v['mean']:.4f}" for k, v in model.cv_results_.items())
         print(f"{'':<10} CV mean ({model.scoring}): {cv}")
     print(f"\ntotal {time.perf_counter() - t0:.1f} s; fc = ForecastModel (Platt-calibrated), pers = events in "

@@ -22,7 +22,7 @@ from pyproj import CRS
 
 from ..grid import check_crs
 from .errors import ForecastError
-from .units import UnitGrid, point_units, ring_sum
+from .units import UnitGrid, distance_to_nearest, point_units, ring_sum
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -43,7 +43,13 @@ WINDOWS: tuple[tuple[int, int], ...] = ((0, 1), (1, 3), (3, 6), (6, 12), (12, 24
 """Count windows in months before ``t``: an event of age ``a`` months is in ``[lo, hi)``."""
 RINGS: tuple[tuple[str, int, int], ...] = (("unit", 0, 0), ("ring1", 1, 1), ("ring2_3", 2, 3))
 """Where counts are taken: the unit, its 8 neighbours, the 40 units 2-3 steps away."""
+WIDE_RING: tuple[str, int, int] = ("ring4_7", 4, 7)
+WIDE_WINDOWS: tuple[tuple[int, int], ...] = ((0, 12), (12, 60))
+"""Counts 4-7 units away (40-70 km at 10 km units), in two coarse windows."""
+DISTANCE_WINDOWS: tuple[tuple[str, float], ...] = (("0_12m", 12.0), ("0_60m", 60.0), ("ever", np.inf))
+"""Distance to the nearest unit with an event aged less than this many months."""
 LAST_EVENT_CAP_MONTHS = 60.0
+DISTANCE_CAP_UNITS = 50.0
 
 
 def to_day(t: Any) -> np.datetime64:
@@ -172,6 +178,9 @@ def feature_matrix(
 
     * ``n_{where}_{lo}_{hi}m``: events aged ``[lo, hi)`` months (:data:`WINDOWS`) in the
       unit, ring 1 and rings 2-3 (:data:`RINGS`);
+    * ``n_ring4_7_{lo}_{hi}m``: events 4-7 units away, aged 0-12 and 12-60 months;
+    * ``units_to_event_{0_12m, 0_60m, ever}``: distance in unit steps (centre to centre)
+      to the nearest unit with an event of that age, 0 in it, capped at 50;
     * ``log1p_fatalities_unit_0_12m``: ``log1p`` of the fatalities in the unit, 0-12 months;
     * ``months_since_last_unit``: months since the unit's last event, capped at 60
       (60 when none);
@@ -190,6 +199,14 @@ def feature_matrix(
         for where, k0, k1 in RINGS:
             names.append(f"n_{where}_{lo}_{hi}m")
             cols.append((g if k1 == 0 else ring_sum(g, k0, k1)).ravel()[u])
+    wide, k0, k1 = WIDE_RING
+    for lo, hi in WIDE_WINDOWS:
+        names.append(f"n_{wide}_{lo}_{hi}m")
+        cols.append(ring_sum(_grid_count(ev, known & (age >= lo) & (age < hi)), k0, k1).ravel()[u])
+    for label, max_age in DISTANCE_WINDOWS:
+        g = _grid_count(ev, known & (age < max_age)) > 0
+        names.append(f"units_to_event_{label}")
+        cols.append(distance_to_nearest(g, DISTANCE_CAP_UNITS).ravel()[u])
     fat = _grid_count(ev, known & (age < 12), ev.fatalities)
     names.append("log1p_fatalities_unit_0_12m")
     cols.append(np.log1p(fat).ravel()[u])

@@ -242,7 +242,7 @@ class ForecastModel:
         horizon_months: int = 12,
         *,
         candidates: Sequence[str] = CANDIDATES,
-        C: float = 0.1,
+        C: float = 0.01,
         hgb_params: Mapping[str, Any] | None = None,
         calibration: Calibration = "platt",
         n_splits: int = 6,

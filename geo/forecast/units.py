@@ -24,6 +24,7 @@ __all__ = [
     "ring_kernel",
     "ring_sum",
     "unit_mask",
+    "distance_to_nearest",
 ]
 
 
@@ -111,3 +112,14 @@ def unit_mask(inside: np.ndarray, grid: Grid, ug: UnitGrid) -> np.ndarray:
     f = int(round(ug.size / grid.resolution))
     pad = ((0, ug.n_rows * f - m.shape[0]), (0, ug.n_cols * f - m.shape[1]))
     return np.pad(m, pad, constant_values=False).reshape(ug.n_rows, f, ug.n_cols, f).any(axis=(1, 3))
+
+
+def distance_to_nearest(present: np.ndarray, cap: float) -> np.ndarray:
+    """Euclidean distance in unit steps from each unit to the nearest unit where
+    ``present`` is True (0 there), capped at ``cap``; ``cap`` everywhere when none is."""
+    m = np.asarray(present, dtype=bool)
+    if m.ndim != 2:
+        raise ForecastError(f"distance_to_nearest needs a 2-D unit array, got shape {m.shape}")
+    if not m.any():
+        return np.full(m.shape, float(cap))
+    return np.minimum(ndimage.distance_transform_edt(~m), float(cap))
