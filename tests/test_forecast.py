@@ -38,6 +38,7 @@ from geo.forecast.units import (
     point_units,
     ring_kernel,
     ring_sum,
+    smooth,
     unit_grid,
     unit_mask,
 )
@@ -116,6 +117,20 @@ def test_unit_mask_and_distance():
     assert (distance_to_nearest(np.zeros((2, 2), bool), cap=7) == 7).all()
 
 
+def test_smooth_is_a_normalised_gaussian_cut_at_4_sigma():
+    v = np.zeros((11, 11))
+    v[5, 5] = 1.0
+    w = np.exp(-np.arange(-4, 5) ** 2 / 2.0)
+    w /= w.sum()  # 1-D weights for sigma = 1, |d| <= 4
+    s = smooth(v, 1.0)
+    assert s[5, 5] == pytest.approx(w[4] ** 2)
+    assert s[5, 7] == pytest.approx(w[4] * w[6])
+    assert s[0, 0] == 0.0  # 5 steps away > 4 sigma
+    assert s.sum() == pytest.approx(1.0)
+    with pytest.raises(ForecastError, match="sigma must be > 0"):
+        smooth(v, 0)
+
+
 # ================================================================== features
 
 T = D("2020-01-01")
@@ -172,6 +187,12 @@ def test_feature_windows_by_hand():
     u0 = {n: fm.X[0, i] for i, n in enumerate(fm.names)}
     assert u0["n_ring4_7_12_60m"] == 1  # G at (4,4), 4 away from (0,0); G2 too old
     assert fm.X[20, fm.names.index("months_since_last_unit")] == 60  # no event: the cap
+    # density, sigma 1 unit, events under 3 months: A, B, E, all in unit (2,2) (H is outside)
+    w = np.exp(-np.arange(-4, 5) ** 2 / 2.0)
+    w /= w.sum()
+    dens = fm.column("density_s1_0_3m")
+    assert dens[12] == pytest.approx(3 * w[4] ** 2)
+    assert dens[14] == pytest.approx(3 * w[4] * w[6])  # (2,4): two steps east
 
 
 def test_an_event_after_t_never_changes_the_features_at_t():
@@ -304,7 +325,7 @@ def test_model_beats_persistence_when_risk_follows_a_known_feature():
     as_of = "2018-12-31"
     origins = closed_origins(quarterly_origins("2014-01-01", "2018-12-31"), as_of, 12)
     data = build_origin_set(ev, origins, 12, static=static)
-    model = ForecastModel(12, n_splits=3, random_state=0).fit(data, as_of)
+    model = ForecastModel(12, n_splits=3, hgb_params={"max_iter": 30}, random_state=0).fit(data, as_of)
     pers = PersistenceBaseline(12).fit(data, as_of)
     hist = HistoryBaseline(12).fit(data, as_of)
     X = feature_matrix(ev, as_of, static=static)

@@ -22,7 +22,7 @@ from pyproj import CRS
 
 from ..grid import check_crs
 from .errors import ForecastError
-from .units import UnitGrid, distance_to_nearest, point_units, ring_sum
+from .units import UnitGrid, distance_to_nearest, point_units, ring_sum, smooth
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -48,6 +48,12 @@ WIDE_WINDOWS: tuple[tuple[int, int], ...] = ((0, 12), (12, 60))
 """Counts 4-7 units away (40-70 km at 10 km units), in two coarse windows."""
 DISTANCE_WINDOWS: tuple[tuple[str, float], ...] = (("0_12m", 12.0), ("0_60m", 60.0), ("ever", np.inf))
 """Distance to the nearest unit with an event aged less than this many months."""
+DENSITIES: tuple[tuple[str, float, float], ...] = (
+    ("0_3m", 3.0, 1.0), ("0_3m", 3.0, 2.0),
+    ("0_12m", 12.0, 1.0), ("0_12m", 12.0, 2.0), ("0_12m", 12.0, 4.0),
+    ("0_60m", 60.0, 2.0), ("ever", np.inf, 2.0), ("ever", np.inf, 4.0),
+)
+"""Kernel densities: (window label, events younger than this many months, sigma in units)."""
 LAST_EVENT_CAP_MONTHS = 60.0
 DISTANCE_CAP_UNITS = 50.0
 
@@ -181,6 +187,8 @@ def feature_matrix(
     * ``n_ring4_7_{lo}_{hi}m``: events 4-7 units away, aged 0-12 and 12-60 months;
     * ``units_to_event_{0_12m, 0_60m, ever}``: distance in unit steps (centre to centre)
       to the nearest unit with an event of that age, 0 in it, capped at 50;
+    * ``density_s{sigma}_{window}``: Gaussian kernel density of the events of a window
+      (:data:`DENSITIES`: 0-3, 0-12, 0-60 months, ever), ``sigma`` in unit steps;
     * ``log1p_fatalities_unit_0_12m``: ``log1p`` of the fatalities in the unit, 0-12 months;
     * ``months_since_last_unit``: months since the unit's last event, capped at 60
       (60 when none);
@@ -207,6 +215,9 @@ def feature_matrix(
         g = _grid_count(ev, known & (age < max_age)) > 0
         names.append(f"units_to_event_{label}")
         cols.append(distance_to_nearest(g, DISTANCE_CAP_UNITS).ravel()[u])
+    for label, max_age, sigma in DENSITIES:
+        names.append(f"density_s{sigma:g}_{label}")
+        cols.append(smooth(_grid_count(ev, known & (age < max_age)), sigma).ravel()[u])
     fat = _grid_count(ev, known & (age < 12), ev.fatalities)
     names.append("log1p_fatalities_unit_0_12m")
     cols.append(np.log1p(fat).ravel()[u])

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 CANDIDATES = ("logistic", "hgb")
-Calibration = Literal["platt", "isotonic", "none"]
+Calibration = Literal["platt", "shift", "isotonic", "none"]
 _EPS = 1e-6
 
 
@@ -217,6 +218,23 @@ class _Platt:
         return self.lr_.predict_proba(s)[:, 1]
 
 
+class _Shift:
+    """Intercept-only recalibration: ``logit p' = logit p + b`` with ``b`` chosen so that the
+    mean forecast equals the observed rate (the maximum-likelihood shift)."""
+
+    def fit(self, s: np.ndarray, y: np.ndarray) -> _Shift:
+        s, target = np.asarray(s, float), float(np.sum(y))
+
+        def gap(b: float) -> float:
+            return float(np.sum(1.0 / (1.0 + np.exp(-(s + b))))) - target
+
+        self.shift_ = float(brentq(gap, -30.0, 30.0)) if 0 < target < s.size else 0.0
+        return self
+
+    def predict(self, s: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(np.asarray(s, float) + self.shift_)))
+
+
 class ForecastModel:
     """Probability of at least one event in a unit within ``horizon_months`` after an origin.
 
@@ -226,7 +244,9 @@ class ForecastModel:
     candidates: model families to choose from, ``"logistic"`` and/or ``"hgb"``.
     C: inverse L2 strength of the logistic regression (standardised features).
     hgb_params: overrides for ``HistGradientBoostingClassifier``.
-    calibration: ``"platt"`` (keeps the ranking), ``"isotonic"`` or ``"none"``.
+    calibration: ``"platt"`` (2 parameters, keeps the ranking), ``"shift"`` (intercept
+        only), ``"isotonic"`` or ``"none"``; fitted on the out-of-fold predictions of the
+        chosen candidate at the latest ``calibration_origins`` CV test origins.
     n_splits, min_train_origins: time-ordered CV (:func:`origin_splits`).
     scoring: CV criterion, ``"log_loss"`` (lower wins), ``"average_precision"`` or ``"roc_auc"``.
     min_positives, min_origins: below these, :class:`InsufficientHistoryError`.
@@ -246,6 +266,7 @@ class ForecastModel:
         hgb_params: Mapping[str, Any] | None = None,
         calibration: Calibration = "platt",
         n_splits: int = 6,
+        calibration_origins: int = 2,
         min_train_origins: int = 2,
         scoring: Literal["log_loss", "average_precision", "roc_auc"] = "log_loss",
         min_positives: int = 20,
@@ -258,6 +279,7 @@ class ForecastModel:
         self.hgb_params = hgb_params
         self.calibration = calibration
         self.n_splits = n_splits
+        self.calibration_origins = calibration_origins
         self.min_train_origins = min_train_origins
         self.scoring = scoring
         self.min_positives = min_positives
@@ -274,7 +296,7 @@ class ForecastModel:
             )
         if name == "hgb":
             params: dict[str, Any] = {
-                "max_iter": 150, "learning_rate": 0.05, "max_leaf_nodes": 8, "min_samples_leaf": 50,
+                "max_iter": 60, "learning_rate": 0.1, "max_leaf_nodes": 8, "min_samples_leaf": 50,
                 "l2_regularization": 1.0, "early_stopping": False, "random_state": self.random_state,
             }
             params.update(self.hgb_params or {})
@@ -337,15 +359,18 @@ class ForecastModel:
 
         self.calibrator_: Any = None
         if self.calibration != "none" and fold_rows:
-            rows = np.concatenate(fold_rows)
-            p_oof, y_oof = np.concatenate(oof[self.model_name_]), data.y[rows]
+            k = max(1, int(self.calibration_origins))  # the latest held-out origins
+            rows = np.concatenate(fold_rows[-k:])
+            p_oof, y_oof = np.concatenate(oof[self.model_name_][-k:]), data.y[rows]
             if 0 < y_oof.sum() < y_oof.size:
                 if self.calibration == "platt":
                     self.calibrator_ = _Platt(self.random_state).fit(_logit(p_oof), y_oof)
+                elif self.calibration == "shift":
+                    self.calibrator_ = _Shift().fit(_logit(p_oof), y_oof)
                 elif self.calibration == "isotonic":
                     self.calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p_oof, y_oof)
                 else:
-                    raise ForecastError(f"unknown calibration {self.calibration!r}; use platt, isotonic or none")
+                    raise ForecastError(f"unknown calibration {self.calibration!r}; use platt, shift, isotonic or none")
             self.calibration_rows_ = int(rows.size)
         self.estimator_ = self._make(self.model_name_).fit(data.X, data.y)
         self.feature_names_in_ = list(data.names)
@@ -368,7 +393,7 @@ class ForecastModel:
         p = self.predict_raw(X)
         if self.calibrator_ is None:
             return _proba2(p)
-        if isinstance(self.calibrator_, _Platt):
+        if isinstance(self.calibrator_, _Platt | _Shift):
             return _proba2(self.calibrator_.predict(_logit(p)))
         return _proba2(self.calibrator_.predict(p))
 

@@ -25,6 +25,7 @@ __all__ = [
     "ring_sum",
     "unit_mask",
     "distance_to_nearest",
+    "smooth",
 ]
 
 
@@ -123,3 +124,14 @@ def distance_to_nearest(present: np.ndarray, cap: float) -> np.ndarray:
     if not m.any():
         return np.full(m.shape, float(cap))
     return np.minimum(ndimage.distance_transform_edt(~m), float(cap))
+
+
+def smooth(values: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian-weighted sum of a 2-D unit array (``sigma`` in unit steps, kernel cut at
+    4 sigma, weights summing to 1; units beyond the lattice count 0): a kernel density."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 2:
+        raise ForecastError(f"smooth needs a 2-D unit array, got shape {v.shape}")
+    if not sigma > 0:
+        raise ForecastError(f"sigma must be > 0 unit steps, got {sigma!r}")
+    return ndimage.gaussian_filter(v, float(sigma), mode="constant", cval=0.0, truncate=4.0)
