@@ -21,6 +21,7 @@ from geo.forecast.evaluate import (
     Interval,
     Scores,
     bootstrap_difference,
+    reliability_table,
     score_forecast,
     superblocks,
 )
@@ -102,6 +103,9 @@ def main() -> int:
               f"{_trio(s, 'brier_skill'):>20} | {_ci(d_auc):>24} | {_ci(d_ap):>24}")
         cv = ", ".join(f"{k} {v['mean']:.4f}" for k, v in model.cv_results_.items())
         print(f"{'':<10} CV mean ({model.scoring}): {cv}")
+        rel = reliability_table(y, p["fc"], n_bins=4, strategy="quantile")
+        cells = "; ".join(f"{r.mean_predicted:.4f} vs {r.observed_rate:.4f} (n={r.count})" for r in rel.itertuples())
+        print(f"{'':<10} reliability (forecast quartiles, predicted vs observed): {cells}")
     print(f"\ntotal {time.perf_counter() - t0:.1f} s; fc = ForecastModel (Platt-calibrated), pers = events in "
           "the unit in the last 12 months, hist = last 60 months (both Platt-calibrated on the training origins); "
           "BSS vs the base rate of the scored year; CI: 50 km super-block bootstrap")

@@ -342,6 +342,14 @@ def test_model_beats_persistence_when_risk_follows_a_known_feature():
     assert abs(p[:, 1].mean() - y.mean()) < 0.03
     assert model.model_name_ in ("logistic", "hgb")
     assert model.feature_names_in_[-1] == "z"
+    # persistence is a monotone map of last year's count in the unit
+    count12 = sum(X.column(f"n_unit_{a}_{b}m") for a, b in ((0, 1), (1, 3), (3, 6), (6, 12)))
+    p_pers = pers.predict_proba(X)[:, 1]
+    order = np.argsort(count12, kind="stable")
+    assert (np.diff(p_pers[order]) >= -1e-12).all()
+    # X without the static column is refused, naming the column
+    with pytest.raises(ForecastError, match="fitted with 'z'"):
+        model.predict_proba(feature_matrix(ev, as_of))
 
 
 # ================================================================== evaluation

@@ -137,7 +137,7 @@ def build_origin_set(
     )
 
 
-def check_no_overlap(origins: Sequence[Any], horizon_months: int, as_of: Any) -> None:
+def check_no_overlap(origins: Sequence[Any] | np.ndarray, horizon_months: int, as_of: Any) -> None:
     """Raise :class:`TrainTestOverlapError` if a window ``(t, t + h]`` ends after ``as_of``."""
     a = to_day(as_of)
     bad = [(to_day(o), horizon_end(o, horizon_months)) for o in origins if horizon_end(o, horizon_months) > a]
@@ -152,7 +152,7 @@ def check_no_overlap(origins: Sequence[Any], horizon_months: int, as_of: Any) ->
 
 
 def origin_splits(
-    origins: Sequence[Any], horizon_months: int, *, n_splits: int = 6, min_train_origins: int = 2
+    origins: Sequence[Any] | np.ndarray, horizon_months: int, *, n_splits: int = 6, min_train_origins: int = 2
 ) -> list[tuple[list[np.datetime64], np.datetime64]]:
     """Time-ordered CV folds over origins: ``(train origins, test origin)``.
 
@@ -182,8 +182,13 @@ def _logit(p: np.ndarray) -> np.ndarray:
 def _features(X: Any, names: list[str] | None) -> np.ndarray:
     if isinstance(X, FeatureMatrix):
         if names is not None and X.names != names:
+            i = next((k for k, (a, b) in enumerate(zip(X.names, names, strict=False)) if a != b),
+                     min(len(X.names), len(names)))
+            got = X.names[i] if i < len(X.names) else "(none)"
+            want = names[i] if i < len(names) else "(none)"
             raise ForecastError(
-                f"feature names differ from those fitted: got {X.names[:3]}..., fitted {names[:3]}..."
+                f"feature {i} is {got!r}, the model was fitted with {want!r} ({len(X.names)} vs "
+                f"{len(names)} columns): build X with the same static columns as the training set"
             )
         return X.X
     return np.asarray(X, dtype=np.float64)
@@ -322,6 +327,13 @@ class ForecastModel:
             )
         if not self.candidates:
             raise ForecastError("candidates is empty; give 'logistic' and/or 'hgb'")
+        for c in self.candidates:
+            if c not in CANDIDATES:
+                raise ForecastError(f"unknown candidate {c!r}; use one of {', '.join(CANDIDATES)}")
+        if self.calibration not in ("platt", "shift", "isotonic", "none"):
+            raise ForecastError(f"unknown calibration {self.calibration!r}; use platt, shift, isotonic or none")
+        if self.scoring not in ("log_loss", "average_precision", "roc_auc"):
+            raise ForecastError(f"unknown scoring {self.scoring!r}; use log_loss, average_precision or roc_auc")
         origins = data.origins
         check_no_overlap(origins, self.horizon_months, as_of)
         n_pos, n_orig = int(data.y.sum()), int(origins.size)
@@ -358,6 +370,7 @@ class ForecastModel:
         self.cv_results_ = cv
 
         self.calibrator_: Any = None
+        self.calibration_rows_ = 0
         if self.calibration != "none" and fold_rows:
             k = max(1, int(self.calibration_origins))  # the latest held-out origins
             rows = np.concatenate(fold_rows[-k:])
@@ -386,7 +399,12 @@ class ForecastModel:
     def predict_raw(self, X: Any) -> np.ndarray:
         """Uncalibrated probability of the chosen estimator."""
         self._check_fitted()
-        return self.estimator_.predict_proba(_features(X, self.feature_names_in_))[:, 1]
+        A = _features(X, self.feature_names_in_)
+        if A.ndim != 2 or A.shape[1] != len(self.feature_names_in_):
+            raise ForecastError(
+                f"X has shape {A.shape}; the model was fitted on {len(self.feature_names_in_)} features"
+            )
+        return self.estimator_.predict_proba(A)[:, 1]
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """``(n, 2)``: P(no event), P(at least one event) in the horizon, calibrated."""

@@ -112,7 +112,8 @@ def unit_mask(inside: np.ndarray, grid: Grid, ug: UnitGrid) -> np.ndarray:
         raise ForecastError(f"inside mask shape {m.shape} differs from the grid shape {grid.shape}")
     f = int(round(ug.size / grid.resolution))
     pad = ((0, ug.n_rows * f - m.shape[0]), (0, ug.n_cols * f - m.shape[1]))
-    return np.pad(m, pad, constant_values=False).reshape(ug.n_rows, f, ug.n_cols, f).any(axis=(1, 3))
+    blocks = np.pad(m, pad, constant_values=False).reshape(ug.n_rows, f, ug.n_cols, f)
+    return np.asarray(blocks.any(axis=(1, 3)), dtype=bool)
 
 
 def distance_to_nearest(present: np.ndarray, cap: float) -> np.ndarray:
