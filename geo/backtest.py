@@ -73,7 +73,7 @@ SCORES: dict[str, str] = {
     "travel_time": "baseline: travel time to the nearest base (h; unreachable = travel_time_cap_h)",
     "distance": "baseline: straight-line distance to the nearest base (km)",
     "past_events": "baseline: past events alone (time-decayed kernel density, weighted events / km²)",
-    "need": "diagnostic: the model without coverage (100 x need = threat and exposure)",
+    "need": "diagnostic: the model without coverage (100 x need = forecast risk and exposure)",
 }
 """Every score ranks units so that higher means more expected violence."""
 
@@ -340,7 +340,7 @@ def _score_surfaces(res: Analysis, params: Params, as_of: date) -> tuple[dict[st
     dist[rows, cols] = nearest_distance(xc[cols], yc[rows], bases.geometry.x.to_numpy(),
                                         bases.geometry.y.to_numpy()) / 1000.0
     _, density = threat_surface(res.events, grid, params, as_of)
-    need = gap_score(res.surfaces["threat"], res.surfaces["exposure"], np.zeros(grid.shape),
+    need = gap_score(res.surfaces["risk"], res.surfaces["exposure"], np.zeros(grid.shape),
                      params.threat_weight, params.exposure_weight)
     surfaces = {"gap": gap, "travel_time": tt, "distance": dist,
                 "past_events": np.where(inside, density, np.nan), "need": need}

@@ -38,8 +38,11 @@ class SurfaceStyle:
 GAP_COLORS = ("#1a9850", "#a6d96a", "#fee08b", "#f46d43", "#a50026")
 
 STYLES: dict[str, SurfaceStyle] = {
-    "gap": SurfaceStyle("gap", "Coverage gap", "score 0-100", (20, 40, 60, 80), GAP_COLORS,
+    "gap": SurfaceStyle("gap", "Coverage gap", "score 0-100", (10, 20, 35, 50), GAP_COLORS,
                         ("low", "moderate", "elevated", "high", "critical"), 0, 100),
+    "risk": SurfaceStyle("risk", "Forecast risk", "probability of an event within the horizon",
+                         (0.01, 0.05, 0.15, 0.35), ("#fff5f0", "#fcbba1", "#fb6a4a", "#cb181d", "#67000d"),
+                         ("< 1 %", "1-5 %", "5-15 %", "15-35 %", ">= 35 %"), 0, 1),
     "coverage": SurfaceStyle("coverage", "Protective coverage", "0-1", (0.2, 0.4, 0.6, 0.8),
                              ("#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"),
                              ("< 0.2", "0.2-0.4", "0.4-0.6", "0.6-0.8", ">= 0.8"), 0, 1),

@@ -91,6 +91,11 @@ class Params:
     threat_reference: float = 0.0015
     event_type_weights: dict[str, float] = field(default_factory=lambda: dict(EVENT_TYPE_WEIGHTS))
     unknown_event_weight: float = 1.0
+    # --- forecast
+    forecast_block_km: float = 10.0
+    forecast_horizon_months: int = 12
+    forecast_train_years: float = 6.0
+    forecast_model: str = "auto"
     # --- exposure
     population_reference: float = 100.0
     exposure_floor: float = 0.3
@@ -99,8 +104,8 @@ class Params:
     # --- gap
     threat_weight: float = 2.0
     exposure_weight: float = 1.0
-    class_breaks: tuple[float, float, float, float] = (20.0, 40.0, 60.0, 80.0)
-    zone_threshold: float = 60.0
+    class_breaks: tuple[float, float, float, float] = (10.0, 20.0, 35.0, 50.0)
+    zone_threshold: float = 35.0
     zone_min_area_km2: float = 25.0
 
     def __post_init__(self) -> None:
@@ -152,6 +157,10 @@ PARAMETERS: dict[str, ParamInfo] = {
     "class_breaks": ParamInfo("gap 0..100", "low < 20 <= moderate < 40 <= elevated < 60 <= high < 80 <= critical"),
     "zone_threshold": ParamInfo("gap 0..100", "vacuum zones are connected areas at high or critical gap"),
     "zone_min_area_km2": ParamInfo("km²", "smaller specks are noise at 1 km"),
+    "forecast_block_km": ParamInfo("km", "forecast units: 10 km blocks are coarse enough for GED's location precision and fine enough for a district"),
+    "forecast_horizon_months": ParamInfo("months", "the forecast is the probability of at least one event in the unit within this many months after the as-of date"),
+    "forecast_train_years": ParamInfo("years", "training origins (quarterly) reach back this far before the as-of date; only those whose label window closed by the as-of date are used"),
+    "forecast_model": ParamInfo("auto | logistic | hgb", "auto: the candidate with the best time-ordered cross-validation inside the training window"),
 }
 
 
@@ -183,6 +192,12 @@ def _check(p: Params) -> None:
     b = tuple(p.class_breaks)
     if len(b) != 4 or any(not 0 < x < 100 for x in b) or list(b) != sorted(set(b)):
         raise ConfigError(f"class_breaks must be 4 increasing numbers inside (0, 100), got {b!r}")
+    for n in ("forecast_block_km", "forecast_train_years"):
+        pos(n)
+    if not isinstance(p.forecast_horizon_months, int) or not 1 <= p.forecast_horizon_months <= 36:
+        raise ConfigError(f"forecast_horizon_months must be a whole number of months in 1..36, got {p.forecast_horizon_months!r}")
+    if p.forecast_model not in ("auto", "logistic", "hgb"):
+        raise ConfigError(f"forecast_model must be 'auto', 'logistic' or 'hgb', got {p.forecast_model!r}")
     if not 0 < p.zone_threshold <= 100:
         raise ConfigError(f"zone_threshold must be in (0, 100], got {p.zone_threshold!r}")
     for name, speed in p.road_speeds_kmh.items():

@@ -9,13 +9,14 @@ executor's operations, so the two cannot drift apart.
 Stages (each timed in ``Analysis.timings`` and reported to ``progress``)::
 
     grid, reproject  (client)   checks, the grid, every layer to the grid CRS
-    events           (client)   events on the grid and in the look-back window, weighted
+    events           (client)   events on the grid: the look-back window (weighted), and all history
     friction         kernel     geo.friction.friction                       per block
     travel_time      kernel     reach of every force, nearest base           per block + halo
     coverage         (client)   CoverageModel from the reaches
     threat           kernel     geo.threat.density_of_counts, threat_index   halo 4 sigma + 1
+    forecast         (client)   geo.risk.forecast_risk on forecast units, painted onto the cells
     exposure         kernel     geo.exposure.grid_population (one task), proximity (halo r + 1)
-    gap              kernel     geo.score.gap_score, NaN outside the area    per block
+    gap              kernel     geo.score.gap_score(risk, exposure, coverage), NaN outside the area
     zones, admin_summary        vacuum zones and per-unit tables
 """
 
@@ -41,6 +42,7 @@ from .exposure import exposure_of, grid_population, proximity_of_counts
 from .grid import Grid, grid_for_area
 from .params import Params
 from .records import AnalysisSummary, ClassTotals, Force, GapStats
+from .risk import RiskForecast, forecast_risk
 from .score import gap_score
 from .summaries import GAP_CLASS_NAMES, class_index
 from .threat import density_of_counts, event_cells, gaussian_radius, threat_index
@@ -49,7 +51,7 @@ from .types import BBox
 __all__ = ["AnalysisInputs", "Analysis", "Layers", "EventSelection", "analyze", "SURFACES", "Stages",
            "prepare_layers", "place_forces", "select_events", "analysis_summary"]
 
-SURFACES = ("gap", "coverage", "threat", "exposure", "travel_time", "population")
+SURFACES = ("gap", "risk", "coverage", "threat", "exposure", "travel_time", "population")
 LAYER_NAMES = ("bases", "events", "roads", "sites", "admin", "national", "impassable")
 
 
@@ -86,12 +88,14 @@ class Layers:
 
 @dataclass
 class EventSelection:
-    """Events on the grid and in the look-back window (grid CRS), each with its cell and weight."""
+    """Events on the grid and in the look-back window (grid CRS), each with its cell and
+    weight; ``history``: every event on the grid dated on or before the as-of date."""
 
     events: gpd.GeoDataFrame
     rows: np.ndarray
     cols: np.ndarray
     weights: np.ndarray
+    history: gpd.GeoDataFrame
 
 
 @dataclass
@@ -112,6 +116,7 @@ class Analysis:
     timings: dict[str, float] = field(default_factory=dict)
     sites: gpd.GeoDataFrame | None = None
     cost_h: np.ndarray | None = None  # hours to cross each cell (inf: impassable)
+    forecast: RiskForecast | None = None
 
 
 class Stages:
@@ -171,9 +176,10 @@ def analyze(
     model = st.run("coverage", CoverageModel, grid.shape,
                    [f.term(r) for f, r in zip(forces, travel.reaches, strict=True)])
     threat = st.run("threat", threat_stage, ex, grid, params, sel)
+    fc, risk = st.run("forecast", forecast_stage, ex, grid, params, as_of, sel, inside, threat)
     population, expo = st.run("exposure", exposure_stage, ex, grid, params, inputs, lay.sites)
     base_rows = np.array([f.row for f in forces if not f.national], dtype=np.int32)
-    arrays = st.run("gap", surface_stage, ex, params, inside, threat, expo, ex.asarray(model.coverage()),
+    arrays = st.run("gap", surface_stage, ex, params, inside, threat, risk, expo, ex.asarray(model.coverage()),
                     population, travel, base_rows)
     out = st.run("gather", ex.gather, {**arrays, "inside": inside, "cost": cost})
 
@@ -187,11 +193,11 @@ def analyze(
     surfaces = {k: out[k] for k in SURFACES}
     summary = analysis_summary(grid=grid, params=params, as_of=as_of, surfaces=surfaces, bases=bases,
                                events=sel.events, zones=zones, dropped=dropped, inputs=inputs, model=model,
-                               executor=ex, timings=st.timings)
+                               executor=ex, timings=st.timings, forecast=fc)
     return Analysis(grid=grid, params=params, as_of=as_of, surfaces=surfaces, inside=out["inside"].astype(bool),
                     coverage_model=model, bases=bases, events=sel.events, zones=zones, admin_table=admin_table,
                     admin=lay.admin, nearest_base=out["nearest_base"].astype(np.int32), summary=summary,
-                    timings=st.timings, sites=lay.sites, cost_h=out["cost"].astype(np.float32))
+                    timings=st.timings, sites=lay.sites, cost_h=out["cost"].astype(np.float32), forecast=fc)
 
 
 # --- stages ------------------------------------------------------------------------
@@ -241,7 +247,7 @@ def select_events(events: gpd.GeoDataFrame | None, grid: Grid, params: Params, a
         empty = gpd.GeoDataFrame({"date": pd.Series(dtype="datetime64[ns]"), "fatalities": pd.Series(dtype=float),
                                   "event_type": pd.Series(dtype=str)}, geometry=gpd.GeoSeries([], crs=grid.crs))
         none = np.zeros(0, dtype=np.int64)
-        return EventSelection(empty, none, none, np.zeros(0))
+        return EventSelection(empty, none, none, np.zeros(0), empty)
     r, c, w, on_grid = event_cells(events, grid, params, as_of)
     if not on_grid.any():
         raise LayerError(
@@ -251,7 +257,7 @@ def select_events(events: gpd.GeoDataFrame | None, grid: Grid, params: Params, a
         )
     age = (pd.Timestamp(as_of) - pd.to_datetime(events["date"])).dt.days.to_numpy()
     keep = on_grid & (age >= 0) & (age <= params.lookback_days)
-    return EventSelection(events[keep], r[keep], c[keep], w[keep])
+    return EventSelection(events[keep], r[keep], c[keep], w[keep], events[on_grid & (age >= 0)])
 
 
 def threat_stage(ex: Executor, grid: Grid, params: Params, sel: EventSelection):
@@ -262,6 +268,13 @@ def threat_stage(ex: Executor, grid: Grid, params: Params, sel: EventSelection):
     dens = ex.map_overlap(density_of_counts, counts, depth=depth, name="threat", dtype=np.float64,
                           bandwidth_cells=sigma, cell_area_km2=grid.cell_area_km2)
     return ex.persist(ex.map_blocks(threat_index, dens, dtype=np.float64, reference=params.threat_reference))[0]
+
+
+def forecast_stage(ex: Executor, grid: Grid, params: Params, as_of: date, sel: EventSelection, inside, threat):
+    """The fitted forecast on the client (units are coarse), painted onto the grid's cells."""
+    got = ex.gather({"inside": inside, "threat": threat})
+    fc = forecast_risk(sel.history, grid, got["inside"].astype(bool), params, as_of, fallback=got["threat"])
+    return fc, ex.asarray(fc.on_grid(grid))
 
 
 def exposure_stage(ex: Executor, grid: Grid, params: Params, inputs: AnalysisInputs,
@@ -286,15 +299,16 @@ def exposure_stage(ex: Executor, grid: Grid, params: Params, inputs: AnalysisInp
     return ex.persist(pop, ex.map_blocks(exposure_of, pop, near, dtype=np.float64, **kw))
 
 
-def surface_stage(ex: Executor, params: Params, inside, threat, expo, coverage, population, travel: Travel,
-                  base_rows: np.ndarray) -> dict:
-    """The gap, and every surface as the products hold it: float32, NaN outside the area;
-    the nearest base as a row of the bases layer (-1: none within the cap)."""
-    gap = ex.map_blocks(gap_score, threat, expo, coverage, dtype=np.float64,
+def surface_stage(ex: Executor, params: Params, inside, threat, risk, expo, coverage, population,
+                  travel: Travel, base_rows: np.ndarray) -> dict:
+    """The gap (forecast risk and exposure left uncovered), and every surface as the
+    products hold it: float32, NaN outside the area; the nearest base as a row of the
+    bases layer (-1: none within the cap)."""
+    gap = ex.map_blocks(gap_score, risk, expo, coverage, dtype=np.float64,
                         threat_weight=params.threat_weight, exposure_weight=params.exposure_weight)
     hours = ex.map_blocks(finite_or_nan, travel.nearest_hours, dtype=np.float64)
-    raw = {"gap": gap, "coverage": coverage, "threat": threat, "exposure": expo, "travel_time": hours,
-           "population": population}
+    raw = {"gap": gap, "risk": risk, "coverage": coverage, "threat": threat, "exposure": expo,
+           "travel_time": hours, "population": population}
     out = {k: ex.map_blocks(outside_nan, v, inside, dtype=np.float32) for k, v in raw.items()}
     out["nearest_base"] = ex.map_blocks(base_row_of, travel.nearest_which, dtype=np.int32, base_rows=base_rows)
     keys = list(out)
@@ -383,7 +397,7 @@ def _force(row: pd.Series, i: int, cell: int, is_nat: bool, params: Params) -> F
 def analysis_summary(
     *, grid: Grid, params: Params, as_of: date, surfaces: dict[str, np.ndarray], bases: gpd.GeoDataFrame,
     events: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, dropped: list[str], inputs: AnalysisInputs,
-    model: CoverageModel, executor: Executor, timings: dict[str, float],
+    model: CoverageModel, executor: Executor, timings: dict[str, float], forecast: RiskForecast | None = None,
 ) -> AnalysisSummary:
     """``summary.json`` (schema: :class:`geo.records.AnalysisSummary`)."""
     gap, pop = surfaces["gap"], surfaces["population"]
@@ -406,6 +420,10 @@ def analysis_summary(
         "params": params.as_dict(),
         "timings_s": timings,
     }
+    if forecast is not None:
+        out["forecast"] = forecast.describe()
+        if forecast.note:
+            out["warnings"] = [f"forecast: {forecast.note}"]
     info = executor.info()
     if info is not None:
         out["dask"] = info

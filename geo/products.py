@@ -30,7 +30,8 @@ from .traveltime import Reach
 __all__ = ["write_analysis", "save_coverage_model", "load_coverage_model"]
 
 _DESCRIPTIONS = {
-    "gap": "coverage-gap score 0..100",
+    "gap": "coverage-gap score 0..100 (forecast risk and exposure left uncovered)",
+    "risk": "forecast: probability of at least one event in the unit within the horizon",
     "coverage": "protective coverage 0..1",
     "threat": "threat index 0..1",
     "exposure": "exposure index 0..1",
@@ -88,6 +89,8 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> di
         np.savez_compressed(tmp, cost_h=analysis.cost_h)
         os.replace(tmp, out / "model" / "friction.npz")
     write_json({"params": analysis.params.as_dict(), "as_of": analysis.as_of.isoformat()}, out / "model" / "params.json")
+    if analysis.forecast is not None:
+        write_json(analysis.forecast.describe(), out / "model" / "forecast.json")
     paths["summary"] = write_json(analysis.summary, out / "summary.json")
     if progress:
         progress("write_vectors", 1.0)

@@ -104,5 +104,7 @@ class AnalysisSummary(TypedDict):
     zones: ZoneTotals
     params: dict[str, Any]
     timings_s: dict[str, float]
+    forecast: NotRequired[dict[str, Any]]  # geo.risk.RiskForecast.describe()
+    warnings: NotRequired[list[str]]
     dask: NotRequired[ExecutorInfo]
     request: NotRequired[dict[str, Any]]  # added by the service: the job and its request

@@ -87,7 +87,7 @@ class Baseline:
 def load_baseline(folder: str | Path) -> Baseline:
     """Read an analysis folder written by :func:`geo.products.write_analysis`."""
     folder = Path(folder)
-    need = ["threat.tif", "exposure.tif", "population.tif", "bases.geojson", "model/coverage_terms.npz",
+    need = ["risk.tif", "exposure.tif", "population.tif", "bases.geojson", "model/coverage_terms.npz",
             "model/analysis.json", "model/params.json"]
     missing = [n for n in need if not (folder / n).exists()]
     if missing:
@@ -101,10 +101,10 @@ def load_baseline(folder: str | Path) -> Baseline:
         pv[k] = tuple(pv[k])
     pv["unit_types"] = {k: tuple(v) for k, v in pv["unit_types"].items()}
     params = Params(**pv)
-    threat, _ = read_surface(folder / "threat.tif")
+    risk, _ = read_surface(folder / "risk.tif")
     exposure, _ = read_surface(folder / "exposure.tif")
     population, _ = read_surface(folder / "population.tif")
-    need100 = gap_score(threat, exposure, np.zeros_like(threat), params.threat_weight, params.exposure_weight)
+    need100 = gap_score(risk, exposure, np.zeros_like(risk), params.threat_weight, params.exposure_weight)
     bases = gpd.read_file(folder / "bases.geojson").to_crs(grid.crs)
     admin = None
     if (folder / "admin_summary.geojson").exists():

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 GAP_CLASS_NAMES: tuple[str, ...] = ("low", "moderate", "elevated", "high", "critical")
-DEFAULT_BREAKS: tuple[float, ...] = (20.0, 40.0, 60.0, 80.0)
+DEFAULT_BREAKS: tuple[float, ...] = (10.0, 20.0, 35.0, 50.0)
 HIGH = GAP_CLASS_NAMES.index("high")
 CRITICAL = GAP_CLASS_NAMES.index("critical")
 

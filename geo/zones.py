@@ -54,7 +54,7 @@ def label_zones(mask: np.ndarray, *, min_cells: int = 1) -> tuple[np.ndarray, in
     if m.ndim != 2:
         raise GridError(f"mask must be 2-D, got shape {m.shape}")
     if m.dtype != bool:
-        raise GridError(f"mask must be boolean, got dtype {m.dtype}; compare first, e.g. gap >= 60")
+        raise GridError(f"mask must be boolean, got dtype {m.dtype}; compare first, e.g. gap >= 35")
     if int(min_cells) < 1:
         raise ConfigError(f"min_cells must be >= 1, got {min_cells}")
     labels, n = ndimage.label(m, structure=EIGHT_CONNECTED)

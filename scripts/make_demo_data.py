@@ -1,7 +1,8 @@
 """Build data/minusca/ from ../shared/data (run once; the output is committed).
 
 MINUSCA's deployment on its latest Geo-PKO v2.1 map (Map no. 4522 Rev. 19,
-October 2020) with the UCDP GED 23.1 events of the two years before that date,
+October 2020) with the UCDP GED 23.1 events from 2009 to that date (the look-back
+window is two years; the forecast trains on the years before it),
 and the other layers clipped to the Central African Republic plus a margin.
 Values are copied unchanged; only rows and windows are selected.
 """
@@ -20,7 +21,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 OUT = Path(__file__).resolve().parents[1] / "data" / "minusca"
 MAP = "Map no. 4522 Rev. 19"
 AS_OF = pd.Timestamp("2020-10-31")
-START = pd.Timestamp("2018-11-01")
+START = pd.Timestamp("2009-01-01")
 MARGIN_DEG = 1.0
 
 

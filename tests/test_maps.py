@@ -66,7 +66,8 @@ def demo(demo_analysis) -> Path:
 @pytest.fixture(scope="module")
 def expected(demo) -> dict[str, int]:
     """What a planner counts without the engine: the GED rows of the two years before the
-    as-of date on the grid, and the 8-connected areas of gap >= 60 of at least 25 km²."""
+    as-of date on the grid, and the 8-connected areas of gap >= zone_threshold of at least
+    zone_min_area_km2."""
     p = Params()
     events = events_in_window_by_hand(DEMO / "events_ged_v23.1.csv", DEMO_AS_OF, p.lookback_days, demo / "gap.tif")
     zones = zones_by_hand(demo / "gap.tif", p.zone_threshold, p.zone_min_area_km2)
@@ -123,7 +124,8 @@ def _popup_html(marker: folium.CircleMarker) -> str:
 
 
 def test_operations_map_has_every_layer_and_control(ops, expected):
-    assert expected == {"events": 116, "zones": 10, "bases": 20}  # the demo's data, as SOURCE.md lists it
+    # events and bases as data/minusca/SOURCE.md lists them; zones as counted by hand on the gap
+    assert expected["events"] == 116 and expected["bases"] == 20 and expected["zones"] >= 1
     zones, events, bases = (f"Vacuum zones ({expected['zones']})", f"Recent events ({expected['events']})",
                             f"Peacekeeping bases ({expected['bases']})")
     names = set(_layers(ops))
@@ -149,7 +151,7 @@ def test_legend_matches_the_gap_classes_and_lists_the_layers(ops, ops_html):
     for name, layer in _layers(ops).items():
         if layer.overlay:
             assert html.escape(name) in legend.html, name
-    assert "&lt; 20" in legend.html and "&ge; 80" in legend.html
+    assert "&lt; 10" in legend.html and "&ge; 50" in legend.html
 
 
 def test_one_marker_per_base_at_lat_lon(ops, demo):
@@ -265,7 +267,8 @@ def test_latlon_is_the_one_conversion():
 def test_render_surface_colours_classes_and_keeps_nan_transparent():
     crs = equal_area_crs(20.0, 5.0)
     grid = Grid(crs, Affine(1000.0, 0, -3000.0, 0, -1000.0, 3000.0), 6, 6)
-    values = np.repeat(np.array([[np.nan, 10, 30, 50, 70, 90]], dtype=np.float32), 6, axis=0)
+    # one value inside each gap class (breaks 10, 20, 35, 50) and a NaN
+    values = np.repeat(np.array([[np.nan, 5, 15, 30, 45, 90]], dtype=np.float32), 6, axis=0)
     img = render_surface(values, grid, STYLES["gap"])
     assert img.bounds_lonlat == pytest.approx(tuple(grid.bounds_lonlat()))
     px = np.asarray(Image.open(io.BytesIO(img.png)))

@@ -32,7 +32,8 @@ def test_most_critical_base_opens_more_vacuum_than_least(demo):
     from geo.decision import vacuum_measure
 
     v0 = vacuum_measure(bl.baseline_gap(), bl.exposure)
-    assert vacuum_measure(w1.gap(), bl.exposure) - v0 > vacuum_measure(w2.gap(), bl.exposure) - v0 + 0.1
+    # closing the most critical base adds at least ten times the vacuum the least critical does
+    assert vacuum_measure(w1.gap(), bl.exposure) - v0 > 10 * (vacuum_measure(w2.gap(), bl.exposure) - v0) > 0
     # criticality is exactly what a full evaluation of the closure measures
     assert crit.iloc[0]["added_vacuum"] == pytest.approx(vacuum_measure(w1.gap(), bl.exposure) - v0, rel=1e-9)
     # the ranking is monotone and every base is there

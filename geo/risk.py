@@ -1,0 +1,192 @@
+"""The forecast stage: the probability of violence per forecast unit, fitted on history.
+
+:func:`forecast_risk` takes the events known on the as-of date (on the grid, any age),
+fits :class:`geo.forecast.model.ForecastModel` on quarterly rolling origins whose label
+windows closed by then, and predicts, per unit of ``forecast_block_km``, the probability
+of at least one event in the ``forecast_horizon_months`` after the as-of date.
+
+When the history is too short to fit, it says so and falls back to a named baseline,
+never silently: ``persistence`` (events in the unit in the last 12 months, calibrated
+on the training origins) when the training origins hold at least
+:data:`PERSISTENCE_MIN_POSITIVES` positive units, else
+``past_events_kernel`` (the threat index of the look-back window, which is *not* a
+probability). The method and the reason are in :attr:`RiskForecast.method` and
+:attr:`RiskForecast.note`, and from there in ``summary.json`` and the CLI.
+
+The forecast uses event history only (no force posture): missions deploy where violence
+is, so a fitted coverage term would be an association, not protection, and a risk
+surface built from bases would show viewers where the bases are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from .forecast.errors import ForecastError, InsufficientHistoryError
+from .forecast.features import feature_matrix, unit_events
+from .forecast.model import (
+    ForecastModel,
+    PersistenceBaseline,
+    build_origin_set,
+    closed_origins,
+    quarterly_origins,
+)
+from .forecast.units import UnitGrid, unit_grid, unit_mask
+from .grid import Grid
+from .params import Params
+
+__all__ = ["RiskForecast", "forecast_risk", "paint_units", "CV_SPLITS", "PERSISTENCE_MIN_POSITIVES"]
+
+PERSISTENCE_MIN_POSITIVES = 5
+"""Below this many positive (origin, unit) training rows, not even the persistence baseline's
+calibration can be fitted meaningfully (its map from counts to probability goes flat)."""
+
+CV_SPLITS = 3
+"""Time-ordered CV folds (the latest training origins, one each) that choose the model and
+give the calibration its held-out predictions (the latest two)."""
+
+
+@dataclass
+class RiskForecast:
+    """Per forecast unit: the probability of at least one event within the horizon
+    (NaN for units with no cell in the area), and how it was obtained."""
+
+    probability: np.ndarray  # (unit rows, unit cols)
+    units: UnitGrid
+    method: str  # "forecast", "persistence" or "past_events_kernel"
+    horizon_months: int
+    block_km: float
+    train_origins: list[str] = field(default_factory=list)
+    positives: int = 0  # positive (origin, unit) rows in training
+    note: str | None = None  # why a fallback was used
+    model: ForecastModel | PersistenceBaseline | None = None
+    cells: np.ndarray | None = None  # the past-events kernel fallback keeps its cell values
+
+    def on_grid(self, grid: Grid) -> np.ndarray:
+        """The risk of each grid cell: its unit's probability (0 outside the area's units),
+        or the kernel index itself for the ``past_events_kernel`` fallback."""
+        if self.cells is not None:
+            return self.cells
+        return paint_units(np.nan_to_num(self.probability, nan=0.0), grid, self.units)
+
+    @property
+    def is_probability(self) -> bool:
+        return self.method != "past_events_kernel"
+
+    def describe(self) -> dict[str, Any]:
+        """The JSON record of the forecast (``model/forecast.json``, ``summary.json``)."""
+        p = self.probability[np.isfinite(self.probability)]
+        out: dict[str, Any] = {
+            "method": self.method, "is_probability": self.is_probability,
+            "horizon_months": self.horizon_months, "block_km": self.block_km,
+            "units": int(p.size), "mean": round(float(p.mean()), 4) if p.size else None,
+            "max": round(float(p.max()), 4) if p.size else None,
+            "train_origins": self.train_origins, "train_positives": self.positives, "note": self.note,
+        }
+        m = self.model
+        if isinstance(m, ForecastModel):
+            out["model"] = m.model_name_
+            out["cv"] = {k: round(float(v["mean"]), 5) for k, v in m.cv_results_.items()}
+            out["features"] = list(m.feature_names_in_)
+            out.update(_weights(m))
+        return out
+
+
+def _weights(m: ForecastModel) -> dict[str, Any]:
+    """Coefficients of the logistic model, or the gradient-boosted model's note."""
+    est = m.estimator_
+    if m.model_name_ == "logistic":
+        coef = est[-1].coef_.ravel()
+        return {"coefficients": {n: round(float(c), 5) for n, c in zip(m.feature_names_in_, coef, strict=True)},
+                "coefficients_scale": "per standard deviation of sign(x)·log1p(|x|)"}
+    return {"importances": "not computed (gradient-boosted trees; see docs/model.md)"}
+
+
+def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, params: Params, as_of: date,
+                  fallback: np.ndarray | None = None) -> RiskForecast:
+    """The forecast as of ``as_of`` from ``history`` (events in the grid CRS, dated on or
+    before ``as_of``; events later than that are refused). ``fallback``: the threat index
+    on the grid, used (per unit: the mean over its cells in the area) when not even
+    persistence can be fitted."""
+    h = int(params.forecast_horizon_months)
+    ug = unit_grid(grid, params.forecast_block_km)
+    if len(history) and pd.to_datetime(history["date"]).max() > pd.Timestamp(as_of):
+        raise ForecastError(f"events after the as-of date {as_of} reached the forecast; it may only see the past")
+    area = np.flatnonzero(unit_mask(inside, grid, ug).ravel())
+    ev = unit_events(history, ug, grid.crs)
+    label_ev = ev.subset(_in_area(history, grid, inside))
+    start = pd.Timestamp(as_of) - pd.DateOffset(months=int(round(params.forecast_train_years * 12)))
+    origins = closed_origins(quarterly_origins(start, as_of), as_of, h) if len(history) else []
+    base = RiskForecast(np.full(ug.shape, np.nan), ug, "forecast", h, params.forecast_block_km,
+                        train_origins=[str(o) for o in origins])
+    X = feature_matrix(ev, as_of, units=area)
+    if not origins:
+        return _kernel_fallback(base, grid, inside, fallback, area,
+                                f"no training origin: a {h}-month window must close by {as_of} within "
+                                f"{params.forecast_train_years:g} years of history")
+    data = build_origin_set(ev, origins, h, units=area, label_events=label_ev)
+    base.positives = int(data.y.sum())
+    candidates = ("logistic", "hgb") if params.forecast_model == "auto" else (params.forecast_model,)
+    try:
+        # one thread: on 2 shared cores OpenMP's spinning threads made the fit 2-3 times slower
+        # (bench/RESULTS.md); the fitted model is the same
+        with threadpool_limits(1):
+            model: ForecastModel | PersistenceBaseline = ForecastModel(
+                h, candidates=candidates, n_splits=CV_SPLITS, random_state=0).fit(data, as_of)
+    except InsufficientHistoryError as exc:
+        if base.positives < PERSISTENCE_MIN_POSITIVES:
+            return _kernel_fallback(base, grid, inside, fallback, area, str(exc))
+        model = PersistenceBaseline(h)
+        model.fit(data, as_of)
+        base.method, base.note = "persistence", f"{exc}; using the persistence baseline"
+    base.model = model
+    flat = base.probability.ravel()
+    flat[area] = model.predict_proba(X)[:, 1]
+    return base
+
+
+def _in_area(events: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray) -> np.ndarray:
+    r, c, ok = grid.rowcol(events.geometry.x.to_numpy(), events.geometry.y.to_numpy())
+    keep = ok.copy()
+    keep[ok] = inside[r[ok], c[ok]]
+    return keep
+
+
+def _kernel_fallback(base: RiskForecast, grid: Grid, inside: np.ndarray, fallback: np.ndarray | None,
+                     area: np.ndarray, reason: str) -> RiskForecast:
+    base.method = "past_events_kernel"
+    base.note = f"{reason}; the risk surface is the past-events kernel index, not a probability"
+    if fallback is not None:
+        f = int(round(base.units.size / grid.resolution))
+        base.probability = _unit_mean(np.where(inside, fallback, np.nan), f, base.units.shape)
+        base.cells = np.asarray(fallback, dtype=np.float64)
+    else:
+        base.probability = np.zeros(base.units.shape)
+    return base
+
+
+def _unit_mean(values: np.ndarray, f: int, shape: tuple[int, int]) -> np.ndarray:
+    """Mean of the finite cells of each f x f block (NaN where none)."""
+    h, w = values.shape
+    pad = np.full((shape[0] * f, shape[1] * f), np.nan)
+    pad[:h, :w] = values
+    blocks = pad.reshape(shape[0], f, shape[1], f)
+    n = np.isfinite(blocks).sum(axis=(1, 3))
+    s = np.nansum(blocks, axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, s / n, np.nan)
+
+
+def paint_units(values: np.ndarray, grid: Grid, units: UnitGrid) -> np.ndarray:
+    """Each grid cell gets the value of the unit it lies in (units are whole blocks of cells)."""
+    f = int(round(units.size / grid.resolution))
+    rows = np.arange(grid.height) // f
+    cols = np.arange(grid.width) // f
+    return values[rows[:, None], cols[None, :]]
