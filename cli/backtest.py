@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.main import CLIError, Progress, parse_bbox, parse_overrides, read_config
+from cli.main import CLIError, Progress, parse_bbox, parse_max_age, parse_overrides, read_config
 
 if TYPE_CHECKING:
     from geo.backtest_types import BacktestResult
@@ -92,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--mission", help="Geo-PKO mission to take bases from (e.g. MINUSCA)")
     b.add_argument("--year-only", action="store_true", default=None,
                    help="events carry only a year: date them 1 July")
-    b.add_argument("--max-map-age", type=float, default=365.0, metavar="DAYS",
+    b.add_argument("--max-map-age", type=parse_max_age, default=365.0, metavar="DAYS",
                    help="leave out Geo-PKO missions whose latest map is older than this before --as-of")
     b.add_argument("--resolution", type=float, help="grid cell size in metres (default 1000)")
     b.add_argument("--block-km", type=float, default=10.0,

@@ -104,5 +104,6 @@ class AnalysisSummary(TypedDict):
     zones: ZoneTotals
     params: dict[str, Any]
     timings_s: dict[str, float]
+    warnings: list[str]  # bad data let through: each says what was found and what it means
     dask: NotRequired[ExecutorInfo]
     request: NotRequired[dict[str, Any]]  # added by the service: the job and its request

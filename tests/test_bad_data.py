@@ -1,0 +1,260 @@
+"""Bad data that used to be accepted silently, and errors that were tracebacks (issue 12, sections 4 and 5).
+
+Each test plays the bad input and checks the refusal or the warning in ``summary.json``."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from affine import Affine
+from shapely.geometry import LineString, Point, box
+
+from geo.errors import ConfigError, EmptyLayerError, LayerError
+from geo.grid import equal_area_crs
+from geo.inputs import InputSpec, build_inputs, default_as_of
+from geo.params import Params
+from geo.pipeline import AnalysisInputs, analyze
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "minusca"
+CRS = equal_area_crs(20.0, 6.0)
+AREA = gpd.GeoDataFrame({"admin_id": ["A"], "name": ["Area"], "level": [1], "parent": [None]},
+                        geometry=[box(-30_000, -30_000, 30_000, 30_000)], crs=CRS)
+P = Params(resolution_m=1000, margin_km=5, offroad_speed_kmh=10, response_threshold_h=1, max_reach_h=2)
+AS_OF = date(2020, 7, 1)
+
+
+def _bases(rows):
+    return gpd.GeoDataFrame(
+        {"base_id": [r[0] for r in rows], "name": [r[0] for r in rows], "strength": [r[1] for r in rows],
+         "unit_type": ["infantry"] * len(rows), "mission": ["M"] * len(rows)},
+        geometry=[Point(r[2], r[3]) for r in rows], crs=CRS)
+
+
+def _events(pts, dates):
+    return gpd.GeoDataFrame({"event_id": [str(i) for i in range(len(pts))], "date": pd.to_datetime(dates),
+                             "event_type": ["one_sided"] * len(pts), "fatalities": [3.0] * len(pts),
+                             "actors": [""] * len(pts), "schema": ["custom"] * len(pts)},
+                            geometry=[Point(*p) for p in pts], crs=CRS)
+
+
+BASE = _bases([("b", 650, 0, 0)])
+
+
+# --- section 4: warnings in summary.json ----------------------------------------------
+
+def test_a_clean_run_has_an_empty_warnings_list():
+    ev = _events([(1000, 1000)], ["2020-06-01"])
+    a = analyze(build_inputs(InputSpec(bases=BASE, events=ev, admin=AREA)), P, AS_OF)
+    assert a.summary["warnings"] == []
+
+
+def test_one_event_dated_2099_is_an_error_not_a_new_as_of():
+    ev = _events([(1000, 1000), (2000, 2000)], ["2020-06-01", "2099-01-01"])
+    with pytest.raises(ConfigError, match=r"1 event\(s\) dated after .*2099-01-01.*allow_future_events"):
+        build_inputs(InputSpec(bases=BASE, events=ev, admin=AREA))
+    # after the as-of date given, also an error
+    with pytest.raises(ConfigError, match="after the as-of date 2020-05-01"):
+        build_inputs(InputSpec(bases=BASE, events=ev.iloc[:1], admin=AREA, as_of=date(2020, 5, 1)))
+
+
+def test_future_events_allowed_are_not_used_and_counted():
+    ev = _events([(1000, 1000), (2000, 2000)], ["2020-06-01", "2099-01-01"])
+    inputs = build_inputs(InputSpec(bases=BASE, events=ev, admin=AREA, allow_future_events=True))
+    d, _ = default_as_of(inputs)
+    assert d == date(2020, 6, 1)  # the latest real event, not 2099
+    a = analyze(inputs, P, d)
+    assert a.summary["layers"]["events_in_window"] == 1
+    assert any("1 event(s) dated after the as-of date 2020-06-01 were not used" in w for w in a.summary["warnings"])
+
+
+def test_an_as_of_date_after_today_is_refused():
+    with pytest.raises(ConfigError, match="as-of date 2999-01-01 is after today"):
+        build_inputs(InputSpec(bases=BASE, admin=AREA, as_of=date(2999, 1, 1)))
+
+
+def test_no_events_in_the_window_is_not_a_finding_of_safety():
+    ev = _events([(1000, 1000)], ["2010-06-01"])  # long before the look-back window
+    a = analyze(build_inputs(InputSpec(bases=BASE, events=ev, admin=AREA)), P, AS_OF)
+    assert a.summary["layers"]["events_in_window"] == 0
+    assert "no events known in the window: the gap is not a finding of safety" in a.summary["warnings"]
+
+
+def test_a_road_layer_with_nothing_inside_the_area_is_warned():
+    roads = gpd.GeoDataFrame({"road_id": ["r"], "road_class": ["primary"]},
+                             geometry=[LineString([(500_000, 0), (600_000, 0)])], crs=CRS)
+    inputs = build_inputs(InputSpec(bases=BASE, roads=roads, admin=AREA))
+    a = analyze(inputs, P, AS_OF)
+    assert any("no road of the road layer lies inside the area" in w for w in a.summary["warnings"])
+    inside = gpd.GeoDataFrame({"road_id": ["r"], "road_class": ["primary"]},
+                              geometry=[LineString([(-5000, 0), (5000, 0)])], crs=CRS)
+    assert build_inputs(InputSpec(bases=BASE, roads=inside, admin=AREA)).warnings == []
+
+
+def test_events_just_outside_the_admin_polygons_are_counted_and_can_be_snapped():
+    ev = _events([(1000, 1000), (32_000, 0), (400_000, 0)], ["2020-06-01"] * 3)  # 2 km out, and far away
+    inputs = build_inputs(InputSpec(bases=BASE, events=ev, admin=AREA))
+    [w] = [w for w in inputs.warnings if "outside the admin polygons" in w]
+    assert "1 event(s)" in w and "snap_events_km" in w and "--snap-events-km" in w
+    snapped = build_inputs(InputSpec(bases=BASE, events=ev, admin=AREA, snap_events_km=3))
+    x = snapped.events.geometry.x.to_numpy()
+    assert x[1] < 30_000 and x[1] > 29_900  # moved onto the area, barely inside
+    assert x[2] == 400_000  # beyond the tolerance: not moved
+    assert any("moved 1 event(s)" in w for w in snapped.warnings)
+    with pytest.raises(ConfigError, match="snap_events_km"):
+        build_inputs(InputSpec(bases=BASE, events=ev, admin=AREA, snap_events_km=-1))
+
+
+def test_a_single_swapped_base_is_named_with_the_swap_hint():
+    ll = gpd.GeoDataFrame({"base_id": ["good", "swapped"], "name": ["g", "s"], "strength": [650, 650],
+                           "unit_type": ["infantry"] * 2, "mission": ["M"] * 2},
+                          geometry=[Point(20.0, 6.0), Point(6.05, 20.05)], crs=4326)
+    a = analyze(AnalysisInputs(bases=ll, admin=AREA), P, AS_OF)
+    assert a.summary["layers"]["bases_outside_grid"] == ["swapped"]
+    [w] = [w for w in a.summary["warnings"] if "swapped" in w]
+    assert "latitude and longitude" in w
+
+
+def test_summary_warnings_are_documented():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "model.md").read_text()
+    assert "| `warnings` |" in doc
+
+
+# --- population rasters -----------------------------------------------------------------
+
+def _tif(path, values, *, res=0.1, nodata=None, dtype="float32"):
+    import rasterio
+
+    values = np.asarray(values, dtype=dtype)
+    with rasterio.open(path, "w", driver="GTiff", width=values.shape[1], height=values.shape[0], count=1,
+                       dtype=dtype, crs="EPSG:4326", transform=Affine(res, 0, 19.0, 0, -res, 7.0),
+                       nodata=nodata) as dst:
+        dst.write(values, 1)
+    return path
+
+
+@pytest.mark.parametrize("values, match, match_count", [
+    (np.full((4, 4), -5.0), "no positive value .*zero or negative", "no positive value"),
+    (np.full((4, 4), np.nan), "no positive value .*NaN or nodata", "no positive value"),
+    (np.full((4, 4), 3e38), "3e\\+38 people per km².*undeclared nodata", "people per km² .read as count.*nodata"),
+])
+def test_implausible_population_rasters_are_refused(tmp_path, values, match, match_count):
+    from geo.layers import check_population_raster
+
+    path = _tif(tmp_path / "pop.tif", values)
+    with pytest.raises(LayerError, match=match):
+        check_population_raster(path, units="density")
+    with pytest.raises(LayerError, match=match_count):
+        build_inputs(InputSpec(bases=BASE, admin=AREA, population=path, population_units="count"))
+
+
+def test_a_density_raster_declared_as_count_is_warned_with_the_fix():
+    from geo.layers import check_population_raster
+
+    path = DEMO / "population_worldpop2020_density.tif"
+    [w] = check_population_raster(path, units="count")
+    assert "population_units='density'" in w and "--population-units density" in w
+    assert check_population_raster(path, units="density") == []
+    inputs = build_inputs(InputSpec(bases=BASE, admin=AREA, population=path, population_units="count"))
+    assert any("--population-units density" in w for w in inputs.warnings)
+
+
+def test_a_raster_over_the_services_pixel_limit_is_refused_before_reading(tmp_path):
+    import rasterio
+
+    from geo.layers import MAX_RASTER_PIXELS, check_population_raster
+
+    path = tmp_path / "huge.tif"  # 100000 x 100000, sparse: a few kB on disk, 37 GB to read
+    with rasterio.open(path, "w", driver="GTiff", width=100_000, height=100_000, count=1, dtype="float32",
+                       crs="EPSG:4326", transform=Affine(1e-4, 0, 0, 0, -1e-4, 0), tiled=True,
+                       compress="deflate", sparse_ok=True):
+        pass
+    assert path.stat().st_size < 10_000_000 and 100_000**2 > MAX_RASTER_PIXELS
+    with pytest.raises(LayerError, match="100000 x 100000 = 10,000,000,000 pixels, over the limit"):
+        check_population_raster(path, units="count")
+
+
+# --- Geo-PKO ----------------------------------------------------------------------------
+
+V23 = ("mission,year,location,latitude,longitude,NoTroops,ave.no.troops,Infantry,Reserve,hq,UNPOL,UNMO,Av\n"
+       "MINUSCA,2021,Bria,6.54,21.98,650,650,1,0,0,0,0,0\n"
+       "MINUSCA,2022,Bria,6.54,21.98,1300,1300,1,0,0,0,0,0\n")
+
+
+def test_geopko_v23_rows_of_an_unfinished_year_are_not_used(tmp_path):
+    from geo.layers import load_bases
+
+    path = tmp_path / "v23.csv"
+    path.write_text(V23)
+    b = load_bases(path, as_of=date(2022, 1, 15))
+    assert b["map_date"].dt.year.tolist() == [2021] and b["strength"].tolist() == [650]
+    assert any("2022 is not complete before the as-of date 2022-01-15" in n for n in b.attrs["notes"])
+    assert load_bases(path, as_of=date(2023, 1, 15))["strength"].tolist() == [1300]  # 2022 is complete
+    with pytest.raises(EmptyLayerError, match="no Geo-PKO v2.3 rows .* before 2021"):
+        load_bases(path, as_of=date(2021, 6, 1))
+
+
+def test_a_stale_geopko_map_names_the_cli_flag(tmp_path):
+    from geo.layers import load_bases
+
+    path = tmp_path / "v23.csv"
+    path.write_text(V23)
+    with pytest.raises(EmptyLayerError, match=r"max_map_age_days=None \(CLI: --max-map-age none\)"):
+        load_bases(path, as_of=date(2025, 1, 15))
+
+
+# --- section 5: one line, exit 2, never a traceback --------------------------------------
+
+def _cli(capsys, argv):
+    from cli.main import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line(code, err, match):
+    import re
+
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("vacuum: error:"), err
+    assert re.search(match, lines[0]), lines[0]
+
+
+def _analyze_argv(tmp_path, *extra):
+    return ["analyze", "--quiet", "--resolution", "20000", "--bases", DEMO / "bases_geopko_v2.1.csv",
+            "--admin", DEMO / "admin1_naturalearth.geojson", "--out", tmp_path / "o", *extra]
+
+
+def test_cli_as_of_in_the_far_future_is_one_line(tmp_path, capsys):
+    code, _, err = _cli(capsys, _analyze_argv(tmp_path, "--as-of", "2999-01-01"))
+    _one_line(code, err, "as-of date 2999-01-01 is after today.*--allow-future-events")
+
+
+def test_cli_plan_with_a_day_that_does_not_exist_is_one_line(tmp_path, capsys):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: p\nphases:\n  - name: one\n    date: 2021-02-30\n    actions:\n      - close: [\"x\"]\n")
+    code, _, err = _cli(capsys, ["scenario", "--analysis", tmp_path, "--plan", plan, "--out", tmp_path / "s"])
+    _one_line(code, err, r"plan.yaml.*2021-02-30.*not a real date.*YYYY-MM-DD")
+
+
+def test_cli_max_map_age_none_keeps_every_mission(tmp_path, capsys):
+    from cli.main import build_parser
+
+    args = build_parser().parse_args([str(a) for a in _analyze_argv(tmp_path, "--max-map-age", "none")])
+    assert args.max_map_age is None
+
+
+def test_cli_prints_the_warnings(tmp_path, capsys):
+    events = tmp_path / "events.csv"
+    events.write_text("event_id,date,fatalities,latitude,longitude\n1,2010-01-01,3,6.5,21.9\n")
+    code, out, err = _cli(capsys, _analyze_argv(tmp_path, "--as-of", "2020-10-31", "--events", events,
+                                                "--map", "events.date=date"))
+    assert code == 0, err
+    assert "warning: no events known in the window: the gap is not a finding of safety" in out
+    summary = __import__("json").loads((tmp_path / "o" / "summary.json").read_text())
+    assert "no events known in the window: the gap is not a finding of safety" in summary["warnings"]
