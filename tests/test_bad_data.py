@@ -258,3 +258,125 @@ def test_cli_prints_the_warnings(tmp_path, capsys):
     assert "warning: no events known in the window: the gap is not a finding of safety" in out
     summary = __import__("json").loads((tmp_path / "o" / "summary.json").read_text())
     assert "no events known in the window: the gap is not a finding of safety" in summary["warnings"]
+
+
+# --- geometries GEOS cannot build ---------------------------------------------------------
+
+RING = ('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"admin_id":"A1","name":"A"},'
+        '"geometry":{"type":"Polygon","coordinates":[[[20,5],[21,5],[21,6],[20,6]]]}}]}')
+LINE = ('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"highway":"primary"},'
+        '"geometry":{"type":"LineString","coordinates":[[20,5],[20.5,5]]}},{"type":"Feature","properties":'
+        '{"highway":"track"},"geometry":{"type":"LineString","coordinates":[[20,5]]}}]}')
+
+
+@pytest.mark.parametrize("text, loader, match", [
+    (RING, "load_admin", r"feature\(s\) 1 \(admin_id='A1'\) cannot be built.*ring must close"),
+    (LINE, "load_roads", r"feature\(s\) 2 cannot be built.*at least 2 points"),
+])
+def test_unbuildable_geometries_name_the_feature(tmp_path, capsys, text, loader, match):
+    import geo.layers
+    from geo.errors import InvalidGeometryError
+
+    path = tmp_path / "layer.geojson"
+    path.write_text(text)
+    kw = {"level": 1} if loader == "load_admin" else {}
+    with pytest.raises(InvalidGeometryError, match=match):
+        getattr(geo.layers, loader)(path, **kw)
+    flag = "--admin" if loader == "load_admin" else "--roads"
+    argv = ["analyze", "--quiet", "--bases", DEMO / "bases_geopko_v2.1.csv", "--bbox", "14,2,28,11",
+            "--as-of", "2020-10-31", "--admin-level", "1", flag, path, "--out", tmp_path / "o"]
+    code, _, err = _cli(capsys, argv)
+    _one_line(code, err, match)
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+    from api.testing import ADMIN_KEY
+
+    ws = tmp_path_factory.mktemp("ws")
+    s = Settings(workspace=ws, admin_key=ADMIN_KEY, workers=1, _env_file=None)
+    with TestClient(create_app(s)) as c:
+        c.headers["X-API-Key"] = ADMIN_KEY
+        yield c
+
+
+@pytest.mark.parametrize("kind, text, match", [("admin", RING, "ring must close"), ("roads", LINE, "at least 2 points")])
+def test_unbuildable_geometries_are_a_422_from_the_service(api, kind, text, match):
+    r = api.post("/layers", data={"kind": kind, "level": "1"} if kind == "admin" else {"kind": kind},
+                 files={"file": ("layer.geojson", text.encode())})
+    assert r.status_code == 422, r.text
+    assert match in r.json()["detail"]
+
+
+# --- zip archives: the upload's checks, for the CLI too ----------------------------------
+
+def _shapefile_parts(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir(exist_ok=True)
+    gpd.GeoDataFrame({"highway": ["primary"]}, geometry=[LineString([(20, 5), (21, 5)])], crs=4326).to_file(
+        src / "roads.shp")
+    return {p.name: p.read_bytes() for p in src.iterdir()}
+
+
+def _zip(members, *, link=None, encrypted=None):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name)
+            if name == link:
+                info.external_attr = (0o120777 << 16)
+            zf.writestr(info, data)
+    out = bytearray(buf.getvalue())
+    if encrypted is not None:  # zipfile cannot encrypt: set the "encrypted" flag bit in both headers
+        name = encrypted.encode()
+        for sig, flag_at, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
+            i = out.find(sig)
+            while i >= 0:
+                if out[i + name_at:i + name_at + len(name)] == name:
+                    out[i + flag_at] |= 0x1
+                i = out.find(sig, i + 4)
+    return bytes(out)
+
+
+def _hostile(tmp_path, case):
+    parts = _shapefile_parts(tmp_path)
+    if case == "traversal":
+        parts["../../evil.shp"] = parts.pop("roads.shp")
+        return _zip(parts), "path traversal"
+    if case == "symlink":
+        return _zip({**parts, "roads.shp": b"/etc/passwd"}, link="roads.shp"), "a symbolic link"
+    if case == "encrypted":
+        return _zip(parts, encrypted="roads.dbf"), "encryption"
+    return _zip({"roads.shp": bytes(1100 * 1024 * 1024 // 1000)}), "unzips to"  # bomb: see the limit below
+
+
+@pytest.mark.parametrize("case", ["traversal", "symlink", "encrypted", "bomb"])
+def test_hostile_zips_are_refused_in_plain_words_by_the_cli(tmp_path, capsys, monkeypatch, case):
+    import geo.archives
+
+    monkeypatch.setattr(geo.archives, "MAX_BYTES", 1024 * 1024)  # the bomb: 1.1 MB of zeros over a 1 MB limit
+    monkeypatch.setattr(geo.archives.extract_shapefile, "__kwdefaults__",
+                        {**geo.archives.extract_shapefile.__kwdefaults__, "max_bytes": 1024 * 1024})
+    content, match = _hostile(tmp_path, case)
+    path = tmp_path / "roads.zip"
+    path.write_bytes(content)
+    argv = ["analyze", "--quiet", "--bases", DEMO / "bases_geopko_v2.1.csv", "--bbox", "14,2,28,11",
+            "--as-of", "2020-10-31", "--roads", path, "--out", tmp_path / "o"]
+    code, _, err = _cli(capsys, argv)
+    _one_line(code, err, match)
+    assert "vsizip" not in err and "/vsi" not in err
+    assert not (tmp_path.parent / "evil.shp").exists()
+
+
+def test_an_encrypted_zip_upload_is_a_422_in_plain_words(api, tmp_path):
+    content, _ = _hostile(tmp_path, "encrypted")
+    r = api.post("/layers", data={"kind": "roads"}, files={"file": ("roads.zip", content)})
+    assert r.status_code == 422, r.text
+    assert "encryption" in r.json()["detail"] and "vsizip" not in r.json()["detail"]
