@@ -4,6 +4,7 @@ Each test plays the bad input and checks the refusal or the warning in ``summary
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -380,3 +381,86 @@ def test_an_encrypted_zip_upload_is_a_422_in_plain_words(api, tmp_path):
     r = api.post("/layers", data={"kind": "roads"}, files={"file": ("roads.zip", content)})
     assert r.status_code == 422, r.text
     assert "encryption" in r.json()["detail"] and "vsizip" not in r.json()["detail"]
+
+
+# --- the workspace: one line naming the file and the fix; never start empty over data ----
+
+def _serve(capsys, ws, monkeypatch):
+    """``vacuum serve`` up to the point where it would listen (uvicorn is not started)."""
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("started over a broken workspace"))
+    monkeypatch.setenv("VACUUM_ADMIN_KEY", "a-test-admin-key-that-is-long-enough-0123")
+    return _cli(capsys, ["serve", "--workspace", ws])
+
+
+def _workspace_with_a_layer(tmp_path):
+    from api.storage.sqlite import SQLiteStorage
+
+    ws = tmp_path / "ws"
+    st = SQLiteStorage(ws)
+    st.init()
+    (ws / "layers" / "ly_0123456789ab.gpkg").write_bytes(b"layer data")  # a stored layer's file
+    return ws
+
+
+def test_a_zero_byte_database_over_existing_data_is_refused(tmp_path, capsys, monkeypatch):
+    from api.storage.sqlite import SQLiteStorage, WorkspaceError
+
+    ws = _workspace_with_a_layer(tmp_path)
+    (ws / "vacuum.sqlite").write_bytes(b"")
+    for extra in ("-wal", "-shm"):
+        (ws / f"vacuum.sqlite{extra}").unlink(missing_ok=True)
+    with pytest.raises(WorkspaceError, match=r"vacuum.sqlite is empty \(0 bytes\) but the workspace holds 1 layer"):
+        SQLiteStorage(ws).init()
+    assert (ws / "layers" / "ly_0123456789ab.gpkg").exists()  # not dropped as an orphan
+    code, _, err = _serve(capsys, ws, monkeypatch)
+    _one_line(code, err, r"vacuum.sqlite is empty .*restore it from a backup")
+
+
+def test_a_corrupt_database_is_one_line(tmp_path, capsys, monkeypatch):
+    ws = _workspace_with_a_layer(tmp_path)
+    (ws / "vacuum.sqlite").write_bytes(b"this is not a database" * 100)
+    code, _, err = _serve(capsys, ws, monkeypatch)
+    _one_line(code, err, r"vacuum.sqlite is not a readable SQLite database.*backup")
+
+
+def test_a_read_only_or_uncreatable_workspace_is_one_line(tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = _serve(capsys, blocker / "ws", monkeypatch)  # a folder under a file cannot be made
+    _one_line(code, err, r"workspace .*ws cannot be created.*--workspace")
+    if os.geteuid() == 0:
+        return  # root writes anywhere: the read-only case cannot be played
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        code, _, err = _serve(capsys, ro, monkeypatch)
+        _one_line(code, err, r"workspace .*ro is not writable")
+    finally:
+        ro.chmod(0o755)
+
+
+def test_tmp_files_no_live_job_owns_are_cleaned_at_startup(tmp_path):
+    from api.storage import InstanceRecord, JobRecord
+    from api.storage.sqlite import SQLiteStorage
+
+    ws = tmp_path / "ws"
+    st = SQLiteStorage(ws)
+    st.init()
+    st.register_instance(InstanceRecord(id="inst", host="h", pid=1))  # alive: its heartbeat is now
+    for job_id, instance in (("an_live0000000", "inst"), ("an_dead0000000", "gone")):
+        st.create_job(JobRecord(id=job_id, kind="analysis", request={}))
+        assert st.start_job(job_id, instance)
+    tmp = ws / "tmp"
+    (tmp / "upload-0123456789ab").mkdir()  # fresh leftovers of a crash: minutes old, not an hour
+    (tmp / ".ly_0123456789ab.tif").write_bytes(b"x")
+    (tmp / "an_dead0000000-1234abcd").mkdir()
+    (tmp / "an_live0000000-1234abcd").mkdir()
+    SQLiteStorage(ws).init()  # another server is alive: its job's folder and (for an hour) uploads stay
+    assert sorted(p.name for p in tmp.iterdir()) == [".ly_0123456789ab.tif", "an_live0000000-1234abcd",
+                                                     "upload-0123456789ab"]
+    st.stop_instance("inst")
+    SQLiteStorage(ws).init()  # no server alive: nothing is owned
+    assert list(tmp.iterdir()) == []

@@ -127,11 +127,11 @@ class SQLStorage(abc.ABC):
     def job_dir(self, kind: str, job_id: str) -> Path:
         return self.workspace / JOB_FOLDERS.get(kind, f"{kind}s") / job_id
 
-    def _init_workspace(self) -> None:
+    def _init_workspace(self, *, clean_tmp: bool = True) -> None:
         for d in (self.workspace, self.layers_dir, self.workspace / "analyses"):
             d.mkdir(parents=True, exist_ok=True)
         tmp = self.workspace / "tmp"
-        if tmp.exists():  # leftovers of writes cut short: never visible, safe to drop
+        if clean_tmp and tmp.exists():  # leftovers of writes cut short: never visible, safe to drop
             cutoff = time.time() - 3600
             for p in tmp.iterdir():
                 with contextlib.suppress(OSError):
