@@ -66,6 +66,10 @@ def clean_filename(name: str) -> str:
     """The last path component of a client's filename, with odd characters replaced."""
     base = PureWindowsPath(PurePosixPath(name.replace("\x00", "")).name).name
     base = re.sub(r"[^\w.\- ()+]", "_", base).strip(" .")
+    if len(base) > 200:  # cut the stem, keep the extension (the format is read from it)
+        stem, dot, ext = base.rpartition(".")
+        if dot and stem and len(ext) <= 16:
+            return stem[:199 - len(ext)].rstrip(" .") + "." + ext
     return base[:200] or "upload"
 
 

@@ -464,3 +464,91 @@ def test_tmp_files_no_live_job_owns_are_cleaned_at_startup(tmp_path):
     st.stop_instance("inst")
     SQLiteStorage(ws).init()  # no server alive: nothing is owned
     assert list(tmp.iterdir()) == []
+
+
+# --- the service: audit, keys, schema ---------------------------------------------------------
+
+def _key(api, role):
+    r = api.post("/keys", json={"name": f"test {role}", "role": role})
+    assert r.status_code == 201, r.text
+    return {"X-API-Key": r.json()["key"]}
+
+
+def _audit(api, **params):
+    r = api.get("/audit", params={"limit": 1000, **params})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_body_validation_rejections_and_403_denials_are_audited(api):
+    planner, viewer = _key(api, "planner"), _key(api, "viewer")
+    r = api.post("/analyses", json={"layers": {}, "bogus": 1}, headers=planner)
+    assert r.status_code == 422
+    [row] = [x for x in _audit(api, action="analysis.submit") if x["key_name"] == "test planner"]
+    assert row["outcome"] == "rejected: RequestValidationError" and row["target"] == "POST /analyses"
+    r = api.get("/audit", headers=viewer)
+    assert r.status_code == 403
+    [row] = [x for x in _audit(api) if x["key_name"] == "test viewer"]
+    assert row["outcome"] == "denied: PermissionDeniedError" and row["target"] == "GET /audit"
+
+
+def test_audit_since_is_a_time_not_a_string(api):
+    from datetime import UTC, datetime, timedelta, timezone
+
+    _key(api, "viewer")  # an entry made now
+    plus5 = timezone(timedelta(hours=5))
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).astimezone(plus5).isoformat()  # its text sorts after now (UTC)
+    assert any(x["action"] == "key.create" for x in _audit(api, since=hour_ago))
+    in_an_hour = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert _audit(api, since=in_an_hour) == []
+    naive = (datetime.now(UTC) - timedelta(hours=1)).replace(tzinfo=None).isoformat()  # taken as UTC
+    assert any(x["action"] == "key.create" for x in _audit(api, since=naive))
+
+
+def test_a_key_name_of_only_spaces_is_a_422(api):
+    r = api.post("/keys", json={"name": "   ", "role": "viewer"})
+    assert r.status_code == 422 and "name" in r.json()["detail"]
+
+
+def test_revoking_a_revoked_key_is_a_409(api):
+    r = api.post("/keys", json={"name": "twice", "role": "viewer"})
+    key_id = r.json()["id"]
+    assert api.delete(f"/keys/{key_id}").status_code == 200
+    r = api.delete(f"/keys/{key_id}")
+    assert r.status_code == 409 and "already revoked" in r.json()["detail"]
+
+
+def test_layer_kind_is_an_enum_in_the_openapi_schema(api):
+    from api.layers import LAYER_KINDS
+
+    doc = api.get("/openapi.json").json()
+    [param] = [p for p in doc["paths"]["/layers"]["get"]["parameters"] if p["name"] == "kind"]
+    schema = param["schema"]
+    enum = schema.get("enum") or next(s["enum"] for s in schema.get("anyOf", []) if "enum" in s)
+    assert enum == list(LAYER_KINDS)
+    assert doc["components"]["schemas"]["LayerOut"]["properties"]["kind"]["enum"] == list(LAYER_KINDS)
+
+
+def test_job_errors_shown_to_viewers_carry_no_server_paths(api):
+    from api.storage import JobRecord
+
+    storage = api.app.state.services.storage
+    job = JobRecord(id="an_paths000000a", kind="analysis", request={"layers": {}})
+    storage.create_job(job)
+    assert storage.start_job(job.id, "inst")
+    ws = storage.workspace.resolve()
+    storage.finish_job(job.id, "failed", error=f"{ws}/layers/ly_0123456789ab.tif: a cell holds 3e+38 people; "
+                                                "see /usr/lib/gdal/x.c and C:\\data\\pop.tif")
+    viewer = _key(api, "viewer")
+    err = api.get(f"/analyses/{job.id}", headers=viewer).json()["error"]
+    assert str(ws) not in err and "/usr/lib" not in err and "C:\\" not in err
+    assert err.startswith("ly_0123456789ab.tif: a cell holds") and "x.c" in err and "pop.tif" in err
+
+
+def test_a_long_filename_keeps_its_extension():
+    from api.uploads import clean_filename
+
+    name = "a" * 300 + ".geojson"
+    out = clean_filename(name)
+    assert len(out) == 200 and out.endswith(".geojson")
+    assert clean_filename("x" * 300).startswith("x") and len(clean_filename("x" * 300)) == 200

@@ -12,6 +12,7 @@ import abc
 import contextlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -91,6 +92,16 @@ def dumps(obj: Any) -> str | None:
 
 def _ts(v: Any) -> Any:
     return v.isoformat(timespec="milliseconds") if isinstance(v, datetime) else v
+
+
+_POSIX_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^\s'\"():;,/]+/)+(?=[^\s'\"():;,/]+)")
+_WINDOWS_PATH = re.compile(r"\b[A-Za-z]:\\(?:[^\s'\"():;,\\]+\\)*(?=[^\s'\"():;,\\]+)")
+
+
+def strip_paths(text: str) -> str:
+    """``text`` with every absolute file path cut to its last component: a job's error is
+    shown to viewers, who must not learn the server's folders."""
+    return _WINDOWS_PATH.sub("", _POSIX_PATH.sub("", text))
 
 
 class SQLStorage(abc.ABC):
@@ -223,6 +234,7 @@ class SQLStorage(abc.ABC):
         if status not in ("done", "failed", "interrupted"):
             raise ValueError(f"finish_job: status must be done, failed or interrupted, not {status!r}")
         t = now()
+        error = strip_paths(error) if error is not None else None
         extra = ", fraction = 1.0, stage_fraction = 1.0" if status == "done" else ""
         n = self._execute(
             f"UPDATE jobs SET status = ?, error = ?, result = ?, finished_at = ?, updated_at = ?{extra} "
