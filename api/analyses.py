@@ -203,7 +203,8 @@ def _inputs(storage: Storage, req: AnalysisRequest):
         population = storage.raster_path(lay.population)
         units = "density" if storage.get_layer(lay.population).attrs.get("population_units") == "density" else "count"
     return build_inputs(InputSpec(**frames, population=population, population_units=units,
-                                  bbox=BBox(*req.bbox) if req.bbox else None, as_of=req.as_of))
+                                  bbox=BBox(*req.bbox) if req.bbox else None, as_of=req.as_of,
+                                  max_raster_pixels=None))  # the raster's size was checked at upload
 
 
 def run_analysis(ctx: JobContext, request: dict[str, Any]) -> dict[str, Any]:

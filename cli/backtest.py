@@ -231,10 +231,11 @@ def run(args: argparse.Namespace) -> int:
         inputs = build_inputs(InputSpec(
             bases=pick("bases"), events=pick("events"), roads=pick("roads"), towns=towns,
             airports=pick("airports"), admin=admin, population=pick("population"), population_units=units,
-            bbox=args.bbox, as_of=as_of, mission=mission, max_map_age_days=args.max_map_age, year_only=year_only))
+            bbox=args.bbox, as_of=as_of, mission=mission, max_map_age_days=args.max_map_age, year_only=year_only,
+            keep_events_after_as_of=True))  # they are what the backtest predicts
         for m, d in inputs.bases.attrs.get("missions_left_out", {}).items():
             print(f"left out mission {m}: its latest map ({d}) is over {args.max_map_age:g} days old "
-                  "(--max-map-age to change)", file=sys.stderr)
+                  "(--max-map-age DAYS or none to change)", file=sys.stderr)
         prog = Progress(args.quiet)
         result = run_backtest(inputs, as_of, horizon, params, block_km=args.block_km, n_jobs=args.jobs,
                               progress=prog)

@@ -68,7 +68,9 @@ class InputSpec:
     admin_id_column: str | None = None
     layer_crs: CRS | None = None  # for files that declare no CRS, and only those
     allow_future_events: bool = False  # events dated after today / the as-of date: kept (not used) instead of refused
+    keep_events_after_as_of: bool = False  # a backtest's outcome: events after as_of (up to today) are wanted
     snap_events_km: float = 0.0  # move events this close outside the admin polygons onto them (0: off)
+    max_raster_pixels: int | None = layers.MAX_RASTER_PIXELS  # largest population raster (None: no limit)
 
 
 def build_inputs(spec: InputSpec) -> AnalysisInputs:
@@ -82,7 +84,8 @@ def build_inputs(spec: InputSpec) -> AnalysisInputs:
         check_as_of(spec.as_of, allow_future=spec.allow_future_events)
     warned: list[str] = []
     if spec.population is not None:
-        warned += layers.check_population_raster(spec.population, units=spec.population_units)
+        warned += layers.check_population_raster(spec.population, units=spec.population_units,
+                                                 max_pixels=spec.max_raster_pixels)
     if spec.bbox is not None and len(spec.bbox) != 4:
         raise GridError(f"bbox {tuple(spec.bbox)}: need 4 numbers W,S,E,N")
     read = _Reader(spec)
@@ -106,7 +109,8 @@ def build_inputs(spec: InputSpec) -> AnalysisInputs:
         raise ConfigError("bases is required (peacekeeper positions: Geo-PKO CSV or any point layer)")
     warned += list(inputs.bases.attrs.get("notes", []))
     if inputs.events is not None:
-        check_future_events(inputs.events, spec.as_of, allow=spec.allow_future_events)
+        check_future_events(inputs.events, None if spec.keep_events_after_as_of else spec.as_of,
+                            allow=spec.allow_future_events)
     area = _area(inputs)
     if area is not None and inputs.roads is not None:
         warned += roads_inside(inputs.roads, area)
