@@ -552,3 +552,23 @@ def test_a_long_filename_keeps_its_extension():
     out = clean_filename(name)
     assert len(out) == 200 and out.endswith(".geojson")
     assert clean_filename("x" * 300).startswith("x") and len(clean_filename("x" * 300)) == 200
+
+
+def test_demo_events_just_outside_natural_earths_polygons_are_counted_by_hand():
+    from geo.layers import load_admin, load_events
+
+    ev = load_events(DEMO / "events_ged_v23.1.csv")
+    admin = load_admin(DEMO / "admin1_naturalearth.geojson")
+    metric = equal_area_crs(20.9, 6.6)  # by hand: an equal-area CRS over the CAR
+    d_km = ev.to_crs(metric).distance(admin.to_crs(metric).union_all()) / 1000
+    near = int(((d_km > 0) & (d_km <= 25)).sum())
+    assert near > 0
+    inputs = build_inputs(InputSpec(bases=DEMO / "bases_geopko_v2.1.csv", events=DEMO / "events_ged_v23.1.csv",
+                                    admin=DEMO / "admin1_naturalearth.geojson", as_of=date(2020, 10, 31)))
+    assert any(w.startswith(f"{near} event(s) lie outside the admin polygons") for w in inputs.warnings)
+    snapped = build_inputs(InputSpec(bases=DEMO / "bases_geopko_v2.1.csv", events=DEMO / "events_ged_v23.1.csv",
+                                     admin=DEMO / "admin1_naturalearth.geojson", as_of=date(2020, 10, 31),
+                                     snap_events_km=25))
+    assert f"moved {near} event(s)" in " ".join(snapped.warnings)
+    d_after = snapped.events.to_crs(metric).distance(admin.to_crs(metric).union_all()) / 1000
+    assert int(((d_after > 0) & (d_after <= 25)).sum()) == 0
