@@ -572,3 +572,17 @@ def test_demo_events_just_outside_natural_earths_polygons_are_counted_by_hand():
     assert f"moved {near} event(s)" in " ".join(snapped.warnings)
     d_after = snapped.events.to_crs(metric).distance(admin.to_crs(metric).union_all()) / 1000
     assert int(((d_after > 0) & (d_after <= 25)).sum()) == 0
+
+
+def test_an_implausible_population_upload_is_a_422_and_a_doubtful_one_is_flagged(api, tmp_path):
+    path = _tif(tmp_path / "pop.tif", np.full((4, 4), 3e38))
+    r = api.post("/layers", data={"kind": "population", "population_units": "density"},
+                 files={"file": ("pop.tif", path.read_bytes())})
+    assert r.status_code == 422 and "undeclared nodata" in r.json()["detail"], r.text
+    assert str(tmp_path) not in r.json()["detail"]
+    demo = DEMO / "population_worldpop2020_density.tif"
+    r = api.post("/layers", data={"kind": "population", "population_units": "count"},
+                 files={"file": ("density.tif", demo.read_bytes())})
+    assert r.status_code == 201, r.text
+    [w] = r.json()["attrs"]["warnings"]
+    assert w.startswith("density.tif: read as counts") and "--population-units density" in w
