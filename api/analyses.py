@@ -203,7 +203,8 @@ def _inputs(storage: Storage, req: AnalysisRequest):
         population = storage.raster_path(lay.population)
         units = "density" if storage.get_layer(lay.population).attrs.get("population_units") == "density" else "count"
     return build_inputs(InputSpec(**frames, population=population, population_units=units,
-                                  bbox=BBox(*req.bbox) if req.bbox else None))
+                                  bbox=BBox(*req.bbox) if req.bbox else None, as_of=req.as_of,
+                                  max_raster_pixels=None))  # the raster's size was checked at upload
 
 
 def run_analysis(ctx: JobContext, request: dict[str, Any]) -> dict[str, Any]:
@@ -233,7 +234,7 @@ def run_analysis(ctx: JobContext, request: dict[str, Any]) -> dict[str, Any]:
     s = res.summary
     return {"as_of": s["as_of"], "gap_mean": s["gap"]["mean"], "zones": s["zones"]["count"],
             "bases": s["layers"]["bases"], "events_in_window": s["layers"]["events_in_window"],
-            "terms_left_out": s["terms_left_out"], "seconds": round(s["timings_s"]["total"] + s["timings_s"]["write"], 2)}
+            "terms_left_out": s["terms_left_out"], "warnings": s["warnings"], "seconds": round(s["timings_s"]["total"] + s["timings_s"]["write"], 2)}
 
 
 def resolve_surface(storage: Storage, job: JobRecord, phase: int | None, surface: str) -> Path:

@@ -40,6 +40,7 @@ __all__ = [
     "PermissionDeniedError",
     "NotFoundError",
     "JobNotReadyError",
+    "ConflictError",
     "PayloadTooLargeError",
     "UploadRejectedError",
     "RequestError",
@@ -89,6 +90,10 @@ class JobNotReadyError(ServiceError):
     """Products asked of a job that has not finished (or failed)."""
 
 
+class ConflictError(ServiceError):
+    """The thing is not in a state the request can change (a key already revoked)."""
+
+
 class PayloadTooLargeError(ServiceError):
     """An upload over the size limits."""
 
@@ -117,6 +122,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     NotFoundError: 404,
     UnknownIdError: 404,  # the engine's own "not found": a base or surface it does not know
     JobNotReadyError: 409,
+    ConflictError: 409,
     PayloadTooLargeError: 413,
     # tiles: api.tiles.TILE_ERROR_STATUS (TileCoordinateError -> 422, TileOutsideBoundsError,
     # UnknownSurfaceError, SurfaceFileMissingError -> 404) is merged in by install_error_handlers.
@@ -189,6 +195,41 @@ class _UnexpectedErrors:
             await JSONResponse(error_body(*INTERNAL_ERROR), status_code=500)(scope, receive, send)
 
 
+AUDITED_ROUTES: dict[tuple[str, str], str] = {
+    ("POST", "/analyses"): "analysis.submit",
+    ("POST", "/scenarios"): "scenario.submit",
+    ("POST", "/layers"): "layer.upload",
+    ("POST", "/keys"): "key.create",
+    ("DELETE", "/keys/{key_id}"): "key.revoke",
+}
+"""The audit action of a route whose refusals are logged under its own name; any other
+route's refusal is logged as ``request``."""
+
+
+def audit_refusal(request: Request, exc: Exception) -> None:
+    """Record a request refused before its handler ran: a body that failed validation
+    (``rejected: RequestValidationError``) or a role that lacks the right (``denied:
+    PermissionDeniedError``), with the caller when known. A failure to write the entry is
+    logged, never turned into a 500 on top of the refusal."""
+    from api.storage import AuditRecord
+
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        return
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    action = AUDITED_ROUTES.get((request.method, path), "request")
+    ident = getattr(request.state, "identity", None)
+    who = (ident.key_id, ident.name, ident.role) if ident is not None else ("-", "unidentified", "-")
+    word = "denied" if isinstance(exc, PermissionDeniedError) else "rejected"
+    try:
+        services.storage.add_audit(AuditRecord(
+            key_id=who[0], key_name=who[1], role=who[2], action=action, target=f"{request.method} {path}",
+            outcome=f"{word}: {type(exc).__name__}", detail={"detail": _detail(exc)[:500]}))
+    except Exception:  # noqa: BLE001 - the refusal is answered whatever the log does
+        log.exception("could not audit a refused request to %s %s", request.method, path)
+
+
 def install_error_handlers(app: FastAPI) -> dict[type[Exception], int]:
     """Register the one handler for every class of the table, and the logged 500 for the
     rest; return the table in force."""
@@ -197,6 +238,8 @@ def install_error_handlers(app: FastAPI) -> dict[type[Exception], int]:
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         status = status_for(exc, table)
+        if isinstance(exc, RequestValidationError | PermissionDeniedError):
+            audit_refusal(request, exc)
         headers = {"WWW-Authenticate": 'Bearer, ApiKey header="X-API-Key"'} if status == 401 else None
         return JSONResponse(error_body(type(exc).__name__, _detail(exc)), status_code=status, headers=headers)
 

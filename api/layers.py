@@ -181,11 +181,16 @@ def parse_options(kind: str, fields: dict[str, str]) -> LayerOptions:
     return opts
 
 
+def _replace_all(text: str, replacements: dict[str, str]) -> str:
+    """``text`` with our temporary paths replaced by the client's filename (longest first)."""
+    for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(old, new)
+    return text
+
+
 def _rewrite(exc: VacuumError | InputError, replacements: dict[str, str]) -> VacuumError | InputError:
     """The same error with our temporary paths replaced by the names the client knows."""
-    msg = str(exc)
-    for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
-        msg = msg.replace(old, new)
+    msg = _replace_all(str(exc), replacements)
     if msg == str(exc):
         return exc
     try:
@@ -229,14 +234,15 @@ def _bbox_lonlat(gdf: gpd.GeoDataFrame) -> list[float] | None:
     return [round(float(v), 6) for v in (w, s, e, n)]
 
 
-def _check_raster(path: Path, settings: Settings) -> dict[str, Any]:
+def _check_raster(path: Path, settings: Settings, units: str | None = None) -> dict[str, Any]:
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
     from rasterio.warp import transform_bounds
 
     from geo.layers import check_population_raster
 
-    check_population_raster(path)
+    # the engine's checks (size first, then plausible values in these units) with this server's limit
+    notes = check_population_raster(path, units, max_pixels=settings.max_raster_pixels)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(path) as ds:
@@ -247,7 +253,7 @@ def _check_raster(path: Path, settings: Settings) -> dict[str, Any]:
                     f"{settings.max_raster_pixels:,} (VACUUM_MAX_RASTER_PIXELS); clip it to the area of interest")
             bbox = [round(float(v), 6) for v in transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)]
             return {"crs_wkt": ds.crs.to_wkt(), "crs": ds.crs.to_string(), "bbox": bbox, "width": ds.width,
-                    "height": ds.height, "dtype": ds.dtypes[0], "nodata": ds.nodata}
+                    "height": ds.height, "dtype": ds.dtypes[0], "nodata": ds.nodata, "warnings": notes}
 
 
 def ingest_layer(storage: Storage, settings: Settings, *, kind: str, source: Path, filename: str,
@@ -274,7 +280,8 @@ def ingest_layer(storage: Storage, settings: Settings, *, kind: str, source: Pat
         sniff(source, ext, filename)
         size = source.stat().st_size
         if spec.storage == "raster":
-            info = _check_raster(source, settings)
+            info = _check_raster(source, settings, options.population_units)
+            info["warnings"] = [_replace_all(w, replacements) for w in info["warnings"]]
             rec = LayerRecord(
                 id=layer_id, kind=kind, name=name or Path(filename).stem, filename=filename, format=formats[ext],
                 storage="raster", crs=info.pop("crs"), crs_wkt=info.pop("crs_wkt"), bbox=info.pop("bbox"),

@@ -12,8 +12,6 @@ under ``workspace/tmp`` that the caller removes.
 from __future__ import annotations
 
 import re
-import stat
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
@@ -22,6 +20,7 @@ from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from api.errors import PayloadTooLargeError, UploadRejectedError
+from geo.archives import SHAPEFILE_PARTS  # the shapefile's parts: one list, the CLI's too
 
 __all__ = [
     "VECTOR_FORMATS",
@@ -45,8 +44,6 @@ VECTOR_FORMATS = {
 }
 RASTER_FORMATS = {".tif": "GeoTIFF", ".tiff": "GeoTIFF"}
 
-SHAPEFILE_PARTS = frozenset({".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".qmd"})
-"""Members of a zipped shapefile that are extracted; anything else in the archive is ignored."""
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FIELDS = 32
@@ -69,6 +66,10 @@ def clean_filename(name: str) -> str:
     """The last path component of a client's filename, with odd characters replaced."""
     base = PureWindowsPath(PurePosixPath(name.replace("\x00", "")).name).name
     base = re.sub(r"[^\w.\- ()+]", "_", base).strip(" .")
+    if len(base) > 200:  # cut the stem, keep the extension (the format is read from it)
+        stem, dot, ext = base.rpartition(".")
+        if dot and stem and len(ext) <= 16:
+            return stem[:199 - len(ext)].rstrip(" .") + "." + ext
     return base[:200] or "upload"
 
 
@@ -251,101 +252,26 @@ def sniff(path: Path, ext: str, filename: str) -> None:
             raise bad("a GeoTIFF starts with II* or MM*")
 
 
-def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
-    name = info.filename
-    if "\x00" in name:
-        return "a NUL byte in its name"
-    posix = PurePosixPath(name.replace("\\", "/"))
-    if posix.is_absolute() or re.match(r"^[A-Za-z]:", name):
-        return "an absolute path"
-    if ".." in posix.parts:
-        return "'..' in its path (path traversal)"
-    mode = info.external_attr >> 16
-    if stat.S_ISLNK(mode):
-        return "a symbolic link"
-    return None
-
-
 def extract_shapefile_zip(path: Path, dest: Path, filename: str, *, max_members: int, max_bytes: int,
                           layer: str | None = None) -> Path:
     """Extract the shapefile parts of a zip archive into ``dest``; return the ``.shp``.
 
-    Counts the bytes actually inflated (a member's declared size can lie) and stops at
-    ``max_bytes`` (413). Refuses archives with more than ``max_members`` entries, members
-    with absolute or ``..`` paths or links, encrypted members, and archives whose
-    shapefile lacks its ``.shx`` or ``.dbf``.
+    The checks are :func:`geo.archives.extract_shapefile`'s (the CLI's too): bytes counted
+    while inflating, stopping at ``max_bytes`` (413); more than ``max_members`` entries,
+    absolute or ``..`` paths, links, encrypted members, a shapefile without its ``.shx``
+    or ``.dbf`` are refused (422).
     """
+    from geo.archives import ArchiveError, ArchiveTooLargeError, extract_shapefile
+
     try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise UploadRejectedError(f"field 'file': {filename!r} is not a readable zip archive ({exc}); "
-                                  "zip the shapefile again") from None
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > max_members:
-            raise UploadRejectedError(
-                f"field 'file': {filename!r} holds {len(infos)} entries, more than the {max_members} allowed "
-                "(VACUUM_MAX_ZIP_MEMBERS); zip one shapefile (.shp, .shx, .dbf, .prj) per upload")
-        declared = sum(i.file_size for i in infos)
-        if declared > max_bytes:
-            raise PayloadTooLargeError(
-                f"field 'file': {filename!r} unzips to {declared / 2**20:.1f} MB, over the limit of "
-                f"{max_bytes / 2**20:g} MB (VACUUM_MAX_UNZIPPED_MB)")
-        for info in infos:
-            why = _unsafe_member(info)
-            if why:
-                raise UploadRejectedError(f"field 'file': {filename!r} has a member {info.filename!r} with {why}; "
-                                          "zip the shapefile's files without folders or links")
-        dest.mkdir(parents=True, exist_ok=True)
-        total = 0
-        written: dict[str, str] = {}
-        for info in infos:
-            if info.is_dir():
-                continue
-            posix = PurePosixPath(info.filename.replace("\\", "/"))
-            if posix.parts[0] == "__MACOSX" or posix.name.startswith("."):
-                continue
-            if posix.suffix.lower() not in SHAPEFILE_PARTS:
-                continue
-            base = clean_filename(posix.name)
-            if base.lower() in written:
-                raise UploadRejectedError(
-                    f"field 'file': {filename!r} holds two files named {base!r} ({written[base.lower()]!r} and "
-                    f"{info.filename!r}); zip one shapefile per upload")
-            written[base.lower()] = info.filename
-            target = dest / base
-            try:
-                with zf.open(info) as src, open(target, "wb") as out:
-                    while True:
-                        block = src.read(_CHUNK)
-                        if not block:
-                            break
-                        total += len(block)
-                        if total > max_bytes:
-                            raise PayloadTooLargeError(
-                                f"field 'file': {filename!r} unzips to more than {max_bytes / 2**20:g} MB "
-                                "(VACUUM_MAX_UNZIPPED_MB); a zip bomb, or a layer to clip first")
-                        out.write(block)
-            except RuntimeError as exc:  # encrypted member
-                raise UploadRejectedError(f"field 'file': {filename!r}: {exc}; upload an archive without a password") from None
-            except (zipfile.BadZipFile, NotImplementedError, EOFError, OSError) as exc:
-                raise UploadRejectedError(f"field 'file': {filename!r} member {info.filename!r} cannot be "
-                                          f"extracted ({exc}); zip the shapefile again") from None
-    shps = sorted(p for p in dest.iterdir() if p.suffix.lower() == ".shp")
-    if layer is not None:
-        shps = [p for p in shps if p.stem == layer or p.name == layer]
-        if not shps:
-            raise UploadRejectedError(f"field 'layer': no shapefile {layer!r} in {filename!r}")
-    if not shps:
-        raise UploadRejectedError(f"field 'file': {filename!r} holds no .shp file; only zipped shapefiles are "
-                                  "accepted as .zip (upload GeoJSON, GeoPackage or CSV as they are)")
-    if len(shps) > 1:
-        raise UploadRejectedError(
-            f"field 'file': {filename!r} holds {len(shps)} shapefiles ({', '.join(p.name for p in shps)}); "
-            "pick one with the field layer=<name>")
-    shp = shps[0]
-    missing = [e for e in (".shx", ".dbf") if not any(p.name.lower() == (shp.stem + e).lower() for p in dest.iterdir())]
-    if missing:
-        raise UploadRejectedError(f"field 'file': {filename!r} has {shp.name} but no {' or '.join(missing)}; "
-                                  "a shapefile needs its .shp, .shx and .dbf (and .prj for its CRS) zipped together")
-    return shp
+        return extract_shapefile(path, dest, label=f"field 'file': {filename!r}", layer=layer,
+                                 max_members=max_members, max_bytes=max_bytes,
+                                 members_setting="VACUUM_MAX_ZIP_MEMBERS", bytes_setting="VACUUM_MAX_UNZIPPED_MB",
+                                 layer_option="the field layer=<name>")
+    except ArchiveTooLargeError as exc:
+        raise PayloadTooLargeError(str(exc)) from None
+    except ArchiveError as exc:
+        msg = str(exc)
+        if layer is not None and msg.startswith(f"no shapefile {layer!r}"):
+            msg = f"field 'layer': {msg}"
+        raise UploadRejectedError(msg) from None

@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.main import CLIError, Progress, parse_bbox, parse_overrides, read_config
+from cli.main import CLIError, Progress, parse_bbox, parse_max_age, parse_overrides, read_config
 
 if TYPE_CHECKING:
     from geo.backtest_types import BacktestResult
@@ -92,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--mission", help="Geo-PKO mission to take bases from (e.g. MINUSCA)")
     b.add_argument("--year-only", action="store_true", default=None,
                    help="events carry only a year: date them 1 July")
-    b.add_argument("--max-map-age", type=float, default=365.0, metavar="DAYS",
+    b.add_argument("--max-map-age", type=parse_max_age, default=365.0, metavar="DAYS",
                    help="leave out Geo-PKO missions whose latest map is older than this before --as-of")
     b.add_argument("--resolution", type=float, help="grid cell size in metres (default 1000)")
     b.add_argument("--block-km", type=float, default=10.0,
@@ -231,10 +231,11 @@ def run(args: argparse.Namespace) -> int:
         inputs = build_inputs(InputSpec(
             bases=pick("bases"), events=pick("events"), roads=pick("roads"), towns=towns,
             airports=pick("airports"), admin=admin, population=pick("population"), population_units=units,
-            bbox=args.bbox, as_of=as_of, mission=mission, max_map_age_days=args.max_map_age, year_only=year_only))
+            bbox=args.bbox, as_of=as_of, mission=mission, max_map_age_days=args.max_map_age, year_only=year_only,
+            keep_events_after_as_of=True))  # they are what the backtest predicts
         for m, d in inputs.bases.attrs.get("missions_left_out", {}).items():
             print(f"left out mission {m}: its latest map ({d}) is over {args.max_map_age:g} days old "
-                  "(--max-map-age to change)", file=sys.stderr)
+                  "(--max-map-age DAYS or none to change)", file=sys.stderr)
         prog = Progress(args.quiet)
         result = run_backtest(inputs, as_of, horizon, params, block_km=args.block_km, n_jobs=args.jobs,
                               progress=prog)

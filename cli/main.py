@@ -22,7 +22,7 @@ from geo import __version__
 from geo.errors import VacuumError
 
 __all__ = [
-    "CLIError", "LAYER_ARGS", "COMMAND_MODULES", "build_parser", "parse_bbox", "parse_overrides",
+    "CLIError", "LAYER_ARGS", "COMMAND_MODULES", "build_parser", "parse_bbox", "parse_max_age", "parse_overrides",
     "read_config", "Progress", "run_analyze", "run_demo", "main",
 ]
 
@@ -40,6 +40,19 @@ def _parse_date(s: str) -> date:
         return date.fromisoformat(s)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{s!r} is not a date; use YYYY-MM-DD") from None
+
+
+def parse_max_age(s: str) -> float | None:
+    """``--max-map-age DAYS``, or ``none`` to keep every mission (``max_map_age_days=None``)."""
+    if s.strip().lower() in ("none", "off"):
+        return None
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--max-map-age {s!r}: give days (e.g. 365) or none") from None
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"--max-map-age {s!r}: give days >= 0, or none")
+    return v
 
 
 def parse_bbox(s: str) -> tuple[float, float, float, float]:
@@ -91,8 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--mission", help="Geo-PKO mission to take bases from (e.g. MINUSCA)")
     a.add_argument("--map", action="append", metavar="LAYER.FIELD=COLUMN",
                    help="column mapping for a layer of no known schema, e.g. bases.strength=troops")
-    a.add_argument("--max-map-age", type=float, default=365.0, metavar="DAYS",
-                   help="leave out Geo-PKO missions whose latest map is older than this before the as-of date")
+    a.add_argument("--max-map-age", type=parse_max_age, default=365.0, metavar="DAYS",
+                   help="leave out Geo-PKO missions whose latest map is older than this before the as-of date "
+                        "(none: keep every mission)")
+    a.add_argument("--allow-future-events", action="store_true",
+                   help="keep events dated after today or the as-of date (not used, counted in a warning) "
+                        "instead of refusing the file")
+    a.add_argument("--snap-events-km", type=float, default=0.0, metavar="KM",
+                   help="move events lying this close outside the admin polygons onto them (default 0: off)")
     a.add_argument("--road-class-column", help="column holding the road class (default: highway, class, ...)")
     a.add_argument("--year-only", action="store_true", help="events carry only a year: date them 1 July")
     a.add_argument("--repair", action="store_true", help="repair invalid polygons with make_valid instead of rejecting")
@@ -237,7 +256,8 @@ def analyze_spec(args: argparse.Namespace):
         mapping=_parse_map(args.map), year_only=args.year_only or bool(cfg_layers.get("year_only")),
         road_class_column=args.road_class_column or cfg_layers.get("road_class_column"), repair=args.repair,
         admin_level=args.admin_level, admin_name_column=args.admin_name_column,
-        admin_id_column=args.admin_id_column, layer_crs=_crs_flag("--layer-crs", args.layer_crs
+        admin_id_column=args.admin_id_column, allow_future_events=args.allow_future_events,
+        snap_events_km=args.snap_events_km, layer_crs=_crs_flag("--layer-crs", args.layer_crs
                                                                    or cfg_layers.get("layer_crs")),
     )
     return spec, cfg_run
@@ -268,7 +288,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     inputs = build_inputs(spec)
     for m, d in inputs.bases.attrs.get("missions_left_out", {}).items():
         print(f"left out mission {m}: its latest map ({d}) is over {args.max_map_age:g} days old "
-              "(--max-map-age to change)", file=sys.stderr)
+              "(--max-map-age DAYS or none to change)", file=sys.stderr)
     as_of = spec.as_of
     if as_of is None:
         as_of, note = default_as_of(inputs)
@@ -301,8 +321,8 @@ def _print_summary(s, n_products: int, out: Path) -> None:
           f"{s['zones']['population']:,.0f} people")
     for name, v in g["by_class"].items():
         print(f"  {name:<9} {v['area_km2']:>12,.0f} km²  {v['population']:>12,.0f} people")
-    if s["layers"]["bases_outside_grid"]:
-        print(f"bases outside the grid, left out: {', '.join(s['layers']['bases_outside_grid'])}")
+    for w in s["warnings"]:  # bases outside the grid among them
+        print(f"warning: {w}")
     t = s["timings_s"]
     print(f"wrote {n_products} products to {out}/ in {t['total'] + t['write']:.1f} s")
 

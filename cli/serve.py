@@ -85,6 +85,10 @@ def run_serve(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     settings = _settings(args)
+    if settings.database_url is None:  # the embedded store: refuse a broken workspace in one line, before listening
+        from api.storage.sqlite import check_workspace
+
+        check_workspace(settings.workspace)
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(levelname)s %(name)s: %(message)s")
     if settings.admin_key is None and settings.anonymous_role is None:
         print("vacuum serve: no VACUUM_ADMIN_KEY set and no anonymous role: only keys already in the workspace "

@@ -70,6 +70,7 @@ class AnalysisInputs:
     population_path: Path | None = None
     population_units: Literal["count", "density"] = "count"
     bbox: BBox | None = None
+    warnings: list[str] = field(default_factory=list)  # found while building them; end in summary.json
 
 
 @dataclass
@@ -419,11 +420,12 @@ def analysis_summary(
                   "population": _r(zones["population"].sum()) if len(zones) else 0.0},
         "params": params.as_dict(),
         "timings_s": timings,
+        "warnings": _warnings(inputs, as_of, events, bases, dropped, grid),
     }
     if forecast is not None:
         out["forecast"] = forecast.describe()
         if forecast.note:
-            out["warnings"] = [f"forecast: {forecast.note}"]
+            out["warnings"].append(f"forecast: {forecast.note}")
     info = executor.info()
     if info is not None:
         out["dask"] = info
@@ -453,6 +455,24 @@ def _left_out(inputs: AnalysisInputs) -> list[str]:
     if inputs.roads is None:
         left_out.append("roads (off-road speed everywhere)")
     return left_out
+
+
+def _warnings(inputs: AnalysisInputs, as_of: date, events: gpd.GeoDataFrame, bases: gpd.GeoDataFrame,
+              dropped: list[str], grid: Grid) -> list[str]:
+    """What the inputs let through but the reader must know: the input builder's
+    warnings, then events after the as-of date, an empty window, bases left out."""
+    out = list(inputs.warnings)
+    if inputs.events is not None and len(inputs.events):
+        later = int((pd.to_datetime(inputs.events["date"]) > pd.Timestamp(as_of)).sum())
+        if later:
+            out.append(f"{later} event(s) dated after the as-of date {as_of.isoformat()} were not used")
+    if inputs.events is not None and len(events) == 0:
+        out.append("no events known in the window: the gap is not a finding of safety")
+    if dropped:
+        gone = bases[bases["base_id"].astype(str).isin(dropped)]
+        hint = swap_hint(gone, grid) if len(gone) else ""
+        out.append(f"{len(dropped)} base(s) outside the grid, left out: {', '.join(dropped)}{hint}")
+    return out
 
 
 def _r(v) -> float:

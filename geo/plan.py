@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -119,7 +120,20 @@ def load_plan(path: str | Path) -> Plan:
         doc = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise PlanError(f"plan file {path} is not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}") from None
+    except ValueError as exc:  # YAML reads 2021-02-30 as a date and fails building it
+        bad = re.findall(r"\b\d{4}-\d{2}-\d{2}\b", text)
+        shown = next((d for d in bad if not _real_date(d)), "a date")
+        raise PlanError(f"plan file {path}: {shown} is not a real date ({exc}); use YYYY-MM-DD, "
+                        "e.g. 2021-02-28") from None
     return parse_plan(doc, source=str(path))
+
+
+def _real_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_plan(doc: object, source: str = "plan") -> Plan:

@@ -12,7 +12,7 @@ row), for other formats they count features in file order.
 
 from __future__ import annotations
 
-import zipfile
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -177,7 +177,7 @@ def read_vector(
         elif suffix == ".gpkg":
             gdf = _read_ogr(path, str(path), layer=_pick_gpkg_layer(path, layer))
         elif suffix == ".zip":
-            gdf = _read_ogr(path, _vsizip_path(path, layer), layer=None)
+            gdf = _read_zip(path, layer)
         else:
             gdf = _read_ogr(path, str(path), layer=None)
         if len(gdf) == 0:
@@ -196,9 +196,35 @@ def read_vector(
 
 def _read_ogr(path: Path, uri: str, *, layer: str | None) -> gpd.GeoDataFrame:
     try:
-        return pyogrio.read_dataframe(uri, layer=layer)
+        with warnings.catch_warnings():
+            # GDAL warns of an unclosed ring, then GEOS refuses it: reported below, by feature
+            warnings.filterwarnings("ignore", message="Non closed ring detected", category=RuntimeWarning)
+            return pyogrio.read_dataframe(uri, layer=layer)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise LayerError(f"{path}: GDAL cannot read this file ({exc})") from exc
+    except shapely.errors.GEOSException as exc:
+        raise _unreadable_geometries(path, uri, layer, exc) from None
+
+
+_NAME_FIELDS = ("id", "admin_id", "road_id", "osm_id", "name", "shapename", "adm1_en", "name_en")
+
+
+def _unreadable_geometries(path: Path, uri: str, layer: str | None, exc: Exception) -> InvalidGeometryError:
+    """The features whose geometry GEOS cannot build (an unclosed polygon ring, a one-point
+    LineString), named by feature number and by an id or name field when there is one."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        meta, _, wkb, fields = pyogrio.raw.read(uri, layer=layer)
+    geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+    bad = np.flatnonzero(np.array([w is not None for w in wkb]) & shapely.is_missing(geoms))
+    names = [str(f) for f in meta["fields"]]
+    key = next((names.index(n) for c in _NAME_FIELDS for n in names if n.lower() == c), None)
+    shown = ", ".join(f"{i + 1}" + (f" ({names[key]}={fields[key][i]!r})" if key is not None else "") for i in bad[:5])
+    more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+    reason = " ".join(str(exc).split(": ", 1)[-1].split())
+    return InvalidGeometryError(
+        f"{path}: geometry of feature(s) {shown or '?'}{more} cannot be built ({reason}): a polygon ring must "
+        "close (last point = first point) and a line needs at least 2 points; fix or remove those features")
 
 
 def _pick_gpkg_layer(path: Path, layer: str | None) -> str:
@@ -224,34 +250,16 @@ def _pick_gpkg_layer(path: Path, layer: str | None) -> str:
     )
 
 
-def _vsizip_path(path: Path, layer: str | None) -> str:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            members = zf.namelist()
-    except zipfile.BadZipFile as exc:
-        raise LayerError(f"{path}: not a readable zip archive ({exc})") from exc
-    shps = [
-        m
-        for m in members
-        if m.lower().endswith(".shp") and not m.startswith("__MACOSX/")
-    ]
-    if layer is not None:
-        wanted = [m for m in shps if m == layer or Path(m).stem == layer or Path(m).name == layer]
-        if len(wanted) != 1:
-            raise LayerError(
-                f"{path}: no shapefile {layer!r} in the archive; it holds: {', '.join(shps) or '(none)'}"
-            )
-        shps = wanted
-    if not shps:
-        raise UnsupportedFormatError(
-            f"{path}: the zip archive holds no .shp file; only zipped shapefiles are supported"
-        )
-    if len(shps) > 1:
-        raise LayerError(
-            f"{path}: the zip archive holds {len(shps)} shapefiles ({', '.join(shps)}); "
-            "pick one with layer='name' (CLI: FILE.gpkg::name)"
-        )
-    return f"/vsizip/{path.resolve()}/{shps[0]}"
+def _read_zip(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    """A zipped shapefile, extracted with :func:`geo.archives.extract_shapefile`'s checks
+    (the service's upload checks) into a temporary folder and read from there."""
+    import tempfile
+
+    from .archives import extract_shapefile
+
+    with tempfile.TemporaryDirectory(prefix="vacuum-zip-") as tmp:
+        shp = extract_shapefile(path, Path(tmp), layer=layer)
+        return _read_ogr(path, str(shp), layer=None)
 
 
 def _read_parquet(path: Path) -> gpd.GeoDataFrame:

@@ -105,6 +105,6 @@ class AnalysisSummary(TypedDict):
     params: dict[str, Any]
     timings_s: dict[str, float]
     forecast: NotRequired[dict[str, Any]]  # geo.risk.RiskForecast.describe()
-    warnings: NotRequired[list[str]]
+    warnings: list[str]  # bad data let through, fallbacks: each says what was found and what it means
     dask: NotRequired[ExecutorInfo]
     request: NotRequired[dict[str, Any]]  # added by the service: the job and its request

@@ -531,6 +531,8 @@ def test_analysis_runs_in_a_worker_with_progress(analysis, keys, client):
     assert st["fraction"] == 1.0 and st["stage"] == "store" and st["error"] is None
     assert st["submitted_by"] == "test planner" and st["result"]["bases"] == 20 and st["result"]["zones"] >= 1
     assert st["started_at"] <= st["finished_at"]
+    summary = client.get(f"/analyses/{st['id']}/summary", headers=keys["viewer"]).json()
+    assert st["result"]["warnings"] == summary["warnings"]  # bad data the run let through, in the job's result
     fractions = [f for s, _, f in analysis["seen"] if s == "running"]
     assert fractions == sorted(fractions)  # progress only moves forward
     assert st["links"]["tilejson"] == f"/analyses/{st['id']}/tilejson/gap.json"

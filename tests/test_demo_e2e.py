@@ -7,9 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-import shapely
 from conftest import DEMO, DEMO_AS_OF, events_in_window_by_hand, zones_by_hand
-from pyproj import Geod
 
 from geo.params import Params
 from geo.rasters import read_surface

@@ -167,7 +167,7 @@ def test_geopko23_minusma_2024_withdrawal():
 
 @real_data
 def test_geopko23_one_base_per_location_year():
-    bases = load_bases(GEOPKO23, mission="MINUSMA", as_of="2023-01-01")
+    bases = load_bases(GEOPKO23, mission="MINUSMA", as_of="2024-01-01")  # 2023 complete (issue 12: no look-ahead)
     assert len(bases) == 12  # 21 rows for 12 locations in 2023
     gao = bases.set_index("name").loc["Gao"]
     assert gao["strength"] == 4892

@@ -337,8 +337,9 @@ def test_init_drops_leftovers_of_interrupted_writes(config):
     old.mkdir()
     past = time.time() - 7200
     os.utime(old, (past, past))
-    fresh = st.tmp_dir() / "upload-now"  # may belong to a request in flight: kept
+    fresh = st.tmp_dir() / "upload-now"  # may belong to a request in flight of a live server: kept
     fresh.mkdir()
+    st.register_instance(InstanceRecord(id="other", host="h", pid=1))  # that live server
     st.close()
     st = config.open()
     st.init()

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.auth import Caller, audit, new_key, require
 from api.deps import Page, ServicesDep
-from api.errors import error_responses
+from api.errors import ConflictError, error_responses
 from api.settings import Role
 from api.storage import KeyRecord
 
@@ -25,6 +25,14 @@ class KeyIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, description="who or what holds the key")
     role: Role
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("a key name must have a character that is not a space, e.g. 'ops room'")
+        return v
 
 
 class KeyOut(BaseModel):
@@ -88,9 +96,14 @@ def list_keys(s: ServicesDep) -> list[KeyOut]:
 
 
 @router.delete("/keys/{key_id}", dependencies=[Depends(require("admin"))],
-               response_model=KeyOut, responses=error_responses(401, 403, 404),
+               response_model=KeyOut, responses=error_responses(401, 403, 404, 409),
                summary="Revoke an API key (admin)")
 def revoke_key(key_id: Annotated[str, PathParam(examples=["0123456789ab"])], s: ServicesDep, who: Caller) -> KeyOut:
+    before = s.storage.get_key(key_id)
+    if before.revoked_at is not None:
+        audit(s.storage, who, "key.revoke", key_id, outcome="rejected: ConflictError", name=before.name)
+        raise ConflictError(f"API key {key_id!r} ({before.name}) is already revoked (at {before.revoked_at}); "
+                            "GET /keys lists the keys and their state")
     rec = s.storage.revoke_key(key_id)
     audit(s.storage, who, "key.revoke", key_id, name=rec.name)
     return _out(rec)
@@ -102,17 +115,26 @@ def revoke_key(key_id: Annotated[str, PathParam(examples=["0123456789ab"])], s: 
 def read_audit(s: ServicesDep, page: Annotated[Page, Depends()],
                action: Annotated[str | None, Query(examples=["export"])] = None,
                key_id: Annotated[str | None, Query(description="only this key's entries")] = None,
-               since: Annotated[str | None, Query(description="ISO 8601 time, e.g. 2026-11-24T00:00:00+00:00")]
+               since: Annotated[str | None, Query(description="ISO 8601 time, e.g. 2026-11-24T00:00:00+00:00 "
+                                                              "(any offset; without one, UTC)")]
                = None) -> list[AuditOut]:
-    if since is not None:
-        from datetime import datetime
-
-        from api.errors import RequestError
-
-        try:
-            datetime.fromisoformat(since)
-        except ValueError:
-            raise RequestError(f"since: {since!r} is not an ISO 8601 time; use e.g. 2026-11-24T00:00:00+00:00") from None
-    rows = s.storage.list_audit(action=action, key_id=key_id, since=since, limit=page.limit)
+    rows = s.storage.list_audit(action=action, key_id=key_id, since=_since_utc(since), limit=page.limit)
     return [AuditOut(id=r.id or 0, at=r.at, key_id=r.key_id, key_name=r.key_name, role=r.role, action=r.action,
                      target=r.target, outcome=r.outcome, detail=r.detail) for r in rows]
+
+
+def _since_utc(since: str | None) -> str | None:
+    """``since`` as the store writes times (UTC, milliseconds), so that comparing the text
+    compares the instants: ``12:00+05:00`` is ``07:00`` UTC; a time without offset is UTC."""
+    if since is None:
+        return None
+    from datetime import UTC, datetime
+
+    from api.errors import RequestError
+
+    try:
+        t = datetime.fromisoformat(since.strip())
+    except ValueError:
+        raise RequestError(f"since: {since!r} is not an ISO 8601 time; use e.g. 2026-11-24T00:00:00+00:00") from None
+    t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    return t.isoformat(timespec="milliseconds")

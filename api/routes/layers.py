@@ -41,7 +41,7 @@ class LayerOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
     id: str
-    kind: str
+    kind: str = Field(description="what the layer holds", json_schema_extra={"enum": list(LAYER_KINDS)})
     name: str
     filename: str
     format: str
@@ -142,7 +142,8 @@ def kinds() -> list[dict[str, Any]]:
 @router.get("", dependencies=[Depends(require("viewer"))],
             response_model=list[LayerOut], responses=error_responses(401, 422), summary="List layers")
 def list_layers(s: ServicesDep, who: Caller,
-                kind: Annotated[str | None, Query(description="only layers of this kind", examples=["bases"])] = None
+                kind: Annotated[str | None, Query(description="only layers of this kind", examples=["bases"],
+                                                  json_schema_extra={"enum": list(LAYER_KINDS)})] = None
                 ) -> list[LayerOut]:
     if kind is not None and kind not in LAYER_KINDS:
         raise RequestError(f"kind {kind!r} is not a layer kind; use one of {', '.join(LAYER_KINDS)}")

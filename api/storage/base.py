@@ -12,6 +12,7 @@ import abc
 import contextlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -93,6 +94,16 @@ def _ts(v: Any) -> Any:
     return v.isoformat(timespec="milliseconds") if isinstance(v, datetime) else v
 
 
+_POSIX_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^\s'\"():;,/]+/)+(?=[^\s'\"():;,/]+)")
+_WINDOWS_PATH = re.compile(r"\b[A-Za-z]:\\(?:[^\s'\"():;,\\]+\\)*(?=[^\s'\"():;,\\]+)")
+
+
+def strip_paths(text: str) -> str:
+    """``text`` with every absolute file path cut to its last component: a job's error is
+    shown to viewers, who must not learn the server's folders."""
+    return _WINDOWS_PATH.sub("", _POSIX_PATH.sub("", text))
+
+
 class SQLStorage(abc.ABC):
     """Metadata in SQL tables, products in the workspace. Subclasses add the connection
     (SQLite: :class:`~api.storage.sqlite.SQLiteStorage`, PostGIS:
@@ -127,11 +138,11 @@ class SQLStorage(abc.ABC):
     def job_dir(self, kind: str, job_id: str) -> Path:
         return self.workspace / JOB_FOLDERS.get(kind, f"{kind}s") / job_id
 
-    def _init_workspace(self) -> None:
+    def _init_workspace(self, *, clean_tmp: bool = True) -> None:
         for d in (self.workspace, self.layers_dir, self.workspace / "analyses"):
             d.mkdir(parents=True, exist_ok=True)
         tmp = self.workspace / "tmp"
-        if tmp.exists():  # leftovers of writes cut short: never visible, safe to drop
+        if clean_tmp and tmp.exists():  # leftovers of writes cut short: never visible, safe to drop
             cutoff = time.time() - 3600
             for p in tmp.iterdir():
                 with contextlib.suppress(OSError):
@@ -223,6 +234,7 @@ class SQLStorage(abc.ABC):
         if status not in ("done", "failed", "interrupted"):
             raise ValueError(f"finish_job: status must be done, failed or interrupted, not {status!r}")
         t = now()
+        error = strip_paths(error) if error is not None else None
         extra = ", fraction = 1.0, stage_fraction = 1.0" if status == "done" else ""
         n = self._execute(
             f"UPDATE jobs SET status = ?, error = ?, result = ?, finished_at = ?, updated_at = ?{extra} "

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +29,78 @@ import geopandas as gpd
 import pyogrio
 from pyproj import CRS
 
+from geo.errors import VacuumError
+
 from .base import SQLStorage, coerce_columns
 from .records import LayerRecord
 
-__all__ = ["SQLiteStorage"]
+__all__ = ["SQLiteStorage", "WorkspaceError", "check_workspace", "LIVE_HEARTBEAT_S"]
+
+LIVE_HEARTBEAT_S = 60.0
+"""A server whose heartbeat is younger than this is alive (the ``stale_after_s`` default):
+the temporary files of its running jobs are kept at startup."""
+
+
+class WorkspaceError(VacuumError, OSError):
+    """The workspace or its database cannot be used as it is: the message names the file
+    and the fix (the CLI prints it as one line)."""
+
+
+def _data_files(workspace: Path) -> tuple[int, int]:
+    """(stored layer files, analysis folders) in a workspace."""
+    layers = workspace / "layers"
+    n_layers = sum(1 for p in layers.iterdir() if p.is_file() and not p.name.startswith(".")) if layers.is_dir() else 0
+    n_jobs = sum(1 for d in workspace.iterdir() if d.is_dir() and d.name not in ("layers", "tmp")
+                 for p in d.iterdir() if p.is_dir()) if workspace.is_dir() else 0
+    return n_layers, n_jobs
+
+
+def check_workspace(workspace: str | os.PathLike[str]) -> None:
+    """Refuse, in one sentence naming the file and the fix, a workspace that cannot be
+    created or written, a ``vacuum.sqlite`` that is not a SQLite database, and a missing or
+    empty (0-byte) one beside stored layers or analyses: starting empty there would orphan
+    (and then delete) the data on disk."""
+    ws = Path(workspace)
+    try:
+        ws.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkspaceError(f"workspace {ws} cannot be created ({exc.strerror or exc}); create it, or choose "
+                             "another with --workspace DIR (VACUUM_WORKSPACE)") from None
+    if not ws.is_dir():
+        raise WorkspaceError(f"workspace {ws} is not a folder; choose one with --workspace DIR (VACUUM_WORKSPACE)")
+    if not os.access(ws, os.W_OK | os.X_OK):
+        raise WorkspaceError(f"workspace {ws} is not writable by this user; fix its permissions "
+                             f"(chmod u+w {ws}) or choose another with --workspace DIR (VACUUM_WORKSPACE)")
+    db = ws / "vacuum.sqlite"
+    n_layers, n_jobs = _data_files(ws)
+    held = f"{n_layers} layer file(s) and {n_jobs} job folder(s)"
+    if not db.exists() or db.stat().st_size == 0:
+        if n_layers or n_jobs:
+            state = "missing" if not db.exists() else "empty (0 bytes)"
+            raise WorkspaceError(
+                f"{db} is {state} but the workspace holds {held}: their metadata is lost and starting afresh "
+                f"would orphan them; restore it from a backup, or move {ws} aside to start an empty workspace")
+        return
+    if not os.access(db, os.R_OK | os.W_OK):
+        raise WorkspaceError(f"{db} is not readable and writable by this user; fix its permissions (chmod u+rw {db})")
+    with open(db, "rb") as f:
+        header = f.read(16)
+    problem = None if header == b"SQLite format 3\x00" else "its header is not SQLite's"
+    if problem is None:
+        try:
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30.0)
+            try:
+                row = con.execute("PRAGMA quick_check").fetchone()
+            finally:
+                con.close()
+            if row is None or row[0] != "ok":
+                problem = f"quick_check says {row[0] if row else 'nothing'}"
+        except sqlite3.DatabaseError as exc:
+            problem = str(exc)
+    if problem is not None:
+        raise WorkspaceError(f"{db} is not a readable SQLite database ({problem}): corrupt? Restore it from a "
+                             f"backup (the workspace holds {held}), or move {ws} aside to start afresh")
+
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS layers (
@@ -108,14 +179,38 @@ class SQLiteStorage(SQLStorage):
             con.close()
 
     def init(self) -> None:
-        self._init_workspace()
+        check_workspace(self.workspace)
+        self._init_workspace(clean_tmp=False)
         con = self._connect()
         try:
             con.execute("PRAGMA journal_mode = WAL")
             con.executescript(_DDL)
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError(f"{self.db_path} cannot be initialised ({exc}); check the file and its folder's "
+                                 "permissions, or restore it from a backup") from None
         finally:
             con.close()
+        self._clean_tmp()
         self._drop_orphan_layer_files()
+
+    def _clean_tmp(self) -> None:
+        """Drop what no live job owns from ``tmp/``: a job's staging folder (``<job id>-<hex>``)
+        unless the job is running on a server whose heartbeat is fresh; any other entry at
+        once when no other server is alive, else (its uploads may be in flight) after an hour."""
+        cutoff = (datetime.now(UTC) - timedelta(seconds=LIVE_HEARTBEAT_S)).isoformat(timespec="milliseconds")
+        live = {r["id"] for r in self._query(
+            "SELECT id FROM instances WHERE stopped_at IS NULL AND heartbeat_at > ?", (cutoff,))}
+        jobs = {r["id"]: r["status"] == "running" and r["instance_id"] in live
+                for r in self._query("SELECT id, status, instance_id FROM jobs")}
+        old = time.time() - 3600
+        for p in (self.workspace / "tmp").iterdir():
+            owner = p.name.rsplit("-", 1)[0]
+            if jobs.get(owner):
+                continue
+            with contextlib.suppress(OSError):
+                if owner not in jobs and live and p.stat().st_mtime >= old:
+                    continue
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
 
     def close(self) -> None:
         """Nothing held open between operations."""

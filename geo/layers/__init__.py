@@ -16,7 +16,7 @@ docstrings and recorded in ``attrs``.
 
 from __future__ import annotations
 
-from .admin import check_population_raster, load_admin
+from .admin import MAX_DENSITY_PER_KM2, MAX_RASTER_PIXELS, check_population_raster, load_admin
 from .bases import load_bases
 from .common import (
     ADMIN_COLUMNS,
@@ -46,4 +46,6 @@ __all__ = [
     "load_sites",
     "load_admin",
     "check_population_raster",
+    "MAX_RASTER_PIXELS",
+    "MAX_DENSITY_PER_KM2",
 ]

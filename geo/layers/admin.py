@@ -30,7 +30,7 @@ from .common import (
     required_text,
 )
 
-__all__ = ["load_admin", "check_population_raster"]
+__all__ = ["load_admin", "check_population_raster", "MAX_RASTER_PIXELS", "MAX_DENSITY_PER_KM2"]
 
 # ============================================================================== admin
 
@@ -200,11 +200,27 @@ def _ne_admin0_ids(gdf: pd.DataFrame, col: Mapping[str, str]) -> pd.Series:
 # ========================================================================= population
 
 
-def check_population_raster(path: str | Path) -> None:
-    """Check that ``path`` is a single-band GeoTIFF with a CRS, readable by rasterio.
+MAX_RASTER_PIXELS = 400_000_000
+"""The largest population raster (width x height): the service's ``VACUUM_MAX_RASTER_PIXELS``
+default; 20000 x 20000 float32 is 1.5 GiB to read."""
+
+MAX_DENSITY_PER_KM2 = 1_000_000.0
+"""More people per km² than this anywhere is not a population (the densest city districts
+hold ~100,000): an undeclared nodata value such as 3.4e38, or the wrong units."""
+
+
+def check_population_raster(
+    path: str | Path, units: str | None = None, *, max_pixels: int | None = MAX_RASTER_PIXELS
+) -> list[str]:
+    """Check that ``path`` is a single-band GeoTIFF with a CRS, readable by rasterio, of at
+    most ``max_pixels`` pixels, whose values are a plausible population in ``units``.
 
     Raises :class:`LayerError` naming the path and the fix, or :class:`MissingCRSError`
-    when the raster has no CRS.
+    when the raster has no CRS. Refused: no positive value (all negative, NaN or nodata),
+    a cell over :data:`MAX_DENSITY_PER_KM2` people per km² (with ``units``). Returned as
+    warnings: values that look like the other units (a ``count`` raster of large cells
+    averaging under 0.5 people per km², or a ``density`` one whose median populated cell
+    is over 20,000 per km²), with the total each reading gives.
     """
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
@@ -217,7 +233,7 @@ def check_population_raster(path: str | Path) -> None:
             # handled below: a raster without CRS raises MissingCRSError
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path) as src:
-                driver, count, crs = src.driver, src.count, src.crs
+                driver, count, crs, width, height = src.driver, src.count, src.crs, src.width, src.height
     except RasterioIOError as exc:
         raise LayerError(
             f"{path}: rasterio cannot read this file ({exc}); convert it to a GeoTIFF "
@@ -238,3 +254,60 @@ def check_population_raster(path: str | Path) -> None:
             f"{path}: the population raster has no CRS; assign one (gdal_edit.py -a_srs "
             "EPSG:4326 file.tif) with the CRS of its grid"
         )
+    if max_pixels is not None and width * height > max_pixels:
+        raise LayerError(
+            f"{path}: the population raster has {width} x {height} = {width * height:,} pixels, over the limit of "
+            f"{max_pixels:,} (the service's VACUUM_MAX_RASTER_PIXELS); clip it to the area of interest "
+            "(gdalwarp -te W S E N in.tif out.tif) or aggregate it (gdalwarp -tr ...)")
+    return _population_plausible(path, units)
+
+
+_SAMPLE = 1000  # plausibility is judged on at most _SAMPLE x _SAMPLE cells (a decimated read)
+
+
+def _population_plausible(path: Path, units: str | None) -> list[str]:
+    import rasterio
+    from affine import Affine
+    from pyproj import CRS
+
+    from ..exposure import cell_areas_km2
+
+    with rasterio.open(path) as src:
+        h, w = min(src.height, _SAMPLE), min(src.width, _SAMPLE)
+        data = src.read(1, out_shape=(h, w), masked=True).astype(np.float64).filled(np.nan)
+        scale = (src.height / h) * (src.width / w)
+        st = src.transform
+        t = Affine(st.a * src.width / w, st.b, st.c, st.d, st.e * src.height / h, st.f)
+        area = np.broadcast_to(cell_areas_km2(t, h, w, CRS.from_user_input(src.crs)), (h, w)) / scale  # km² of one source cell, per sampled cell
+        nodata = src.nodata
+    finite = np.isfinite(data)
+    positive = finite & (data > 0)
+    if not positive.any():
+        what = "NaN or nodata" if not finite.any() else "zero or negative" if (data[finite] <= 0).all() else "?"
+        raise LayerError(
+            f"{path}: the population raster has no positive value (all {what}): it holds no population; "
+            "check the file and its nodata value (gdalinfo -stats)")
+    per_km2 = data / area if units == "count" else data
+    top = float(np.nanmax(np.where(positive, per_km2, np.nan)))
+    if units in ("count", "density") and top > MAX_DENSITY_PER_KM2:
+        raise LayerError(
+            f"{path}: a cell holds {top:.3g} people per km² (read as {units}), over {MAX_DENSITY_PER_KM2:,.0f}: "
+            f"not a population; an undeclared nodata value (the file declares nodata={nodata})? "
+            "Declare it (gdal_edit.py -a_nodata VALUE file.tif), or check population_units")
+    if units not in ("count", "density"):
+        return []
+    vals, cells = data[positive], area[positive]
+    as_count = float(vals.sum() * scale)
+    as_density = float((vals * cells).sum() * scale)
+    mean_density_if_count = as_count / float(cells.sum() * scale)
+    median_cell_km2 = float(np.median(cells))
+    if units == "count" and median_cell_km2 > 1.0 and mean_density_if_count < 0.5:
+        return [f"{path}: read as counts (people per cell) the raster holds {as_count:,.0f} people, "
+                f"{mean_density_if_count:.2g} per km² over its populated cells of ~{median_cell_km2:,.0f} km²: "
+                f"implausibly few. If the values are people per km², pass population_units='density' "
+                f"(CLI: --population-units density; {as_density:,.0f} people)"]
+    if units == "density" and float(np.median(vals)) > 20_000:
+        return [f"{path}: read as density the median populated cell holds {np.median(vals):,.0f} people per km², "
+                f"{as_density:,.0f} in all: implausibly many. If the values are people per cell, pass "
+                f"population_units='count' (CLI: --population-units count; {as_count:,.0f} people)"]
+    return []

@@ -101,8 +101,10 @@ def load_bases(
     characters); two sites of one map with the same slug get ``-2``, ``-3``, ...
 
     **Geo-PKO v2.3 yearly summary** (columns mission, year, location, latitude,
-    longitude, NoTroops, ave.no.troops): per mission the year of ``as_of`` (default: the
-    mission's latest year; missions without rows that year are left out). A location with
+    longitude, NoTroops, ave.no.troops): per mission its latest year complete before
+    ``as_of`` (a row summarises its year, so the as-of year itself would be a look-ahead:
+    ``attrs["notes"]`` says so when it is passed over; default: the mission's latest year).
+    Missions whose year is then stale fall under ``max_map_age_days``. A location with
     several rows in a year becomes one base: ``strength`` is the largest numeric
     ``ave.no.troops`` (> 0 ``"reported"``, 0 ``"presence_only"``; only ``NA`` ->
     150 ``"imputed_unknown"``), and Infantry, Reserve, Av, hq, UNPOL, UNMO take their
@@ -148,7 +150,7 @@ def _drop_stale(bases: gpd.GeoDataFrame, as_of: pd.Timestamp | None, max_age_day
         raise EmptyLayerError(
             f"{layer_source(bases)}: every mission's latest map is more than {max_age_days:g} days before "
             f"{ref.date()} ({', '.join(f'{m} {d.date()}' for m, d in left.items())}); pass an earlier as-of "
-            "date, or max_map_age_days=None to keep them"
+            "date, or max_map_age_days=None (CLI: --max-map-age none) to keep them"
         )
     return kept.reset_index(drop=True)
 
@@ -296,6 +298,7 @@ def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     require_columns(gdf, _V23_OTHER, schema="Geo-PKO v2.3 yearly summary")
     col = {k: columns_by_lower(gdf)[k] for k in (*_V23_SIGNATURE, *_V23_OTHER)}
     gdf, missions, years = _v23_year_rows(gdf, col, source, as_of=as_of, mission=mission)
+    notes = list(gdf.attrs.get("notes", []))
     gdf, merged = _v23_one_row_per_location(gdf, col, source, missions, years)
     unknown = merged["ave"].isna().to_numpy()
     strength = np.where(unknown, GEOPKO_COMPANY_SIZE, merged["ave"].to_numpy())
@@ -317,25 +320,37 @@ def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     used = {m: {"year": int(y)} for m, y in merged.groupby("mission")["year"].max().items()}
     return finish_layer(
         gdf, indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",
-        allowed={"Point"}, attrs={"schema": "geo_pko_v2.3", "maps": used},
+        allowed={"Point"}, attrs={"schema": "geo_pko_v2.3", "maps": used, "notes": notes},
     )  # fmt: skip
 
 
 def _v23_year_rows(
     gdf: gpd.GeoDataFrame, col: dict[str, str], source: str, *, as_of: pd.Timestamp | None, mission: str | None
 ) -> tuple[gpd.GeoDataFrame, pd.Series, pd.Series]:
-    """Rows of the year of ``as_of`` (default: each mission's latest year), their missions and years."""
+    """Per mission the rows of its latest year complete before ``as_of`` (default: its latest
+    year), their missions and years; ``attrs["notes"]`` says when the as-of year was passed over."""
     missions = _filter_mission(gdf, required_text(gdf[col["mission"]], source=source, column=col["mission"]), mission)
     gdf = gdf.loc[missions.index]
     years = pd.Series(parse_integers(gdf[col["year"]], source=source, column=col["year"], lo=1900, hi=2100), index=gdf.index)
+    notes: list[str] = []
     if as_of is not None:
-        keep = years == as_of.year
-        if not keep.any():
+        # a yearly row summarises its whole year: only years complete before as_of are known then
+        last = as_of.year if (as_of.month, as_of.day) == (12, 31) else as_of.year - 1
+        usable = years <= last
+        if not usable.any():
             which = f"mission {mission!r}" if mission else "any mission"
-            raise EmptyLayerError(f"{source}: no Geo-PKO v2.3 rows of {which} for {as_of.year}")
+            raise EmptyLayerError(f"{source}: no Geo-PKO v2.3 rows of {which} for {last} or before, the last "
+                                  f"year complete before {as_of.date()}; give a later as-of date")
+        if last < as_of.year and (years == as_of.year).any():
+            notes.append(f"{source}: Geo-PKO v2.3 rows summarise a whole year; {as_of.year} is not complete before "
+                         f"the as-of date {as_of.date()}, so the rows of {last} (or the latest before) are used")
+        years_ok = years[usable]
+        keep = usable & (years == years_ok.groupby(missions[usable]).transform("max").reindex(years.index))
     else:
         keep = years == years.groupby(missions).transform("max")
-    return gdf[keep], missions[keep], years[keep]
+    gdf = gdf[keep]
+    gdf.attrs = {**gdf.attrs, "notes": notes}
+    return gdf, missions[keep], years[keep]
 
 
 def _v23_one_row_per_location(
