@@ -13,6 +13,13 @@ process dead on this host, or silent for ``stale_after_s``) are marked ``interru
 A job is never reported as running forever. Workers whose server died stop at their next
 progress report.
 
+Shared queue (a storage with ``claims_jobs``, PostGIS): a submitted job belongs to no server;
+every server's job loop claims queued jobs for its free workers (``Storage.claim_job``,
+``FOR UPDATE SKIP LOCKED``), so any live server runs queued work. A running job whose server
+is gone, or whose heartbeat (``Storage.touch_jobs``, progress reports) is older than
+``stale_after_s``, is queued again ``job_retries`` times, then marked ``interrupted``
+(``Storage.reap_jobs``); a worker writes only for the attempt it runs.
+
 EXTENSION POINT — job kinds. :data:`JOB_KINDS` maps a kind name to a :class:`JobKind`;
 the modules in :data:`JOB_KIND_MODULES` register theirs on import (``api.analyses``
 registers ``"analysis"``, ``api.scenarios`` ``"scenario"``). :func:`load_job_kinds` imports
@@ -330,6 +337,8 @@ class JobManager:
                 ex.submit(_warm)
         self._thread = threading.Thread(target=self._loop, name="vacuum-jobs", daemon=True)
         self._thread.start()
+        if self.shared:
+            self._wake.set()  # claim what is already queued now, not after the first poll
 
     def stop(self) -> None:
         """Graceful stop: this server's unfinished jobs become ``interrupted``; workers end."""

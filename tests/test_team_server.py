@@ -95,6 +95,27 @@ def test_a_job_accepted_by_a_server_that_dies_is_run_by_another(pg_config):
 
 
 @pytest.mark.postgis
+def test_the_running_job_of_a_dead_server_is_run_again_by_a_live_one(pg_config):
+    st = pg_config.open()
+    st.init()
+    dead_pid = 2**22 + 4242  # above the default pid_max: no such process on this host
+    st.register_instance(InstanceRecord(id="srv_dead", host=os.uname().nodename, pid=dead_pid))
+    job = st.create_job(JobRecord(id=new_id("an"), kind="analysis", request={"layers": {"bases": "ly_gone"},
+                                                                           "bbox": [14.0, 2.0, 28.0, 11.0]}))
+    assert st.claim_job("srv_dead").id == job.id  # it was running there when the server died
+    b = JobManager(st, pg_config, workers=1, heartbeat_s=0.5, stale_after_s=30, poll_s=0.2, job_retries=1)
+    b.host = os.uname().nodename
+    try:
+        b.start()
+        done = _wait_finished(st, job.id)
+    finally:
+        b.stop()
+        st.close()
+    assert (done.status, done.instance_id, done.attempt) == ("failed", b.instance_id, 1)
+    assert "no layer 'ly_gone'" in done.error
+
+
+@pytest.mark.postgis
 def test_two_servers_never_claim_the_same_job(pg_config):
     st = pg_config.open()
     st.init()
