@@ -150,7 +150,8 @@ def create_app(settings: Settings) -> FastAPI:
         storage = config.open()
         storage.init()
         jobs = JobManager(storage, config, workers=settings.workers, travel_time_jobs=settings.travel_time_jobs,
-                          heartbeat_s=settings.heartbeat_s, stale_after_s=settings.stale_after_s)
+                          heartbeat_s=settings.heartbeat_s, stale_after_s=settings.stale_after_s,
+                          job_retries=settings.job_retries)
         jobs.start()
         services = Services(settings=settings, storage=storage, jobs=jobs)
         app.state.services = services

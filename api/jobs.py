@@ -13,6 +13,13 @@ process dead on this host, or silent for ``stale_after_s``) are marked ``interru
 A job is never reported as running forever. Workers whose server died stop at their next
 progress report.
 
+Shared queue (a storage with ``claims_jobs``, PostGIS): a submitted job belongs to no server;
+every server's job loop claims queued jobs for its free workers (``Storage.claim_job``,
+``FOR UPDATE SKIP LOCKED``), so any live server runs queued work. A running job whose server
+is gone, or whose heartbeat (``Storage.touch_jobs``, progress reports) is older than
+``stale_after_s``, is queued again ``job_retries`` times, then marked ``interrupted``
+(``Storage.reap_jobs``); a worker writes only for the attempt it runs.
+
 EXTENSION POINT — job kinds. :data:`JOB_KINDS` maps a kind name to a :class:`JobKind`;
 the modules in :data:`JOB_KIND_MODULES` register theirs on import (``api.analyses``
 registers ``"analysis"``, ``api.scenarios`` ``"scenario"``). :func:`load_job_kinds` imports
@@ -41,7 +48,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -165,7 +172,7 @@ class JobContext:
         if stage == self._last_stage and frac < 1.0 and t - self._last_write < 0.5:
             return
         self._last_stage, self._last_write = stage, t
-        if not self.storage.update_progress(self.job.id, stage, frac, self._fraction):
+        if not self.storage.update_progress(self.job.id, stage, frac, self._fraction, attempt=self.job.attempt):
             raise JobAborted(f"job {self.job.id} is no longer running")
 
     def staging_dir(self) -> Path:
@@ -233,15 +240,21 @@ def _warm() -> int:
     return os.getpid()
 
 
-def run_job(job_id: str, instance_id: str) -> str:
-    """Run one job in this worker process; the outcome is recorded in the store."""
+def run_job(job_id: str, instance_id: str, claimed: bool = False) -> str:
+    """Run one job in this worker process; the outcome is recorded in the store.
+
+    ``claimed``: the server already moved the job to ``running`` for ``instance_id``
+    (:meth:`Storage.claim_job`); otherwise this worker starts it (queued -> running)."""
     storage = _storage()
     job = storage.get_job(job_id)
     kind = JOB_KINDS.get(job.kind)
     if kind is None:
         storage.finish_job(job_id, "failed", error=f"no job kind {job.kind!r} in this server")
         return "failed"
-    if not storage.start_job(job_id, instance_id):
+    if claimed:
+        if job.status != "running" or job.instance_id != instance_id:
+            return "skipped"  # taken back (its server was taken as dead) before the worker got to it
+    elif not storage.start_job(job_id, instance_id):
         return "skipped"  # interrupted or cancelled while queued
     ctx = JobContext(job=job, storage=storage, travel_time_jobs=_WORKER.get("travel_time_jobs", 1),
                      parent_pid=_WORKER.get("parent"), stages=kind.stages)
@@ -254,14 +267,14 @@ def run_job(job_id: str, instance_id: str) -> str:
     except Exception as exc:
         if status_for(exc) < 500:  # an input error of the one table: the message is for the user
             ctx.discard()
-            storage.finish_job(job_id, "failed", error=str(exc))
+            storage.finish_job(job_id, "failed", error=str(exc), attempt=job.attempt)
             return "failed"
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         ctx.discard()
-        storage.finish_job(job_id, "failed",
+        storage.finish_job(job_id, "failed", attempt=job.attempt,
                            error=f"internal error ({type(exc).__name__}: {exc}); the server log has the traceback")
         return "failed"
-    if not storage.finish_job(job_id, "done", result=result):
+    if not storage.finish_job(job_id, "done", result=result, attempt=job.attempt):
         ctx.discard()  # interrupted meanwhile: its products must not appear
         return "aborted"
     return "done"
@@ -293,13 +306,18 @@ class JobManager:
     """Submits jobs to worker processes and keeps job statuses truthful."""
 
     def __init__(self, storage: Storage, config: StorageConfig, *, workers: int, travel_time_jobs: int = 1,
-                 heartbeat_s: float = 10.0, stale_after_s: float = 60.0):
+                 heartbeat_s: float = 10.0, stale_after_s: float = 60.0, job_retries: int = 1,
+                 poll_s: float = 1.0):
         self.storage = storage
         self.config = config
         self.workers = workers
         self.travel_time_jobs = travel_time_jobs
         self.heartbeat_s = heartbeat_s
         self.stale_after_s = stale_after_s
+        self.job_retries = job_retries
+        self.poll_s = poll_s
+        self.shared = bool(getattr(storage, "claims_jobs", False))  # claim queued jobs from the database
+        self._wake = threading.Event()
         self.host = socket.gethostname()
         self.instance_id = new_id("srv")
         self._executor: ProcessPoolExecutor | None = None
@@ -317,16 +335,20 @@ class JobManager:
             ex = self._ensure_executor()
             for _ in range(self.workers):
                 ex.submit(_warm)
-        self._thread = threading.Thread(target=self._heartbeat_loop, name="vacuum-heartbeat", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="vacuum-jobs", daemon=True)
         self._thread.start()
+        if self.shared:
+            self._wake.set()  # claim what is already queued now, not after the first poll
 
     def stop(self) -> None:
         """Graceful stop: this server's unfinished jobs become ``interrupted``; workers end."""
         self._stop.set()
-        for job in self.storage.list_jobs(statuses=ACTIVE_STATUSES, limit=100_000):
-            if job.instance_id == self.instance_id:
-                self.storage.finish_job(job.id, "interrupted",
-                                        error="the server was stopped while the job was unfinished; submit it again")
+        self._wake.set()
+        if not self.shared:
+            for job in self.storage.list_jobs(statuses=ACTIVE_STATUSES, limit=100_000):
+                if job.instance_id == self.instance_id:
+                    self.storage.finish_job(job.id, "interrupted",
+                                            error="the server was stopped while the job was unfinished; submit it again")
         with self._lock:
             ex, self._executor = self._executor, None
         if ex is not None:
@@ -340,6 +362,10 @@ class JobManager:
                     p.join(timeout=5)
         if self._thread is not None:
             self._thread.join(timeout=self.heartbeat_s + 5)
+        if self.shared:  # workers are gone: no late write; queued jobs stay queued for the other servers
+            with contextlib.suppress(Exception):
+                self.storage.reap_jobs(stale_before=None, instance_ids=[self.instance_id], retries=self.job_retries,
+                                       reason="the server running the job was stopped")
         with contextlib.suppress(Exception):
             self.storage.stop_instance(self.instance_id)
 
@@ -352,39 +378,75 @@ class JobManager:
                 initargs=(self.config, os.getpid(), self.travel_time_jobs))
         return self._executor
 
-    def _heartbeat_loop(self) -> None:
-        while not self._stop.wait(self.heartbeat_s):
+    def _loop(self) -> None:
+        """Heartbeat and recovery every ``heartbeat_s``; with a shared queue, also claim queued
+        jobs for free workers every ``poll_s`` and whenever a job is submitted or ends here."""
+        last_beat = time.monotonic()
+        while not self._stop.is_set():
+            wait = self.heartbeat_s - (time.monotonic() - last_beat)
+            if self.shared:
+                wait = min(wait, self.poll_s)
+            self._wake.wait(max(0.0, wait))
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
-                self.storage.heartbeat(self.instance_id)
-                self.recover()
-            except Exception:  # a database hiccup must not end the heartbeat
-                log.exception("heartbeat failed")
+                if time.monotonic() - last_beat >= self.heartbeat_s:
+                    last_beat = time.monotonic()
+                    self.storage.heartbeat(self.instance_id)
+                    if self.shared:
+                        self.storage.touch_jobs(self.instance_id)
+                    self.recover()
+                if self.shared:
+                    self._claim_free()
+            except Exception:  # a database hiccup must not end the loop
+                log.exception("job loop failed")
+
+    def _claim_free(self) -> list[str]:
+        """Claim queued jobs from the database while this server has free workers."""
+        out = []
+        while not self._stop.is_set() and len(self._futures) < self.workers:
+            job = self.storage.claim_job(self.instance_id)
+            if job is None:
+                break
+            self._dispatch(job.id, claimed=True)
+            out.append(job.id)
+        return out
 
     # ---------------------------------------------------------------- jobs
     def submit(self, kind: str, request: dict[str, Any], *, name: str = "", created_by: str = "",
                created_by_name: str = "") -> JobRecord:
         if kind not in JOB_KINDS:
             raise LookupError(f"no job kind {kind!r}")
+        # shared queue: the job belongs to no server until one claims it; else it is this server's
         job = JobRecord(id=new_id(JOB_KINDS[kind].id_prefix), kind=kind, request=request, name=name,
-                        instance_id=self.instance_id, created_by=created_by, created_by_name=created_by_name)
+                        instance_id=None if self.shared else self.instance_id, created_by=created_by,
+                        created_by_name=created_by_name)
         self.storage.create_job(job)
-        self._dispatch(job.id)
+        if self.shared:
+            self._wake.set()
+        else:
+            self._dispatch(job.id)
         return job
 
-    def _dispatch(self, job_id: str) -> None:
+    def _dispatch(self, job_id: str, claimed: bool = False) -> None:
         with self._lock:
             ex = self._ensure_executor()
             try:
-                fut = ex.submit(run_job, job_id, self.instance_id)
+                fut = ex.submit(run_job, job_id, self.instance_id, claimed)
             except (BrokenProcessPool, RuntimeError):
                 self._executor = None
                 ex = self._ensure_executor()
-                fut = ex.submit(run_job, job_id, self.instance_id)
+                fut = ex.submit(run_job, job_id, self.instance_id, claimed)
             self._futures[job_id] = fut
         fut.add_done_callback(functools.partial(self._done, job_id))
 
     def _done(self, job_id: str, fut: Future) -> None:
         self._futures.pop(job_id, None)
+        if self.shared:
+            if self._stop.is_set():
+                return  # stop() hands this server's running jobs back (reap_jobs)
+            self._wake.set()  # a worker is free: claim the next queued job
         if fut.cancelled():
             self.storage.finish_job(job_id, "interrupted", error="the job was cancelled before it started")
             return
@@ -401,8 +463,20 @@ class JobManager:
         self.storage.finish_job(job_id, "failed", error=msg)
 
     def recover(self) -> list[str]:
-        """Mark ``interrupted`` the unfinished jobs of server instances that are gone."""
+        """Mark ``interrupted`` the unfinished jobs of server instances that are gone.
+
+        Shared queue (PostGIS): queued jobs belong to no server and wait for a claim; a running
+        job whose server is gone, or whose heartbeat is older than ``stale_after_s``, is queued
+        again (``job_retries`` times) or else marked ``interrupted``."""
         instances = {i.id: i for i in self.storage.list_instances()}
+        if self.shared:
+            gone = [i.id for i in instances.values() if i.id != self.instance_id and not self._alive(i)]
+            stale = datetime.fromtimestamp(time.time() - self.stale_after_s, UTC).isoformat(timespec="milliseconds")
+            reaped = self.storage.reap_jobs(stale_before=stale, instance_ids=gone, retries=self.job_retries)
+            if reaped:
+                log.warning("jobs of servers gone or silent: %s", ", ".join(f"{i} -> {st}" for i, st in reaped))
+                self._wake.set()
+            return [i for i, _ in reaped]
         out = []
         for job in self.storage.list_jobs(statuses=ACTIVE_STATUSES, limit=100_000):
             if job.instance_id == self.instance_id:

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         "server; unset: embedded SQLite in the workspace",
     )
     database_schema: str = Field("vacuum", description="PostgreSQL schema holding Vacuum's tables")
+    database_pool_max: int = Field(
+        10, ge=1, le=200, description="most PostgreSQL connections each server or worker process opens"
+    )
+    job_retries: int = Field(
+        1, ge=0, le=10, description="PostGIS: times a job whose server died is queued again for another server"
+    )
     admin_key: SecretStr | None = Field(
         None,
         description=f"bootstrap admin API key (at least {MIN_SECRET_LENGTH} characters, not a placeholder); "

@@ -139,6 +139,24 @@ def test_every_operation_of_the_interface_behaves_as_specified(storage, config):
     assert st.list_jobs(statuses=("queued",)) == []
     assert st.job_dir("analysis", "an_1") == config.workspace / "analyses" / "an_1"
 
+    # the shared queue: claim the oldest queued job, heartbeat it, take it back when its server is gone
+    assert (st.claims_jobs, st.claim_job("srv_1")) == (config.database_url is not None, None)  # none queued
+    st.create_job(JobRecord(id="an_2", kind="analysis", request={}, created_at="2020-01-01T00:00:00.000+00:00"))
+    st.create_job(JobRecord(id="an_3", kind="analysis", request={}))
+    claimed = st.claim_job("srv_2")
+    assert (claimed.id, claimed.status, claimed.instance_id, claimed.attempt) == ("an_2", "running", "srv_2", 0)
+    assert st.touch_jobs("srv_2") == 1 and st.touch_jobs("srv_x") == 0
+    assert st.reap_jobs(stale_before=None, instance_ids=["srv_2"], retries=1) == [("an_2", "queued")]
+    j = st.get_job("an_2")
+    assert (j.status, j.instance_id, j.attempt, j.started_at) == ("queued", None, 1, None)
+    assert st.claim_job("srv_3").id == "an_2"  # the oldest again
+    assert not st.update_progress("an_2", "grid", 0.5, 0.1, attempt=0)  # a late worker of attempt 0 cannot write
+    assert st.update_progress("an_2", "grid", 0.5, 0.1, attempt=1)
+    assert st.reap_jobs(stale_before=None, instance_ids=["srv_3"], retries=1) == [("an_2", "interrupted")]
+    assert st.get_job("an_2").error.endswith("submit it again")
+    assert st.reap_jobs(stale_before=None) == []
+    assert st.finish_job("an_3", "failed", error="not run") is True
+
     # server instances
     st.register_instance(InstanceRecord(id="srv_1", host="h", pid=1))
     st.heartbeat("srv_1")
@@ -295,8 +313,13 @@ def test_instances_and_recovery_of_orphaned_jobs(storage, config):
         j = storage.create_job(JobRecord(id=new_id("an"), kind="analysis", request={}, instance_id=inst))
         jobs[inst] = j.id
     storage.start_job(jobs["srv_dead"], "srv_dead")
-    mgr = JobManager(storage, config, workers=1, stale_after_s=60)
+    mgr = JobManager(storage, config, workers=1, stale_after_s=60, job_retries=0)
     mgr.host = os.uname().nodename
+    if storage.claims_jobs:  # PostGIS: a queued job waits for any live server; only the dead one's running job ends
+        assert mgr.recover() == [jobs["srv_dead"]]
+        assert storage.get_job(jobs["srv_dead"]).status == "interrupted"
+        assert {storage.get_job(jobs[i]).status for i in ("srv_far", "srv_peer", None)} == {"queued"}
+        return
     interrupted = set(mgr.recover())
     assert interrupted == {jobs["srv_dead"], jobs["srv_far"], jobs[None]}
     assert storage.get_job(jobs["srv_peer"]).status == "queued"  # a live peer's job is left alone

@@ -16,6 +16,7 @@ mid-write leaves the previous state readable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -58,6 +59,8 @@ class Storage(Protocol):
 
     backend: str
     workspace: Path
+    claims_jobs: bool
+    """True: servers sharing the database claim queued jobs from it (:meth:`claim_job`)."""
 
     def init(self) -> None:
         """Create folders and tables if absent; remove leftovers of interrupted writes."""
@@ -84,12 +87,24 @@ class Storage(Protocol):
     def start_job(self, job_id: str, instance_id: str) -> bool:
         """queued -> running; False if the job is no longer queued."""
 
-    def update_progress(self, job_id: str, stage: str, stage_fraction: float, fraction: float) -> bool:
-        """Record progress of a running job; False if it is no longer running (stop working)."""
+    def claim_job(self, instance_id: str) -> JobRecord | None:
+        """The oldest queued job, moved to running for ``instance_id`` (never given to two); None if none."""
+
+    def touch_jobs(self, instance_id: str) -> int:
+        """Heartbeat of the running jobs of a server."""
+
+    def reap_jobs(self, *, stale_before: str | None, instance_ids: Sequence[str] = (), retries: int = 0,
+                  reason: str = "") -> list[tuple[str, str]]:
+        """Running jobs with a heartbeat older than ``stale_before`` or of those servers: queued
+        again while ``attempt < retries``, else interrupted; ``(id, new status)`` of each."""
+
+    def update_progress(self, job_id: str, stage: str, stage_fraction: float, fraction: float,
+                        attempt: int | None = None) -> bool:
+        """Record progress of a running job (of that attempt); False if it is no longer running (stop working)."""
 
     def finish_job(self, job_id: str, status: str, *, error: str | None = None,
-                   result: dict | None = None) -> bool:
-        """queued/running -> done/failed/interrupted; False if it had already finished."""
+                   result: dict | None = None, attempt: int | None = None) -> bool:
+        """queued/running -> done/failed/interrupted (of that attempt); False if it had already finished."""
 
     def job_dir(self, kind: str, job_id: str) -> Path:
         """Folder of a job's products (may not exist yet)."""
@@ -118,10 +133,11 @@ class Storage(Protocol):
 class StorageConfig:
     """What a worker process needs to open the same storage (picklable, no secrets in repr)."""
 
-    def __init__(self, workspace: Path, database_url: str | None, schema: str = "vacuum"):
+    def __init__(self, workspace: Path, database_url: str | None, schema: str = "vacuum", pool_max: int = 10):
         self.workspace = Path(workspace)
         self.database_url = database_url
         self.schema = schema
+        self.pool_max = pool_max
 
     def __repr__(self) -> str:
         return f"StorageConfig({self.workspace}, {'postgis' if self.database_url else 'sqlite'})"
@@ -129,13 +145,13 @@ class StorageConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> StorageConfig:
         url = settings.database_url.get_secret_value() if settings.database_url is not None else None
-        return cls(settings.workspace, url, settings.database_schema)
+        return cls(settings.workspace, url, settings.database_schema, settings.database_pool_max)
 
     def open(self) -> Storage:
         if self.database_url:
             from .postgis import PostGISStorage
 
-            return PostGISStorage(self.workspace, self.database_url, schema=self.schema)
+            return PostGISStorage(self.workspace, self.database_url, schema=self.schema, pool_max=self.pool_max)
         from .sqlite import SQLiteStorage
 
         return SQLiteStorage(self.workspace)

@@ -111,6 +111,11 @@ class SQLStorage(abc.ABC):
 
     backend = "sql"
     workspace: Path
+    claims_jobs = False
+    """True where servers sharing the database claim queued jobs from it (PostGIS); False where
+    one server owns the store and runs the jobs it accepted (SQLite)."""
+    _skip_locked = ""
+    """Lock clause of the claim's inner SELECT (PostgreSQL: ``FOR UPDATE SKIP LOCKED``)."""
 
     # ------------------------------------------------------------------ backend hooks
     @abc.abstractmethod
@@ -218,29 +223,86 @@ class SQLStorage(abc.ABC):
     def start_job(self, job_id: str, instance_id: str) -> bool:
         t = now()
         n = self._execute(
-            "UPDATE jobs SET status = 'running', started_at = ?, updated_at = ?, instance_id = ? "
-            "WHERE id = ? AND status = 'queued'", (t, t, instance_id, job_id))
+            "UPDATE jobs SET status = 'running', started_at = ?, updated_at = ?, heartbeat_at = ?, instance_id = ? "
+            "WHERE id = ? AND status = 'queued' AND (instance_id IS NULL OR instance_id = ?)",
+            (t, t, t, instance_id, job_id, instance_id))
         return n == 1
 
-    def update_progress(self, job_id: str, stage: str, stage_fraction: float, fraction: float) -> bool:
+    def claim_job(self, instance_id: str) -> JobRecord | None:
+        """The oldest queued job, now ``running`` for ``instance_id``; None when none is queued.
+
+        One statement: on PostgreSQL the inner SELECT locks the row it picks and skips rows
+        other servers are claiming (``FOR UPDATE SKIP LOCKED``), so two servers never get
+        the same job; the outer ``status = 'queued'`` re-checks it under the lock."""
+        t = now()
+        rows = self._query(
+            "UPDATE jobs SET status = 'running', started_at = ?, updated_at = ?, heartbeat_at = ?, instance_id = ? "
+            "WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1"
+            f"{self._skip_locked}) AND status = 'queued' RETURNING *",
+            (t, t, t, instance_id))
+        return self._record(JobRecord, "jobs", rows[0]) if rows else None
+
+    def touch_jobs(self, instance_id: str) -> int:
+        """Heartbeat of the running jobs of ``instance_id``; how many."""
+        return self._execute("UPDATE jobs SET heartbeat_at = ? WHERE instance_id = ? AND status = 'running'",
+                             (now(), instance_id))
+
+    def reap_jobs(self, *, stale_before: str | None, instance_ids: Sequence[str] = (), retries: int = 0,
+                  reason: str = "") -> list[tuple[str, str]]:
+        """Running jobs whose heartbeat is older than ``stale_before`` or whose server is in
+        ``instance_ids``: back to ``queued`` (unowned, ``attempt`` + 1) while ``attempt < retries``,
+        else ``interrupted``. ``(job id, new status)`` of each."""
+        where, params = [], []
+        if stale_before is not None:
+            where.append("heartbeat_at IS NULL OR heartbeat_at < ?")
+            params.append(stale_before)
+        if instance_ids:
+            where.append(f"instance_id IN ({', '.join('?' for _ in instance_ids)})")
+            params.extend(instance_ids)
+        if not where:
+            return []
+        t = now()
+        why = reason or "the server running the job stopped before it finished"
+        match = f"status = 'running' AND ({' OR '.join(f'({w})' for w in where)})"
+        with self._transaction() as tx:
+            again = tx.query(
+                "UPDATE jobs SET status = 'queued', error = ?, started_at = NULL, instance_id = NULL, "
+                f"attempt = attempt + 1, updated_at = ? WHERE {match} AND attempt < ? RETURNING id",
+                (f"{why}; queued again for another server", t, *params, int(retries)))
+            dead = tx.query(
+                f"UPDATE jobs SET status = 'interrupted', error = ?, finished_at = ?, updated_at = ? WHERE {match} "
+                "RETURNING id", (f"{why}; submit it again", t, t, *params))
+        return [(r["id"], "queued") for r in again] + [(r["id"], "interrupted") for r in dead]
+
+    def update_progress(self, job_id: str, stage: str, stage_fraction: float, fraction: float,
+                        attempt: int | None = None) -> bool:
+        guard, extra = self._attempt_guard(attempt)
+        t = now()
         n = self._execute(
-            "UPDATE jobs SET stage = ?, stage_fraction = ?, fraction = ?, updated_at = ? "
-            "WHERE id = ? AND status = 'running'",
-            (stage, float(stage_fraction), float(fraction), now(), job_id))
+            "UPDATE jobs SET stage = ?, stage_fraction = ?, fraction = ?, updated_at = ?, heartbeat_at = ? "
+            f"WHERE id = ? AND status = 'running'{guard}",
+            (stage, float(stage_fraction), float(fraction), t, t, job_id, *extra))
         return n == 1
 
     def finish_job(self, job_id: str, status: str, *, error: str | None = None,
-                   result: dict | None = None) -> bool:
+                   result: dict | None = None, attempt: int | None = None) -> bool:
         if status not in ("done", "failed", "interrupted"):
             raise ValueError(f"finish_job: status must be done, failed or interrupted, not {status!r}")
+        guard, guard_params = self._attempt_guard(attempt)
         t = now()
         error = strip_paths(error) if error is not None else None
         extra = ", fraction = 1.0, stage_fraction = 1.0" if status == "done" else ""
         n = self._execute(
             f"UPDATE jobs SET status = ?, error = ?, result = ?, finished_at = ?, updated_at = ?{extra} "
-            "WHERE id = ? AND status IN ('queued', 'running')",
-            (status, error, dumps(result), t, t, job_id))
+            f"WHERE id = ? AND status IN ('queued', 'running'){guard}",
+            (status, error, dumps(result), t, t, job_id, *guard_params))
         return n == 1
+
+    @staticmethod
+    def _attempt_guard(attempt: int | None) -> tuple[str, tuple[Any, ...]]:
+        """A worker's writes count only for the attempt it runs: a job queued again after its
+        server was taken as dead is not written by that server's late worker."""
+        return ("", ()) if attempt is None else (" AND attempt = ?", (int(attempt),))
 
     # ------------------------------------------------------------------ instances
     def register_instance(self, instance: InstanceRecord) -> None:

@@ -7,16 +7,20 @@ Tables live in one schema (``VACUUM_DATABASE_SCHEMA``, default ``vacuum``): ``la
 Rasters and job folders stay in the workspace as with the embedded storage.
 
 A layer's table and its metadata row are written in one transaction: a failed upload
-leaves neither. Connections come from a small pool (psycopg 3, autocommit outside
-explicit transactions, ``TimeZone=UTC``, ``search_path=<schema>, public``).
+leaves neither. Connections come from a bounded pool (``psycopg_pool``, at most
+``pool_max`` = ``VACUUM_DATABASE_POOL_MAX`` per process; autocommit outside explicit
+transactions, ``TimeZone=UTC``, ``search_path=<schema>, public``). The schema is versioned
+(:mod:`api.storage.migrations`), migrated at ``init`` under an advisory lock.
+
+Jobs are claimed from the database (``claims_jobs``): :meth:`SQLStorage.claim_job` takes
+the oldest queued job with ``FOR UPDATE SKIP LOCKED``, so servers sharing the database
+never take the same job and never wait on each other.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import queue
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,43 +32,10 @@ import shapely
 from pyproj import CRS
 
 from .base import SQLStorage, coerce_columns
+from .migrations import migrate
 from .records import LayerRecord
 
 __all__ = ["PostGISStorage"]
-
-_DDL = """
-CREATE TABLE IF NOT EXISTS layers (
-    id text PRIMARY KEY, kind text NOT NULL, name text NOT NULL, filename text NOT NULL,
-    format text NOT NULL, storage text NOT NULL, crs text NOT NULL, crs_wkt text NOT NULL,
-    feature_count bigint, bbox text, columns text, attrs text, options text,
-    size_bytes bigint NOT NULL DEFAULT 0, created_at timestamptz NOT NULL, created_by text NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS layers_kind ON layers (kind);
-CREATE TABLE IF NOT EXISTS jobs (
-    id text PRIMARY KEY, kind text NOT NULL, name text NOT NULL DEFAULT '', status text NOT NULL,
-    request text NOT NULL, stage text, stage_fraction double precision NOT NULL DEFAULT 0,
-    fraction double precision NOT NULL DEFAULT 0, error text, result text,
-    created_at timestamptz NOT NULL, started_at timestamptz, finished_at timestamptz,
-    updated_at timestamptz NOT NULL, instance_id text, created_by text NOT NULL DEFAULT '',
-    created_by_name text NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
-CREATE INDEX IF NOT EXISTS jobs_kind_created ON jobs (kind, created_at);
-CREATE TABLE IF NOT EXISTS api_keys (
-    id text PRIMARY KEY, name text NOT NULL, role text NOT NULL, salt text NOT NULL, hash text NOT NULL,
-    created_at timestamptz NOT NULL, created_by text NOT NULL DEFAULT '', revoked_at timestamptz
-);
-CREATE TABLE IF NOT EXISTS audit (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at timestamptz NOT NULL, key_id text NOT NULL,
-    key_name text NOT NULL, role text NOT NULL, action text NOT NULL, target text NOT NULL,
-    outcome text NOT NULL, detail text
-);
-CREATE INDEX IF NOT EXISTS audit_action ON audit (action);
-CREATE TABLE IF NOT EXISTS instances (
-    id text PRIMARY KEY, host text NOT NULL, pid bigint NOT NULL, started_at timestamptz NOT NULL,
-    heartbeat_at timestamptz NOT NULL, stopped_at timestamptz
-);
-"""
 
 _PG_TYPES = {"int": "bigint", "float": "double precision", "bool": "boolean", "datetime": "timestamp", "str": "text"}
 
@@ -73,46 +44,28 @@ def _pg(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-class _Pool:
-    """A few idle connections kept for reuse; a broken or busy one is dropped."""
+def _open_pool(url: str, schema: str, max_size: int, timeout_s: float, application_name: str):
+    """A bounded pool (psycopg_pool): at most ``max_size`` connections; a caller past that waits
+    up to ``timeout_s`` for one to come back, then gets ``psycopg_pool.PoolTimeout``."""
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
 
-    def __init__(self, url: str, schema: str, size: int = 8):
-        self.url, self.schema, self.size = url, schema, size
-        self.idle: queue.LifoQueue = queue.LifoQueue()
-        self.lock = threading.Lock()
+    return ConnectionPool(
+        url, min_size=1, max_size=max_size, timeout=timeout_s, open=True, name=f"vacuum-{schema}",
+        check=ConnectionPool.check_connection,
+        kwargs={"autocommit": True, "row_factory": dict_row, "application_name": application_name,
+                "options": f"-c TimeZone=UTC -c search_path={schema},public"})
 
-    def _new(self):
-        import psycopg
-        from psycopg.rows import dict_row
 
-        return psycopg.connect(self.url, autocommit=True, row_factory=dict_row,
-                               options=f"-c TimeZone=UTC -c search_path={self.schema},public")
+def describe_url(url: str, schema: str) -> str:
+    """``host:port/db (schema s)``: the database named for messages, without the password."""
+    from psycopg.conninfo import conninfo_to_dict
 
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[Any]:
-        import psycopg
-
-        try:
-            con = self.idle.get_nowait()
-        except queue.Empty:
-            con = self._new()
-        ok = False
-        try:
-            yield con
-            ok = True
-        finally:
-            healthy = ok and not con.closed and con.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-            if healthy and self.idle.qsize() < self.size:
-                self.idle.put(con)
-            else:
-                con.close()
-
-    def close(self) -> None:
-        while True:
-            try:
-                self.idle.get_nowait().close()
-            except queue.Empty:
-                return
+    try:
+        d = conninfo_to_dict(url)
+    except Exception:
+        return f"(unparsable URL) schema {schema}"
+    return f"{d.get('host', 'localhost')}:{d.get('port', 5432)}/{d.get('dbname', '?')} (schema {schema})"
 
 
 class _Tx:
@@ -131,10 +84,16 @@ class _Tx:
 class PostGISStorage(SQLStorage):
     backend = "postgis"
 
-    def __init__(self, workspace: str | os.PathLike[str], url: str, *, schema: str = "vacuum"):
+    claims_jobs = True
+    _skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, workspace: str | os.PathLike[str], url: str, *, schema: str = "vacuum", pool_max: int = 10,
+                 pool_timeout_s: float = 30.0, application_name: str = "vacuum"):
         self.workspace = Path(workspace)
         self.schema = schema
-        self._pool = _Pool(url, schema)
+        self.where = describe_url(url, schema)
+        self._url = url
+        self._pool = _open_pool(url, schema, pool_max, pool_timeout_s, application_name)
 
     def __repr__(self) -> str:
         return f"PostGISStorage({self.workspace}, schema={self.schema})"
@@ -159,6 +118,7 @@ class PostGISStorage(SQLStorage):
         from psycopg import sql
 
         self._init_workspace()
+        self._wait_connected()
         with self._pool.connection() as con:
             with con.transaction():
                 con.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"vacuum-init:{self.schema}",))
@@ -175,10 +135,27 @@ class PostGISStorage(SQLStorage):
                             f"the database has no PostGIS extension and this role may not create it ({exc}); "
                             "run CREATE EXTENSION postgis as a superuser"
                         ) from exc
-                for stmt in _DDL.split(";"):
-                    if stmt.strip():
-                        con.execute(stmt)
+                with con.cursor() as cur:
+                    migrate(_Tx(cur), "postgis", self.where)
         self._drop_orphan_layer_files()
+
+    def _wait_connected(self, timeout_s: float = 15.0) -> None:
+        """Fail at startup, naming the database and why, when it cannot be reached."""
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        try:
+            self._pool.wait(timeout=timeout_s)
+        except PoolTimeout:
+            from geo.errors import ConfigError
+
+            try:
+                psycopg.connect(self._url, connect_timeout=5).close()
+                why = f"no connection within {timeout_s:g} s"
+            except psycopg.Error as exc:
+                why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"cannot connect to the database {self.where}: {why}; "
+                              "check VACUUM_DATABASE_URL and that the server is up") from None
 
     def close(self) -> None:
         self._pool.close()

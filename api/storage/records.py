@@ -76,6 +76,8 @@ class JobRecord:
     instance_id: str | None = None
     created_by: str = ""
     created_by_name: str = ""
+    heartbeat_at: str | None = None  # last sign of life of the server running it (claimed jobs)
+    attempt: int = 0  # times queued again after its server died (VACUUM_JOB_RETRIES)
 
 
 @dataclass

@@ -32,6 +32,7 @@ from pyproj import CRS
 from geo.errors import VacuumError
 
 from .base import SQLStorage, coerce_columns
+from .migrations import migrate
 from .records import LayerRecord
 
 __all__ = ["SQLiteStorage", "WorkspaceError", "check_workspace", "LIVE_HEARTBEAT_S"]
@@ -102,37 +103,18 @@ def check_workspace(workspace: str | os.PathLike[str]) -> None:
                              f"backup (the workspace holds {held}), or move {ws} aside to start afresh")
 
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS layers (
-    id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, filename TEXT NOT NULL,
-    format TEXT NOT NULL, storage TEXT NOT NULL, crs TEXT NOT NULL, crs_wkt TEXT NOT NULL,
-    feature_count INTEGER, bbox TEXT, columns TEXT, attrs TEXT, options TEXT,
-    size_bytes INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, created_by TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS layers_kind ON layers (kind);
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL DEFAULT '', status TEXT NOT NULL,
-    request TEXT NOT NULL, stage TEXT, stage_fraction REAL NOT NULL DEFAULT 0,
-    fraction REAL NOT NULL DEFAULT 0, error TEXT, result TEXT,
-    created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, updated_at TEXT NOT NULL,
-    instance_id TEXT, created_by TEXT NOT NULL DEFAULT '', created_by_name TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
-CREATE INDEX IF NOT EXISTS jobs_kind_created ON jobs (kind, created_at);
-CREATE TABLE IF NOT EXISTS api_keys (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, salt TEXT NOT NULL, hash TEXT NOT NULL,
-    created_at TEXT NOT NULL, created_by TEXT NOT NULL DEFAULT '', revoked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, key_id TEXT NOT NULL, key_name TEXT NOT NULL,
-    role TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT
-);
-CREATE INDEX IF NOT EXISTS audit_action ON audit (action);
-CREATE TABLE IF NOT EXISTS instances (
-    id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, started_at TEXT NOT NULL,
-    heartbeat_at TEXT NOT NULL, stopped_at TEXT
-);
-"""
+
+class _Tx:
+    """``query``/``execute`` bound to one transaction of a connection."""
+
+    def __init__(self, con: sqlite3.Connection):
+        self.con = con
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.con.execute(sql, tuple(params)).fetchall()]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.con.execute(sql, tuple(params)).rowcount
 
 
 class SQLiteStorage(SQLStorage):
@@ -165,12 +147,12 @@ class SQLiteStorage(SQLStorage):
             con.close()
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[_Tx]:
         con = self._connect()
         try:
             con.execute("BEGIN IMMEDIATE")
             try:
-                yield con
+                yield _Tx(con)
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -184,12 +166,13 @@ class SQLiteStorage(SQLStorage):
         con = self._connect()
         try:
             con.execute("PRAGMA journal_mode = WAL")
-            con.executescript(_DDL)
         except sqlite3.DatabaseError as exc:
             raise WorkspaceError(f"{self.db_path} cannot be initialised ({exc}); check the file and its folder's "
                                  "permissions, or restore it from a backup") from None
         finally:
             con.close()
+        with self._transaction() as tx:  # the schema migrated whole, or not at all
+            migrate(tx, "sqlite", str(self.db_path))
         self._clean_tmp()
         self._drop_orphan_layer_files()
 
