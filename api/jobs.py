@@ -293,13 +293,14 @@ class JobManager:
     """Submits jobs to worker processes and keeps job statuses truthful."""
 
     def __init__(self, storage: Storage, config: StorageConfig, *, workers: int, travel_time_jobs: int = 1,
-                 heartbeat_s: float = 10.0, stale_after_s: float = 60.0):
+                 heartbeat_s: float = 10.0, stale_after_s: float = 60.0, max_active_per_key: int | None = None):
         self.storage = storage
         self.config = config
         self.workers = workers
         self.travel_time_jobs = travel_time_jobs
         self.heartbeat_s = heartbeat_s
         self.stale_after_s = stale_after_s
+        self.max_active_per_key = max_active_per_key
         self.host = socket.gethostname()
         self.instance_id = new_id("srv")
         self._executor: ProcessPoolExecutor | None = None
@@ -365,11 +366,46 @@ class JobManager:
                created_by_name: str = "") -> JobRecord:
         if kind not in JOB_KINDS:
             raise LookupError(f"no job kind {kind!r}")
+        self.check_quota(created_by, created_by_name)
         job = JobRecord(id=new_id(JOB_KINDS[kind].id_prefix), kind=kind, request=request, name=name,
                         instance_id=self.instance_id, created_by=created_by, created_by_name=created_by_name)
         self.storage.create_job(job)
         self._dispatch(job.id)
         return job
+
+    def active_jobs(self, key_id: str) -> list[JobRecord]:
+        """The queued or running jobs a key submitted."""
+        return [j for j in self.storage.list_jobs(statuses=ACTIVE_STATUSES, limit=100_000) if j.created_by == key_id]
+
+    def check_quota(self, key_id: str, key_name: str = "") -> None:
+        """:class:`api.errors.QuotaExceededError` when ``key_id`` has as many active jobs as it may."""
+        if self.max_active_per_key is None or not key_id:
+            return
+        n = len(self.active_jobs(key_id))
+        if n >= self.max_active_per_key:
+            from api.errors import QuotaExceededError
+
+            raise QuotaExceededError(
+                f"your key {key_name or key_id!r} has {n} job{'s' if n != 1 else ''} queued or running, the most it "
+                f"may have (VACUUM_MAX_ACTIVE_JOBS_PER_KEY={self.max_active_per_key}); wait for one to finish or "
+                "cancel one (POST /analyses/{id}/cancel, POST /scenarios/{id}/cancel)")
+
+    def cancel(self, job: JobRecord, by: str) -> bool:
+        """Stop a queued or running job: it is marked ``interrupted`` ("cancelled by ..."), a queued
+        one never starts, a running one stops at its next progress report (its worker then drops
+        its staging folder); its partial files are removed here too. False if it had finished."""
+        from api.storage import now
+
+        if not self.storage.finish_job(job.id, "interrupted", error=f"cancelled by {by} at {now()}"):
+            return False
+        with self._lock:
+            fut = self._futures.get(job.id)
+        if fut is not None:
+            fut.cancel()
+        for d in (*self.storage.tmp_dir().glob(f"{job.id}-*"), self.storage.job_dir(job.kind, job.id)):
+            if d.is_dir():
+                shutil.rmtree(d, ignore_errors=True)
+        return True
 
     def _dispatch(self, job_id: str) -> None:
         with self._lock:

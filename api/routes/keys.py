@@ -88,9 +88,20 @@ def list_keys(s: ServicesDep) -> list[KeyOut]:
 
 
 @router.delete("/keys/{key_id}", dependencies=[Depends(require("admin"))],
-               response_model=KeyOut, responses=error_responses(401, 403, 404),
+               response_model=KeyOut, responses=error_responses(401, 403, 404, 409),
                summary="Revoke an API key (admin)")
 def revoke_key(key_id: Annotated[str, PathParam(examples=["0123456789ab"])], s: ServicesDep, who: Caller) -> KeyOut:
+    """Revoke a key (its signed tile URLs too). The last active admin key cannot be revoked
+    while no bootstrap key (``VACUUM_ADMIN_KEY``) is set: nobody could manage keys after it."""
+    rec = s.storage.get_key(key_id)
+    if rec.role == "admin" and rec.revoked_at is None and s.settings.admin_key is None:
+        admins = [k for k in s.storage.list_keys() if k.role == "admin" and k.revoked_at is None]
+        if len(admins) <= 1:
+            from api.errors import ConflictError
+
+            raise ConflictError(f"key {key_id!r} ({rec.name}) is the last active admin key and no VACUUM_ADMIN_KEY "
+                                "is set: revoking it would leave nobody able to manage keys; create another admin "
+                                "key first")
     rec = s.storage.revoke_key(key_id)
     audit(s.storage, who, "key.revoke", key_id, name=rec.name)
     return _out(rec)
