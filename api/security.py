@@ -1,6 +1,6 @@
 """What the service does for browsers, caches and hostile clients: security headers with a
 content security policy per page, the request-body limit, CORS, URLs built without trusting
-the ``Host`` header, and the offline API docs (vendored Swagger UI and ReDoc, ``api/static``).
+the ``Host`` header, and the offline API docs (vendored Swagger UI, ``api/static``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import (
-    get_redoc_html,
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
@@ -45,14 +44,16 @@ def _hashes(page: str) -> list[str]:
                    for s in _INLINE_SCRIPT.findall(page)})
 
 
-def page_csp(page: str, *, workers: bool = False) -> str:
+def page_csp(page: str, *, workers: bool = False, unsafe_eval: bool = False) -> str:
     """The policy of one HTML page of ours: its own files ('self'), its inline scripts by hash
     (no 'unsafe-inline' for scripts), inline styles (Folium and Swagger UI write style
-    attributes), images from 'self', data: and the basemap hosts the page names."""
+    attributes), images from 'self', data: and the basemap hosts the page names.
+    ``unsafe_eval``: the map page only, whose vendored leaflet-measure compiles its templates
+    with ``Function()`` (a lodash template); its scripts still come from 'self' or by hash."""
     hosts = sorted({"https://" + h.replace("{s}", "*") for h in _TILE_HOST.findall(page)})
     parts = [
         "default-src 'none'",
-        "script-src 'self' " + " ".join(_hashes(page)),
+        "script-src 'self' " + ("'unsafe-eval' " if unsafe_eval else "") + " ".join(_hashes(page)),
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob: " + " ".join(hosts),
         "font-src 'self' data:",
@@ -66,10 +67,10 @@ def page_csp(page: str, *, workers: bool = False) -> str:
     return "; ".join(p.strip() for p in parts)
 
 
-def html_page(page: str, status_code: int = 200, *, workers: bool = False) -> HTMLResponse:
-    """An HTML response with the content security policy of its page."""
+def html_page(page: str, status_code: int = 200, *, workers: bool = False, unsafe_eval: bool = False) -> HTMLResponse:
+    """An HTML response with the content security policy of its page (:func:`page_csp`)."""
     return HTMLResponse(page, status_code=status_code,
-                        headers={"Content-Security-Policy": page_csp(page, workers=workers)})
+                        headers={"Content-Security-Policy": page_csp(page, workers=workers, unsafe_eval=unsafe_eval)})
 
 
 class _SecurityHeaders:
@@ -172,7 +173,8 @@ def public_base(request: Request, settings: Settings) -> str:
 
 
 def _mount_docs(app: FastAPI) -> None:
-    """``/docs`` (Swagger UI) and ``/redoc`` from the vendored files: nothing from a CDN."""
+    """``/docs`` (Swagger UI) from the vendored files: nothing from a CDN. No ``/redoc``: its
+    bundle loads its logo from a CDN (blocked by the policy, but tried)."""
     from fastapi.staticfiles import StaticFiles
 
     app.mount(DOCS_ASSETS_URL, StaticFiles(directory=STATIC_DIR), name="docs-assets")
@@ -191,14 +193,6 @@ def _mount_docs(app: FastAPI) -> None:
     @app.get(oauth2, include_in_schema=False)
     def swagger_redirect() -> HTMLResponse:
         return html_page(bytes(get_swagger_ui_oauth2_redirect_html().body).decode())
-
-    @app.get("/redoc", include_in_schema=False)
-    def redoc() -> HTMLResponse:
-        page = get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - API docs",
-                              redoc_js_url=f"{DOCS_ASSETS_URL}/redoc/redoc.standalone.js",
-                              redoc_favicon_url=f"{DOCS_ASSETS_URL}/swagger-ui/favicon-32x32.png",
-                              with_google_fonts=False)
-        return html_page(bytes(page.body).decode(), workers=True)
 
 
 def install_security(app: FastAPI, settings: Settings) -> None:

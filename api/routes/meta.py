@@ -65,4 +65,5 @@ async def index(s: ServicesDep, who: Caller,
     if job is None or job.status != "done":
         return html_page(status_html(job or latest_active(s.storage)))
     page = await run_in_threadpool(map_html, s.storage, job, who)
-    return html_page(page)  # its CSP allows its own inline scripts by hash, the vendored files, the basemaps
+    # its CSP: its inline scripts by hash, the vendored files, the basemaps; eval for leaflet-measure
+    return html_page(page, unsafe_eval=True)
