@@ -30,7 +30,12 @@ from api.storage import JobRecord, Storage
 from geo.errors import ConfigError
 
 __all__ = ["AnalysisRequest", "AnalysisLayers", "JobStatus", "check_request", "run_analysis", "ANALYSIS_STAGES",
-           "Submitted", "finished_folder", "job_of_kind"]
+           "Submitted", "finished_folder", "job_of_kind", "cancel_job", "EARLIEST_AS_OF", "MAX_BBOX_SPAN_DEG"]
+
+EARLIEST_AS_OF = date(1900, 1, 1)
+"""``as_of`` from this date to a year from today (pandas' timestamps end in 2262, begin in 1677)."""
+MAX_BBOX_SPAN_DEG = 90.0
+"""Widest bbox, each way: the equal-area CRS centred on the area holds a continent, not the world."""
 
 ANALYSIS_STAGES: tuple[tuple[str, float], ...] = (
     ("load_layers", 5), ("grid", 1), ("reproject", 1), ("events", 1), ("friction", 5), ("travel_time", 46),
@@ -158,8 +163,49 @@ def job_status(job: JobRecord, base: str = "/analyses") -> JobStatus:
 # ============================================================================ checks
 
 
-def check_request(storage: Storage, req: AnalysisRequest) -> dict[str, Any]:
-    """Everything that can be told before running; returns the request to store (JSON)."""
+def _check_as_of(as_of: date | None) -> None:
+    from datetime import timedelta
+
+    latest = date.today() + timedelta(days=366)
+    if as_of is not None and not EARLIEST_AS_OF <= as_of <= latest:
+        raise RequestError(f"as_of: {as_of.isoformat()} is outside {EARLIEST_AS_OF.isoformat()}..{latest.isoformat()} "
+                           "(a year from today); give the date the analysis is for, e.g. 2020-10-31")
+
+
+def _check_cells(storage: Storage, req: AnalysisRequest, params: Any, max_cells: int) -> None:
+    """The grid the job would build (bbox, else the admin layer's extent; resolution, margin) is
+    at most ``max_cells``: counted here, with the engine's own grid function, before any job."""
+    from geo.errors import GridError
+    from geo.grid import grid_for_area
+    from geo.inputs import analysis_crs
+    from geo.types import BBox
+
+    if req.bbox is not None:
+        bb, what = req.bbox, "the bbox"
+    else:
+        bb = storage.get_layer(req.layers.admin).bbox if req.layers.admin else None  # type: ignore[arg-type]
+        what = "the admin layer's extent"
+    if not bb:
+        return
+    fix = "use a coarser resolution_m or a smaller area"
+    try:
+        grid = grid_for_area(BBox(*bb), resolution_m=params.resolution_m, margin_m=params.margin_km * 1000.0,
+                             crs=analysis_crs(req.crs))
+    except GridError as exc:
+        if "exceeds" not in str(exc):
+            raise
+        raise RequestError(f"params.resolution_m: {params.resolution_m:g} m over {what} makes a grid over the limit "
+                           f"of {max_cells:,} cells (VACUUM_MAX_ANALYSIS_CELLS); {fix}") from None
+    cells = grid.width * grid.height
+    if cells > max_cells:
+        raise RequestError(f"params.resolution_m: {params.resolution_m:g} m over {what} makes {cells:,} cells "
+                           f"({grid.height} x {grid.width}, margin included), over the limit of {max_cells:,} cells "
+                           f"(VACUUM_MAX_ANALYSIS_CELLS); {fix}")
+
+
+def check_request(storage: Storage, req: AnalysisRequest, max_cells: int | None = None) -> dict[str, Any]:
+    """Everything that can be told before running; returns the request to store (JSON).
+    ``max_cells``: the largest grid accepted (``VACUUM_MAX_ANALYSIS_CELLS``)."""
     from geo.params import load_params
 
     for slot, layer_id in req.layers.model_dump().items():
@@ -175,13 +221,21 @@ def check_request(storage: Storage, req: AnalysisRequest) -> dict[str, Any]:
                                f"pick a {slot} layer from GET /layers?kind={slot}")
     if req.layers.admin is None and req.bbox is None:
         raise RequestError("no area of interest: give layers.admin (admin units) or bbox [W, S, E, N]")
+    _check_as_of(req.as_of)
+    if req.bbox is not None:
+        w, s_, e, n = req.bbox
+        if e - w > MAX_BBOX_SPAN_DEG or n - s_ > MAX_BBOX_SPAN_DEG:
+            raise RequestError(f"bbox: spans {e - w:g} x {n - s_:g} degrees; at most {MAX_BBOX_SPAN_DEG:g} each way "
+                               "(an analysis covers a country or a region, not the world)")
     try:
-        load_params(None, **req.params)
+        params = load_params(None, **req.params)
     except ConfigError as exc:
         raise ConfigError(f"params: {exc}") from None
     from geo.inputs import analysis_crs
 
     analysis_crs(req.crs)
+    if max_cells is not None:
+        _check_cells(storage, req, params, max_cells)
     return req.model_dump(mode="json")
 
 
@@ -265,6 +319,22 @@ def job_of_kind(storage: Storage, job_id: str, kind: str) -> JobRecord:
     return job
 
 
+def cancel_job(s: Any, who: Any, job_id: str, kind: str) -> JobRecord:
+    """Cancel a queued or running job of ``kind`` for ``who``: its submitter or an admin (403
+    otherwise), 409 if it has finished. Audited as ``<kind>.cancel``."""
+    from api.errors import ConflictError, PermissionDeniedError
+
+    job = job_of_kind(s.storage, job_id, kind)
+    if job.created_by != who.key_id and not who.can("admin"):
+        raise PermissionDeniedError(f"{kind} {job_id!r} was submitted by another key ({job.created_by_name}); "
+                                    "only that key or an admin may cancel it")
+    if not s.jobs.cancel(job, by=who.name):
+        job = s.storage.get_job(job_id)
+        raise ConflictError(f"{kind} {job_id!r} is {job.status}, not queued or running: there is nothing to cancel")
+    audit(s.storage, who, f"{kind}.cancel", job_id)
+    return s.storage.get_job(job_id)
+
+
 def finished_folder(storage: Storage, job_id: str, kind: str = "analysis") -> Path:
     """The products folder of a done job; 404 if no such job, 409 if it is not done."""
     job = job_of_kind(storage, job_id, kind)
@@ -287,7 +357,8 @@ def build_router() -> APIRouter:
     def submit(body: AnalysisRequest, response: Response, s: ServicesDep, who: Caller) -> Submitted:
         """Check the request and queue it; poll ``status_url`` until ``status`` is ``done``."""
         try:
-            stored = check_request(s.storage, body)
+            s.jobs.check_quota(who.key_id, who.name)
+            stored = check_request(s.storage, body, max_cells=s.settings.max_analysis_cells)
         except Exception as exc:
             audit(s.storage, who, "analysis.submit", "-", outcome=f"rejected: {type(exc).__name__}")
             raise
@@ -311,6 +382,20 @@ def build_router() -> APIRouter:
                 summary="Status and progress of an analysis")
     def get_analysis(analysis_id: _ID, s: ServicesDep) -> JobStatus:
         return job_status(job_of_kind(s.storage, analysis_id, "analysis"))
+
+    @router.post("/{analysis_id}/cancel", dependencies=[Depends(require("planner"))],
+                 response_model=JobStatus, responses=error_responses(401, 403, 404, 409),
+                 summary="Cancel a queued or running analysis (planner: its submitter, or an admin)")
+    def cancel(analysis_id: _ID, s: ServicesDep, who: Caller) -> JobStatus:
+        """The job is marked ``interrupted`` ("cancelled by ..."), stops at its next progress report
+        and leaves no partial files."""
+        return job_status(cancel_job(s, who, analysis_id, "analysis"))
+
+    @router.delete("/{analysis_id}", dependencies=[Depends(require("planner"))],
+                   response_model=JobStatus, responses=error_responses(401, 403, 404, 409),
+                   summary="Cancel a queued or running analysis (as POST .../cancel)")
+    def delete(analysis_id: _ID, s: ServicesDep, who: Caller) -> JobStatus:
+        return job_status(cancel_job(s, who, analysis_id, "analysis"))
 
     @router.get("/{analysis_id}/summary", dependencies=[Depends(require("viewer"))], responses={
         200: {"description": "summary.json of the analysis",

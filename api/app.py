@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api.auth import require_surface_access
+from api.auth import require_surface_access, tile_cache_headers, tile_url
 from api.deps import Services
 from api.errors import NotFoundError, error_body, install_error_handlers
 from api.jobs import JOB_KINDS, JobManager, load_job_kinds
+from api.security import install_security
 from api.settings import Settings
 from api.storage import StorageConfig
 
@@ -79,7 +81,8 @@ def _mount_tiles(app: FastAPI) -> None:
     from api.tiles import TileRenderer, tiles_router
 
     app.include_router(tiles_router(make_resolver(app), renderer=TileRenderer(),
-                                    dependencies=[Depends(require_surface_access)]))
+                                    dependencies=[Depends(require_surface_access)],
+                                    cache_headers=tile_cache_headers, tile_url=tile_url))
 
 
 _TILE_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
@@ -151,7 +154,8 @@ def create_app(settings: Settings) -> FastAPI:
         storage.init()
         jobs = JobManager(storage, config, workers=settings.workers, travel_time_jobs=settings.travel_time_jobs,
                           heartbeat_s=settings.heartbeat_s, stale_after_s=settings.stale_after_s,
-                          job_retries=settings.job_retries)
+                          job_retries=settings.job_retries,
+                          max_active_per_key=settings.max_active_jobs_per_key)
         jobs.start()
         services = Services(settings=settings, storage=storage, jobs=jobs)
         app.state.services = services
@@ -166,8 +170,10 @@ def create_app(settings: Settings) -> FastAPI:
             storage.close()
 
     app = FastAPI(title="Vacuum", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  openapi_tags=TAGS)
+                  openapi_tags=TAGS, docs_url=None, redoc_url=None)  # the docs: api.security, vendored files
     app.state.settings = settings
+    secret = settings.url_signing_secret
+    app.state.url_secret = secret.get_secret_value().encode() if secret is not None else secrets.token_bytes(32)
     install_error_handlers(app)
 
     from api.routes import keys, layers, meta
@@ -180,5 +186,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(keys.router)
     _mount_tiles(app)
     _mount_map(app)
+    install_security(app, settings)
     app.openapi = _custom_openapi(app)  # type: ignore[method-assign]
     return app

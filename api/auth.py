@@ -46,10 +46,15 @@ __all__ = [
     "require_surface_access",
     "Caller",
     "audit",
+    "tile_owner",
+    "tile_cache_headers",
+    "tile_url",
 ]
 
 BOOTSTRAP_KEY_ID = "bootstrap"
 ANONYMOUS = "anonymous"
+
+TOKEN_PARAM_NAME = "token"  # api.signing.TOKEN_PARAM
 
 SENSITIVE_LAYER_KINDS = frozenset({"bases", "national"})
 """Layers whose features are force positions: planner and above."""
@@ -112,8 +117,47 @@ _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key 
 _bearer = HTTPBearer(auto_error=False, description="the same API key as a bearer token")
 
 
+def tile_owner(request: Request) -> tuple[str, str] | None:
+    """``(owner kind, owner id)`` of a tile or TileJSON route (where signed tokens are good), else None."""
+    path = request.url.path
+    if "/tiles/" not in path and "/tilejson/" not in path:
+        return None
+    params = request.path_params
+    if "analysis_id" in params:
+        return "analysis", str(params["analysis_id"])
+    if "scenario_id" in params:
+        return "scenario", str(params["scenario_id"])
+    return None
+
+
+def _from_token(request: Request, token: str) -> Identity:
+    """The identity of a signed tile URL's token (:mod:`api.signing`): its key, as it is now."""
+    from api.signing import verify_token
+
+    owner = tile_owner(request)
+    if owner is None:
+        raise AuthenticationError("a tile token opens tiles and TileJSON only; send an API key")
+    services = request.app.state.services
+    key_id = verify_token(request.app.state.url_secret, token, *owner)
+    try:
+        rec = services.storage.get_key(key_id)
+    except NotFoundError:
+        raise AuthenticationError("tile token of an unknown API key") from None
+    if rec.revoked_at is not None:
+        raise AuthenticationError(f"tile token of API key {rec.id!r} ({rec.name}), revoked at {rec.revoked_at}")
+    return Identity(rec.id, rec.name, rec.role)  # type: ignore[arg-type]
+
+
 def authenticate(request: Request, key: str | None) -> Identity:
     services = request.app.state.services
+    if not key:
+        from api.signing import TOKEN_PARAM
+
+        token = request.query_params.get(TOKEN_PARAM)
+        if token:
+            ident = _from_token(request, token)
+            request.state.token = token
+            return ident
     if key:
         s = services.settings
         bootstrap = s.admin_key.get_secret_value() if s.admin_key is not None else None
@@ -162,6 +206,48 @@ def require_surface_access(request: Request, ident: Annotated[Identity, Depends(
         raise PermissionDeniedError(
             f"the {surface} surface shows where bases are; it needs the planner role (your key has {ident.role})")
     return ident
+
+
+def _needed_role(request: Request, surface: str) -> Role:
+    if "scenario_id" in request.path_params:
+        return "planner"
+    return "planner" if surface in SENSITIVE_SURFACES else "viewer"
+
+
+def tile_cache_headers(request: Request, surface: str) -> dict[str, str]:
+    """Cache headers of a tile or TileJSON: ``public`` only for what a caller without any key
+    may see (an anonymous role that has the right); anything role-restricted is ``private``
+    and varies on the key headers, so no shared cache hands it to another caller."""
+    anon = request.app.state.services.settings.anonymous_role
+    if anon is not None and has_role(anon, _needed_role(request, surface)) and TOKEN_PARAM_NAME not in request.query_params:
+        return {"Cache-Control": "public, max-age=3600"}
+    return {"Cache-Control": "private, max-age=3600", "Vary": "Authorization, X-API-Key"}
+
+
+def tile_url(request: Request, path: str, owner_kind: str, owner_id: str, signed: bool, ttl_s: int | None) -> str:
+    """The URL of a tile template in a TileJSON: the public base (never an untrusted ``Host``,
+    :func:`api.security.public_base`) + ``path``, with a signed token when asked (``?signed=1``)
+    or when the TileJSON itself was fetched with one."""
+    from api.errors import RequestError
+    from api.security import public_base
+    from api.signing import TOKEN_PARAM, sign
+
+    settings = request.app.state.services.settings
+    url = public_base(request, settings) + path
+    token = getattr(request.state, "token", None)
+    if signed:
+        ident: Identity = request.state.identity
+        if ident.key_id in (BOOTSTRAP_KEY_ID, ANONYMOUS):
+            raise RequestError(f"signed: the {ident.name} cannot sign URLs (a signed URL must die with a revocable "
+                               "key); create a key (POST /keys) and ask with it")
+        ttl = settings.signed_url_ttl_s if ttl_s is None else ttl_s
+        if not 1 <= ttl <= settings.max_signed_url_ttl_s:
+            raise RequestError(f"ttl_s: {ttl} is outside 1..{settings.max_signed_url_ttl_s} seconds "
+                               "(VACUUM_MAX_SIGNED_URL_TTL_S)")
+        token = sign(request.app.state.url_secret, ident.key_id, owner_kind, owner_id, ttl)
+    if token:
+        url += f"?{TOKEN_PARAM}={token}"
+    return url
 
 
 def audit(storage: Storage, ident: Identity, action: str, target: str, outcome: str = "ok",

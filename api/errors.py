@@ -42,6 +42,7 @@ __all__ = [
     "JobNotReadyError",
     "ConflictError",
     "PayloadTooLargeError",
+    "QuotaExceededError",
     "UploadRejectedError",
     "RequestError",
     "STATUS_CODES",
@@ -90,12 +91,17 @@ class JobNotReadyError(ServiceError):
     """Products asked of a job that has not finished (or failed)."""
 
 
-class ConflictError(ServiceError):
-    """The thing is not in a state the request can change (a key already revoked)."""
-
-
 class PayloadTooLargeError(ServiceError):
-    """An upload over the size limits."""
+    """An upload or a request body over the size limits."""
+
+
+class ConflictError(ServiceError):
+    """A request the current state forbids: cancelling a finished job, revoking the last admin key
+    or a key already revoked."""
+
+
+class QuotaExceededError(ServiceError):
+    """A key with as many queued or running jobs as it may have."""
 
 
 class UploadRejectedError(InputError):
@@ -124,6 +130,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     JobNotReadyError: 409,
     ConflictError: 409,
     PayloadTooLargeError: 413,
+    QuotaExceededError: 429,
     # tiles: api.tiles.TILE_ERROR_STATUS (TileCoordinateError -> 422, TileOutsideBoundsError,
     # UnknownSurfaceError, SurfaceFileMissingError -> 404) is merged in by install_error_handlers.
 }
@@ -265,6 +272,8 @@ _EXAMPLES: dict[int, tuple[str, str]] = {
     404: ("NotFoundError", "no analysis 'an_0123456789ab'"),
     409: ("JobNotReadyError", "analysis 'an_0123456789ab' is running (stage travel_time); poll its status until done"),
     413: ("PayloadTooLargeError", "upload of 312.0 MB is over the limit of 200 MB (VACUUM_MAX_UPLOAD_MB)"),
+    429: ("QuotaExceededError", "your key 'planning cell' has 4 jobs queued or running, the most it may have "
+          "(VACUUM_MAX_ACTIVE_JOBS_PER_KEY); wait for one to finish or cancel one"),
     422: ("MissingColumnError", "bases.csv: bases need field(s) 'strength', which no column provides; columns present: "
           "site, lat, lon. Fix: pass mapping={'strength': 'your_column'}"),
 }
@@ -279,7 +288,8 @@ def _error_response(status: int) -> dict[str, Any]:
     error, detail = _EXAMPLES[status]
     return {
         "description": {401: "no or unknown API key", 403: "the key's role lacks the right", 404: "not found",
-                        409: "not ready", 413: "too large", 422: "invalid input, with the fix"}[status],
+                        409: "not ready, or in a state that forbids it", 413: "too large",
+                        422: "invalid input, with the fix", 429: "too many jobs running"}[status],
         "model": ErrorBody,
         "content": {"application/json": {"example": error_body(error, detail)}},
     }

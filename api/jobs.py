@@ -307,7 +307,7 @@ class JobManager:
 
     def __init__(self, storage: Storage, config: StorageConfig, *, workers: int, travel_time_jobs: int = 1,
                  heartbeat_s: float = 10.0, stale_after_s: float = 60.0, job_retries: int = 1,
-                 poll_s: float = 1.0):
+                 poll_s: float = 1.0, max_active_per_key: int | None = None):
         self.storage = storage
         self.config = config
         self.workers = workers
@@ -318,6 +318,7 @@ class JobManager:
         self.poll_s = poll_s
         self.shared = bool(getattr(storage, "claims_jobs", False))  # claim queued jobs from the database
         self._wake = threading.Event()
+        self.max_active_per_key = max_active_per_key
         self.host = socket.gethostname()
         self.instance_id = new_id("srv")
         self._executor: ProcessPoolExecutor | None = None
@@ -418,6 +419,7 @@ class JobManager:
                created_by_name: str = "") -> JobRecord:
         if kind not in JOB_KINDS:
             raise LookupError(f"no job kind {kind!r}")
+        self.check_quota(created_by, created_by_name)
         # shared queue: the job belongs to no server until one claims it; else it is this server's
         job = JobRecord(id=new_id(JOB_KINDS[kind].id_prefix), kind=kind, request=request, name=name,
                         instance_id=None if self.shared else self.instance_id, created_by=created_by,
@@ -428,6 +430,40 @@ class JobManager:
         else:
             self._dispatch(job.id)
         return job
+
+    def active_jobs(self, key_id: str) -> list[JobRecord]:
+        """The queued or running jobs a key submitted."""
+        return [j for j in self.storage.list_jobs(statuses=ACTIVE_STATUSES, limit=100_000) if j.created_by == key_id]
+
+    def check_quota(self, key_id: str, key_name: str = "") -> None:
+        """:class:`api.errors.QuotaExceededError` when ``key_id`` has as many active jobs as it may."""
+        if self.max_active_per_key is None or not key_id:
+            return
+        n = len(self.active_jobs(key_id))
+        if n >= self.max_active_per_key:
+            from api.errors import QuotaExceededError
+
+            raise QuotaExceededError(
+                f"your key {key_name or key_id!r} has {n} job{'s' if n != 1 else ''} queued or running, the most it "
+                f"may have (VACUUM_MAX_ACTIVE_JOBS_PER_KEY={self.max_active_per_key}); wait for one to finish or "
+                "cancel one (POST /analyses/{id}/cancel, POST /scenarios/{id}/cancel)")
+
+    def cancel(self, job: JobRecord, by: str) -> bool:
+        """Stop a queued or running job: it is marked ``interrupted`` ("cancelled by ..."), a queued
+        one never starts, a running one stops at its next progress report (its worker then drops
+        its staging folder); its partial files are removed here too. False if it had finished."""
+        from api.storage import now
+
+        if not self.storage.finish_job(job.id, "interrupted", error=f"cancelled by {by} at {now()}"):
+            return False
+        with self._lock:
+            fut = self._futures.get(job.id)
+        if fut is not None:
+            fut.cancel()
+        for d in (*self.storage.tmp_dir().glob(f"{job.id}-*"), self.storage.job_dir(job.kind, job.id)):
+            if d.is_dir():
+                shutil.rmtree(d, ignore_errors=True)
+        return True
 
     def _dispatch(self, job_id: str, claimed: bool = False) -> None:
         with self._lock:

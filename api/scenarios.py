@@ -31,7 +31,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.analyses import JobStatus, Submitted, finished_folder, job_of_kind
+from api.analyses import JobStatus, Submitted, cancel_job, finished_folder, job_of_kind
 from api.auth import Caller, audit, require
 from api.deps import Page, ServicesDep
 from api.errors import NotFoundError, RequestError, error_responses
@@ -173,9 +173,32 @@ def _plan_inputs(folder: Path):
     return bases, admin, with_terms
 
 
-def check_plan(folder: Path, plan: Plan) -> int:
+def _raw_steps(action: Any) -> int:
+    if isinstance(action, dict):
+        return sum(len(v) if isinstance(v, list) else 1 for v in action.values()) or 1
+    return 1
+
+
+def check_plan_size(plan: Any, max_phases: int, max_steps: int) -> None:
+    """The plan document's size, before it is parsed: at most ``max_phases`` phases and
+    ``max_steps`` steps (a base in a ``close`` list is one step)."""
+    phases = plan.get("phases") if isinstance(plan, dict) else None
+    if not isinstance(phases, list):
+        return  # parse_plan names what is wrong
+    if len(phases) > max_phases:
+        raise RequestError(f"plan.phases: {len(phases):,} phases, more than the {max_phases} a plan may have "
+                           "(VACUUM_MAX_PLAN_PHASES); merge phases")
+    steps = sum(_raw_steps(a) for ph in phases if isinstance(ph, dict) and isinstance(ph.get("actions"), list)
+                for a in ph["actions"])
+    if steps > max_steps:
+        raise RequestError(f"plan: {steps:,} steps, more than the {max_steps} a plan may have "
+                           "(VACUUM_MAX_PLAN_STEPS); split it into several scenarios")
+
+
+def check_plan(folder: Path, plan: Plan, max_steps: int | None = None) -> int:
     """Resolve ``plan`` against the analysis in ``folder``; the number of phases. PlanError names
-    the phase, the action and the id."""
+    the phase, the action and the id; more than ``max_steps`` resolved steps (``close_admin``
+    expands to every base of the unit) is a RequestError."""
     from geo.plan import resolve_plan
 
     bases, admin, with_terms = _plan_inputs(folder)
@@ -183,6 +206,10 @@ def check_plan(folder: Path, plan: Plan) -> int:
         phases = resolve_plan(plan, bases, admin)
     except PlanError as exc:
         raise PlanError(f"plan: {exc}") from None
+    n_steps = sum(len(ph.steps) for ph in phases)
+    if max_steps is not None and n_steps > max_steps:
+        raise RequestError(f"plan: {n_steps:,} steps once resolved, more than the {max_steps} a plan may have "
+                           "(VACUUM_MAX_PLAN_STEPS); split it into several scenarios")
     for k, ph in enumerate(phases, start=1):
         for step in ph.steps:
             if step.base_id not in with_terms:
@@ -191,11 +218,15 @@ def check_plan(folder: Path, plan: Plan) -> int:
     return len(phases)
 
 
-def check_request(storage: Storage, req: ScenarioRequest) -> dict[str, Any]:
-    """Everything that can be told before running; returns the request to store (JSON)."""
+def check_request(storage: Storage, req: ScenarioRequest, max_phases: int | None = None,
+                  max_steps: int | None = None) -> dict[str, Any]:
+    """Everything that can be told before running; returns the request to store (JSON).
+    ``max_phases``, ``max_steps``: the plan's size limits (``VACUUM_MAX_PLAN_*``)."""
     folder = finished_folder(storage, req.analysis_id, "analysis")  # 404 unknown, 409 not done
+    if max_phases is not None and max_steps is not None:
+        check_plan_size(req.plan, max_phases, max_steps)
     plan = parse_plan(req.plan, source="plan")  # 422 naming phase/action/field
-    check_plan(folder, plan)
+    check_plan(folder, plan, max_steps)
     return {"name": req.name or plan.name, "analysis_id": req.analysis_id,
             "plan": plan.model_dump(mode="json", exclude_none=True),
             "phases": req.phases, "cover_threshold": req.cover_threshold}
@@ -381,7 +412,8 @@ def build_router() -> APIRouter:
         """Check the plan against the analysis' bases and queue it; poll ``status_url`` until
         ``status`` is ``done``. Plan errors name the phase, the action and the id."""
         try:
-            stored = check_request(s.storage, body)
+            s.jobs.check_quota(who.key_id, who.name)
+            stored = check_request(s.storage, body, s.settings.max_plan_phases, s.settings.max_plan_steps)
         except Exception as exc:
             audit(s.storage, who, "scenario.submit", "-", outcome=f"rejected: {type(exc).__name__}",
                   analysis_id=body.analysis_id)
@@ -408,6 +440,20 @@ def build_router() -> APIRouter:
                 summary="Status and progress of a scenario (planner)")
     def get_scenario(scenario_id: _ID, s: ServicesDep) -> ScenarioStatus:
         return scenario_status(job_of_kind(s.storage, scenario_id, "scenario"))
+
+    @router.post("/{scenario_id}/cancel", dependencies=[Depends(require("planner"))],
+                 response_model=ScenarioStatus, responses=error_responses(401, 403, 404, 409),
+                 summary="Cancel a queued or running scenario (planner: its submitter, or an admin)")
+    def cancel(scenario_id: _ID, s: ServicesDep, who: Caller) -> ScenarioStatus:
+        """The job is marked ``interrupted`` ("cancelled by ..."), stops at its next progress report
+        and leaves no partial files."""
+        return scenario_status(cancel_job(s, who, scenario_id, "scenario"))
+
+    @router.delete("/{scenario_id}", dependencies=[Depends(require("planner"))],
+                   response_model=ScenarioStatus, responses=error_responses(401, 403, 404, 409),
+                   summary="Cancel a queued or running scenario (as POST .../cancel)")
+    def delete(scenario_id: _ID, s: ServicesDep, who: Caller) -> ScenarioStatus:
+        return scenario_status(cancel_job(s, who, scenario_id, "scenario"))
 
     @router.get("/{scenario_id}/summary", dependencies=[Depends(require("planner"))], responses={
         200: {"description": "summary.json of the scenario",

@@ -17,7 +17,7 @@ __all__ = ["ROOT", "DEMO", "ADMIN_KEY", "postgis_url", "in_ci", "unique_schema"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "minusca"
-ADMIN_KEY = "test-admin-key-0123456789abcdef"
+ADMIN_KEY = "test-admin-key-Qm7xK2pV9rT4wZ8nB3cF6hJ1sD5gL0aY"
 
 _URL: dict[str, str] = {}
 

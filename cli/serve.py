@@ -96,6 +96,9 @@ def run_serve(args: argparse.Namespace) -> int:
     print(f"vacuum serve: http://{args.host}:{args.port}/ (map), /docs (API); workspace {settings.workspace}, "
           f"storage {settings.backend}, {settings.workers} worker process(es)"
           + (f", anonymous {settings.anonymous_role}" if settings.anonymous_role else ""), file=sys.stderr)
+    # slow or hostile clients: idle keep-alive connections closed, request heads capped, connections bounded
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=10, timeout_keep_alive=settings.timeout_keep_alive_s,
+                h11_max_incomplete_event_size=settings.max_header_kb * 1024,
+                limit_concurrency=settings.limit_concurrency, server_header=False)
     return 0

@@ -110,3 +110,26 @@ def test_served_map_loads_in_chromium(served, tmp_path):
         assert name in legend, (name, legend)
     for cls in ("low", "moderate", "elevated", "high", "critical"):
         assert cls in legend
+
+
+def test_api_docs_render_offline_under_their_csp(served):
+    """/docs draws the API from the vendored files alone, with no CSP violation and no request
+    leaving this machine."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("request", lambda r: outside.append(r.url)
+                    if not (_loopback(r.url) or r.url.startswith(("data:", "blob:"))) else None)
+            page.goto(served + "/docs", wait_until="networkidle", timeout=60_000)
+            page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
+        finally:
+            browser.close()
+    assert errors == [], errors
+    assert outside == [], outside

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.auth import Caller, audit, new_key, require
 from api.deps import Page, ServicesDep
-from api.errors import ConflictError, error_responses
+from api.errors import error_responses
 from api.settings import Role
 from api.storage import KeyRecord
 
@@ -99,7 +99,17 @@ def list_keys(s: ServicesDep) -> list[KeyOut]:
                response_model=KeyOut, responses=error_responses(401, 403, 404, 409),
                summary="Revoke an API key (admin)")
 def revoke_key(key_id: Annotated[str, PathParam(examples=["0123456789ab"])], s: ServicesDep, who: Caller) -> KeyOut:
-    before = s.storage.get_key(key_id)
+    """Revoke a key (its signed tile URLs too). The last active admin key cannot be revoked
+    while no bootstrap key (``VACUUM_ADMIN_KEY``) is set: nobody could manage keys after it."""
+    rec = before = s.storage.get_key(key_id)
+    if rec.role == "admin" and rec.revoked_at is None and s.settings.admin_key is None:
+        admins = [k for k in s.storage.list_keys() if k.role == "admin" and k.revoked_at is None]
+        if len(admins) <= 1:
+            from api.errors import ConflictError
+
+            raise ConflictError(f"key {key_id!r} ({rec.name}) is the last active admin key and no VACUUM_ADMIN_KEY "
+                                "is set: revoking it would leave nobody able to manage keys; create another admin "
+                                "key first")
     if before.revoked_at is not None:
         audit(s.storage, who, "key.revoke", key_id, outcome="rejected: ConflictError", name=before.name)
         raise ConflictError(f"API key {key_id!r} ({before.name}) is already revoked (at {before.revoked_at}); "

@@ -13,6 +13,7 @@ from api.auth import Caller, require
 from api.deps import ServicesDep
 from api.errors import error_responses
 from api.mappage import DEMO_NAME, latest_active, map_html, pick_analysis, status_html
+from api.security import html_page
 from geo import __version__
 
 __all__ = ["router"]
@@ -62,6 +63,7 @@ async def index(s: ServicesDep, who: Caller,
     (planner) bases. While the first analysis runs, a page that refreshes itself."""
     job = pick_analysis(s.storage, analysis, DEMO_NAME if s.settings.demo else None)
     if job is None or job.status != "done":
-        return HTMLResponse(status_html(job or latest_active(s.storage)))
+        return html_page(status_html(job or latest_active(s.storage)))
     page = await run_in_threadpool(map_html, s.storage, job, who)
-    return HTMLResponse(page)
+    # its CSP: its inline scripts by hash, the vendored files, the basemaps; eval for leaflet-measure
+    return html_page(page, unsafe_eval=True)

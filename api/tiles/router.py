@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -28,10 +28,20 @@ from starlette.concurrency import run_in_threadpool
 from .errors import TILE_ERROR_STATUS
 from .render import MAX_ZOOM, TileRenderer
 
-__all__ = ["tiles_router", "add_tile_error_handlers", "CACHE_CONTROL", "Resolver"]
+__all__ = ["tiles_router", "add_tile_error_handlers", "CACHE_CONTROL", "Resolver", "CacheHeaders", "TileURL"]
 
 Resolver = Callable[[str, str, "int | None", str], Path]
+CacheHeaders = Callable[[Request, str], dict[str, str]]
+"""``(request, surface) -> headers``: the cache headers of a tile or TileJSON response."""
+TileURL = Callable[[Request, str, str, str, bool, "int | None"], str]
+"""``(request, path, owner kind, owner id, signed, ttl_s) -> URL`` of the tile template in a TileJSON."""
 CACHE_CONTROL = "public, max-age=3600"
+"""The default for a standalone app whose tiles anyone may see; the service passes
+``cache_headers`` (role-restricted tiles are private)."""
+Signed = Annotated[bool, Query(description="tile URLs with a signed, expiring token, for clients that cannot "
+                                           "send headers (QGIS, plain Leaflet)")]
+TTL = Annotated[int | None, Query(description="lifetime of the signed URLs in seconds (default "
+                                              "VACUUM_SIGNED_URL_TTL_S)")]
 _PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "a PNG tile"}, 304: {"description": "not modified"}}
 
 Z = Annotated[int, PathParam(description=f"zoom 0..{MAX_ZOOM}")]
@@ -53,6 +63,8 @@ def tiles_router(
     renderer: TileRenderer,
     dependencies: Sequence[Any] = (),
     resolve_in_threadpool: bool = True,
+    cache_headers: CacheHeaders | None = None,
+    tile_url: TileURL | None = None,
 ) -> APIRouter:
     """Routes for PNG tiles, TileJSON and legends; ``dependencies`` (e.g. auth) apply to all.
 
@@ -60,7 +72,15 @@ def tiles_router(
     resolver that never blocks (an in-memory map, a local SQLite lookup of a few tens of
     microseconds), and it saves a thread hop per tile; keep the default for a resolver
     that may wait on a network database.
+
+    ``cache_headers`` gives each response's cache headers (default: :data:`CACHE_CONTROL`);
+    ``tile_url`` builds the tile URL of a TileJSON from its path (default: ``request.url_for``,
+    from the ``Host`` header; without it ``?signed=1`` has no effect).
     """
+
+    def caching(request: Request, surface: str) -> dict[str, str]:
+        return cache_headers(request, surface) if cache_headers is not None else {"Cache-Control": CACHE_CONTROL}
+
     router = APIRouter(dependencies=list(dependencies), tags=["tiles"])
 
     async def tile(request: Request, kind: str, owner_id: str, phase: int | None,
@@ -80,7 +100,7 @@ def tiles_router(
             if key is None:  # a file not seen before: reading its metadata blocks
                 key = await run_in_threadpool(renderer.tile_key, fid, surface, z, x, y)
             etag = key.etag
-        headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+        headers = {"ETag": etag, **caching(request, surface)}
         inm = request.headers.get("if-none-match")
         if inm and _etag_matches(inm, etag):
             return Response(status_code=304, headers=headers)  # nothing rendered
@@ -101,25 +121,35 @@ def tiles_router(
         """A PNG tile of a surface of one phase of a stored scenario."""
         return await tile(request, "scenario", scenario_id, phase, surface, z, x, y)
 
-    def tilejson(request: Request, route: str, kind: str, owner_id: str, phase: int | None,
-                 surface: str, ids: dict[str, Any]) -> dict[str, Any]:
+    def tilejson(request: Request, response: Response, route: str, kind: str, owner_id: str, phase: int | None,
+                 surface: str, ids: dict[str, Any], signed: bool, ttl_s: int | None) -> dict[str, Any]:
         renderer.style(surface)
         path = resolve(kind, owner_id, phase, surface)
         params = {k: urllib.parse.quote(str(v), safe="") for k, v in {**ids, "surface": surface}.items()}
-        url = str(request.url_for(route, z="{z}", x="{x}", y="{y}", **params))
+        if tile_url is None:  # a standalone app signs nothing: ``signed`` has no effect
+            url = str(request.url_for(route, z="{z}", x="{x}", y="{y}", **params))
+        else:
+            url = tile_url(request, request.app.url_path_for(route, z="{z}", x="{x}", y="{y}", **params),
+                           kind, owner_id, signed, ttl_s)
+        headers = caching(request, surface)
+        if "token=" in url:  # a capability: never stored by any cache
+            headers = {"Cache-Control": "no-store", "Vary": "Authorization, X-API-Key"}
+        response.headers.update(headers)
         return renderer.tilejson(path, surface, url)
 
     @router.get("/analyses/{analysis_id}/tilejson/{surface}.json", name="analysis_tilejson")
-    def analysis_tilejson(request: Request, analysis_id: str, surface: str) -> dict[str, Any]:
-        """TileJSON 3.0.0 of a surface of a stored analysis."""
-        return tilejson(request, "analysis_tile", "analysis", analysis_id, None, surface,
-                        {"analysis_id": analysis_id})
+    def analysis_tilejson(request: Request, response: Response, analysis_id: str, surface: str,
+                          signed: Signed = False, ttl_s: TTL = None) -> dict[str, Any]:
+        """TileJSON 3.0.0 of a surface of a stored analysis (``?signed=1``: tile URLs that carry a token)."""
+        return tilejson(request, response, "analysis_tile", "analysis", analysis_id, None, surface,
+                        {"analysis_id": analysis_id}, signed, ttl_s)
 
     @router.get("/scenarios/{scenario_id}/phases/{phase}/tilejson/{surface}.json", name="scenario_tilejson")
-    def scenario_tilejson(request: Request, scenario_id: str, phase: int, surface: str) -> dict[str, Any]:
-        """TileJSON 3.0.0 of a surface of one phase of a stored scenario."""
-        return tilejson(request, "scenario_tile", "scenario", scenario_id, phase, surface,
-                        {"scenario_id": scenario_id, "phase": phase})
+    def scenario_tilejson(request: Request, response: Response, scenario_id: str, phase: int, surface: str,
+                          signed: Signed = False, ttl_s: TTL = None) -> dict[str, Any]:
+        """TileJSON 3.0.0 of a surface of one phase of a stored scenario (``?signed=1`` as for analyses)."""
+        return tilejson(request, response, "scenario_tile", "scenario", scenario_id, phase, surface,
+                        {"scenario_id": scenario_id, "phase": phase}, signed, ttl_s)
 
     @router.get("/legend/{surface}", name="legend")
     async def legend(surface: str) -> dict[str, Any]:
