@@ -89,6 +89,9 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> di
         os.replace(tmp, out / "model" / "friction.npz")
     write_json({"params": analysis.params.as_dict(), "as_of": analysis.as_of.isoformat()}, out / "model" / "params.json")
     paths["summary"] = write_json(analysis.summary, out / "summary.json")
+    from .public import write_public  # the viewer-safe products (docs/service.md)
+
+    paths["public"] = write_public(out)
     if progress:
         progress("write_vectors", 1.0)
     return paths
