@@ -9,6 +9,8 @@ Layout of an analysis folder::
     model/coverage_terms.npz  model/analysis.json   per-base reach and weight, for what-if
     model/friction.npz                              hours to cross each cell (inf: impassable)
     model/params.json                               the model parameters and as-of date
+    public/gap.tif zones.geojson admin_summary.geojson admin_summary.csv public.json
+                                                    what viewers get (geo.public)
 """
 
 from __future__ import annotations
