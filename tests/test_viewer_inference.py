@@ -3,9 +3,9 @@
 Plays the viewer (no key, ``anonymous_role="viewer"``) against the real app running the
 bundled demo (MINUSCA, 20 bases, 1 km). It fetches:
 
-- every tile of ``gap_public``, ``threat`` and ``exposure`` at every zoom from the
+- every tile of ``gap_public``, ``threat``, ``exposure`` and ``population`` at every zoom from the
   TileJSON's ``minzoom`` to ``maxzoom + 2`` over the TileJSON bounds: on the demo zooms 4..9,
-  2 + 4 + 9 + 30 + 88 + 315 = 448 tiles per surface, 1,344 in all (z9 is the zoom of the
+  2 + 4 + 9 + 30 + 88 + 315 = 448 tiles per surface, 1,792 in all (z9 is the zoom of the
   issue's attack; past the COG's native zoom 7 tiles are nearest-neighbour copies of its
   pixels, so higher zooms add nothing; no sampling was needed),
 - their TileJSONs and legends, the zones, the admin table (JSON and GeoJSON), the summary,
@@ -24,7 +24,9 @@ candidate lies within 10 km of it):
     centroids of the largest clusters of disagreement, and (a) on the gap decoded from the
     tiles of each zoom;
 (d) coordinates in the page and JSON that are not those of a public input layer
-    (events, towns, airports, admin outlines): the point-like ones.
+    (events, towns, airports, admin outlines): the point-like ones;
+(e) the public zone blocks against need: high-need cells missing from a block's zone area
+    were covered; the centroids of those cells in the blocks missing the most.
 
 Chance: K points drawn uniformly over the served area (cells with a value) in 2,000
 seeded Monte-Carlo draws; the 95th percentile of the number of bases found is the bar each
@@ -53,7 +55,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 RADIUS_M = 10_000.0
 DRAWS = 2000
-SURFACES = ("gap_public", "threat", "exposure")
+SURFACES = ("gap_public", "threat", "exposure", "population")
+"""Every surface a viewer may tile (checked against the app by
+``test_the_attack_fetches_every_surface_a_viewer_may_tile``: a new viewer surface fails it
+until it is added here, and to the methods if it could carry coverage)."""
 
 
 # ============================================================================ the viewer's fetches
@@ -286,6 +291,27 @@ def surface_methods(gap, need, k, window):
     }
 
 
+def zone_block_candidates(zones_geojson, need, transform, k, threshold=60.0):
+    """(e) the public zone blocks against need: in a block, the cells that could be in a zone
+    (``100 need >= threshold``: gap <= 100 need) but are not (the block's zone area is smaller)
+    are covered ones; candidates are the centroids of those cells in the blocks missing the most."""
+    b = int(round(100_000 / abs(transform.a)))
+    area = {(f["properties"]["block_row"], f["properties"]["block_col"]): f["properties"]["zone_area_km2"]
+            for f in zones_geojson["features"]}
+    could = np.nan_to_num(need) * 100 >= threshold
+    cell_km2 = abs(transform.a * transform.e) / 1e6
+    rows = []
+    for i in range(-(-need.shape[0] // b)):
+        for j in range(-(-need.shape[1] // b)):
+            sl = could[i * b:(i + 1) * b, j * b:(j + 1) * b]
+            missing = sl.sum() * cell_km2 - area.get((i, j), 0.0)
+            if sl.any():
+                r, c = np.nonzero(sl)
+                rows.append((missing, i * b + r.mean(), j * b + c.mean()))
+    rows.sort(key=lambda t: -t[0])
+    return np.array([(r, c) for _, r, c in rows[:k]]).reshape(-1, 2)
+
+
 # ============================================================================ tiles decoded onto the grid
 
 
@@ -397,6 +423,11 @@ def attack(viewer_take, truth):
                for z, t in viewer_take["tiles"]["gap_public"].items()}
     for name, cells in zoom_methods(decoded, need, k, window).items():
         results[name] = found(truth["xy"], _xy(transform, cells[:, 0], cells[:, 1]))
+    cells = zone_block_candidates(json.loads(viewer_take["texts"]["zones"]), need, transform, k)
+    results["e zone blocks vs need"] = found(truth["xy"], _xy(transform, cells[:, 0], cells[:, 1]))
+    # the same method with no zone at all: need hotspots alone (threat and exposure, public inputs)
+    cells = zone_block_candidates({"features": []}, need, transform, k)
+    control_e = found(truth["xy"], _xy(transform, cells[:, 0], cells[:, 1]))
     tj = json.loads(viewer_take["texts"]["tilejson/gap_public"])
     cands, n_pairs = text_candidates(viewer_take["texts"], viewer_take["layers"], tj["bounds"], k, crs)
     results["d isolated coordinates in page/JSON"] = found(truth["xy"], cands)
@@ -405,11 +436,12 @@ def attack(viewer_take, truth):
     print(f"\nchance: mean {ch.mean():.3f}, 95th percentile {bar:g} ({DRAWS} draws of {k} points)")
     print("tiles fetched per surface and zoom:", viewer_take["counts"])
     print(f"coordinate pairs in text not from public layers: {n_pairs}")
+    print(f"control: (e) with no zones at all (need hotspots, public inputs only): {control_e}")
     for name, v in results.items():
         print(f"viewer  {name}: {v}")
     for name, v in planner.items():
         print(f"planner {name}: {v}")
-    return {"chance": ch, "bar": bar, "viewer": results, "planner": planner, "need": need}
+    return {"chance": ch, "bar": bar, "viewer": results, "planner": planner, "need": need, "control_e": control_e}
 
 
 def test_chance_is_what_uniform_points_give(attack, truth, viewer_take):
@@ -439,6 +471,23 @@ def test_the_attack_finds_bases_in_the_planners_full_gap(attack):
     "b gradient convergence (LoG)", "d isolated coordinates in page/JSON"])
 def test_no_method_beats_chance_on_what_a_viewer_gets(attack, method):
     assert attack["viewer"][method] <= attack["bar"], attack["viewer"]
+
+
+def test_the_public_zones_add_nothing_to_need_hotspots(attack):
+    """(e) cannot be held to uniform chance: need alone (high threat where people live, from
+    the events and population every viewer may read) puts candidates near bases — the missions
+    deploy where the need is. What the zone blocks must not do is add to that."""
+    assert attack["control_e"] > attack["bar"]  # the public inputs' own lead, documented in docs/service.md
+    assert attack["viewer"]["e zone blocks vs need"] <= attack["control_e"], attack["viewer"]
+
+
+def test_the_attack_fetches_every_surface_a_viewer_may_tile(app_client, viewer_take):
+    from geo.legend import STYLES
+
+    c, aid = app_client
+    tileable = {s for s in STYLES if c.get(f"/analyses/{aid}/tilejson/{s}.json").status_code == 200}
+    assert tileable == set(SURFACES) == set(viewer_take["tiles"])
+    assert all(viewer_take["counts"][s] == viewer_take["counts"]["gap_public"] for s in SURFACES)
 
 
 def test_no_zoom_difference_beats_chance(attack):
