@@ -114,6 +114,8 @@ class JobLinks(BaseModel):
     exports: str | None = None
     tilejson: str | None = None
     tiles: str | None = None
+    public: str | None = Field(None, description="the public (viewer-safe) export")
+    public_tilejson: str | None = Field(None, description="TileJSON of the viewers' gap (100 km blocks)")
 
 
 class JobStatus(BaseModel):
@@ -159,7 +161,8 @@ def job_status(job: JobRecord, base: str = "/analyses") -> JobStatus:
         links = JobLinks(self=f"{base}/{job.id}", summary=f"{base}/{job.id}/summary", zones=f"{base}/{job.id}/zones",
                          admin=f"{base}/{job.id}/admin", exports=f"{base}/{job.id}/exports",
                          tilejson=f"{base}/{job.id}/tilejson/gap.json",
-                         tiles=f"{base}/{job.id}/tiles/gap/{{z}}/{{x}}/{{y}}.png")
+                         tiles=f"{base}/{job.id}/tiles/gap/{{z}}/{{x}}/{{y}}.png",
+                         public=f"{base}/{job.id}/public", public_tilejson=f"{base}/{job.id}/tilejson/gap_public.json")
     return JobStatus(id=job.id, kind=job.kind, name=job.name, status=job.status, stage=job.stage,
                      stage_fraction=job.stage_fraction, fraction=job.fraction, error=job.error,
                      created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,

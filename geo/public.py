@@ -208,9 +208,13 @@ def write_public(folder: str | os.PathLike[str], block_km: float = BLOCK_KM) -> 
                             "block gap; no base, coverage or travel time", "block_km": block_km, "block_cells": b,
                     "resolution_m": grid.resolution}, tmp / "public.json")
         target = folder / PUBLIC_DIR
-        if target.is_dir():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        if target.is_dir():  # a re-run into the same folder: the old one aside, the new one in, the old one gone
+            aside = folder / f".public-old-{uuid.uuid4().hex[:8]}"
+            os.replace(target, aside)
+            os.replace(tmp, target)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -534,6 +534,7 @@ def test_analysis_runs_in_a_worker_with_progress(analysis, keys, client):
     fractions = [f for s, _, f in analysis["seen"] if s == "running"]
     assert fractions == sorted(fractions)  # progress only moves forward
     assert st["links"]["tilejson"] == f"/analyses/{st['id']}/tilejson/gap.json"
+    assert st["links"]["public_tilejson"] == f"/analyses/{st['id']}/tilejson/gap_public.json"
     listed = client.get("/analyses", params={"status": "done"}, headers=keys["viewer"]).json()
     assert st["id"] in [j["id"] for j in listed]
 

@@ -118,3 +118,18 @@ def test_demo_folder_has_public_products_and_the_export_only_those(demo_analysis
     for name in ("zones.geojson", "admin_summary.geojson", "summary.json"):
         assert "MINUSCA:" not in (out / name).read_text()
     assert main(["export", "--public", str(tmp_path / "nope"), "--out", str(out)]) == 2
+
+
+def test_write_public_again_replaces_the_folder_whole(demo_analysis, tmp_path):
+    import shutil
+
+    from geo.public import ensure_public, write_public
+
+    folder = tmp_path / "a"
+    shutil.copytree(demo_analysis, folder)
+    shutil.rmtree(folder / "public")
+    assert (ensure_public(folder) / "public.json").is_file()  # an older folder gets it on first use
+    before = (folder / "public" / "gap.tif").stat().st_ino
+    write_public(folder)
+    assert (folder / "public" / "gap.tif").stat().st_ino != before
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []  # nothing left aside
