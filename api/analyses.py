@@ -24,7 +24,19 @@ from api.auth import Caller, audit, require
 from api.deps import Page, ServicesDep
 from api.errors import JobNotReadyError, NotFoundError, RequestError, error_responses
 from api.jobs import JobContext, JobKind, register_job_kind
-from api.products import SURFACE_NAMES, export_catalogue, export_file, viewer_summary, zones_geojson
+from api.products import (
+    PUBLIC_SURFACES,
+    SURFACE_NAMES,
+    export_catalogue,
+    export_file,
+    public_catalogue,
+    public_file,
+    public_surface_path,
+    viewer_admin,
+    viewer_summary,
+    viewer_zones,
+    zones_geojson,
+)
 from api.responses import CSV, GEOJSON, GeoJSONResponse
 from api.storage import JobRecord, Storage
 from geo.errors import ConfigError
@@ -107,6 +119,8 @@ class JobLinks(BaseModel):
     exports: str | None = None
     tilejson: str | None = None
     tiles: str | None = None
+    public: str | None = Field(None, description="the public (viewer-safe) export")
+    public_tilejson: str | None = Field(None, description="TileJSON of the viewers' gap (100 km blocks)")
 
 
 class JobStatus(BaseModel):
@@ -152,7 +166,8 @@ def job_status(job: JobRecord, base: str = "/analyses") -> JobStatus:
         links = JobLinks(self=f"{base}/{job.id}", summary=f"{base}/{job.id}/summary", zones=f"{base}/{job.id}/zones",
                          admin=f"{base}/{job.id}/admin", exports=f"{base}/{job.id}/exports",
                          tilejson=f"{base}/{job.id}/tilejson/gap.json",
-                         tiles=f"{base}/{job.id}/tiles/gap/{{z}}/{{x}}/{{y}}.png")
+                         tiles=f"{base}/{job.id}/tiles/gap/{{z}}/{{x}}/{{y}}.png",
+                         public=f"{base}/{job.id}/public", public_tilejson=f"{base}/{job.id}/tilejson/gap_public.json")
     return JobStatus(id=job.id, kind=job.kind, name=job.name, status=job.status, stage=job.stage,
                      stage_fraction=job.stage_fraction, fraction=job.fraction, error=job.error,
                      created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
@@ -296,8 +311,10 @@ def resolve_surface(storage: Storage, job: JobRecord, phase: int | None, surface
         raise NotFoundError(f"analysis {job.id!r} has no phases (scenarios do)")
     if job.status != "done":
         raise NotFoundError(f"analysis {job.id!r} is {job.status}; its surfaces are served once it is done")
+    if surface in PUBLIC_SURFACES:
+        return public_surface_path(storage.job_dir(job.kind, job.id), surface)
     if surface not in SURFACE_NAMES:
-        raise NotFoundError(f"no surface {surface!r}; surfaces: {', '.join(SURFACE_NAMES)}")
+        raise NotFoundError(f"no surface {surface!r}; surfaces: {', '.join((*SURFACE_NAMES, *PUBLIC_SURFACES))}")
     path = storage.job_dir(job.kind, job.id) / f"{surface}.tif"
     if not path.is_file():
         raise NotFoundError(f"analysis {job.id!r} has no {surface} surface")
@@ -424,10 +441,13 @@ def build_router() -> APIRouter:
                                                                    [17.1, 7.0]]]}}]}}}},
         **error_responses(401, 404, 409)}, summary="Vacuum zones (GeoJSON)")
     def zones(analysis_id: _ID, s: ServicesDep, who: Caller) -> GeoJSONResponse:
-        """Connected high/critical areas with area, population and recent events. Planners
-        also get the nearest base and its travel time."""
+        """Planners: connected high/critical areas with area, population, recent events, the
+        nearest base and its travel time. Viewers: the 100 km public blocks a zone touches,
+        with the zone area and population in each (``geo.public``)."""
         folder = finished_folder(s.storage, analysis_id)
-        return GeoJSONResponse(zones_geojson(folder, with_bases=who.can("planner")))
+        if not who.can("planner"):
+            return GeoJSONResponse(viewer_zones(folder))
+        return GeoJSONResponse(zones_geojson(folder, with_bases=True))
 
     @router.get("/{analysis_id}/admin", dependencies=[Depends(require("viewer"))], responses={
         200: {"description": "the admin-area table",
@@ -437,21 +457,24 @@ def build_router() -> APIRouter:
                           CSV: {"example": "admin_id,name,level,parent,area_km2,...\nCAF-1460,Bangui,1,CAF,75,...\n"},
                           GEOJSON: {"example": {"type": "FeatureCollection", "features": []}}}},
         **error_responses(401, 404, 409)}, summary="Admin-area table (JSON, CSV or GeoJSON)")
-    def admin_table(analysis_id: _ID, s: ServicesDep,
+    def admin_table(analysis_id: _ID, s: ServicesDep, who: Caller,
                     format: Annotated[Literal["json", "csv", "geojson"],
                                       Query(description="json: list of rows; csv: the table; geojson: with areas")]
                     = "json") -> Response:
-        """Per admin unit: mean, max and population-weighted gap, population at high and critical gap."""
+        """Per admin unit: mean, max and population-weighted gap, population at high and critical gap.
+        Viewers get it computed from the public (100 km block) gap."""
         import pandas as pd
 
         folder = finished_folder(s.storage, analysis_id)
-        csv = folder / "admin_summary.csv"
-        if not csv.is_file():
+        if not (folder / "admin_summary.csv").is_file():
             raise NotFoundError(f"analysis {analysis_id!r} has no admin table (it was run without admin units)")
+        planner = who.can("planner")
+        csv = folder / "admin_summary.csv" if planner else viewer_admin(folder, ".csv")
         if format == "csv":
             return FileResponse(csv, media_type=CSV, filename=f"{analysis_id}_admin_summary.csv")
         if format == "geojson":
-            return FileResponse(folder / "admin_summary.geojson", media_type=GEOJSON)
+            return FileResponse(folder / "admin_summary.geojson" if planner else viewer_admin(folder, ".geojson"),
+                                media_type=GEOJSON)
         rows = pd.read_csv(csv, dtype={"admin_id": str, "parent": str}).to_dict(orient="records")
         return GeoJSONResponse(rows, media_type="application/json")
 
@@ -485,6 +508,31 @@ def build_router() -> APIRouter:
             raise
         audit(s.storage, who, "export", f"{analysis_id}/{filename}")
         return FileResponse(path, media_type=media, filename=f"{analysis_id}_{filename}")
+
+    @router.get("/{analysis_id}/public", dependencies=[Depends(require("viewer"))], responses={
+        200: {"description": "the public export offered",
+              "content": {"application/json": {"example": [
+                  {"product": "gap_public", "format": "COG", "file": "gap_public.tif", "media_type": "image/tiff",
+                   "url": "/analyses/an_0123456789ab/public/gap_public.tif"}]}}},
+        **error_responses(401, 404, 409)}, summary="List the public (viewer-safe) export")
+    def public_exports(analysis_id: _ID, s: ServicesDep) -> list[dict[str, str]]:
+        """Products safe to share outside the mission (docs/service.md): the 100 km block gap,
+        threat, exposure, population, public zones and admin table, the viewer summary."""
+        folder = finished_folder(s.storage, analysis_id)
+        return [{**e, "url": f"/analyses/{analysis_id}/public/{e['file']}"} for e in public_catalogue(folder)]
+
+    @router.get("/{analysis_id}/public/{filename}", dependencies=[Depends(require("viewer"))],
+                response_class=FileResponse, responses={
+        200: {"description": "the file",
+              "content": {GEOJSON: {"example": {"type": "FeatureCollection", "features": []}},
+                          "image/tiff": {"example": "(binary Cloud-Optimized GeoTIFF)"},
+                          "application/geopackage+sqlite3": {"example": "(binary GeoPackage)"}}},
+        **error_responses(401, 404, 409)}, summary="Download a public (viewer-safe) export")
+    def public_export(analysis_id: _ID, filename: str, s: ServicesDep, who: Caller) -> FileResponse:
+        folder = finished_folder(s.storage, analysis_id)
+        path, media = public_file(folder, filename)
+        audit(s.storage, who, "export.public", f"{analysis_id}/{filename}")
+        return FileResponse(path, media_type=media, filename=f"{analysis_id}_public_{filename}")
 
     return router
 

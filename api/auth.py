@@ -59,8 +59,10 @@ TOKEN_PARAM_NAME = "token"  # api.signing.TOKEN_PARAM
 SENSITIVE_LAYER_KINDS = frozenset({"bases", "national"})
 """Layers whose features are force positions: planner and above."""
 
-SENSITIVE_SURFACES = frozenset({"coverage", "travel_time"})
-"""Surfaces that pinpoint bases (coverage peaks and zero travel time at each base): planner and above."""
+SENSITIVE_SURFACES = frozenset({"gap", "coverage", "travel_time"})
+"""Surfaces that pinpoint bases (coverage plateaus and zero travel time at each base, and the
+full-resolution gap, from which coverage follows given threat and exposure): planner and above.
+Viewers get ``gap_public`` (:mod:`geo.public`)."""
 
 
 @dataclass(frozen=True)

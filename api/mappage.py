@@ -1,8 +1,8 @@
 """The web map at ``/``: the operations map of an analysis, served with the service's tiles.
 
 The page comes from ``maps.operations_map(analysis_dir, tiles=TileSource(...))`` (Folium).
-Viewers get it built from a view of the folder without base positions
-(:func:`api.products.viewer_folder`). There is no fallback page: if ``maps`` cannot be
+Viewers get it built from a view of the folder without base positions, with the public
+block gap, zones and admin table (:func:`api.products.viewer_folder`, :mod:`geo.public`). There is no fallback page: if ``maps`` cannot be
 imported the server does not start, and if it fails on an analysis the request is a logged 500.
 """
 
@@ -53,14 +53,19 @@ def map_html(storage: Storage, job: JobRecord, who: Identity) -> str:
     ``maps`` raises propagates: the service logs it and answers 500."""
     folder = storage.job_dir(job.kind, job.id)
     planner = who.can("planner")
-    cache = storage.workspace / "cache" / "pages" / f"{job.id}-{'planner' if planner else 'viewer'}.html"
+    cache = storage.workspace / "cache" / "pages" / f"{job.id}-{'planner' if planner else 'viewer-public'}.html"
     if cache.is_file():
         return cache.read_text(encoding="utf-8")
     operations_map, TileSource, render_html = map_builder()
     base = f"/analyses/{job.id}"
-    tiles = TileSource(url_template=f"{base}/tiles/{{surface}}/{{z}}/{{x}}/{{y}}.png",
-                       tilejson_url=f"{base}/tilejson/{{surface}}.json",
-                       geojson_urls={"zones": f"{base}/zones", "admin_summary": f"{base}/admin?format=geojson"})
+    if planner:
+        tiles = TileSource(url_template=f"{base}/tiles/{{surface}}/{{z}}/{{x}}/{{y}}.png",
+                           tilejson_url=f"{base}/tilejson/{{surface}}.json",
+                           geojson_urls={"zones": f"{base}/zones", "admin_summary": f"{base}/admin?format=geojson"})
+    else:  # the public block gap (geo.public) in the gap's place; zones and admin are the viewer's
+        tiles = TileSource(url_template=f"{base}/tiles/gap_public/{{z}}/{{x}}/{{y}}.png",
+                           tilejson_url=f"{base}/tilejson/gap_public.json",
+                           geojson_urls={"zones": f"{base}/zones", "admin_summary": f"{base}/admin?format=geojson"})
     src = folder if planner else viewer_folder(folder, storage.workspace / "cache" / "views")
     page = render_html(operations_map(src, tiles=tiles), "url", base_url=MAP_ASSETS_URL)
     page = page.replace("<head>", '<head>\n<link rel="icon" href="data:,">', 1)  # no favicon request

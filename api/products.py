@@ -2,7 +2,9 @@
 
 A job folder is written by :func:`geo.products.write_analysis` (layout in
 :mod:`geo.products`). Viewers get aggregated products only: zones without the nearest
-base, admin tables, the summary without base ids. Exports (planner and above): every
+base, admin tables, the summary without base ids; since issue 12 the gap, zones and admin
+table they see are the block-aggregated ones of :mod:`geo.public` (``public/`` of the folder),
+and the public export offers exactly those. Exports (planner and above): every
 vector product as GeoJSON, GeoPackage or CSV, every surface as its stored COG, the whole
 ``vacuum.gpkg`` and ``summary.json``. Derived files are made once into ``exports/`` of the
 folder (atomically) and served from there.
@@ -19,6 +21,8 @@ from typing import Any
 from api.errors import NotFoundError
 from api.responses import CSV, GEOJSON, GEOPACKAGE, GEOTIFF
 from geo.pipeline import SURFACES
+from geo.public import PUBLIC_RASTERS as _PUBLIC_RASTERS
+from geo.public import PUBLIC_VECTORS as _PUBLIC_VECTORS
 
 __all__ = [
     "VectorProduct",
@@ -31,6 +35,12 @@ __all__ = [
     "export_file",
     "viewer_folder",
     "write_table_csv",
+    "PUBLIC_SURFACES",
+    "public_surface_path",
+    "viewer_zones",
+    "viewer_admin",
+    "public_catalogue",
+    "public_file",
 ]
 
 SURFACE_NAMES = tuple(SURFACES)
@@ -59,13 +69,92 @@ VECTOR_PRODUCTS: dict[str, VectorProduct] = {p.name: p for p in (
 MEDIA = {".geojson": GEOJSON, ".gpkg": GEOPACKAGE, ".csv": CSV, ".tif": GEOTIFF, ".json": "application/json"}
 
 
+PUBLIC_SURFACES = {"gap_public": "public/gap.tif"}
+"""Viewer surfaces written by :func:`geo.public.write_public`: surface name -> file in the folder."""
+
+
+def public_surface_path(folder: Path, surface: str) -> Path:
+    from geo.public import ensure_public
+
+    ensure_public(folder)
+    return folder / PUBLIC_SURFACES[surface]
+
+
 def viewer_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary without the ids of bases (a viewer learns counts, not which bases)."""
-    out = json.loads(json.dumps(summary))
-    layers = out.get("layers", {})
-    if "bases_outside_grid" in layers:
-        layers["bases_outside_grid"] = len(layers["bases_outside_grid"] or [])
+    """The summary without the ids of bases (a viewer learns counts, not which bases) and
+    without per-force reach figures; what is left are area-wide totals."""
+    from geo.public import public_summary
+
+    return public_summary(summary)
+
+
+def viewer_zones(folder: Path) -> dict[str, Any]:
+    """The viewer's zones: the public blocks a vacuum zone touches (:mod:`geo.public`)."""
+    from geo.public import ensure_public
+
+    return json.loads((ensure_public(folder) / "zones.geojson").read_text(encoding="utf-8"))
+
+
+def viewer_admin(folder: Path, ext: str) -> Path:
+    """The viewer's admin table (``.csv`` or ``.geojson``), recomputed from the public gap."""
+    from geo.public import ensure_public
+
+    path = ensure_public(folder) / f"admin_summary{ext}"
+    if not path.is_file():
+        raise NotFoundError(f"{folder.name} has no admin table (it was run without admin units)")
+    return path
+
+
+
+
+def public_catalogue(folder: Path) -> list[dict[str, str]]:
+    """The public export: viewer-safe products only (GeoJSON, GeoPackage, COG, the viewer summary)."""
+    from geo.public import ensure_public
+
+    pub = ensure_public(folder)
+    out = []
+    for name, f in _PUBLIC_VECTORS.items():
+        if (pub / f).is_file():
+            for ext, fmt in ((".geojson", "GeoJSON"), (".gpkg", "GeoPackage")):
+                out.append({"product": name, "format": fmt, "file": name + ext, "media_type": MEDIA[ext]})
+    if (pub / "admin_summary.csv").is_file():
+        out.append({"product": "admin_summary", "format": "CSV", "file": "admin_summary.csv", "media_type": CSV})
+    for name, f in _PUBLIC_RASTERS.items():
+        if (folder / f).is_file():
+            out.append({"product": name, "format": "COG", "file": f"{name}.tif", "media_type": GEOTIFF})
+    out.append({"product": "summary", "format": "JSON", "file": "summary.json", "media_type": "application/json"})
     return out
+
+
+def public_file(folder: Path, filename: str) -> tuple[Path, str]:
+    """The file of public export ``filename`` (derived on first request into ``public/exports``)."""
+    offered = {e["file"] for e in public_catalogue(folder)}
+    m = _FILE.match(filename)
+    if m is None or filename not in offered:
+        raise NotFoundError(f"no public export {filename!r} of {folder.name}; offered: {', '.join(sorted(offered))}")
+    product, ext = m.group(1), "." + m.group(2)
+    pub = folder / "public"
+    if ext == ".tif":
+        return folder / _PUBLIC_RASTERS[product], GEOTIFF
+    if ext == ".csv":
+        return pub / "admin_summary.csv", CSV
+    if ext == ".geojson":
+        return pub / _PUBLIC_VECTORS[product], GEOJSON
+    target = pub / "exports" / filename
+    if not target.is_file():
+        target.parent.mkdir(exist_ok=True)
+        if ext == ".json":
+            from geo.export import write_json
+
+            write_json(viewer_summary(json.loads((folder / "summary.json").read_text(encoding="utf-8"))), target)
+        else:
+            import geopandas as gpd
+
+            from geo.export import write_gpkg_layer
+
+            gdf = gpd.read_file(pub / _PUBLIC_VECTORS[product])
+            write_gpkg_layer(gdf if gdf.crs is not None else gdf.set_crs(4326), target, product)
+    return target, MEDIA[ext]
 
 
 def zones_geojson(folder: Path, *, with_bases: bool) -> dict[str, Any]:
@@ -144,25 +233,31 @@ def viewer_folder(folder: Path, cache_root: Path) -> Path:
     """A copy-free view of an analysis folder for pages rendered for viewers.
 
     Links to every product except the bases and the surfaces that pinpoint them; the
-    bases layer is an empty FeatureCollection and the zones lose their nearest-base
-    columns. Made once per analysis under ``cache_root``.
+    bases layer is an empty FeatureCollection; the gap, zones and admin table are the
+    public ones (:mod:`geo.public`). Made once per analysis under ``cache_root``.
     """
     import os
     import shutil
     import uuid
 
     from api.auth import SENSITIVE_SURFACES
+    from geo.public import ensure_public
 
-    target = cache_root / f"{folder.name}-viewer"
+    target = cache_root / f"{folder.name}-viewer-public"
     if target.is_dir():
         return target
+    pub = ensure_public(folder)
     tmp = cache_root / f".{folder.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
-    hidden = {"bases.geojson", "vacuum.gpkg", "zones.geojson", "model", "exports"} | {f"{s}.tif" for s in SENSITIVE_SURFACES}
+    hidden = {"bases.geojson", "vacuum.gpkg", "zones.geojson", "admin_summary.geojson", "admin_summary.csv", "model",
+              "exports", "public"} | {f"{s}.tif" for s in SENSITIVE_SURFACES}
     for p in folder.iterdir():
         if p.name not in hidden:
             os.symlink(p, tmp / p.name)
-    (tmp / "zones.geojson").write_text(json.dumps(zones_geojson(folder, with_bases=False)), encoding="utf-8")
+    for name in ("zones.geojson", "admin_summary.geojson", "admin_summary.csv"):
+        if (pub / name).is_file():
+            os.symlink(pub / name, tmp / name)
+    os.symlink(pub / "gap.tif", tmp / "gap.tif")  # the block gap stands in for the gap
     (tmp / "bases.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": []}), encoding="utf-8")
     summary = folder / "summary.json"
     if summary.is_file():

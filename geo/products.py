@@ -9,6 +9,8 @@ Layout of an analysis folder::
     model/coverage_terms.npz  model/analysis.json   per-base reach and weight, for what-if
     model/friction.npz                              hours to cross each cell (inf: impassable)
     model/params.json                               the model parameters and as-of date
+    public/gap.tif zones.geojson admin_summary.geojson admin_summary.csv public.json
+                                                    what viewers get (geo.public)
 """
 
 from __future__ import annotations
@@ -92,6 +94,9 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> di
     if analysis.forecast is not None:
         write_json(analysis.forecast.describe(), out / "model" / "forecast.json")
     paths["summary"] = write_json(analysis.summary, out / "summary.json")
+    from .public import write_public  # the viewer-safe products (docs/service.md)
+
+    paths["public"] = write_public(out)
     if progress:
         progress("write_vectors", 1.0)
     return paths

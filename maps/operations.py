@@ -58,6 +58,9 @@ REMOTE_ZONE_FIELDS = (("zone_id", "Vacuum zone", 0), ("gap_class", "Class", 0), 
                       ("population", "Population", 0), ("recent_events", "Recent events", 0),
                       ("fatalities", "Fatalities", 0), ("max_gap", "Max gap", 1),
                       ("nearest_base_name", "Nearest base", 0), ("travel_time_h", "Travel time (h)", 1))
+PUBLIC_ZONE_FIELDS = (("gap_class", "Block gap class", 0), ("block_gap", "Block gap", 1),
+                      ("zone_area_km2", "Zone area in block (km²)", 0), ("zone_population", "People in zones", 0))
+"""Tooltip of the viewers' zones: the public blocks a zone touches (geo.public)."""
 
 
 def new_map(folder: AnalysisFolder, *, basemap: str | None = None, carto_api_key: str | None = None,
@@ -159,12 +162,15 @@ def operations_map(
     zones = folder.layer("zones", required=False)
     p = s.get("params", {})
     zone_note = f"gap ≥ {p.get('zone_threshold', 60):g}, ≥ {p.get('zone_min_area_km2', 25):g} km²"
+    public = zones is not None and "block_row" in zones.columns  # a viewer's folder (geo.public)
+    if public:
+        zone_note = "blocks a vacuum zone touches (public, 100 km)"
     if "zones" in remote:
         n_zones = s.get("zones", {}).get("count")
         zl = add_remote_geojson(
             m, remote["zones"], name="Vacuum zones" + (f" ({n_zones})" if n_zones is not None else ""),
             style={"color": ZONE_COLOR, "weight": 2.5, "fill": True, "fillColor": ZONE_COLOR, "fillOpacity": 0.08},
-            fields=REMOTE_ZONE_FIELDS, pane="vacuumZones")
+            fields=PUBLIC_ZONE_FIELDS if public else REMOTE_ZONE_FIELDS, pane="vacuumZones")
         entries.append(LegendEntry(zl.layer_name, symbol_outline(ZONE_COLOR, 2, fill="rgba(63,0,125,0.1)"), zone_note))
     elif zones is not None:
         z = add_zones(m, zones, metric_crs=crs)

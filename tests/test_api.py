@@ -272,7 +272,7 @@ ROLES_BELOW = {"none": (), "viewer": (None,), "planner": (None, "viewer"), "admi
 """Callers below each minimum role: no key at all, then each lower role."""
 
 PATH_PARAMS = {"layer_id": "ly_nope", "analysis_id": "an_nope", "scenario_id": "sc_nope", "key_id": "nope",
-               "filename": "summary.json", "phase": "1", "surface": "gap", "z": "0", "x": "0", "y": "0",
+               "filename": "summary.json", "phase": "1", "surface": "threat", "z": "0", "x": "0", "y": "0",
                "path": "leaflet/leaflet.css"}
 
 
@@ -537,6 +537,7 @@ def test_analysis_runs_in_a_worker_with_progress(analysis, keys, client):
     fractions = [f for s, _, f in analysis["seen"] if s == "running"]
     assert fractions == sorted(fractions)  # progress only moves forward
     assert st["links"]["tilejson"] == f"/analyses/{st['id']}/tilejson/gap.json"
+    assert st["links"]["public_tilejson"] == f"/analyses/{st['id']}/tilejson/gap_public.json"
     listed = client.get("/analyses", params={"status": "done"}, headers=keys["viewer"]).json()
     assert st["id"] in [j["id"] for j in listed]
 
@@ -595,7 +596,8 @@ def test_summary_zones_and_admin_table(client, keys, analysis):
     assert z_v.headers["content-type"] == "application/geo+json" and "NaN" not in z_v.text
     props_v = z_v.json()["features"][0]["properties"]
     props_p = client.get(f"/analyses/{aid}/zones", headers=p).json()["features"][0]["properties"]
-    assert "nearest_base_id" not in props_v and "travel_time_h" not in props_v and "area_km2" in props_v
+    # viewers: the public blocks a zone touches (geo.public), planners: the zones themselves
+    assert set(props_v) == {"block_row", "block_col", "zone_area_km2", "zone_population", "block_gap", "gap_class"}
     assert "nearest_base_id" in props_p
     rows = client.get(f"/analyses/{aid}/admin", headers=v).json()
     assert len(rows) == 17 and {"admin_id", "mean_gap", "pop_critical"} <= set(rows[0])
@@ -604,6 +606,24 @@ def test_summary_zones_and_admin_table(client, keys, analysis):
     gj = client.get(f"/analyses/{aid}/admin", params={"format": "geojson"}, headers=v)
     assert gj.headers["content-type"] == "application/geo+json" and len(gj.json()["features"]) == 17
     assert client.get(f"/analyses/{aid}/admin", params={"format": "xls"}, headers=v).status_code == 422
+    rows_p = client.get(f"/analyses/{aid}/admin", headers=p).json()
+    assert [r["admin_id"] for r in rows_p] == [r["admin_id"] for r in rows]
+    assert [r["max_gap"] for r in rows_p] != [r["max_gap"] for r in rows]  # viewers': from the block gap
+
+
+def test_public_export_is_the_viewer_products(client, keys, analysis):
+    aid = analysis["id"]
+    offered = client.get(f"/analyses/{aid}/public", headers=keys["viewer"]).json()
+    files = {e["file"] for e in offered}
+    assert files == {"zones.geojson", "zones.gpkg", "admin_summary.geojson", "admin_summary.gpkg", "admin_summary.csv",
+                     "gap_public.tif", "threat.tif", "exposure.tif", "population.tif", "summary.json"}
+    for e in offered:
+        r = client.get(e["url"], headers=keys["viewer"])
+        assert r.status_code == 200 and r.headers["content-type"].startswith(e["media_type"].split(";")[0]), e
+    s = client.get(f"/analyses/{aid}/public/summary.json", headers=keys["viewer"]).json()
+    assert isinstance(s["layers"]["bases_outside_grid"], int)
+    for f in ("gap.tif", "coverage.tif", "bases.geojson", "vacuum.gpkg", "../gap.tif"):
+        assert client.get(f"/analyses/{aid}/public/{f}", headers=keys["viewer"]).status_code == 404, f
 
 
 def test_exports_for_planners_only_and_audited(client, keys, analysis, tmp_path):
@@ -669,22 +689,23 @@ def _tile_inside(tilejson, z=6):
 
 def test_tiles_for_viewers_except_surfaces_that_pinpoint_bases(client, keys, analysis):
     aid = analysis["id"]
-    tj = client.get(f"/analyses/{aid}/tilejson/gap.json", headers=keys["viewer"])
-    assert tj.status_code == 200 and tj.json()["tiles"][0].endswith(f"/analyses/{aid}/tiles/gap/{{z}}/{{x}}/{{y}}.png")
+    tj = client.get(f"/analyses/{aid}/tilejson/gap_public.json", headers=keys["viewer"])
+    assert tj.status_code == 200
+    assert tj.json()["tiles"][0].endswith(f"/analyses/{aid}/tiles/gap_public/{{z}}/{{x}}/{{y}}.png")
     z, x, y = _tile_inside(tj.json())
-    r = client.get(f"/analyses/{aid}/tiles/gap/{z}/{x}/{y}.png", headers=keys["viewer"])
+    r = client.get(f"/analyses/{aid}/tiles/gap_public/{z}/{x}/{y}.png", headers=keys["viewer"])
     assert r.status_code == 200 and r.headers["content-type"] == "image/png" and r.content[:4] == b"\x89PNG"
-    for surface in ("coverage", "travel_time"):
+    for surface in ("gap", "coverage", "travel_time"):  # the full gap gives coverage back (issue 12)
         r = client.get(f"/analyses/{aid}/tiles/{surface}/{z}/{x}/{y}.png", headers=keys["viewer"])
         assert r.status_code == 403 and "planner" in r.json()["detail"]
         assert client.get(f"/analyses/{aid}/tilejson/{surface}.json", headers=keys["viewer"]).status_code == 403
         assert client.get(f"/analyses/{aid}/tiles/{surface}/{z}/{x}/{y}.png", headers=keys["planner"]).status_code == 200
-    assert client.get(f"/analyses/{aid}/tiles/gap/{z}/{x}/{y}.png").status_code == 401
-    r = client.get(f"/analyses/{aid}/tiles/gap/40/0/0.png", headers=keys["viewer"])
+    assert client.get(f"/analyses/{aid}/tiles/gap_public/{z}/{x}/{y}.png").status_code == 401
+    r = client.get(f"/analyses/{aid}/tiles/gap_public/40/0/0.png", headers=keys["viewer"])
     assert r.status_code == 422 and r.json()["error"] == "TileCoordinateError"
-    r = client.get(f"/analyses/{aid}/tiles/gap/8/0/0.png", headers=keys["viewer"])
+    r = client.get(f"/analyses/{aid}/tiles/gap_public/8/0/0.png", headers=keys["viewer"])
     assert r.status_code == 404 and r.json()["error"] == "TileOutsideBoundsError"
-    r = client.get(f"/analyses/an_nope/tiles/gap/{z}/{x}/{y}.png", headers=keys["viewer"])
+    r = client.get(f"/analyses/an_nope/tiles/gap_public/{z}/{x}/{y}.png", headers=keys["viewer"])
     assert r.status_code == 404 and "no analysis 'an_nope'" in r.json()["detail"]
     for role, status in (("viewer", 403), ("planner", 404)):  # scenario tiles: planner, whatever the id
         r = client.get(f"/scenarios/{aid}/phases/1/tiles/gap/{z}/{x}/{y}.png", headers=keys[role])

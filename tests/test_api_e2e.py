@@ -53,7 +53,8 @@ def test_end_to_end_over_http(server_factory, tmp_path):
     zones = zones_by_hand(gap_tif, p.zone_threshold, p.zone_min_area_km2)
     assert summary["zones"]["count"] == len(zones)
     assert summary["zones"]["area_km2"] == pytest.approx(zones.sum())
-    tj = http.get(f"/analyses/{job}/tilejson/gap.json", headers=keys["viewer"])
+    assert http.get(f"/analyses/{job}/tilejson/gap.json", headers=keys["viewer"]).status_code == 403
+    tj = http.get(f"/analyses/{job}/tilejson/gap_public.json", headers=keys["viewer"])  # the 100 km block gap
     assert tj.status_code == 200, tj.text
     import morecantile
 

@@ -98,7 +98,7 @@ def test_served_map_loads_in_chromium(served, tmp_path):
     assert console_errors == [], f"console errors from the page: {console_errors}"
     assert failed_local == [], f"loopback requests that failed: {failed_local}"
     local = [(s, u) for s, u in responses if _loopback(u)]
-    tiles = [(s, u) for s, u in local if "/tiles/gap/" in u]
+    tiles = [(s, u) for s, u in local if "/tiles/gap_public/" in u]  # a viewer's page: the public block gap
     assert len(tiles) >= 4 and all(s == 200 for s, _ in tiles), f"gap tiles: {tiles[:10]}"
     geojson = [(s, u) for s, u in local if u.endswith("/zones") or "admin?format=geojson" in u]
     assert {urlparse(u).path.rsplit("/", 1)[-1] for _, u in geojson} == {"zones", "admin"}
