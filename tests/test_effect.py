@@ -1,0 +1,291 @@
+"""The withdrawal effect (geo/effect.py, cli/effect.py): hand-made episodes on a tiny
+panel where the difference-in-differences is computable by hand, the placebo, matching,
+the weak flag, and the one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo.effect import (
+    LITERATURE_PRIOR,
+    EffectError,
+    EffectEstimate,
+    did_cluster_ols,
+    did_interval,
+    estimate_effect,
+    estimate_from_panel,
+    expected_change,
+    find_episodes,
+    load_effect,
+    match_controls,
+    stacked_did,
+)
+
+KM = 1000.0
+D0, D1 = date(2020, 1, 1), date(2020, 4, 1)  # map k, map k+1
+M0 = 2018 * 12  # panel starts January 2018 (placebo pre window 2018-01..2018-12)
+N_MONTHS = 12 * 4  # to December 2021 (post window 2020-04..2021-03)
+
+
+def _month(y: int, m: int) -> int:
+    return y * 12 + m - 1 - M0
+
+
+def _map(bases: list[tuple[str, float, float, float]]) -> pd.DataFrame:
+    """(base_id, x km, y km, troops) -> the frame find_episodes reads."""
+    return pd.DataFrame({"base_id": [b[0] for b in bases], "name": [b[0] for b in bases],
+                         "x": [b[1] * KM for b in bases], "y": [b[2] * KM for b in bases],
+                         "strength": [b[3] for b in bases], "strength_source": "reported"})
+
+
+def _series(pre: float, post: float, placebo_pre: float | None = None) -> np.ndarray:
+    """Monthly counts: ``placebo_pre`` in 2018, ``pre`` in 2019 (the pre window) up to map k,
+    ``post`` from map k+1 on; the months between the maps (Jan-Mar 2020) get 99, which no
+    window may read."""
+    s = np.full(N_MONTHS, float(pre))
+    s[: _month(2019, 1)] = pre if placebo_pre is None else placebo_pre
+    s[_month(2020, 1):_month(2020, 4)] = 99.0
+    s[_month(2020, 4):] = post
+    return s
+
+
+def _one_episode_panel(treated_post: float = 3.0, control_post: float = 1.0):
+    """Base A at (0, 0) closes, base B at (300 km, 0) stays. Blocks: 5 km (ring 0-15),
+    20 km (15-30), 45 km (30-60) from A; two controls 5 and 15 km from B."""
+    maps = [(D0, _map([("A", 0, 0, 650), ("B", 300, 0, 650)])), (D1, _map([("B", 300, 0, 650)]))]
+    xy = np.array([[5, 0], [20, 0], [45, 0], [305, 0], [315, 0]], float) * KM
+    counts = np.vstack([
+        _series(0, treated_post),  # treated: 0 -> 3 events per month
+        _series(0, 2.0),  # 15-30 km: 0 -> 2
+        _series(0, 1.0),  # 30-60 km: 0 -> 1
+        _series(0, control_post),  # controls: 0 -> 1
+        _series(0, control_post),
+    ])
+    return maps, xy, counts
+
+
+def _estimate(maps, xy, counts, **kw) -> EffectEstimate:
+    episodes, pairs = find_episodes(maps)
+    return estimate_from_panel(counts, M0, xy, episodes, pairs, n_boot=199, **kw)
+
+
+# ------------------------------------------------------------------ the DiD by hand
+
+
+def test_did_by_hand_one_episode():
+    est = _estimate(*_one_episode_panel())
+    assert [e.kind for e in est.episodes] == ["closure"]
+    r0, r1, r2 = est.rings
+    # treated +3/month, matched controls +1/month -> 2; the rings: 2 - 1 = 1 and 1 - 1 = 0
+    assert r0.estimate == pytest.approx(2.0)
+    assert r1.estimate == pytest.approx(1.0)
+    assert r2.estimate == pytest.approx(0.0)
+    assert (r0.n_episodes, r0.n_units, r0.n_controls) == (1, 1, 1)
+    # the months between the two maps (99 events) are read by no window
+    assert all(abs(s["estimate"]) < 10 for s in est.event_study["0-15km"])
+    # event study: pre quarters 0, post quarters +2
+    study = {s["quarter"]: s["estimate"] for s in est.event_study["0-15km"]}
+    assert study == pytest.approx({-4: 0, -3: 0, -2: 0, -1: 0, 0: 2, 1: 2, 2: 2, 3: 2})
+
+
+def test_placebo_on_dates_12_months_earlier():
+    # no change between 2018 and 2019: the placebo is 0
+    est = _estimate(*_one_episode_panel())
+    assert est.placebo[0].estimate == pytest.approx(0.0)
+    # the treated block already rose from 0 (2018) to 1 (2019), controls flat at 1:
+    # placebo = (1 - 0) - (1 - 1) = 1, and the real DiD = (3 - 1) - (1 - 1) = 2
+    maps, xy, _ = _one_episode_panel()
+    counts = np.vstack([_series(1, 3, placebo_pre=0), _series(0, 2), _series(0, 1),
+                        _series(1, 1, placebo_pre=1), _series(1, 1, placebo_pre=1)])
+    est = _estimate(maps, xy, counts)
+    assert est.placebo[0].estimate == pytest.approx(1.0)
+    assert est.rings[0].estimate == pytest.approx(2.0)
+
+
+def test_matching_on_pre_counts():
+    # nearest neighbour on (first half, second half) of the pre window, ties to the lowest index
+    idx = match_controls(np.array([[0, 0], [3, 1]]), np.array([[5, 5], [3, 1], [0, 0], [0, 0]]))
+    assert idx.tolist() == [[2], [1]]
+    # in the panel: the treated block had 2/month before and 5 after (+3); control 1 had 2 and 2
+    # (+0), control 2 had 0 and 1 (+1). Matched on the pre counts, the estimate is 3 - 0 = 3
+    # (an unmatched comparison with both controls would give 3 - 0.5 = 2.5)
+    maps, xy, _ = _one_episode_panel()
+    counts = np.vstack([_series(2, 5), _series(0, 0), _series(0, 0), _series(2, 2), _series(0, 1)])
+    est = _estimate(maps, xy, counts)
+    assert est.rings[0].estimate == pytest.approx(3.0)
+    assert est.rings[0].n_controls == 1
+
+
+def test_stacked_did_weights_and_statsmodels_cross_check():
+    # episode 0: 1 treated (+3), 1 control (+1): D = 2, w = 1*1/2; episode 1: 2 treated (+5),
+    # 2 controls (+1): D = 4, w = 2*2/4 = 1. Estimate (0.5*2 + 1*4) / 1.5 = 10/3
+    delta = np.array([3, 1, 5, 5, 1, 1], float)
+    treated = np.array([1, 0, 1, 1, 0, 0], bool)
+    episode = np.array([0, 0, 1, 1, 1, 1])
+    assert stacked_did(delta, treated, episode) == pytest.approx(10 / 3)
+    est, se, lo, hi = did_cluster_ols(delta, treated, episode)
+    assert est == pytest.approx(10 / 3)
+    assert math.isfinite(se) and lo < est < hi
+    lo, hi = did_interval(delta, treated, episode, n_boot=199, seed=1)
+    assert 2.0 <= lo <= hi <= 4.0
+    assert did_interval(delta, treated, episode, n_boot=199, seed=1) == (lo, hi)  # seeded
+
+
+def test_reduction_is_an_episode_and_a_small_cut_is_not():
+    maps = [(D0, _map([("A", 0, 0, 800), ("B", 300, 0, 650), ("C", 600, 0, 650)])),
+            (D1, _map([("A", 1, 0, 150), ("B", 300, 0, 400), ("C", 600, 0, 650), ("N", 900, 0, 150)]))]
+    episodes, pairs = find_episodes(maps)
+    assert [(e.base_id, e.kind, e.strength_after) for e in episodes] == [("A", "reduction", 150.0)]
+    # changed: the cut base A and the opened base N (no map-k base within 5 km)
+    assert sorted(pairs[0]["changed_xy"][:, 0].tolist()) == [0.0, 900 * KM]
+
+
+def _many_episodes(n: int = 12) -> tuple[list, np.ndarray, np.ndarray]:
+    """n bases 200 km apart all close; base P at -600 km stays. Treated blocks rise by
+    3 + 0.1 (k - 5.5), controls near P by 1: the DiD is about 2 with a narrow interval."""
+    before = [(f"B{k}", 200.0 * k, 0.0, 650.0) for k in range(n)] + [("P", -600.0, 0.0, 650.0)]
+    maps = [(D0, _map(before)), (D1, _map([("P", -600.0, 0.0, 650.0)]))]
+    xy = [[200.0 * k + 5, 0] for k in range(n)] + [[-600.0 + d, 0] for d in (5, 15, 25)]
+    counts = [_series(0, 3 + 0.1 * (k - 5.5)) for k in range(n)] + [_series(0, 1)] * 3
+    return maps, np.array(xy) * KM, np.vstack(counts)
+
+
+def test_weak_flag():
+    est = _estimate(*_one_episode_panel())
+    assert est.weak
+    assert any("only 1 episode" in r for r in est.weak_reasons)
+    strong = _estimate(*_many_episodes(12))
+    r0 = strong.rings[0]
+    assert r0.n_episodes == 12
+    assert r0.estimate == pytest.approx(2.0)
+    assert 1.7 < r0.ci_low < 2.0 < r0.ci_high < 2.3
+    assert not strong.weak, strong.weak_reasons
+    # the same with 9 episodes is weak for its number of episodes alone
+    nine = _estimate(*_many_episodes(9))
+    assert nine.weak_reasons == ["only 9 episode(s) with treated and control blocks (< 10)"]
+    # a null effect with spread: the interval spans zero
+    maps, xy, counts = _many_episodes(12)
+    counts[:12] = np.vstack([_series(0, 1 + (1.0 if k % 2 else -1.0)) for k in range(12)])
+    null = _estimate(maps, xy, np.clip(counts, 0, None))
+    assert any("spans zero" in r for r in null.weak_reasons)
+
+
+def test_effect_json_round_trip(tmp_path):
+    est = _estimate(*_many_episodes(12))
+    est.save(tmp_path / "effect.json")
+    back = load_effect(tmp_path / "effect.json")
+    assert back.rings[0].estimate == pytest.approx(est.rings[0].estimate)
+    assert back.n_episodes == 12 and back.weak == est.weak
+    (tmp_path / "other.json").write_text(json.dumps({"plan": "x"}))
+    with pytest.raises(EffectError, match="not an effect estimate"):
+        load_effect(tmp_path / "other.json")
+
+
+# ----------------------------------------------------------- scenario ranges (pure)
+
+
+def test_expected_change_from_estimate_prior_and_none():
+    est = _estimate(*_many_episodes(12))
+    r0, r1 = est.rings[0], est.rings[1]
+    out = expected_change(est, {"lost_cover": 300.0, "15-30km": 200.0, "30-60km": 0.0},
+                          {"lost_cover": 0.5, "15-30km": 0.25}, months=12)
+    lost = next(a for a in out["areas"] if a["area"] == "lost_cover")
+    # 300 km^2 = 3 blocks of 100 km^2; central = 2 events per block-month * 3 blocks * 12 months
+    assert lost["central"] == pytest.approx(r0.estimate * 3 * 12)
+    assert lost["low"] == pytest.approx(r0.ci_low * 36) and lost["high"] == pytest.approx(r0.ci_high * 36)
+    ring = next(a for a in out["areas"] if a["area"] == "15-30km")
+    assert math.isnan(r1.estimate) or ring["central"] == pytest.approx(r1.estimate * 2 * 12)
+    prior = expected_change(LITERATURE_PRIOR, {"lost_cover": 300.0}, {"lost_cover": 0.5}, months=12)
+    lost = next(a for a in prior["areas"] if a["area"] == "lost_cover")
+    # 0.5 events a month before -> 6 in 12 months; prior +0% / +40% / +100%
+    assert (lost["low"], lost["central"], lost["high"]) == pytest.approx((0.0, 2.4, 6.0))
+    assert "Fjelde" in prior["citation"] and "Peitz" in prior["citation"]
+    none = expected_change(None, {"lost_cover": 300.0}, {"lost_cover": 0.5})
+    assert none["status"] == "not_computed"
+    assert none["note"] == "no effect estimate: expected change not computed"
+    assert none["areas"] == []
+
+
+# ------------------------------------------------------------------ bad input
+
+
+_V21_COLS = ["source", "mission", "year", "month", "location", "latitude", "longitude", "no.troops",
+             "rpf", "res", "sf", "avia", "he.sup", "he.sup.lw",
+             "inf", "fpu", "hq", "unmo.dummy", "unpol.dummy", "battalion", "company", "platoon"]
+
+
+def _v21(tmp_path, rows: list[tuple[str, int, int, str, float, float, str]]):
+    """A Geo-PKO v2.1-shaped CSV: (source, year, month, location, lat, lon, no.troops)."""
+    recs = [{"source": s, "mission": "TESTMIS", "year": y, "month": m, "location": loc, "latitude": lat,
+             "longitude": lon, "no.troops": t, "rpf": "NA", "res": "0", "sf": "0", "avia": "0", "he.sup": "0",
+             "he.sup.lw": "0", "inf": "1", "fpu": "0", "hq": "0", "unmo.dummy": "0", "unpol.dummy": "0",
+             "battalion": "1", "company": "0", "platoon": "0"} for s, y, m, loc, lat, lon, t in rows]
+    p = tmp_path / "geopko.csv"
+    pd.DataFrame(recs, columns=_V21_COLS).to_csv(p, index=False)
+    return p
+
+
+def _ged(tmp_path, dates: list[str], lon: float = 20.0, lat: float = 5.0):
+    p = tmp_path / "ged.csv"
+    pd.DataFrame({"id": range(len(dates)), "type_of_violence": 3, "best": 1, "date_start": dates,
+                  "side_a": "X", "side_b": "civilians", "longitude": lon, "latitude": lat}).to_csv(p, index=False)
+    return p
+
+
+def test_no_episodes_error(tmp_path):
+    bases = _v21(tmp_path, [("Map 1", 2019, 1, "Alpha", 5.0, 20.0, "650"), ("Map 1", 2019, 1, "Beta", 6.0, 22.0, "650"),
+                            ("Map 1 Rev. 1", 2019, 6, "Alpha", 5.0, 20.0, "650"),
+                            ("Map 1 Rev. 1", 2019, 6, "Beta", 6.0, 22.0, "600")])
+    with pytest.raises(EffectError, match=r"no closure or >= 50% troop cut .* widen --from/--to"):
+        estimate_effect(bases, _ged(tmp_path, ["2015-01-01", "2022-01-01"]))
+
+
+def test_events_not_covering_the_windows(tmp_path):
+    bases = _v21(tmp_path, [("Map 1", 2019, 1, "Alpha", 5.0, 20.0, "650"), ("Map 1", 2019, 1, "Beta", 6.0, 22.0, "650"),
+                            ("Map 1 Rev. 1", 2019, 6, "Beta", 6.0, 22.0, "650")])
+    # windows: placebo from 2017-01 (24 months before map k), post to 2020-05
+    with pytest.raises(EffectError, match=r"events cover 2018-01 to 2021-01 but .* need 2017-01 to 2020-05; pass an events file"):
+        estimate_effect(bases, _ged(tmp_path, ["2018-01-15", "2021-01-15"]))
+    est = estimate_effect(bases, _ged(tmp_path, ["2016-01-15", "2021-01-15"]), n_boot=99)
+    assert [(e.name, e.kind) for e in est.episodes] == [("Alpha", "closure")]
+
+
+def test_bases_without_dates(tmp_path):
+    p = tmp_path / "bases.csv"
+    pd.DataFrame({"base_id": ["a", "b"], "strength": [650, 150], "longitude": [20.0, 21.0],
+                  "latitude": [5.0, 5.5]}).to_csv(p, index=False)
+    with pytest.raises(EffectError, match="no dates .* pass Geo-PKO v2.1"):
+        estimate_effect(p, _ged(tmp_path, ["2015-01-01"]))
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    from cli.main import main
+
+    bases = _v21(tmp_path, [("Map 1", 2019, 1, "Alpha", 5.0, 20.0, "650"), ("Map 1 Rev. 1", 2019, 6, "Alpha", 5.0, 20.0, "650")])
+    rc = main(["effect", "--bases", str(bases), "--events", str(_ged(tmp_path, ["2015-01-01"]))])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert err.count("\n") == 0 and err.startswith("vacuum: error: no closure")
+
+
+def test_cli_writes_effect_json(tmp_path, capsys):
+    from cli.main import main
+
+    bases = _v21(tmp_path, [("Map 1", 2019, 1, "Alpha", 5.0, 20.0, "650"), ("Map 1", 2019, 1, "Beta", 6.0, 22.0, "650"),
+                            ("Map 1 Rev. 1", 2019, 6, "Beta", 6.0, 22.0, "650")])
+    rc = main(["effect", "--bases", str(bases), "--events", str(_ged(tmp_path, ["2016-01-15", "2021-01-15"])),
+               "--n-boot", "99", "--out", str(tmp_path / "eff")])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "WEAK: only 1 episode" in out
+    doc = json.loads((tmp_path / "eff" / "effect.json").read_text())
+    assert doc["n_episodes"] == 1 and doc["weak"] is True
+    assert [r["ring"] for r in doc["rings"]] == ["0-15km", "15-30km", "30-60km"]
+    assert (tmp_path / "eff" / "effect.csv").is_file()
+    assert load_effect(tmp_path / "eff" / "effect.json").episodes[0].map_after == date(2019, 6, 1)
