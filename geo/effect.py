@@ -70,6 +70,8 @@ __all__ = [
     "estimate_effect",
     "load_effect",
     "expected_change",
+    "PRIORS",
+    "resolve_effect",
 ]
 
 RINGS_KM: tuple[tuple[float, float], ...] = ((0.0, 15.0), (15.0, 30.0), (30.0, 60.0))
@@ -717,3 +719,25 @@ def expected_change(
         meta = {"source": f"prior:{source.name}", "citation": source.citation,
                 "method": f"relative change x events in the area in the {months} months before the scenario"}
     return _finite({"status": "computed", "months": months, **meta, "areas": areas})
+
+
+PRIORS: dict[str, EffectPrior] = {LITERATURE_PRIOR.name: LITERATURE_PRIOR}
+"""The stated priors a user may choose by name (``--effect-prior NAME``, ``effect: NAME`` in a plan)."""
+
+
+def resolve_effect(spec: str | Path | None, base_dir: str | Path | None = None) -> EffectEstimate | EffectPrior | None:
+    """An effect source from a plan's ``effect:`` or a CLI value: a prior's name
+    (:data:`PRIORS`), else the path of an ``effect.json`` (relative to ``base_dir``, e.g. the
+    plan's folder); None stays None."""
+    if spec is None:
+        return None
+    text = str(spec).strip()
+    if text in PRIORS:
+        return PRIORS[text]
+    path = Path(text)
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    if not path.is_file():
+        raise EffectError(f"effect {text!r}: no such effect.json ({path}) and no prior of that name; give the path of "
+                          f"a file written by `vacuum effect`, or one of the priors: {', '.join(PRIORS)}")
+    return load_effect(path)

@@ -289,3 +289,122 @@ def test_cli_writes_effect_json(tmp_path, capsys):
     assert [r["ring"] for r in doc["rings"]] == ["0-15km", "15-30km", "30-60km"]
     assert (tmp_path / "eff" / "effect.csv").is_file()
     assert load_effect(tmp_path / "eff" / "effect.json").episodes[0].map_after == date(2019, 6, 1)
+
+
+# ------------------------------------------------------- scenario ranges per phase
+
+
+@pytest.fixture(scope="module")
+def two_base_analysis(tmp_path_factory):
+    """Bases a (-10 km, 0) and b (+10 km, 0), each reaching 20 km; events under b and 15 km
+    east of it in June 2020; as of 2020-07-01."""
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    from geo.grid import equal_area_crs
+    from geo.params import Params
+    from geo.pipeline import AnalysisInputs, analyze
+    from geo.products import write_analysis
+
+    crs = equal_area_crs(20.0, 6.0)
+    area = gpd.GeoDataFrame({"admin_id": ["W", "E"], "name": ["West", "East"], "level": [1, 1], "parent": [None, None]},
+                            geometry=[box(-30_000, -20_000, 0, 20_000), box(0, -20_000, 30_000, 20_000)], crs=crs)
+    bases = gpd.GeoDataFrame({"base_id": ["a", "b"], "name": ["a", "b"], "strength": [650.0, 650.0],
+                              "unit_type": ["infantry"] * 2, "mission": ["M"] * 2},
+                             geometry=[Point(-10_000, 0), Point(10_000, 0)], crs=crs)
+    pts = [(10_000, 5_000), (10_500, 5_500), (25_500, 500), (-10_000, 5_000)]
+    events = gpd.GeoDataFrame({"event_id": [str(i) for i in range(len(pts))], "date": pd.to_datetime(["2020-06-01"] * len(pts)),
+                               "event_type": ["one_sided"] * len(pts), "fatalities": [1.0] * len(pts)},
+                              geometry=[Point(*p) for p in pts], crs=crs)
+    p = Params(resolution_m=1000, margin_km=0, offroad_speed_kmh=10, response_threshold_h=1, max_reach_h=2)
+    folder = tmp_path_factory.mktemp("two")
+    write_analysis(analyze(AnalysisInputs(bases=bases, events=events, admin=area), p, date(2020, 7, 1)), folder)
+    return folder
+
+
+def _close_b():
+    from geo.plan import parse_plan
+
+    return parse_plan({"name": "t", "phases": [{"name": "p1", "date": "2021-01-01", "actions": [{"close": ["b"]}]}]})
+
+
+def _by_hand(analysis, scenario):
+    """Lost-cover cells from the two coverage rasters, the 15-30 / 30-60 km ring cells around b
+    from the grid, and the events in each (read from the analysis' events file)."""
+    import geopandas as gpd
+
+    from geo.rasters import read_surface
+
+    before, grid = read_surface(analysis / "coverage.tif")
+    after, _ = read_surface(scenario / "phase_1" / "coverage.tif")
+    ok = np.isfinite(after)
+    lost = ok & (before >= 0.5) & (after < 0.5)
+    x, y = grid.cell_centres()
+    dist = np.hypot(x[None, :] - 10_000, y[:, None] - 0) / 1000
+    rings = {"15-30km": ok & ~lost & (dist >= 15) & (dist < 30), "30-60km": ok & ~lost & (dist >= 30) & (dist < 60)}
+    ev = gpd.read_file(analysis / "events.geojson").to_crs(grid.crs)
+    r, c, _ = grid.rowcol(ev.geometry.x.to_numpy(), ev.geometry.y.to_numpy())
+    n_ev = {"lost_cover": int(lost[r, c].sum()), **{k: int(m[r, c].sum()) for k, m in rings.items()}}
+    km2 = {"lost_cover": float(lost.sum()), **{k: float(m.sum()) for k, m in rings.items()}}
+    return km2, n_ev
+
+
+def test_scenario_without_effect_says_not_computed(two_base_analysis, tmp_path):
+    from geo.scenario import load_baseline
+    from geo.scenario_products import run_scenario
+
+    s = run_scenario(load_baseline(two_base_analysis), _close_b(), tmp_path)
+    ec = s["phases"][0]["expected_change"]
+    assert ec["status"] == "not_computed" and ec["note"] == "no effect estimate: expected change not computed"
+    assert json.loads((tmp_path / "phase_1" / "expected_change.json").read_text())["status"] == "not_computed"
+    assert pd.read_csv(tmp_path / "phase_1" / "expected_change.csv").empty
+
+
+def test_scenario_ranges_from_an_estimate_and_from_the_prior(two_base_analysis, tmp_path):
+    from geo.scenario import load_baseline
+    from geo.scenario_products import run_scenario
+
+    est = _estimate(*_many_episodes(12))
+    s = run_scenario(load_baseline(two_base_analysis), _close_b(), tmp_path / "est", effect=est)
+    km2, n_ev = _by_hand(two_base_analysis, tmp_path / "est")
+    assert km2["lost_cover"] > 0 and n_ev["lost_cover"] >= 2  # the two events under b
+    ec = {a["area"]: a for a in s["phases"][0]["expected_change"]["areas"]}
+    r0 = est.rings[0]
+    # 1 km cells: blocks = km² / 100; 12 months
+    assert ec["lost_cover"]["area_km2"] == pytest.approx(km2["lost_cover"])
+    assert ec["lost_cover"]["central"] == pytest.approx(r0.estimate * km2["lost_cover"] / 100 * 12)
+    assert ec["lost_cover"]["low"] == pytest.approx(r0.ci_low * km2["lost_cover"] / 100 * 12)
+    assert ec["15-30km"]["area_km2"] == pytest.approx(km2["15-30km"])
+    assert ec["30-60km"]["area_km2"] == pytest.approx(km2["30-60km"])
+    assert s["phases"][0]["expected_change"]["n_episodes"] == 12
+    table = pd.read_csv(tmp_path / "est" / "phase_1" / "expected_change.csv")
+    assert list(table["area"]) == ["lost_cover", "15-30km", "30-60km"]
+
+    s = run_scenario(load_baseline(two_base_analysis), _close_b(), tmp_path / "prior", effect=LITERATURE_PRIOR)
+    ec = {a["area"]: a for a in s["phases"][0]["expected_change"]["areas"]}
+    # events in the 12 months before the as-of date, times the prior's relative change
+    for area, ring in (("lost_cover", "0-15km"), ("15-30km", "15-30km"), ("30-60km", "30-60km")):
+        lo, mid, hi = LITERATURE_PRIOR.relative[ring]
+        assert ec[area]["baseline_events"] == pytest.approx(n_ev[area])
+        assert (ec[area]["low"], ec[area]["central"], ec[area]["high"]) == pytest.approx((lo * n_ev[area], mid * n_ev[area], hi * n_ev[area]))
+
+
+def test_plan_effect_field_and_cli_flags(two_base_analysis, tmp_path, capsys):
+    from cli.main import main
+
+    est = _estimate(*_many_episodes(12))
+    est.save(tmp_path / "effect.json")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: t\neffect: effect.json\nphases:\n  - name: p1\n    date: 2021-01-01\n"
+                    "    actions:\n      - close: [b]\n")
+    assert main(["scenario", "--analysis", str(two_base_analysis), "--plan", str(plan), "--out", str(tmp_path / "a"),
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "expected change in events, 12 months, low/central/high (effect_estimate)" in out
+    assert main(["scenario", "--analysis", str(two_base_analysis), "--plan", str(plan), "--out", str(tmp_path / "b"),
+                 "--quiet", "--effect-prior", "literature"]) == 0
+    assert "(prior:literature)" in capsys.readouterr().out
+    plan.write_text(plan.read_text().replace("effect.json", "missing.json"))
+    assert main(["scenario", "--analysis", str(two_base_analysis), "--plan", str(plan), "--out", str(tmp_path / "c"),
+                 "--quiet"]) == 2
+    assert "effect 'missing.json': no such effect.json" in capsys.readouterr().err
