@@ -408,3 +408,14 @@ def test_plan_effect_field_and_cli_flags(two_base_analysis, tmp_path, capsys):
     assert main(["scenario", "--analysis", str(two_base_analysis), "--plan", str(plan), "--out", str(tmp_path / "c"),
                  "--quiet"]) == 2
     assert "effect 'missing.json': no such effect.json" in capsys.readouterr().err
+
+
+def test_service_refuses_an_effect_path_in_a_plan(two_base_analysis):
+    from api.scenarios import check_plan
+    from geo.plan import PlanError, parse_plan
+
+    doc = {"name": "t", "effect": "/etc/effect.json",
+           "phases": [{"name": "p1", "date": "2021-01-01", "actions": [{"close": ["b"]}]}]}
+    with pytest.raises(PlanError, match="the service reads no effect files"):
+        check_plan(two_base_analysis, parse_plan(doc))
+    assert check_plan(two_base_analysis, parse_plan({**doc, "effect": "literature"})) == 1
