@@ -223,7 +223,7 @@ LITERATURE_PRIOR = EffectPrior(
     citation=(
         "Judgement ranges anchored on the direction of Fjelde, Hultman & Nilsson (2019), "
         "International Organization 73(1): local UN troop presence reduces rebel violence against "
-        "civilians; and Peitz & Reisch (2019), Zeitschrift fuer Friedens- und Konfliktforschung 8(2): "
+        "civilians; and Peitz & Reisch (2019), Zeitschrift fuer Friedens- und Konfliktforschung 8: "
         "presence reduces violence where troops are and can shift it to nearby areas. Not coefficients "
         "from either paper; see docs/scenarios.md."
     ),
@@ -529,8 +529,8 @@ def _weak_reasons(main: RingEffect, placebo: RingEffect, study: list[dict[str, f
         out.append(f"only {main.n_episodes} episode(s) with treated and control blocks (< {MIN_EPISODES})")
     if not (math.isfinite(main.ci_low) and math.isfinite(main.ci_high)):
         out.append("no interval (fewer than two usable episodes)")
-    elif main.ci_low < 0 < main.ci_high:
-        out.append(f"the 95% interval [{main.ci_low:.3g}, {main.ci_high:.3g}] spans zero")
+    elif main.ci_low <= 0 <= main.ci_high:
+        out.append(f"the 95% interval [{main.ci_low:.3g}, {main.ci_high:.3g}] includes zero")
     if math.isfinite(placebo.ci_low) and not placebo.ci_low <= 0 <= placebo.ci_high:
         out.append(f"the placebo (dates {window} months earlier) is not null: [{placebo.ci_low:.3g}, {placebo.ci_high:.3g}]")
     bad = [s["quarter"] for s in study if s["quarter"] < -1 and math.isfinite(s["ci_low"])

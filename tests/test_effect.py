@@ -173,7 +173,7 @@ def test_weak_flag():
     maps, xy, counts = _many_episodes(12)
     counts[:12] = np.vstack([_series(0, 1 + (1.0 if k % 2 else -1.0)) for k in range(12)])
     null = _estimate(maps, xy, np.clip(counts, 0, None))
-    assert any("spans zero" in r for r in null.weak_reasons)
+    assert any("includes zero" in r for r in null.weak_reasons)
 
 
 def test_effect_json_round_trip(tmp_path):
