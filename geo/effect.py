@@ -687,10 +687,14 @@ def expected_change(
     """Pure: expected change in events over ``months`` per area (``lost_cover``, ``15-30km``,
     ``30-60km``), as low / central / high.
 
-    From an :class:`EffectEstimate`: the ring's change per block-month (its CI for low and
-    high) × blocks in the area × months; the treated ring (0–15 km) stands for the cells that
-    lose cover. From an :class:`EffectPrior`: its relative change × the area's events per
-    month before the scenario × months. ``None``: not computed, and said so.
+    The treated ring (0–15 km) stands for the cells that lose cover. From an
+    :class:`EffectEstimate`: the ring's *relative* change (estimate and 95 % CI over the treated
+    blocks' pre-window mean) × the area's events in the ``months`` before the scenario — the
+    estimate's own scale is a past place and time, so it is carried over as a ratio; a ring
+    whose treated blocks had no events before has no ratio, and its absolute change per block
+    and month × blocks in the area × ``months`` is used (``scale`` says which). From an
+    :class:`EffectPrior`: its relative change × the same baseline. A relative change below
+    −100 % is cut to −100 % (events cannot go below zero). ``None``: not computed, and said so.
     """
     if source is None:
         return {"status": "not_computed", "note": "no effect estimate: expected change not computed",
@@ -700,21 +704,32 @@ def expected_change(
     for area, ring in ring_of.items():
         km2 = float(area_km2.get(area, 0.0))
         base = float(baseline_events_per_month.get(area, 0.0)) * months
+        scale = "relative"
         if isinstance(source, EffectEstimate):
             r = source.ring(ring)
-            blocks = km2 / source.unit_area_km2
-            vals = [v * blocks * months if v is not None and math.isfinite(v) else math.nan
-                    for v in (r.ci_low, r.estimate, r.ci_high)]
+            triple = (r.ci_low, r.estimate, r.ci_high)
+            if r.treated_pre_mean > 0:
+                rel = [v / r.treated_pre_mean for v in triple]
+            else:
+                scale = "absolute"
+                blocks = km2 / source.unit_area_km2
+                rel = []
+                vals = [v * blocks * months if math.isfinite(v) else math.nan for v in triple]
         else:
-            rel = source.relative[ring]
+            rel = list(source.relative[ring])
+        if scale == "relative":
+            rel = [max(x, -1.0) if math.isfinite(x) else math.nan for x in rel]
             vals = [x * base for x in rel]
-        areas.append({"area": area, "ring": ring, "area_km2": km2, "baseline_events": base,
+        areas.append({"area": area, "ring": ring, "area_km2": km2, "baseline_events": base, "scale": scale,
+                      "relative_low": rel[0] if rel else None, "relative_central": rel[1] if rel else None,
+                      "relative_high": rel[2] if rel else None,
                       "low": vals[0], "central": vals[1], "high": vals[2]})
     if isinstance(source, EffectEstimate):
         meta = {"source": "effect_estimate", "mission": source.mission, "n_episodes": source.n_episodes,
                 "weak": source.weak, "weak_reasons": source.weak_reasons,
-                "method": (f"DiD change per {source.unit} per month (95% CI for low/high) x blocks in the area x "
-                           f"{months} months")}
+                "method": (f"DiD relative change of the ring (95% CI for low/high) x events in the area in the {months} "
+                           f"months before the scenario; absolute change per {source.unit} and month x blocks where "
+                           "the ring had no events before")}
     else:
         meta = {"source": f"prior:{source.name}", "citation": source.citation,
                 "method": f"relative change x events in the area in the {months} months before the scenario"}

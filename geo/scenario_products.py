@@ -211,8 +211,9 @@ def _write_expected_change(b: Baseline, res: PhaseResult, phases_so_far: list[Re
         area, rate = _effect_areas(b, res, phases_so_far)
         doc = expected_change(effect, area, rate, months=12)
     write_json(doc, d / "expected_change.json")
-    write_csv(pd.DataFrame(doc["areas"], columns=["area", "ring", "area_km2", "baseline_events", "low", "central",
-                                                  "high"]).assign(source=doc.get("source", "none")),
+    write_csv(pd.DataFrame(doc["areas"], columns=["area", "ring", "area_km2", "baseline_events", "scale",
+                                                  "relative_low", "relative_central", "relative_high",
+                                                  "low", "central", "high"]).assign(source=doc.get("source", "none")),
               d / "expected_change.csv")
     return doc
 

@@ -147,12 +147,13 @@ def test_reduction_is_an_episode_and_a_small_cut_is_not():
 
 
 def _many_episodes(n: int = 12) -> tuple[list, np.ndarray, np.ndarray]:
-    """n bases 200 km apart all close; base P at -600 km stays. Treated blocks rise by
-    3 + 0.1 (k - 5.5), controls near P by 1: the DiD is about 2 with a narrow interval."""
+    """n bases 200 km apart all close; base P at -600 km stays. Treated blocks go from 1 event
+    a month to 4 + 0.1 (k - 5.5), controls near P from 1 to 2: the DiD is about 2 (+200 % of
+    the treated pre mean) with a narrow interval."""
     before = [(f"B{k}", 200.0 * k, 0.0, 650.0) for k in range(n)] + [("P", -600.0, 0.0, 650.0)]
     maps = [(D0, _map(before)), (D1, _map([("P", -600.0, 0.0, 650.0)]))]
     xy = [[200.0 * k + 5, 0] for k in range(n)] + [[-600.0 + d, 0] for d in (5, 15, 25)]
-    counts = [_series(0, 3 + 0.1 * (k - 5.5)) for k in range(n)] + [_series(0, 1)] * 3
+    counts = [_series(1, 4 + 0.1 * (k - 5.5)) for k in range(n)] + [_series(1, 2)] * 3
     return maps, np.array(xy) * KM, np.vstack(counts)
 
 
@@ -192,15 +193,28 @@ def test_effect_json_round_trip(tmp_path):
 
 def test_expected_change_from_estimate_prior_and_none():
     est = _estimate(*_many_episodes(12))
-    r0, r1 = est.rings[0], est.rings[1]
+    r0 = est.rings[0]
+    assert r0.treated_pre_mean == pytest.approx(1.0)
     out = expected_change(est, {"lost_cover": 300.0, "15-30km": 200.0, "30-60km": 0.0},
                           {"lost_cover": 0.5, "15-30km": 0.25}, months=12)
     lost = next(a for a in out["areas"] if a["area"] == "lost_cover")
-    # 300 km^2 = 3 blocks of 100 km^2; central = 2 events per block-month * 3 blocks * 12 months
-    assert lost["central"] == pytest.approx(r0.estimate * 3 * 12)
-    assert lost["low"] == pytest.approx(r0.ci_low * 36) and lost["high"] == pytest.approx(r0.ci_high * 36)
-    ring = next(a for a in out["areas"] if a["area"] == "15-30km")
-    assert math.isnan(r1.estimate) or ring["central"] == pytest.approx(r1.estimate * 2 * 12)
+    # relative: +200 % of the 6 events in the 12 months before -> +12 (CI / pre mean for low, high)
+    assert lost["scale"] == "relative"
+    assert lost["central"] == pytest.approx(r0.estimate / 1.0 * 6)
+    assert lost["low"] == pytest.approx(r0.ci_low * 6) and lost["high"] == pytest.approx(r0.ci_high * 6)
+    # no treated events before (one-episode panel: 0 -> 3): absolute, 2 per block-month x 3 blocks x 12
+    one = _estimate(*_one_episode_panel())
+    out = expected_change(one, {"lost_cover": 300.0}, {"lost_cover": 0.5}, months=12)
+    lost = next(a for a in out["areas"] if a["area"] == "lost_cover")
+    assert lost["scale"] == "absolute" and lost["central"] == pytest.approx(2.0 * 3 * 12)
+    assert out["weak"] is True and out["n_episodes"] == 1
+    # a fall larger than the baseline is cut at -100 %
+    maps, xy, _ = _one_episode_panel()
+    drop = _estimate(maps, xy, np.vstack([_series(3, 0), _series(0, 0), _series(0, 0), _series(3, 5), _series(3, 5)]))
+    assert drop.rings[0].estimate == pytest.approx(-5.0)  # -5/3 of the pre mean
+    lost = next(a for a in expected_change(drop, {"lost_cover": 100.0}, {"lost_cover": 2.0})["areas"]
+                if a["area"] == "lost_cover")
+    assert lost["central"] == pytest.approx(-24.0)  # all 24 events of the year, not more
     prior = expected_change(LITERATURE_PRIOR, {"lost_cover": 300.0}, {"lost_cover": 0.5}, months=12)
     lost = next(a for a in prior["areas"] if a["area"] == "lost_cover")
     # 0.5 events a month before -> 6 in 12 months; prior +0% / +40% / +100%
@@ -370,10 +384,11 @@ def test_scenario_ranges_from_an_estimate_and_from_the_prior(two_base_analysis, 
     assert km2["lost_cover"] > 0 and n_ev["lost_cover"] >= 2  # the two events under b
     ec = {a["area"]: a for a in s["phases"][0]["expected_change"]["areas"]}
     r0 = est.rings[0]
-    # 1 km cells: blocks = km² / 100; 12 months
+    # the ring's relative change (treated pre mean 1 event a month) x the events there before
     assert ec["lost_cover"]["area_km2"] == pytest.approx(km2["lost_cover"])
-    assert ec["lost_cover"]["central"] == pytest.approx(r0.estimate * km2["lost_cover"] / 100 * 12)
-    assert ec["lost_cover"]["low"] == pytest.approx(r0.ci_low * km2["lost_cover"] / 100 * 12)
+    assert ec["lost_cover"]["baseline_events"] == pytest.approx(n_ev["lost_cover"])
+    assert ec["lost_cover"]["central"] == pytest.approx(r0.estimate * n_ev["lost_cover"])
+    assert ec["lost_cover"]["low"] == pytest.approx(r0.ci_low * n_ev["lost_cover"])
     assert ec["15-30km"]["area_km2"] == pytest.approx(km2["15-30km"])
     assert ec["30-60km"]["area_km2"] == pytest.approx(km2["30-60km"])
     assert s["phases"][0]["expected_change"]["n_episodes"] == 12
