@@ -49,6 +49,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .did import did_cluster_ols, did_interval, match_controls, stacked_did
 from .errors import ConfigError, VacuumError
 from .grid import equal_area_crs
 
@@ -233,85 +234,6 @@ LITERATURE_PRIOR = EffectPrior(
 # ========================================================================= pure core
 
 
-def stacked_did(delta: np.ndarray, treated: np.ndarray, episode: np.ndarray) -> float:
-    """Pure: the coefficient of ``treated`` in ``delta ~ treated + episode FE``.
-
-    Equal to sum_e w_e (mean delta_T,e − mean delta_C,e) / sum_e w_e with
-    w_e = n_T n_C / (n_T + n_C); episodes without treated or without control rows add
-    nothing. NaN when no episode has both.
-    """
-    delta = np.asarray(delta, float)
-    treated = np.asarray(treated, bool)
-    episode = np.asarray(episode)
-    num = den = 0.0
-    for e in np.unique(episode):
-        m = episode == e
-        t, c = delta[m & treated], delta[m & ~treated]
-        if len(t) and len(c):
-            w = len(t) * len(c) / (len(t) + len(c))
-            num += w * (t.mean() - c.mean())
-            den += w
-    return num / den if den > 0 else math.nan
-
-
-def did_interval(delta: np.ndarray, treated: np.ndarray, episode: np.ndarray, *, n_boot: int = 999,
-                 seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Pure: percentile bootstrap interval of :func:`stacked_did`, resampling whole episodes
-    with replacement (seeded). NaN with fewer than two usable episodes."""
-    delta = np.asarray(delta, float)
-    treated = np.asarray(treated, bool)
-    episode = np.asarray(episode)
-    usable = [e for e in np.unique(episode) if (treated[episode == e]).any() and (~treated[episode == e]).any()]
-    if len(usable) < 2:
-        return math.nan, math.nan
-    rows = {e: np.flatnonzero(episode == e) for e in usable}
-    rng = np.random.default_rng(seed)
-    stats = np.empty(n_boot)
-    for i in range(n_boot):
-        pick = rng.choice(len(usable), size=len(usable), replace=True)
-        idx = np.concatenate([rows[usable[j]] for j in pick])
-        ep = np.concatenate([np.full(len(rows[usable[j]]), k) for k, j in enumerate(pick)])
-        stats[i] = stacked_did(delta[idx], treated[idx], ep)
-    a = (1 - level) / 2
-    lo, hi = np.nanquantile(stats, [a, 1 - a])
-    return float(lo), float(hi)
-
-
-def did_cluster_ols(delta: np.ndarray, treated: np.ndarray, episode: np.ndarray,
-                    level: float = 0.95) -> tuple[float, float, float, float]:
-    """(estimate, se, ci_low, ci_high) from statsmodels OLS ``delta ~ treated + C(episode)``
-    with standard errors clustered by episode and a t(G−1) interval. NaN se/interval with
-    fewer than two episodes."""
-    import statsmodels.api as sm
-    from scipy import stats
-
-    delta = np.asarray(delta, float)
-    treated = np.asarray(treated, bool)
-    codes, uniq = pd.factorize(np.asarray(episode))
-    X = np.column_stack([treated.astype(float), *(codes == k for k in range(len(uniq)))]).astype(float)
-    fit = sm.OLS(delta, X).fit()
-    est = float(fit.params[0])
-    if len(uniq) < 2:
-        return est, math.nan, math.nan, math.nan
-    cl = sm.OLS(delta, X).fit(cov_type="cluster", cov_kwds={"groups": codes})
-    se = float(cl.bse[0])
-    t = float(stats.t.ppf(1 - (1 - level) / 2, len(uniq) - 1))
-    return est, se, est - t * se, est + t * se
-
-
-def match_controls(treated_feat: np.ndarray, control_feat: np.ndarray, n_matches: int = 1) -> np.ndarray:
-    """Pure: for each treated row, the indices of its ``n_matches`` nearest control rows
-    (Euclidean on the features, with replacement, ties to the lowest index); shape
-    (n_treated, n_matches)."""
-    t = np.asarray(treated_feat, float).reshape(len(treated_feat), -1)
-    c = np.asarray(control_feat, float).reshape(len(control_feat), -1)
-    if len(c) == 0:
-        return np.empty((len(t), 0), dtype=np.int64)
-    k = min(n_matches, len(c))
-    d = ((t[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
-    return np.argsort(d, axis=1, kind="stable")[:, :k]
-
-
 def find_episodes(maps: Sequence[tuple[date, pd.DataFrame]], *, match_km: float = 5.0,
                   reduction: float = 0.5) -> tuple[list[Episode], list[dict[str, Any]]]:
     """Pure: closures and reductions between consecutive maps, and per map pair the
@@ -402,7 +324,6 @@ def estimate_from_panel(
     # design rows: (ring, episode, unit, treated) for the real dates and for the placebo
     rows: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {n: [] for n in RING_NAMES}
     prows: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {n: [] for n in RING_NAMES}
-    used_eps: dict[str, set[int]] = {n: set() for n in RING_NAMES}
     for pair in pairs:
         if not pair["episodes"]:
             continue
@@ -446,7 +367,6 @@ def estimate_from_panel(
                 tr = np.flatnonzero(ring & (nearest_ep == k))
                 if not len(tr) or not len(ctrl):
                     continue
-                used_eps[name].add(e.episode_id)
                 m = ctrl[match_controls(feat[tr], feat[ctrl], n_matches).ravel()]
                 pm = ctrl[match_controls(pfeat[tr], pfeat[ctrl], n_matches).ravel()]
                 units = np.concatenate([tr, m])
