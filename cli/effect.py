@@ -72,6 +72,9 @@ def format_table(est) -> str:
             f"{r.n_episodes:>8} {r.n_units:>7} {_num(r.treated_pre_mean, '.3f'):>9} {_num(rel, '+.0%'):>9}   "
             f"{_num(p.estimate):>9} {'[' + _num(p.ci_low) + ', ' + _num(p.ci_high) + ']':>22}"
         )
+    if est.gains:
+        lines.append(f"gains (placebo on direction: the same estimator after {est.n_gain_episodes} openings): " + "; ".join(
+            f"{g.ring} {_num(g.estimate)} [{_num(g.ci_low)}, {_num(g.ci_high)}] ({g.n_episodes} ep.)" for g in est.gains))
     study = est.event_study.get("0-15km", [])
     if study:
         lines.append("event study, 0-15km, quarter vs quarter -1: " + "  ".join(

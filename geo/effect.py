@@ -28,6 +28,9 @@ A stacked difference-in-differences over consecutive Geo-PKO maps of one mission
   before map k and 0..3 after map k+1 (pre-trend check: the pre quarters should be ~0).
 * **Placebo**: fake closure dates 12 months earlier (windows shifted back by ``window``);
   an estimate away from zero there means the treated blocks were on another path already.
+  **Gains**: the same estimator around bases that *opened* between two maps (blocks with no
+  map-k base within 15 km), a placebo on the direction: a protective effect shows as a fall
+  there and a rise after closures.
 
 The estimate is an association on real closures, with its interval and number of
 episodes; :class:`EffectEstimate` says when it is weak. It is the only number a scenario
@@ -95,7 +98,7 @@ class Episode:
     episode_id: int
     base_id: str
     name: str
-    kind: Literal["closure", "reduction"]
+    kind: Literal["closure", "reduction", "opening"]
     x: float
     y: float
     strength_before: float
@@ -140,6 +143,11 @@ class EffectEstimate:
     weak: bool
     weak_reasons: list[str]
     params: dict[str, Any] = field(default_factory=dict)
+    gains: list[RingEffect] = field(default_factory=list)
+    """The same estimator around bases that *opened* (change after a gain of cover): a placebo
+    on the direction. A causal protective effect shows as a fall here and a rise after
+    closures; the same sign in both points to trends or selection."""
+    n_gain_episodes: int = 0
 
     def ring(self, name: str) -> RingEffect:
         for r in self.rings:
@@ -155,7 +163,7 @@ class EffectEstimate:
         d = asdict(self)
         for e in d["episodes"]:
             e["map_before"], e["map_after"] = str(e["map_before"]), str(e["map_after"])
-        for r in (*d["rings"], *d["placebo"]):
+        for r in (*d["rings"], *d["placebo"], *d["gains"]):
             r["relative"] = (r["estimate"] / r["treated_pre_mean"]) if r["treated_pre_mean"] > 0 else None
         d["kind"] = "vacuum.effect_estimate"
         d["n_episodes"] = self.n_episodes
@@ -178,7 +186,8 @@ class EffectEstimate:
                    window_months=int(d["window_months"]), ci_method=d["ci_method"],
                    rings=[ring(r) for r in d["rings"]], event_study=d["event_study"],
                    placebo=[ring(r) for r in d["placebo"]], episodes=eps, weak=bool(d["weak"]),
-                   weak_reasons=list(d["weak_reasons"]), params=dict(d.get("params", {})))
+                   weak_reasons=list(d["weak_reasons"]), params=dict(d.get("params", {})),
+                   gains=[ring(r) for r in d.get("gains", [])], n_gain_episodes=int(d.get("n_gain_episodes", 0)))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
@@ -243,7 +252,8 @@ def find_episodes(maps: Sequence[tuple[date, pd.DataFrame]], *, match_km: float 
     strength_source) in date order. A base of map k with no base of map k+1 within
     ``match_km`` closed; one whose nearest map-k+1 base has at most (1 − reduction) of its
     troops (both reported, before > 0) was cut. A base of map k+1 with no base of map k
-    within ``match_km`` opened.
+    within ``match_km`` opened: those are in ``pair["openings"]`` (kind ``"opening"``,
+    negative ids), for the placebo on the direction of gains.
     """
     episodes: list[Episode] = []
     pairs: list[dict[str, Any]] = []
@@ -260,7 +270,7 @@ def find_episodes(maps: Sequence[tuple[date, pd.DataFrame]], *, match_km: float 
         for i in range(len(a)):
             row = a.iloc[i]
             if near_d[i] > match_km:
-                kind: Literal["closure", "reduction"] = "closure"
+                kind: Literal["closure", "reduction", "opening"] = "closure"
                 after = 0.0
             else:
                 j = int(near_b[i])
@@ -276,8 +286,11 @@ def find_episodes(maps: Sequence[tuple[date, pd.DataFrame]], *, match_km: float 
             episodes.append(ep)
             ep_ids.append(ep.episode_id)
         stay = ~changed_a & (near_d <= match_km)
+        openings = [Episode(-1 - int(j) - 1000 * len(pairs), str(b["base_id"].iloc[j]), str(b["name"].iloc[j]), "opening",
+                            float(bx[j]), float(by[j]), 0.0, float(b["strength"].iloc[j]), d0, d1)
+                    for j in np.flatnonzero(opened)]
         pairs.append({
-            "map_before": d0, "map_after": d1, "episodes": ep_ids,
+            "map_before": d0, "map_after": d1, "episodes": ep_ids, "openings": openings,
             "changed_xy": np.column_stack([np.concatenate([ax[changed_a], bx[opened]]),
                                            np.concatenate([ay[changed_a], by[opened]])]),
             "before_xy": np.column_stack([ax, ay]), "before_stays": stay,
@@ -324,58 +337,16 @@ def estimate_from_panel(
     # design rows: (ring, episode, unit, treated) for the real dates and for the placebo
     rows: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {n: [] for n in RING_NAMES}
     prows: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {n: [] for n in RING_NAMES}
+    grows: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {n: [] for n in RING_NAMES}
     for pair in pairs:
-        if not pair["episodes"]:
-            continue
-        eps = [by_id[i] for i in pair["episodes"]]
-        mb, ma = _month(pair["map_before"]), _month(pair["map_after"])
-        ex = np.array([e.x for e in eps])
-        ey = np.array([e.y for e in eps])
-        d_ep = np.hypot(ux[:, None] - ex[None, :], uy[:, None] - ey[None, :]) / 1000.0
-        nearest_ep = d_ep.argmin(axis=1)
-        d_near = d_ep.min(axis=1)
-        bxy = pair["before_xy"]
-        d_before = np.hypot(ux[:, None] - bxy[None, :, 0], uy[:, None] - bxy[None, :, 1]) / 1000.0
-        in_area = d_before.min(axis=1) <= area_km
-        cxy = pair["changed_xy"]
-        d_changed = (np.hypot(ux[:, None] - cxy[None, :, 0], uy[:, None] - cxy[None, :, 1]).min(axis=1) / 1000.0
-                     if len(cxy) else np.full(len(ux), np.inf))
-        nearest_stays = pair["before_stays"][d_before.argmin(axis=1)]
-        control = in_area & (d_changed > RINGS_KM[-1][1]) & nearest_stays
-        axy = pair["after_cover_xy"]
-        still_covered = ((np.hypot(ux[:, None] - axy[None, :, 0], uy[:, None] - axy[None, :, 1]).min(axis=1) / 1000.0
-                          < RINGS_KM[0][1]) if len(axy) else np.zeros(len(ux), bool))
-        treated0 = (d_near < RINGS_KM[0][1]) & ~still_covered
-        # real windows: pre ends at map k, post starts at map k+1; placebo: both 12 months earlier
-        pre_a = _window_mean(counts, month0, mb - window, window // 2)
-        pre_b = _window_mean(counts, month0, mb - window + window // 2, window - window // 2)
-        pre = _window_mean(counts, month0, mb - window, window)
-        post = _window_mean(counts, month0, ma, window)
-        quarters = {k: _window_mean(counts, month0, (mb - window + (k + window // q) * q) if k < 0 else ma + k * q, q)
-                    for k in range(-(window // q), window // q)}
-        ppre_a = _window_mean(counts, month0, mb - 2 * window, window // 2)
-        ppre_b = _window_mean(counts, month0, mb - 2 * window + window // 2, window - window // 2)
-        ppre = _window_mean(counts, month0, mb - 2 * window, window)
-        ppost = pre
-        ctrl = np.flatnonzero(control)
-        feat = np.column_stack([pre_a, pre_b])
-        pfeat = np.column_stack([ppre_a, ppre_b])
-        for r, (lo, hi) in enumerate(RINGS_KM):
-            name = RING_NAMES[r]
-            ring = treated0 if r == 0 else (d_near >= lo) & (d_near < hi) & ~treated0
-            for k, e in enumerate(eps):
-                tr = np.flatnonzero(ring & (nearest_ep == k))
-                if not len(tr) or not len(ctrl):
-                    continue
-                m = ctrl[match_controls(feat[tr], feat[ctrl], n_matches).ravel()]
-                pm = ctrl[match_controls(pfeat[tr], pfeat[ctrl], n_matches).ravel()]
-                units = np.concatenate([tr, m])
-                is_t = np.concatenate([np.ones(len(tr), bool), np.zeros(len(m), bool)])
-                qd = np.column_stack([quarters[kq][units] - quarters[-1][units] for kq in sorted(quarters)])
-                rows[name].append((np.full(len(units), e.episode_id), units, is_t, post[units] - pre[units], qd))
-                punits = np.concatenate([tr, pm])
-                prows[name].append((np.full(len(punits), e.episode_id), is_t,
-                                    ppost[punits] - ppre[punits]))
+        if pair["episodes"]:
+            _stack_pair(counts, month0, ux, uy, pair, [by_id[i] for i in pair["episodes"]], pair["after_cover_xy"],
+                        window=window, area_km=area_km, n_matches=n_matches, rows=rows, prows=prows)
+        if pair.get("openings"):
+            # gains: blocks with no map-k base within 15 km of a base that opened, windows as for closures
+            _stack_pair(counts, month0, ux, uy, pair, pair["openings"], pair["before_xy"],
+                        window=window, area_km=area_km, n_matches=n_matches, rows=grows, prows=None)
+            by_id.update({e.episode_id: e for e in pair["openings"]})
     rings: list[RingEffect] = []
     placebo: list[RingEffect] = []
     study: dict[str, list[dict[str, float]]] = {}
@@ -405,13 +376,81 @@ def estimate_from_panel(
             est = stacked_did(qd[:, j], is_t, ep)
             lo, hi = _interval(qd[:, j], is_t, ep, ci, n_boot, seed)
             study[name].append({"quarter": kq, "estimate": est, "ci_low": lo, "ci_high": hi})
+    gains = []
+    for name in RING_NAMES:
+        if not grows[name]:
+            gains.append(RingEffect(name, math.nan, math.nan, math.nan, 0, 0, 0, 0.0))
+            continue
+        g = [np.concatenate([x[i] for x in grows[name]]) for i in range(4)]
+        gains.append(_ring(name, g[3], g[2], g[0], g[1], pre_mean_of(grows[name], counts, month0, by_id, window),
+                           ci, n_boot, seed))
     reasons = _weak_reasons(rings[0], placebo[0], study.get(RING_NAMES[0], []), window)
     return EffectEstimate(
         mission=mission, unit=f"{unit_km:g} km block", unit_area_km2=unit_km**2, window_months=window,
         ci_method=("bootstrap over episodes" if ci == "bootstrap" else "episode-clustered SE, t(G-1)"),
-        rings=rings, event_study=study, placebo=placebo, episodes=list(episodes), weak=bool(reasons),
+        rings=rings, event_study=study, placebo=placebo, gains=gains,
+        n_gain_episodes=len({e.episode_id for p in pairs for e in p.get("openings", [])}),
+        episodes=list(episodes), weak=bool(reasons),
         weak_reasons=reasons, params=dict(params or {}, area_km=area_km, n_matches=n_matches, n_boot=n_boot, seed=seed),
     )
+
+
+def _stack_pair(counts: np.ndarray, month0: int, ux: np.ndarray, uy: np.ndarray, pair: dict[str, Any],
+                eps: Sequence[Episode], cover_xy: np.ndarray, *, window: int, area_km: float, n_matches: int,
+                rows: dict[str, list], prows: dict[str, list] | None) -> None:
+    """Append one map pair's stacked rows per ring (treated blocks and their matched controls)
+    to ``rows`` (and the placebo's to ``prows``). A block is treated when no base of
+    ``cover_xy`` is within 15 km (for closures the bases of map k+1 left uncut)."""
+    q = window // 4
+    mb, ma = _month(pair["map_before"]), _month(pair["map_after"])
+    ex = np.array([e.x for e in eps])
+    ey = np.array([e.y for e in eps])
+    d_ep = np.hypot(ux[:, None] - ex[None, :], uy[:, None] - ey[None, :]) / 1000.0
+    nearest_ep = d_ep.argmin(axis=1)
+    d_near = d_ep.min(axis=1)
+    bxy = pair["before_xy"]
+    d_before = np.hypot(ux[:, None] - bxy[None, :, 0], uy[:, None] - bxy[None, :, 1]) / 1000.0
+    in_area = d_before.min(axis=1) <= area_km
+    cxy = pair["changed_xy"]
+    d_changed = (np.hypot(ux[:, None] - cxy[None, :, 0], uy[:, None] - cxy[None, :, 1]).min(axis=1) / 1000.0
+                 if len(cxy) else np.full(len(ux), np.inf))
+    nearest_stays = pair["before_stays"][d_before.argmin(axis=1)]
+    control = in_area & (d_changed > RINGS_KM[-1][1]) & nearest_stays
+    axy = cover_xy
+    still_covered = ((np.hypot(ux[:, None] - axy[None, :, 0], uy[:, None] - axy[None, :, 1]).min(axis=1) / 1000.0
+                      < RINGS_KM[0][1]) if len(axy) else np.zeros(len(ux), bool))
+    treated0 = (d_near < RINGS_KM[0][1]) & ~still_covered
+    # real windows: pre ends at map k, post starts at map k+1; placebo: both 12 months earlier
+    pre_a = _window_mean(counts, month0, mb - window, window // 2)
+    pre_b = _window_mean(counts, month0, mb - window + window // 2, window - window // 2)
+    pre = _window_mean(counts, month0, mb - window, window)
+    post = _window_mean(counts, month0, ma, window)
+    quarters = {k: _window_mean(counts, month0, (mb - window + (k + window // q) * q) if k < 0 else ma + k * q, q)
+                for k in range(-(window // q), window // q)}
+    ppre_a = _window_mean(counts, month0, mb - 2 * window, window // 2)
+    ppre_b = _window_mean(counts, month0, mb - 2 * window + window // 2, window - window // 2)
+    ppre = _window_mean(counts, month0, mb - 2 * window, window)
+    ppost = pre
+    ctrl = np.flatnonzero(control)
+    feat = np.column_stack([pre_a, pre_b])
+    pfeat = np.column_stack([ppre_a, ppre_b])
+    for r, (lo, hi) in enumerate(RINGS_KM):
+        name = RING_NAMES[r]
+        ring = treated0 if r == 0 else (d_near >= lo) & (d_near < hi) & ~treated0
+        for k, e in enumerate(eps):
+            tr = np.flatnonzero(ring & (nearest_ep == k))
+            if not len(tr) or not len(ctrl):
+                continue
+            m = ctrl[match_controls(feat[tr], feat[ctrl], n_matches).ravel()]
+            pm = ctrl[match_controls(pfeat[tr], pfeat[ctrl], n_matches).ravel()]
+            units = np.concatenate([tr, m])
+            is_t = np.concatenate([np.ones(len(tr), bool), np.zeros(len(m), bool)])
+            qd = np.column_stack([quarters[kq][units] - quarters[-1][units] for kq in sorted(quarters)])
+            rows[name].append((np.full(len(units), e.episode_id), units, is_t, post[units] - pre[units], qd))
+            punits = np.concatenate([tr, pm])
+            if prows is not None:
+                prows[name].append((np.full(len(punits), e.episode_id), is_t,
+                                    ppost[punits] - ppre[punits]))
 
 
 def pre_mean_of(rows: list, counts: np.ndarray, month0: int, by_id: dict[int, Episode], window: int) -> float:
@@ -567,6 +606,13 @@ def estimate_effect(
             f"placebo {window} months earlier) need {fmt(need_lo)} to {fmt(need_hi)}; pass an events file covering "
             "them, or narrow --from/--to to closures whose windows it covers"
         )
+    # openings (the gains placebo) where the events cover their windows; the panel spans both
+    keep = [{**p, "openings": [o for o in p["openings"] if _month(o.map_before) - window >= have_lo
+                               and _month(o.map_after) + window - 1 <= have_hi]} for p in keep]
+    opened = [o for p in keep for o in p["openings"]]
+    if opened:
+        need_lo = min(need_lo, *(_month(o.map_before) - window for o in opened))
+        need_hi = max(need_hi, *(_month(o.map_after) + window - 1 for o in opened))
     ev = events.to_crs(crs)
     res = unit_km * 1000.0
     allx = np.concatenate([m["x"].to_numpy() for _, m in maps])

@@ -434,3 +434,18 @@ def test_service_refuses_an_effect_path_in_a_plan(two_base_analysis):
     with pytest.raises(PlanError, match="the service reads no effect files"):
         check_plan(two_base_analysis, parse_plan(doc))
     assert check_plan(two_base_analysis, parse_plan({**doc, "effect": "literature"})) == 1
+
+
+def test_gains_placebo_on_the_direction():
+    # base N opens at (0, 0) between the maps; B at 300 km stays. The block 5 km from N goes
+    # from 3 events a month to 0 once covered, the controls near B stay at 1: gains = -3
+    maps = [(D0, _map([("B", 300, 0, 650)])), (D1, _map([("B", 300, 0, 650), ("N", 0, 0, 650)]))]
+    xy = np.array([[5, 0], [20, 0], [45, 0], [305, 0], [315, 0]], float) * KM
+    counts = np.vstack([_series(3, 0), _series(0, 0), _series(0, 0), _series(1, 1), _series(1, 1)])
+    episodes, pairs = find_episodes(maps)
+    assert episodes == [] and [o.base_id for o in pairs[0]["openings"]] == ["N"]
+    est = estimate_from_panel(counts, M0, xy, episodes, pairs, n_boot=99)
+    assert est.n_gain_episodes == 1
+    assert est.gains[0].estimate == pytest.approx(-3.0)
+    assert est.gains[1].estimate == pytest.approx(0.0)
+    assert est.rings[0].n_episodes == 0 and est.weak
