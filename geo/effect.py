@@ -503,7 +503,7 @@ def _weak_reasons(main: RingEffect, placebo: RingEffect, study: list[dict[str, f
 
 
 def _map_frames(bases_path: str | Path, mission: str | None) -> tuple[str, list[tuple[date, gpd.GeoDataFrame]]]:
-    """Every dated map of one mission as (map date, bases in EPSG:4326)."""
+    """Every dated map of one mission in a Geo-PKO v2.1 file as (map date, bases in EPSG:4326)."""
     from .layers.bases import load_bases
     from .readers import read_vector
 
@@ -516,18 +516,15 @@ def _map_frames(bases_path: str | Path, mission: str | None) -> tuple[str, list[
     if mission is None and len(missions) > 1:
         raise EffectError(f"{bases_path}: bases of {len(missions)} missions ({', '.join(missions)}); pick one with --mission")
     mission = missions[0] if missions else (mission or "")
-    if schema == "geo_pko_v2.1":
-        raw = read_vector(bases_path)
-        cols = {c.lower(): c for c in raw.columns}
-        sel = raw[raw[cols["mission"]].astype(str).str.upper() == mission.upper()]
-        dates = sorted({date(int(y), int(m), 1) for y, m in zip(sel[cols["year"]], sel[cols["month"]], strict=True)})
-        frames = [(d, load_bases(bases_path, mission=mission, as_of=d, max_map_age_days=None)) for d in dates]
-    else:
-        if first["map_date"].isna().all():
-            raise EffectError(f"{bases_path}: the bases have no dates (no map_date); the effect needs dated maps: pass "
-                              "Geo-PKO v2.1 or a file with a map_date field, one set of rows per map")
-        full = first[first["map_date"].notna()]
-        frames = [(pd.Timestamp(d).date(), g) for d, g in full.groupby("map_date")]
+    if schema != "geo_pko_v2.1":
+        what = "no dates (no map_date)" if first["map_date"].isna().all() else "one snapshot (a unique base_id per row)"
+        raise EffectError(f"{bases_path}: the bases have {what}; the effect needs consecutive dated maps: pass the "
+                          "Geo-PKO v2.1 file (one row per site per dated UN map)")
+    raw = read_vector(bases_path)
+    cols = {c.lower(): c for c in raw.columns}
+    sel = raw[raw[cols["mission"]].astype(str).str.upper() == mission.upper()]
+    dates = sorted({date(int(y), int(m), 1) for y, m in zip(sel[cols["year"]], sel[cols["month"]], strict=True)})
+    frames = [(d, load_bases(bases_path, mission=mission, as_of=d, max_map_age_days=None)) for d in dates]
     if len(frames) < 2:
         raise EffectError(f"{bases_path}: mission {mission} has {len(frames)} dated map(s); consecutive maps are needed")
     return mission, frames

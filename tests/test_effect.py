@@ -274,7 +274,7 @@ def test_bases_without_dates(tmp_path):
     p = tmp_path / "bases.csv"
     pd.DataFrame({"base_id": ["a", "b"], "strength": [650, 150], "longitude": [20.0, 21.0],
                   "latitude": [5.0, 5.5]}).to_csv(p, index=False)
-    with pytest.raises(EffectError, match="no dates .* pass Geo-PKO v2.1"):
+    with pytest.raises(EffectError, match=r"no dates \(no map_date\); .* pass the Geo-PKO v2.1 file"):
         estimate_effect(p, _ged(tmp_path, ["2015-01-01"]))
 
 
@@ -449,3 +449,18 @@ def test_gains_placebo_on_the_direction():
     assert est.gains[0].estimate == pytest.approx(-3.0)
     assert est.gains[1].estimate == pytest.approx(0.0)
     assert est.rings[0].n_episodes == 0 and est.weak
+
+
+def test_yearly_summary_and_several_missions_are_refused(tmp_path):
+    p = tmp_path / "v23.csv"
+    pd.DataFrame({"mission": ["M", "M"], "year": [2019, 2020], "location": ["A", "A"], "latitude": [5.0, 5.0],
+                  "longitude": [20.0, 20.0], "NoTroops": ["650", "650"], "ave.no.troops": ["650", "650"],
+                  "Infantry": [1, 1], "Reserve": [0, 0], "hq": [0, 0], "UNPOL": [0, 0], "UNMO": [0, 0],
+                  "Av": [0, 0]}).to_csv(p, index=False)
+    with pytest.raises(EffectError, match="v2.3 yearly summary has no dated maps; pass the Geo-PKO v2.1 file"):
+        estimate_effect(p, _ged(tmp_path, ["2015-01-01"]))
+    bases = _v21(tmp_path, [("Map 1", 2019, 1, "Alpha", 5.0, 20.0, "650")])
+    two = pd.concat([pd.read_csv(bases, dtype=str), pd.read_csv(bases, dtype=str).assign(mission="OTHER")])
+    two.to_csv(bases, index=False)
+    with pytest.raises(EffectError, match=r"bases of 2 missions \(OTHER, TESTMIS\); pick one with --mission"):
+        estimate_effect(bases, _ged(tmp_path, ["2015-01-01"]))
