@@ -119,8 +119,8 @@ class JobLinks(BaseModel):
     exports: str | None = None
     tilejson: str | None = None
     tiles: str | None = None
-    public: str | None = Field(None, description="the public (viewer-safe) export")
-    public_tilejson: str | None = Field(None, description="TileJSON of the viewers' gap (100 km blocks)")
+    public: str | None = Field(default=None, description="the public (viewer-safe) export")
+    public_tilejson: str | None = Field(default=None, description="TileJSON of the viewers' gap (100 km blocks)")
 
 
 class JobStatus(BaseModel):
@@ -198,7 +198,7 @@ def _check_cells(storage: Storage, req: AnalysisRequest, params: Any, max_cells:
     if req.bbox is not None:
         bb, what = req.bbox, "the bbox"
     else:
-        bb = storage.get_layer(req.layers.admin).bbox if req.layers.admin else None  # type: ignore[arg-type]
+        bb = storage.get_layer(req.layers.admin).bbox if req.layers.admin else None  # type: ignore[arg-type,assignment]
         what = "the admin layer's extent"
     if not bb:
         return

@@ -199,8 +199,12 @@ def check_plan(folder: Path, plan: Plan, max_steps: int | None = None) -> int:
     """Resolve ``plan`` against the analysis in ``folder``; the number of phases. PlanError names
     the phase, the action and the id; more than ``max_steps`` resolved steps (``close_admin``
     expands to every base of the unit) is a RequestError."""
+    from geo.effect import PRIORS
     from geo.plan import resolve_plan
 
+    if plan.effect is not None and plan.effect not in PRIORS:
+        raise PlanError(f"plan: effect {plan.effect!r}: the service reads no effect files (a path from a client); "
+                        f"name a prior ({', '.join(PRIORS)}) or run `vacuum scenario --effect effect.json`")
     bases, admin, with_terms = _plan_inputs(folder)
     try:
         phases = resolve_plan(plan, bases, admin)
@@ -237,6 +241,7 @@ def check_request(storage: Storage, req: ScenarioRequest, max_phases: int | None
 
 def run_scenario_job(ctx: JobContext, request: dict[str, Any]) -> dict[str, Any]:
     """Runs in a worker process: stored analysis -> baseline -> phases -> scenario folder."""
+    from geo.effect import PRIORS
     from geo.errors import VacuumError
     from geo.export import write_json
     from geo.scenario import load_baseline
@@ -254,7 +259,7 @@ def run_scenario_job(ctx: JobContext, request: dict[str, Any]) -> dict[str, Any]
     ctx.progress("load_baseline", 1.0)
     out = ctx.staging_dir()
     summary = run_scenario(baseline, plan, out, closing_phases=req.phases, cover_threshold=req.cover_threshold,
-                           progress=ctx.progress)
+                           progress=ctx.progress, effect=PRIORS.get(plan.effect or ""))
     ctx.progress("store", 0.0)
     summary["analysis"] = req.analysis_id  # never a server path
     summary["request"] = {"job": ctx.job.id, **request}

@@ -16,12 +16,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--phases", type=int, help="phases for the suggested closing order (default: as in the plan)")
     p.add_argument("--cover-threshold", type=float, default=0.5,
                    help="coverage below which a cell counts as uncovered (default 0.5)")
+    eff = p.add_mutually_exclusive_group()
+    eff.add_argument("--effect", type=Path, help="effect.json from `vacuum effect`: expected change in events per phase")
+    eff.add_argument("--effect-prior", choices=("literature",),
+                     help="use a stated prior for the expected change instead (numbers in docs/scenarios.md)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from cli.main import CLIError, Progress
+    from geo.effect import resolve_effect
     from geo.plan import load_plan
     from geo.scenario import load_baseline
     from geo.scenario_products import run_scenario
@@ -31,10 +36,12 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.cover_threshold < 1:
         raise CLIError(f"--cover-threshold {args.cover_threshold}: must be between 0 and 1")
     plan = load_plan(args.plan)
+    effect = resolve_effect(args.effect or args.effect_prior or plan.effect,
+                            None if (args.effect or args.effect_prior) else args.plan.parent)
     baseline = load_baseline(args.analysis)
     prog = Progress(args.quiet)
     s = run_scenario(baseline, plan, args.out, closing_phases=args.phases,
-                     cover_threshold=args.cover_threshold, progress=prog)
+                     cover_threshold=args.cover_threshold, progress=prog, effect=effect)
     prog.close()
     print(f"{s['plan']}: baseline exposure-weighted gap {s['baseline']['vacuum_measure']:.2f}, "
           f"{s['baseline']['population_high_critical']:,.0f} people in high/critical cells")
@@ -43,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  phase {ph['phase']} {ph['name']} ({ph['date']}): {len(ph['closed'])} closed so far; "
               f"{nz['count']} new vacuum zones, {nz['area_km2']:,.0f} km², {nz['population']:,.0f} people; "
               f"{ph['population_losing_cover']:,.0f} people lose cover; gap {ph['vacuum_measure']:.2f}")
+        print("      " + _expected_line(ph["expected_change"]))
         if nz["largest"]:
             lz = nz["largest"]
             tt = lz.get("travel_time_h")
@@ -57,3 +65,16 @@ def run(args: argparse.Namespace) -> int:
               f"({co['improvement_pct']:.1f}% lower cumulative vacuum); details in closing_order.json")
     print(f"wrote {args.out}/")
     return 0
+
+
+def _expected_line(ec: dict) -> str:
+    """One line of a phase's expected change in events over 12 months (low / central / high)."""
+    if ec["status"] != "computed":
+        return ec["note"]
+
+    def fmt(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:+.1f}"
+
+    parts = [f"{a['area']} {fmt(a['low'])}/{fmt(a['central'])}/{fmt(a['high'])}" for a in ec["areas"]]
+    weak = " (weak estimate)" if ec.get("weak") else ""
+    return f"expected change in events, {ec['months']} months, low/central/high ({ec['source']}{weak}): " + "; ".join(parts)

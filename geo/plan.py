@@ -11,6 +11,7 @@ A plan is YAML or JSON::
           - close_admin: Haut-Mbomou                   # every base in an admin unit (name or admin_id)
           - reduce: {base: MINUSCA:bria, strength: 650}    # or factor: 0.5
           - handover: {base: MINUSCA:bambari, readiness: 0.6}   # to national forces, same place
+    effect: out/effect_car/effect.json    # optional: or "literature" (docs/scenarios.md)
 
 The shape is checked with pydantic (:class:`Plan`); :func:`resolve_plan` then checks
 it against an analysis (ids exist, nothing acts on a closed base, dates increase)
@@ -87,6 +88,10 @@ class Phase(_Strict):
 class Plan(_Strict):
     name: str = "withdrawal plan"
     phases: Annotated[list[Phase], Field(min_length=1)]
+    effect: str | None = None
+    """Where the expected change in violence comes from: an ``effect.json`` written by
+    ``vacuum effect`` (relative to the plan file) or a prior's name (``literature``); see
+    :func:`geo.effect.resolve_effect`. Read by the CLI; none: not computed."""
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,11 @@ def public_gap(gap: np.ndarray, b: int, *, min_fill: float = 0.5) -> np.ndarray:
 def ndimage_sum3(a: np.ndarray) -> np.ndarray:
     """Sum over each element's 3 x 3 neighbourhood (zeros beyond the edge)."""
     p = np.pad(np.asarray(a, dtype=np.float64), 1)
-    return sum(p[i:i + a.shape[0], j:j + a.shape[1]] for i in range(3) for j in range(3))
+    out = np.zeros(a.shape)
+    for i in range(3):
+        for j in range(3):
+            out += p[i:i + a.shape[0], j:j + a.shape[1]]
+    return out
 
 
 def block_sum(values: np.ndarray, b: int) -> np.ndarray:

@@ -8,6 +8,9 @@ Scenario folder::
     scenario.gpkg                new zones, admin change, sites losing cover per phase (EPSG:4326)
     phase_{k}/gap.tif coverage.tif gap_delta.tif coverage_delta.tif (COGs)
     phase_{k}/new_zones.geojson admin_change.csv admin_change.geojson lost_cover_sites.geojson
+    phase_{k}/expected_change.json/.csv  expected change in events where cover is lost and in the
+                                 15-30 / 30-60 km rings (low/central/high), from an effect estimate
+                                 or a stated prior only; "not computed" without one
 
 Deltas are against the baseline (the analysis), phases are cumulative.
 """
@@ -31,6 +34,7 @@ from .decision import (
     order_cost,
     vacuum_measure,
 )
+from .effect import RINGS_KM, EffectEstimate, EffectPrior, expected_change
 from .export import write_csv, write_geojson, write_gpkg_layer, write_json
 from .plan import Plan, ResolvedPhase, resolve_plan
 from .rasters import write_cog
@@ -102,8 +106,12 @@ def run_scenario(
     closing_phases: int | None = None,
     cover_threshold: float = 0.5,
     progress: Callable[[str, float], None] | None = None,
+    effect: EffectEstimate | EffectPrior | None = None,
 ) -> dict:
-    """Evaluate the baseline and every phase cumulatively; write the scenario folder."""
+    """Evaluate the baseline and every phase cumulatively; write the scenario folder.
+
+    ``effect`` (:func:`geo.effect.resolve_effect`) turns lost cover into an expected change in
+    events per phase; without it the phases say that none was computed."""
     b = baseline
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -137,6 +145,7 @@ def run_scenario(
             _write_admin_change(b, b.admin, admin_before, gap2, d, gpkg, k)
         timings[f"phase_{k}_total"] = round(time.perf_counter() - t0, 4)
         phase_docs.append(_phase_doc(k, ph, res, zones, lost_sites))
+        phase_docs[-1]["expected_change"] = _write_expected_change(b, res, phases[:k], effect, d)
     if progress:
         progress("phases", 1.0)
         progress("decision_support", 0.0)
@@ -163,6 +172,50 @@ def _summary(plan: Plan, b: Baseline, cover_threshold: float, base_gap: np.ndarr
         "closing_order": {k: order[k] for k in ("plan_cumulative_vacuum", "suggested_cumulative_vacuum", "improvement_pct")},
         "timings_s": timings,
     }
+
+
+def _effect_areas(b: Baseline, res: PhaseResult, phases_so_far: list[ResolvedPhase],
+                  months: int = 12) -> tuple[dict[str, float], dict[str, float]]:
+    """Area (km²) and events per month over the ``months`` before the as-of date in the cells
+    that lose cover and in the 15-30 / 30-60 km rings around the bases changed so far (the rings
+    leave out cells that lose cover)."""
+    ok = np.isfinite(res.state.gap)
+    masks = {"lost_cover": res.lost_cover & ok}
+    changed = list(dict.fromkeys(s.base_id for p in phases_so_far for s in p.steps))
+    rows = b.bases[b.bases["base_id"].isin(changed)]
+    x, y = b.grid.cell_centres()
+    d2 = np.full(b.grid.shape, np.inf)
+    for g in rows.geometry:
+        d2 = np.minimum(d2, (y[:, None] - g.y) ** 2 + (x[None, :] - g.x) ** 2)
+    dist_km = np.sqrt(d2).ravel() / 1000.0
+    for (lo, hi), name in zip(RINGS_KM[1:], ("15-30km", "30-60km"), strict=True):
+        masks[name] = ok & ~masks["lost_cover"] & (dist_km >= lo) & (dist_km < hi)
+    per_cell = np.zeros(b.grid.size)
+    if len(b.events):
+        start = pd.Timestamp(b.as_of) - pd.DateOffset(months=months)
+        ev = b.events[(b.events["date"] > start) & (b.events["date"] <= pd.Timestamp(b.as_of))]
+        r, c, inside = b.grid.rowcol(ev.geometry.x.to_numpy(), ev.geometry.y.to_numpy())
+        np.add.at(per_cell, (r * b.grid.width + c)[inside], 1.0)
+    area = {k: float(m.sum() * b.grid.cell_area_km2) for k, m in masks.items()}
+    rate = {k: float(per_cell[m].sum() / months) for k, m in masks.items()}
+    return area, rate
+
+
+def _write_expected_change(b: Baseline, res: PhaseResult, phases_so_far: list[ResolvedPhase],
+                           effect: EffectEstimate | EffectPrior | None, d: Path) -> dict:
+    """phase_k/expected_change.json and .csv; returns the summary.json entry. Only an effect
+    estimate or a stated prior is used, never the coverage-violence association."""
+    if effect is None:
+        doc = expected_change(None, {}, {})
+    else:
+        area, rate = _effect_areas(b, res, phases_so_far)
+        doc = expected_change(effect, area, rate, months=12)
+    write_json(doc, d / "expected_change.json")
+    write_csv(pd.DataFrame(doc["areas"], columns=["area", "ring", "area_km2", "baseline_events", "scale",
+                                                  "relative_low", "relative_central", "relative_high",
+                                                  "low", "central", "high"]).assign(source=doc.get("source", "none")),
+              d / "expected_change.csv")
+    return doc
 
 
 def _write_phase_rasters(d: Path, b: Baseline, ph: ResolvedPhase, res: PhaseResult,
