@@ -42,10 +42,10 @@ BLOCK_KM = 100.0
 """Side of the blocks the public gap is averaged over (km)."""
 MIN_BLOCK_KM = 25.0
 PUBLIC_DIR = "public"
-PUBLIC_RASTERS = {"gap_public": "public/gap.tif", "threat": "threat.tif", "exposure": "exposure.tif",
-                  "population": "population.tif"}
-"""Public export rasters: product -> file in the analysis folder (threat, exposure and
-population hold no force posture and are viewer tiles already)."""
+PUBLIC_RASTERS = {"gap_public": "public/gap.tif", "risk": "risk.tif", "threat": "threat.tif",
+                  "exposure": "exposure.tif", "population": "population.tif"}
+"""Public export rasters: product -> file in the analysis folder (the forecast risk, threat,
+exposure and population hold no force posture and are viewer tiles already)."""
 PUBLIC_VECTORS = {"zones": "zones.geojson", "admin_summary": "admin_summary.geojson"}
 """Public export vectors: product -> file in ``public/``."""
 

@@ -3,19 +3,19 @@
 Plays the viewer (no key, ``anonymous_role="viewer"``) against the real app running the
 bundled demo (MINUSCA, 20 bases, 1 km). It fetches:
 
-- every tile of ``gap_public``, ``threat``, ``exposure`` and ``population`` at every zoom from the
+- every tile of ``gap_public``, ``risk``, ``threat``, ``exposure`` and ``population`` at every zoom from the
   TileJSON's ``minzoom`` to ``maxzoom + 2`` over the TileJSON bounds: on the demo zooms 4..9,
   2 + 4 + 9 + 30 + 88 + 315 = 448 tiles per surface, 1,792 in all (z9 is the zoom of the
   issue's attack; past the COG's native zoom 7 tiles are nearest-neighbour copies of its
   pixels, so higher zooms add nothing; no sampling was needed),
 - their TileJSONs and legends, the zones, the admin table (JSON and GeoJSON), the summary,
   the map page, the analysis status, the layer list and the data of every layer a viewer
-  may read, and the whole public export (exact values: block gap, threat, exposure).
+  may read, and the whole public export (exact values: block gap, risk, threat, exposure).
 
 Methods, each giving at most K = number of bases candidate points (a base is found when a
 candidate lies within 10 km of it):
 
-(a) need-vs-gap residuals: implied coverage ``1 - gap / (100 need)`` (need from threat and
+(a) need-vs-gap residuals: implied coverage ``1 - gap / (100 need)`` (need from risk and
     exposure); its peaks (raw and Gaussian-smoothed), its plateau centroids at several
     levels, and centroids refined over 3x3 blocks around block maxima;
 (b) local minima of the gap among high-need cells, and peaks of the Laplacian of the
@@ -50,12 +50,13 @@ from scipy import ndimage
 from api.app import create_app
 from api.settings import Settings
 from api.testing import ADMIN_KEY
+from geo.params import Params
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 RADIUS_M = 10_000.0
 DRAWS = 2000
-SURFACES = ("gap_public", "threat", "exposure", "population")
+SURFACES = ("gap_public", "risk", "threat", "exposure", "population")
 """Every surface a viewer may tile (checked against the app by
 ``test_the_attack_fetches_every_surface_a_viewer_may_tile``: a new viewer surface fails it
 until it is added here, and to the methods if it could carry coverage)."""
@@ -201,8 +202,9 @@ def _xy(t, r, c):
 # ============================================================================ candidate generators (grid cells)
 
 
-def _need(threat, exposure):
-    return (np.clip(threat, 0, 1) ** 2 * np.clip(exposure, 0, 1)) ** (1 / 3)
+def _need(risk, exposure):
+    """The model's need (docs/model.md): forecast risk and exposure, both viewer products."""
+    return (np.clip(risk, 0, 1) ** 2 * np.clip(exposure, 0, 1)) ** (1 / 3)
 
 
 def implied_coverage(gap, need, window):
@@ -291,7 +293,10 @@ def surface_methods(gap, need, k, window):
     }
 
 
-def zone_block_candidates(zones_geojson, need, transform, k, threshold=60.0):
+ZONE_THRESHOLD = Params().zone_threshold
+
+
+def zone_block_candidates(zones_geojson, need, transform, k, threshold=ZONE_THRESHOLD):
     """(e) the public zone blocks against need: in a block, the cells that could be in a zone
     (``100 need >= threshold``: gap <= 100 need) but are not (the block's zone area is smaller)
     are covered ones; candidates are the centroids of those cells in the blocks missing the most."""
@@ -408,8 +413,8 @@ def text_candidates(texts, public_layers, bounds, k, crs):
 @pytest.fixture(scope="module")
 def attack(viewer_take, truth):
     gp, transform, crs = viewer_take["rasters"]["gap_public"]
-    threat, exposure = viewer_take["rasters"]["threat"][0], viewer_take["rasters"]["exposure"][0]
-    need = _need(threat, exposure)
+    risk, exposure = viewer_take["rasters"]["risk"][0], viewer_take["rasters"]["exposure"][0]
+    need = _need(risk, exposure)
     from geo.public import BLOCK_KM, block_cells
 
     window = block_cells(abs(transform.a), BLOCK_KM)  # the rule is public (docs/service.md): 100 cells at 1 km
@@ -425,7 +430,7 @@ def attack(viewer_take, truth):
         results[name] = found(truth["xy"], _xy(transform, cells[:, 0], cells[:, 1]))
     cells = zone_block_candidates(json.loads(viewer_take["texts"]["zones"]), need, transform, k)
     results["e zone blocks vs need"] = found(truth["xy"], _xy(transform, cells[:, 0], cells[:, 1]))
-    # the same method with no zone at all: need hotspots alone (threat and exposure, public inputs)
+    # the same method with no zone at all: need hotspots alone (risk and exposure, public inputs)
     cells = zone_block_candidates({"features": []}, need, transform, k)
     control_e = found(truth["xy"], _xy(transform, cells[:, 0], cells[:, 1]))
     tj = json.loads(viewer_take["texts"]["tilejson/gap_public"])
