@@ -431,6 +431,28 @@ def build_router() -> APIRouter:
         doc = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         return JSONResponse(doc if who.can("planner") else viewer_summary(doc))
 
+    @router.get("/{analysis_id}/point", dependencies=[Depends(require("viewer"))], responses={
+        200: {"description": "each term of the gap at the cell holding the point",
+              "content": {"application/json": {"example": {
+                  "lon": 22.4, "lat": 6.5, "inside": True, "gap": 41.2, "risk": 0.31, "exposure": 0.62,
+                  "coverage": 0.05, "travel_time": 7.5, "threat": 0.44, "population": 38.0}}}},
+        **error_responses(401, 404, 409, 422)}, summary="The gap term by term at a point")
+    def point(analysis_id: _ID, s: ServicesDep, who: Caller,
+              lon: Annotated[float, Query(description="longitude, degrees (WGS 84)")],
+              lat: Annotated[float, Query(description="latitude, degrees (WGS 84)")]) -> JSONResponse:
+        """Planners: gap, risk, exposure, coverage, travel time, threat, population. Viewers: the
+        terms that hold no force posture (risk, exposure, threat, population) and the public
+        (100 km block) gap, as in the tiles they may fetch."""
+        from geo.point import TERMS, point_terms
+
+        folder = finished_folder(s.storage, analysis_id)
+        if who.can("planner"):
+            return JSONResponse(point_terms(folder, lon, lat, TERMS))
+        doc = point_terms(folder, lon, lat, ("risk", "exposure", "threat", "population"))
+        doc["gap_public"] = point_terms(folder / "public", lon, lat, ("gap",))["gap"]
+        doc["inside"] = doc["inside"] or doc["gap_public"] is not None
+        return JSONResponse(doc)
+
     @router.get("/{analysis_id}/zones", dependencies=[Depends(require("viewer"))],
                 response_class=GeoJSONResponse, responses={
         200: {"description": "vacuum zones, RFC 7946 GeoJSON",

@@ -47,6 +47,7 @@ from .score import gap_score
 from .summaries import GAP_CLASS_NAMES, class_index
 from .threat import density_of_counts, event_cells, gaussian_radius, threat_index
 from .types import BBox
+from .zones import zone_terms
 
 __all__ = ["AnalysisInputs", "Analysis", "Layers", "EventSelection", "analyze", "SURFACES", "Stages",
            "prepare_layers", "place_forces", "select_events", "analysis_summary"]
@@ -186,6 +187,7 @@ def analyze(
 
     zone_in = ZoneInputs(arrays["gap"], arrays["population"], arrays["nearest_base"], travel.nearest_hours)
     zones = st.run("zones", ex.zones, grid, params, zone_in, sel.events, bases)
+    zones = zone_terms(zones, grid, out)
     admin_table = None
     if lay.admin is not None:
         admin_table = st.run("admin_summary", ex.admin_summary, grid, params, lay.admin, arrays["gap"],

@@ -22,7 +22,7 @@ from .errors import ConfigError, GridError, InvalidGeometryError, LayerError, Mi
 from .grid import Grid, check_crs
 from .summaries import DEFAULT_BREAKS, GAP_CLASS_NAMES, class_index
 
-__all__ = ["ZONE_COLUMNS", "label_zones", "vacuum_zones"]
+__all__ = ["ZONE_COLUMNS", "label_zones", "vacuum_zones", "zone_terms", "TERM_COLUMNS"]
 
 ZONE_COLUMNS: tuple[str, ...] = (
     "zone_id",
@@ -334,3 +334,31 @@ def _zone_polygons(labels: np.ndarray, n: int, grid: Grid) -> list[shapely.Geome
     for geom, value in shapes(labels, mask=labels > 0, connectivity=4, transform=grid.transform):
         parts[int(value) - 1].append(shape(geom))
     return [shapely.union_all(p) for p in parts]
+
+
+TERM_COLUMNS = {"risk": "mean_risk", "exposure": "mean_exposure", "coverage": "mean_coverage"}
+"""The gap's terms, read zone by zone: surface -> column of the mean over the zone's cells."""
+
+
+def zone_terms(zones: gpd.GeoDataFrame, grid: Grid, surfaces: dict[str, np.ndarray]) -> gpd.GeoDataFrame:
+    """``zones`` with the mean of each term of the gap (:data:`TERM_COLUMNS`) over its cells.
+
+    Zones are unions of whole cells, so rasterising each polygon onto the grid finds exactly
+    its cells; the same for every executor (it runs on the client, on the gathered surfaces).
+    """
+    from rasterio import features
+
+    out = zones.copy()
+    if len(zones) == 0:
+        for col in TERM_COLUMNS.values():
+            out[col] = pd.Series(dtype=float)
+        return out
+    ids = features.rasterize(((g, i + 1) for i, g in enumerate(zones.geometry)), out_shape=grid.shape,
+                             transform=grid.transform, fill=0, dtype="int32")
+    n = np.bincount(ids.ravel(), minlength=len(zones) + 1)[1:]
+    for name, col in TERM_COLUMNS.items():
+        v = np.nan_to_num(np.asarray(surfaces[name], dtype=np.float64), nan=0.0).ravel()
+        s = np.bincount(ids.ravel(), weights=v, minlength=len(zones) + 1)[1:]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[col] = np.round(np.where(n > 0, s / n, np.nan), 4)
+    return out

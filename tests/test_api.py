@@ -939,3 +939,45 @@ def test_demo_mode_loads_the_demo_once_and_maps_it(tmp_path):
     with TestClient(create_app(s)) as c:  # a restart reuses the layers and the finished analysis
         assert [x["id"] for x in c.get("/layers").json()] == [x["id"] for x in layers]
         assert [x["id"] for x in c.get("/analyses").json()] == [st["id"]]
+
+
+# ============================================================================ point query
+
+
+def _job_folder(settings, analysis_id):
+    hits = [p for p in Path(settings.workspace).rglob(analysis_id) if (p / "gap.tif").is_file()]
+    assert len(hits) == 1, hits
+    return hits[0]
+
+
+def test_point_query_reads_every_term_where_the_planner_asks(client, keys, analysis, settings):
+    import pandas as pd
+    import rasterio
+    from pyproj import Transformer
+
+    # the mission HQ, from the bases file itself
+    b = pd.read_csv(DEMO / "bases_geopko_v2.1.csv")
+    hq = b[b["location"].astype(str).str.contains("Bangui")].iloc[0]
+    lon, lat = float(hq["longitude"]), float(hq["latitude"])
+    r = client.get(f"/analyses/{analysis['id']}/point", params={"lon": lon, "lat": lat}, headers=keys["planner"])
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["inside"] is True and got["travel_time"] == pytest.approx(0.0, abs=1.0)
+    folder = _job_folder(settings, analysis["id"])
+    for name in ("gap", "risk", "exposure", "coverage", "threat", "population"):  # as rasterio samples the COG
+        with rasterio.open(folder / f"{name}.tif") as ds:
+            x, y = Transformer.from_crs(4326, ds.crs, always_xy=True).transform(lon, lat)
+            want = float(next(ds.sample([(x, y)]))[0])
+        assert got[name] == pytest.approx(want, abs=1e-4), name
+    # the gap is its terms: 100 (risk^2 exposure)^(1/3) (1 - coverage), to the products' rounding
+    g = 100 * (got["risk"] ** 2 * got["exposure"]) ** (1 / 3) * (1 - got["coverage"])
+    assert got["gap"] == pytest.approx(g, abs=0.05)
+
+
+def test_point_query_gives_viewers_no_coverage_and_refuses_bad_places(client, keys, analysis):
+    aid = analysis["id"]
+    r = client.get(f"/analyses/{aid}/point", params={"lon": 20.9, "lat": 6.6}, headers=keys["viewer"])
+    assert r.status_code == 200, r.text
+    assert set(r.json()) == {"lon", "lat", "inside", "risk", "exposure", "threat", "population", "gap_public"}
+    bad = client.get(f"/analyses/{aid}/point", params={"lon": 200, "lat": 6.6}, headers=keys["viewer"])
+    assert bad.status_code == 422 and "lon 200.0" in bad.json()["detail"]
