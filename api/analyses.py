@@ -120,7 +120,7 @@ class JobLinks(BaseModel):
     tilejson: str | None = None
     tiles: str | None = None
     public: str | None = Field(default=None, description="the public (viewer-safe) export")
-    public_tilejson: str | None = Field(default=None, description="TileJSON of the viewers' gap (100 km blocks)")
+    public_tilejson: str | None = Field(default=None, description="TileJSON of the viewers' gap (150 km blocks)")
 
 
 class JobStatus(BaseModel):
@@ -442,7 +442,7 @@ def build_router() -> APIRouter:
               lat: Annotated[float, Query(description="latitude, degrees (WGS 84)")]) -> JSONResponse:
         """Planners: gap, risk, exposure, coverage, travel time, threat, population. Viewers: the
         terms that hold no force posture (risk, exposure, threat, population) and the public
-        (100 km block) gap, as in the tiles they may fetch."""
+        (150 km block) gap, as in the tiles they may fetch."""
         from geo.point import TERMS, point_terms
 
         folder = finished_folder(s.storage, analysis_id)
@@ -464,7 +464,7 @@ def build_router() -> APIRouter:
         **error_responses(401, 404, 409)}, summary="Vacuum zones (GeoJSON)")
     def zones(analysis_id: _ID, s: ServicesDep, who: Caller) -> GeoJSONResponse:
         """Planners: connected high/critical areas with area, population, recent events, the
-        nearest base and its travel time. Viewers: the 100 km public blocks a zone touches,
+        nearest base and its travel time. Viewers: the 150 km public blocks a zone touches,
         with the zone area and population in each (``geo.public``)."""
         folder = finished_folder(s.storage, analysis_id)
         if not who.can("planner"):
@@ -484,7 +484,7 @@ def build_router() -> APIRouter:
                                       Query(description="json: list of rows; csv: the table; geojson: with areas")]
                     = "json") -> Response:
         """Per admin unit: mean, max and population-weighted gap, population at high and critical gap.
-        Viewers get it computed from the public (100 km block) gap."""
+        Viewers get it computed from the public (150 km block) gap."""
         import pandas as pd
 
         folder = finished_folder(s.storage, analysis_id)
@@ -538,7 +538,7 @@ def build_router() -> APIRouter:
                    "url": "/analyses/an_0123456789ab/public/gap_public.tif"}]}}},
         **error_responses(401, 404, 409)}, summary="List the public (viewer-safe) export")
     def public_exports(analysis_id: _ID, s: ServicesDep) -> list[dict[str, str]]:
-        """Products safe to share outside the mission (docs/service.md): the 100 km block gap,
+        """Products safe to share outside the mission (docs/service.md): the 150 km block gap,
         threat, exposure, population, public zones and admin table, the viewer summary."""
         folder = finished_folder(s.storage, analysis_id)
         return [{**e, "url": f"/analyses/{analysis_id}/public/{e['file']}"} for e in public_catalogue(folder)]

@@ -65,7 +65,7 @@ STYLES: dict[str, SurfaceStyle] = {
                                    ("#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#67a9cf"),
                                    ("< -0.3", "-0.3 to -0.1", "-0.1 to 0", "no change", "gain"), -1, 1),
     # the viewers' gap: the same classes, block means (geo.public)
-    "gap_public": SurfaceStyle("gap_public", "Coverage gap (100 km blocks)", "score 0-100", (20, 40, 60, 80), GAP_COLORS,
+    "gap_public": SurfaceStyle("gap_public", "Coverage gap (150 km blocks)", "score 0-100", (10, 20, 35, 50), GAP_COLORS,
                                ("low", "moderate", "elevated", "high", "critical"), 0, 100),
 }
 

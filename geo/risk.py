@@ -116,7 +116,12 @@ def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, par
     on the grid, used (per unit: the mean over its cells in the area) when not even
     persistence can be fitted."""
     h = int(params.forecast_horizon_months)
-    ug = unit_grid(grid, params.forecast_block_km)
+    block_km, coarse = params.forecast_block_km, None
+    if grid.resolution_km > block_km:  # a coarse grid: one cell per unit
+        block_km = grid.resolution_km
+        coarse = (f"forecast units are the {block_km:g} km cells (forecast_block_km={params.forecast_block_km:g} "
+                  f"is finer than the grid)")
+    ug = unit_grid(grid, block_km)
     if len(history) and pd.to_datetime(history["date"]).max() > pd.Timestamp(as_of):
         raise ForecastError(f"events after the as-of date {as_of} reached the forecast; it may only see the past")
     area = np.flatnonzero(unit_mask(inside, grid, ug).ravel())
@@ -124,8 +129,8 @@ def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, par
     label_ev = ev.subset(_in_area(history, grid, inside))
     start = pd.Timestamp(as_of) - pd.DateOffset(months=int(round(params.forecast_train_years * 12)))
     origins = closed_origins(quarterly_origins(start, as_of), as_of, h) if len(history) else []
-    base = RiskForecast(np.full(ug.shape, np.nan), ug, "forecast", h, params.forecast_block_km,
-                        train_origins=[str(o) for o in origins])
+    base = RiskForecast(np.full(ug.shape, np.nan), ug, "forecast", h, block_km,
+                        train_origins=[str(o) for o in origins], note=coarse)
     X = feature_matrix(ev, as_of, units=area)
     if not origins:
         return _kernel_fallback(base, grid, inside, fallback, area,
@@ -145,7 +150,8 @@ def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, par
             return _kernel_fallback(base, grid, inside, fallback, area, str(exc))
         model = PersistenceBaseline(h)
         model.fit(data, as_of)
-        base.method, base.note = "persistence", f"{exc}; using the persistence baseline"
+        base.method = "persistence"
+        base.note = "; ".join(n for n in (base.note, f"{exc}; using the persistence baseline") if n)
     base.model = model
     flat = base.probability.ravel()
     flat[area] = model.predict_proba(X)[:, 1]
@@ -162,7 +168,8 @@ def _in_area(events: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray) -> np.nda
 def _kernel_fallback(base: RiskForecast, grid: Grid, inside: np.ndarray, fallback: np.ndarray | None,
                      area: np.ndarray, reason: str) -> RiskForecast:
     base.method = "past_events_kernel"
-    base.note = f"{reason}; the risk surface is the past-events kernel index, not a probability"
+    base.note = "; ".join(n for n in (base.note, f"{reason}; the risk surface is the past-events kernel index, "
+                                                 "not a probability") if n)
     if fallback is not None:
         f = int(round(base.units.size / grid.resolution))
         base.probability = _unit_mean(np.where(inside, fallback, np.nan), f, base.units.shape)

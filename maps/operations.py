@@ -164,7 +164,7 @@ def operations_map(
     zone_note = f"gap ≥ {p.get('zone_threshold', 60):g}, ≥ {p.get('zone_min_area_km2', 25):g} km²"
     public = zones is not None and "block_row" in zones.columns  # a viewer's folder (geo.public)
     if public:
-        zone_note = "blocks a vacuum zone touches (public, 100 km)"
+        zone_note = "blocks a vacuum zone touches (public, 150 km)"
     if "zones" in remote:
         n_zones = s.get("zones", {}).get("count")
         zl = add_remote_geojson(

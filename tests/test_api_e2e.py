@@ -54,7 +54,7 @@ def test_end_to_end_over_http(server_factory, tmp_path):
     assert summary["zones"]["count"] == len(zones)
     assert summary["zones"]["area_km2"] == pytest.approx(zones.sum())
     assert http.get(f"/analyses/{job}/tilejson/gap.json", headers=keys["viewer"]).status_code == 403
-    tj = http.get(f"/analyses/{job}/tilejson/gap_public.json", headers=keys["viewer"])  # the 100 km block gap
+    tj = http.get(f"/analyses/{job}/tilejson/gap_public.json", headers=keys["viewer"])  # the 150 km block gap
     assert tj.status_code == 200, tj.text
     import morecantile
 

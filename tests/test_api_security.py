@@ -103,7 +103,7 @@ def test_role_restricted_tiles_and_tilejson_are_private_and_vary_on_the_key(clie
     tile = client.get(f"/analyses/{analysis}/tiles/coverage/{z}/{x}/{y}.png", headers=keys["planner"])
     again = client.get(f"/analyses/{analysis}/tiles/coverage/{z}/{x}/{y}.png",
                        headers={**keys["planner"], "If-None-Match": tile.headers["etag"]})
-    gap = client.get(f"/analyses/{analysis}/tiles/gap/{z}/{x}/{y}.png", headers=keys["viewer"])
+    gap = client.get(f"/analyses/{analysis}/tiles/gap_public/{z}/{x}/{y}.png", headers=keys["viewer"])
     assert (tj.status_code, tile.status_code, again.status_code, gap.status_code) == (200, 200, 304, 200)
     for r in (tj, tile, again, gap):  # keys are required here: every tile is role-restricted
         cc = {d.strip() for d in r.headers["cache-control"].split(",")}
@@ -155,10 +155,10 @@ def test_signed_tile_urls_work_without_headers_and_only_for_what_they_were_signe
 def test_a_viewers_signed_url_never_reaches_surfaces_that_pinpoint_bases(client, keys, analysis):
     assert client.get(f"/analyses/{analysis}/tilejson/coverage.json", params={"signed": "1"},
                       headers=keys["viewer"]).status_code == 403
-    tj = client.get(f"/analyses/{analysis}/tilejson/gap.json", params={"signed": "1"}, headers=keys["viewer"]).json()
+    tj = client.get(f"/analyses/{analysis}/tilejson/gap_public.json", params={"signed": "1"}, headers=keys["viewer"]).json()
     z, x, y = tile_of(tj)
     token = re.search(r"token=([^&]+)", tj["tiles"][0]).group(1)
-    assert client.get(f"/analyses/{analysis}/tiles/gap/{z}/{x}/{y}.png", params={"token": token}).status_code == 200
+    assert client.get(f"/analyses/{analysis}/tiles/gap_public/{z}/{x}/{y}.png", params={"token": token}).status_code == 200
     r = client.get(f"/analyses/{analysis}/tiles/coverage/{z}/{x}/{y}.png", params={"token": token})
     assert r.status_code == 403 and "planner" in r.json()["detail"]
 
@@ -166,13 +166,13 @@ def test_a_viewers_signed_url_never_reaches_surfaces_that_pinpoint_bases(client,
 def test_signed_urls_expire_and_die_with_their_key(client, keys, analysis):
     r = client.post("/keys", json={"name": "qgis laptop", "role": "planner"}, headers=keys["admin"])
     key = {"X-API-Key": r.json()["key"]}
-    tj = client.get(f"/analyses/{analysis}/tilejson/gap.json", params={"signed": "1", "ttl_s": "1"},
+    tj = client.get(f"/analyses/{analysis}/tilejson/gap_public.json", params={"signed": "1", "ttl_s": "1"},
                     headers=key).json()
-    long = client.get(f"/analyses/{analysis}/tilejson/gap.json", params={"signed": "1"}, headers=key).json()
+    long = client.get(f"/analyses/{analysis}/tilejson/gap_public.json", params={"signed": "1"}, headers=key).json()
     z, x, y = tile_of(tj)
     short_token = re.search(r"token=([^&]+)", tj["tiles"][0]).group(1)
     long_token = re.search(r"token=([^&]+)", long["tiles"][0]).group(1)
-    tile = f"/analyses/{analysis}/tiles/gap/{z}/{x}/{y}.png"
+    tile = f"/analyses/{analysis}/tiles/gap_public/{z}/{x}/{y}.png"
     assert client.get(tile, params={"token": long_token}).status_code == 200
     time.sleep(2.1)
     r = client.get(tile, params={"token": short_token})
@@ -180,7 +180,7 @@ def test_signed_urls_expire_and_die_with_their_key(client, keys, analysis):
     assert client.delete(f"/keys/{r_id(r, client, keys, 'qgis laptop')}", headers=keys["admin"]).status_code == 200
     r = client.get(tile, params={"token": long_token})
     assert r.status_code == 401 and "revoked" in r.json()["detail"]
-    assert client.get(f"/analyses/{analysis}/tilejson/gap.json", params={"signed": "1", "ttl_s": "99999999"},
+    assert client.get(f"/analyses/{analysis}/tilejson/gap_public.json", params={"signed": "1", "ttl_s": "99999999"},
                       headers=keys["viewer"]).status_code == 422
 
 
@@ -192,12 +192,12 @@ def r_id(_r, client, keys, name):
 
 
 def test_a_forged_host_header_never_reaches_tilejson_urls(client, keys, analysis):
-    evil = client.get(f"/analyses/{analysis}/tilejson/gap.json", headers={**keys["viewer"], "Host": "evil.example:666"})
+    evil = client.get(f"/analyses/{analysis}/tilejson/gap_public.json", headers={**keys["viewer"], "Host": "evil.example:666"})
     assert evil.status_code == 200
     assert "evil.example" not in json.dumps(evil.json())
-    assert evil.json()["tiles"][0].startswith(f"/analyses/{analysis}/tiles/gap/")
-    local = client.get(f"/analyses/{analysis}/tilejson/gap.json", headers={**keys["viewer"], "Host": "127.0.0.1:8000"})
-    assert local.json()["tiles"][0].startswith(f"http://127.0.0.1:8000/analyses/{analysis}/tiles/gap/")
+    assert evil.json()["tiles"][0].startswith(f"/analyses/{analysis}/tiles/gap_public/")
+    local = client.get(f"/analyses/{analysis}/tilejson/gap_public.json", headers={**keys["viewer"], "Host": "127.0.0.1:8000"})
+    assert local.json()["tiles"][0].startswith(f"http://127.0.0.1:8000/analyses/{analysis}/tiles/gap_public/")
 
 
 # ============================================================================ security headers, /docs offline
@@ -412,10 +412,10 @@ def test_anonymous_public_tiles_base_url_default_cors_and_the_last_admin_key(set
     s2 = settings.model_copy(update={"admin_key": None, "anonymous_role": "viewer", "cors_origins": [],
                                      "public_base_url": "https://maps.example/vacuum"})
     with TestClient(create_app(s2)) as c:
-        tj = c.get(f"/analyses/{analysis}/tilejson/gap.json", headers={"Host": "evil.example"})
-        assert tj.json()["tiles"][0].startswith(f"https://maps.example/vacuum/analyses/{analysis}/tiles/gap/")
+        tj = c.get(f"/analyses/{analysis}/tilejson/gap_public.json", headers={"Host": "evil.example"})
+        assert tj.json()["tiles"][0].startswith(f"https://maps.example/vacuum/analyses/{analysis}/tiles/gap_public/")
         z, x, y = tile_of(tj.json())
-        anon = c.get(f"/analyses/{analysis}/tiles/gap/{z}/{x}/{y}.png")  # anyone may see it: a proxy may cache it
+        anon = c.get(f"/analyses/{analysis}/tiles/gap_public/{z}/{x}/{y}.png")  # anyone may see it: a proxy may cache it
         assert anon.status_code == 200 and "public" in anon.headers["cache-control"]
         cov = c.get(f"/analyses/{analysis}/tiles/coverage/{z}/{x}/{y}.png", headers=keys["planner"])
         assert cov.status_code == 200 and "private" in cov.headers["cache-control"]

@@ -51,7 +51,9 @@ BASE = _bases([("b", 650, 0, 0)])
 def test_a_clean_run_has_an_empty_warnings_list():
     ev = _events([(1000, 1000)], ["2020-06-01"])
     a = analyze(build_inputs(InputSpec(bases=BASE, events=ev, admin=AREA)), P, AS_OF)
-    assert a.summary["warnings"] == []
+    # nothing about the data; only that one event is too little history to fit a forecast
+    assert len(a.summary["warnings"]) == 1 and a.summary["warnings"][0].startswith("forecast: ")
+    assert a.summary["forecast"]["method"] == "past_events_kernel"
 
 
 def test_one_event_dated_2099_is_an_error_not_a_new_as_of():

@@ -20,7 +20,7 @@ from geo.tiles import UnknownSurfaceError
 
 CRS = equal_area_crs(20.0, 6.0)
 # 300 x 400 cells of 1 km around (20E, 6N); gap stripes of 80 columns, one per class; top 60 rows no data
-STRIPES = (10.0, 30.0, 50.0, 70.0, 90.0)
+STRIPES = (5.0, 15.0, 27.5, 42.5, 75.0)  # one value inside each gap class (breaks 10, 20, 35, 50)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_the_same_pyramid_renders_without_a_cluster(cog, tmp_path):
 
 def test_bad_requests_are_named(cog, tmp_path):
     path, _ = cog
-    with pytest.raises(UnknownSurfaceError, match=r"^no tiles for surface 'nope'; known surfaces: gap, coverage, "):
+    with pytest.raises(UnknownSurfaceError, match=r"^no tiles for surface 'nope'; known surfaces: gap, risk, coverage, "):
         render_pyramid(path, tmp_path / "x.mbtiles", surface="nope")
     with pytest.raises(ConfigError, match="minzoom"):
         render_pyramid(path, tmp_path / "x.mbtiles", surface="gap", minzoom=5, maxzoom=2)

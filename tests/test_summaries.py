@@ -19,16 +19,19 @@ from geo.summaries import (
 )
 
 CRS = equal_area_crs(20, 6)
+OLD = (20.0, 40.0, 60.0, 80.0)  # breaks these hand computations were worked out with
 nan = np.nan
 
 
 def test_class_index_edges_and_nan():
     v = np.array([nan, -5, 0, 19.999, 20, 39.9, 40, 60, 79.9, 80, 100, np.inf])
     expect = [-1, 0, 0, 0, 1, 1, 2, 3, 3, 4, 4, 4]
-    got = class_index(v)
+    got = class_index(v, breaks=OLD)
     assert got.dtype == np.int8
     assert got.tolist() == expect
-    assert GAP_CLASS_NAMES[class_index(np.array([65.0]))[0]] == "high"
+    assert GAP_CLASS_NAMES[class_index(np.array([65.0]), breaks=OLD)[0]] == "high"
+    # the defaults are the model's (Params.class_breaks): 10, 20, 35, 50
+    assert class_index(np.array([9.9, 10.0, 34.9, 35.0, 50.0])).tolist() == [0, 1, 2, 3, 4]
     assert class_index(np.array([[10.0, 50.0]]), breaks=(5, 10, 50, 90)).tolist() == [[2, 3]]
 
 
@@ -43,7 +46,7 @@ def test_zonal_stats_by_hand():
     gap = np.array([[10, 70, 85], [nan, 50, 90], [99, 99, 20]], dtype=float)
     pop = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]], dtype=float)
     gap0, pop0 = gap.copy(), pop.copy()
-    df = zonal_stats(zone, 3, gap, pop)
+    df = zonal_stats(zone, 3, gap, pop, breaks=OLD)
     np.testing.assert_array_equal(gap, gap0)
     np.testing.assert_array_equal(pop, pop0)
     assert list(df.columns) == list(STAT_COLUMNS)

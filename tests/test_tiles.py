@@ -111,10 +111,11 @@ def small_cog(tmp_path) -> Path:
 
 # A surface of known values at known places: 1024 x 768 cells of 1 km on an equal-area
 # grid centred on SMALL_CENTRE (so the centre is a corner of four blocks), in blocks of
-# 64 x 64 cells; block (i, j) holds 10 + 20 k with k = (i + 2 j) % 5, the middle of gap
-# class k; block NAN_BLOCK holds no data. write_cog adds a x2 overview (averaged: blocks
+# 64 x 64 cells; block (i, j) holds CLASS_MIDS[k] with k = (i + 2 j) % 5, a value well inside
+# gap class k (breaks 10, 20, 35, 50); block NAN_BLOCK holds no data. write_cog adds a x2 overview (averaged: blocks
 # are aligned to it, so it holds the same block values).
 BLOCK = 64
+CLASS_MIDS = np.array([5.0, 15.0, 27.5, 42.5, 75.0], dtype=np.float32)
 BLOCKS_GRID = Grid(equal_area_crs(*SMALL_CENTRE), Affine(1000.0, 0, -512_000.0, 0, -1000.0, 384_000.0), 1024, 768)
 NAN_BLOCK = (2, 5)
 EARTH_R = 6378137.0  # the sphere of Web Mercator
@@ -122,7 +123,8 @@ EARTH_R = 6378137.0  # the sphere of Web Mercator
 
 def blocks_surface(path: Path) -> Path:
     rows, cols = np.mgrid[0:768, 0:1024]
-    a = (10.0 + 20.0 * ((rows // BLOCK + 2 * (cols // BLOCK)) % 5)).astype(np.float32)
+    assert tuple(style_for("gap").breaks) == (10, 20, 35, 50)  # what CLASS_MIDS sit between
+    a = CLASS_MIDS[(rows // BLOCK + 2 * (cols // BLOCK)) % 5]
     a[(rows // BLOCK == NAN_BLOCK[0]) & (cols // BLOCK == NAN_BLOCK[1])] = np.nan
     return write_cog(path, a, BLOCKS_GRID, description="gap")
 
@@ -249,7 +251,7 @@ def test_bad_coordinates_raise(small_cog, z, x, y, match):
 
 
 def test_unknown_surface_names_the_known_ones(small_cog):
-    with pytest.raises(UnknownSurfaceError, match=r"'gapp'; known surfaces: gap, coverage, threat") as e:
+    with pytest.raises(UnknownSurfaceError, match=r"'gapp'; known surfaces: gap, risk, coverage, threat") as e:
         TileRenderer().render(small_cog, "gapp", 6, 35, 31)
     assert isinstance(e.value, LookupError) and isinstance(e.value, VacuumError)
     assert str(e.value).startswith("no tiles")  # not quoted like a bare KeyError

@@ -136,7 +136,7 @@ def test_vacuum_zones_by_hand():
     nearest_base, nearest_time = nearest_arrays()
     gap0 = gap.copy()
     zones = vacuum_zones(
-        gap, grid, threshold=60, population=pop, events=events_layer(),
+        gap, grid, threshold=60, breaks=(20.0, 40.0, 60.0, 80.0), population=pop, events=events_layer(),
         bases=bases_layer(), nearest_base=nearest_base, nearest_time=nearest_time,
     )
     np.testing.assert_array_equal(gap, gap0)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.auth import Caller, audit, new_key, require
 from api.deps import Page, ServicesDep
-from api.errors import error_responses
+from api.errors import ConflictError, error_responses
 from api.settings import Role
 from api.storage import KeyRecord
 
@@ -105,8 +105,6 @@ def revoke_key(key_id: Annotated[str, PathParam(examples=["0123456789ab"])], s: 
     if rec.role == "admin" and rec.revoked_at is None and s.settings.admin_key is None:
         admins = [k for k in s.storage.list_keys() if k.role == "admin" and k.revoked_at is None]
         if len(admins) <= 1:
-            from api.errors import ConflictError
-
             raise ConflictError(f"key {key_id!r} ({rec.name}) is the last active admin key and no VACUUM_ADMIN_KEY "
                                 "is set: revoking it would leave nobody able to manage keys; create another admin "
                                 "key first")
