@@ -90,15 +90,17 @@ def test_demo_folder_has_public_products_and_the_export_only_those(demo_analysis
 
     pub = demo_analysis / "public"
     meta = json.loads((pub / "public.json").read_text())
-    assert meta["block_km"] == 100 and meta["block_cells"] == 100
+    assert meta["block_km"] == 150 and meta["block_cells"] == 150  # 150 km at 1 km (docs/service.md)
     gap, grid = read_surface(demo_analysis / "gap.tif")
     g_pub, grid_pub = read_surface(pub / "gap.tif")
     assert grid_pub == grid and np.array_equal(np.isnan(g_pub), np.isnan(gap))
-    # a whole block by hand: the first block of 100 x 100 cells all inside, its plain mean
-    i, j = next((i, j) for i in range(0, gap.shape[0] - 99, 100) for j in range(0, gap.shape[1] - 99, 100)
-                if np.isfinite(gap[i:i + 100, j:j + 100]).all())
-    assert g_pub[i + 50, j + 50] == pytest.approx(float(np.mean(gap[i:i + 100, j:j + 100], dtype=np.float64)), rel=1e-5)
-    assert (g_pub[i:i + 100, j:j + 100] == g_pub[i, j]).all()
+    # a whole block by hand: the first block of 150 x 150 cells all inside, its plain mean
+    b = 150
+    i, j = next((i, j) for i in range(0, gap.shape[0] - b + 1, b) for j in range(0, gap.shape[1] - b + 1, b)
+                if np.isfinite(gap[i:i + b, j:j + b]).all())
+    assert g_pub[i + b // 2, j + b // 2] == pytest.approx(float(np.mean(gap[i:i + b, j:j + b], dtype=np.float64)),
+                                                          rel=1e-5)
+    assert (g_pub[i:i + b, j:j + b] == g_pub[i, j]).all()
     zones = gpd.read_file(pub / "zones.geojson")
     assert set(zones.columns) == {"block_row", "block_col", "zone_area_km2", "zone_population", "block_gap",
                                   "gap_class", "geometry"}
