@@ -113,7 +113,7 @@ def test_demo_folder_has_public_products_and_the_export_only_those(demo_analysis
     assert main(["export", "--public", str(demo_analysis), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "admin_summary.csv", "admin_summary.geojson", "admin_summary.gpkg", "exposure.tif", "gap_public.tif",
-        "population.tif", "public.gpkg", "summary.json", "threat.tif", "zones.geojson", "zones.gpkg"]
+        "population.tif", "public.gpkg", "risk.tif", "summary.json", "threat.tif", "zones.geojson", "zones.gpkg"]
     with rasterio.open(out / "gap_public.tif") as ds:
         assert ds.read(1)[i, j] == pytest.approx(g_pub[i, j])
     assert isinstance(json.loads((out / "summary.json").read_text())["layers"]["bases_outside_grid"], int)
