@@ -1,7 +1,7 @@
 """``vacuum export --public``: the viewer-safe products of an analysis, for sharing outside the mission.
 
 Writes what ``GET /analyses/{id}/public/...`` serves (:func:`geo.public.export_public`):
-the 150 km block gap, threat, exposure and population as COGs, the public zones and admin
+the 150 km block gap, the forecast risk, threat, exposure and population as COGs, the public zones and admin
 table as GeoJSON and GeoPackage (and all in ``public.gpkg``), the admin CSV and the viewer
 summary. No base, coverage, travel time or full-resolution gap goes into it.
 """

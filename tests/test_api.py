@@ -616,7 +616,7 @@ def test_public_export_is_the_viewer_products(client, keys, analysis):
     offered = client.get(f"/analyses/{aid}/public", headers=keys["viewer"]).json()
     files = {e["file"] for e in offered}
     assert files == {"zones.geojson", "zones.gpkg", "admin_summary.geojson", "admin_summary.gpkg", "admin_summary.csv",
-                     "gap_public.tif", "threat.tif", "exposure.tif", "population.tif", "summary.json"}
+                     "gap_public.tif", "risk.tif", "threat.tif", "exposure.tif", "population.tif", "summary.json"}
     for e in offered:
         r = client.get(e["url"], headers=keys["viewer"])
         assert r.status_code == 200 and r.headers["content-type"].startswith(e["media_type"].split(";")[0]), e
