@@ -42,6 +42,7 @@ pytestmark = pytest.mark.slow
 
 ADMIN = {"X-API-Key": ADMIN_KEY}
 MAX_EXAMPLES = 20
+VIEWER_EXAMPLES = 6
 SEEN: dict[str, list[int]] = {}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -80,10 +81,13 @@ def world(tmp_path_factory):
         assert r.status_code == 202, r.text
         sc = _wait(client, f"/scenarios/{r.json()['id']}")
         assert sc["status"] == "done", sc
+        r = client.post("/keys", headers=ADMIN, json={"name": "schema viewer", "role": "viewer"})
+        assert r.status_code == 201, r.text
+        viewer = {"X-API-Key": r.json()["key"]}
         ids = {"analysis_id": st["id"], "scenario_id": sc["id"], "layer_id": layers["towns"], "phase": 1,
                "surface": "gap", "filename": "summary.json",
                "z": 6, "x": 35, "y": 30}  # the z6 tile over Bangui's east (21 E, 6.5 N), inside the grid
-        yield client.app, ids
+        yield client.app, ids, viewer
 
 
 def _path_names(label: str) -> set[str]:
@@ -98,7 +102,7 @@ def _jsonable(obj):
 
 @pytest.fixture(scope="module")
 def api_schema(world):
-    app, _ = world
+    app = world[0]
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
@@ -118,7 +122,7 @@ OPERATIONS = _operations()
 
 @pytest.mark.parametrize("label", OPERATIONS)
 def test_operation_conforms(label, api_schema, world):
-    _, ids = world
+    _, ids, _ = world
     operation = api_schema.find_operation_by_label(label)
     assert operation is not None, label
 
@@ -157,7 +161,7 @@ EXPORT_LISTS = {
 def test_every_offered_file_conforms(label, api_schema, world):
     """Generated file names are unknown ones (404): every file the lists offer, as schemathesis
     cases, so each real media type is checked against the schema."""
-    app, ids = world
+    app, ids, _ = world
     key, listing = EXPORT_LISTS[label]
     c = TestClient(app)  # not entered: no second lifespan, the module's app is already running
     files = [e["file"] for e in c.get(listing.format(ids[key]), headers=ADMIN).json()]
@@ -166,3 +170,21 @@ def test_every_offered_file_conforms(label, api_schema, world):
     for name in files:
         operation.Case(path_parameters={key: ids[key], "filename": name}).call_and_validate(
             headers=ADMIN, checks=CHECKS)
+
+
+@pytest.mark.parametrize("label", OPERATIONS)
+def test_operation_conforms_as_a_viewer(label, api_schema, world):
+    """The same as a viewer, with the real ids: the 403s of planner and admin routes, the
+    viewer's own bodies (public zones, block gap table), each declared by the schema."""
+    _, ids, viewer = world
+    operation = api_schema.find_operation_by_label(label)
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=VIEWER_EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def check(case):
+        params = case.path_parameters or {}
+        case.path_parameters = {**params, **{k: ids[k] for k in params if k in ids and k not in KEEP_GENERATED}}
+        case.call_and_validate(headers=viewer, checks=CHECKS)
+
+    check()
