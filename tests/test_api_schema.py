@@ -5,7 +5,8 @@ The real app in-process (schemathesis' ASGI transport, the app's lifespan starte
 TestClient, real worker processes), with the demo layers uploaded and one finished analysis
 and scenario at 5 km, so ids exist. Every case is sent as the admin, twice when it has an id
 path parameter: once as generated (an unknown id: the 404 path) and once with the real id
-(the 200 path and its body). Nothing is excluded; the exceptions are listed in
+(the 200 path and its body); then, fewer cases, as a viewer with the real ids (the 403s, the
+viewer's own bodies). Nothing is excluded; the exceptions are listed in
 :data:`KEEP_GENERATED`, each with its reason.
 
 The submits (``POST /layers``, ``/analyses``, ``/scenarios``) get generated bodies only, which
