@@ -517,7 +517,8 @@ def build_router() -> APIRouter:
               "content": {"application/geopackage+sqlite3": {"example": "(binary GeoPackage)"},
                           GEOJSON: {"example": {"type": "FeatureCollection", "features": []}},
                           CSV: {"example": "zone_id,area_km2,...\n1,1175,...\n"},
-                          "image/tiff": {"example": "(binary Cloud-Optimized GeoTIFF)"}}},
+                          "image/tiff": {"example": "(binary Cloud-Optimized GeoTIFF)"},
+                          "application/json": {"example": {"as_of": "2020-10-31"}}}},
         **error_responses(401, 403, 404, 409)}, summary="Download an export (planner)")
     def export(analysis_id: _ID, filename: str, s: ServicesDep, who: Caller) -> FileResponse:
         """``<product>.<geojson|gpkg|csv>`` for zones, admin_summary, bases, events, sites;
@@ -548,7 +549,9 @@ def build_router() -> APIRouter:
         200: {"description": "the file",
               "content": {GEOJSON: {"example": {"type": "FeatureCollection", "features": []}},
                           "image/tiff": {"example": "(binary Cloud-Optimized GeoTIFF)"},
-                          "application/geopackage+sqlite3": {"example": "(binary GeoPackage)"}}},
+                          "application/geopackage+sqlite3": {"example": "(binary GeoPackage)"},
+                          CSV: {"example": "name,gap_mean,...\nOuham,0.41,...\n"},
+                          "application/json": {"example": {"as_of": "2020-10-31"}}}},
         **error_responses(401, 404, 409)}, summary="Download a public (viewer-safe) export")
     def public_export(analysis_id: _ID, filename: str, s: ServicesDep, who: Caller) -> FileResponse:
         folder = finished_folder(s.storage, analysis_id)

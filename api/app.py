@@ -20,7 +20,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api.auth import require_surface_access, tile_cache_headers, tile_url
 from api.deps import Services
-from api.errors import NotFoundError, error_body, install_error_handlers
+from api.errors import NotFoundError, error_body, error_responses, install_error_handlers
 from api.jobs import JOB_KINDS, JobManager, load_job_kinds
 from api.security import install_security
 from api.settings import Settings
@@ -82,7 +82,8 @@ def _mount_tiles(app: FastAPI) -> None:
 
     app.include_router(tiles_router(make_resolver(app), renderer=TileRenderer(),
                                     dependencies=[Depends(require_surface_access)],
-                                    cache_headers=tile_cache_headers, tile_url=tile_url))
+                                    cache_headers=tile_cache_headers, tile_url=tile_url),
+                       responses=error_responses(401, 403))  # require_surface_access: no key, or a role without the surface
 
 
 _TILE_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
