@@ -258,10 +258,14 @@ def nearest_distance(x: np.ndarray, y: np.ndarray, src_x: np.ndarray, src_y: np.
 
 def horizon_end(as_of: date, horizon_months: int) -> date:
     """Last day of the horizon window: ``as_of`` plus whole months (month ends kept:
-    2017-06-30 + 12 -> 2018-06-30, 2016-02-29 + 12 -> 2017-02-28)."""
+    2017-06-30 + 12 -> 2018-06-30, 2016-02-29 + 12 -> 2017-02-28, 2020-06-30 + 6 -> 2020-12-31),
+    the same window as the forecast's labels (:func:`geo.forecast.features.horizon_end`)."""
     if int(horizon_months) != horizon_months or horizon_months <= 0:
         raise ConfigError(f"horizon_months must be a whole number > 0, got {horizon_months!r}")
-    return (pd.Timestamp(as_of) + pd.DateOffset(months=int(horizon_months))).date()
+    end = pd.Timestamp(as_of) + pd.DateOffset(months=int(horizon_months))
+    if pd.Timestamp(as_of).is_month_end:
+        end = end + pd.offsets.MonthEnd(0)
+    return end.date()
 
 
 # ============================================================================ wrapper
