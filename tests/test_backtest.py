@@ -548,3 +548,22 @@ def test_blocks_must_be_the_forecast_units_and_events_not_in_the_future():
     future = pd.concat([ev, _events(["2099-01-01"])], ignore_index=True)
     with pytest.raises(BacktestError, match="dated in the future"):
         run_backtest(_inputs(future), AS_OF, 12, PARAMS)
+
+
+def test_bootstrap_metrics_equal_sklearn_with_weights_and_ties():
+    from sklearn.metrics import average_precision_score
+
+    from geo.forecast.evaluate import METRICS
+
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        n = int(rng.integers(5, 300))
+        p = rng.integers(0, 8, size=n) / 8.0  # many ties
+        y = rng.random(n) < 0.2
+        if y.all() or not y.any():
+            continue
+        w = rng.integers(1, 4, size=n).astype(float)
+        for weights in (None, w):
+            assert METRICS["auc"](y, p, weights) == pytest.approx(roc_auc_score(y, p, sample_weight=weights))
+            assert METRICS["average_precision"](y, p, weights) == pytest.approx(
+                average_precision_score(y, p, sample_weight=weights))
