@@ -86,6 +86,8 @@ __all__ = [
     "metrics_table",
     "PROBABILISTIC",
     "SUPERBLOCK_KM",
+    "uncovered_cells",
+    "reliability_rows",
 ]
 
 
@@ -512,15 +514,30 @@ def _block_units(surfaces: dict[str, np.ndarray], labels: _Labels, inside: np.nd
     return _Units(values, probs, flat=np.flatnonzero(has_cells.ravel()))
 
 
+RELIABILITY_BINS = 10
+
+
+def reliability_rows(y: np.ndarray, p: np.ndarray, n_bins: int = RELIABILITY_BINS) -> list[ReliabilityRow]:
+    """Reliability bins: one per distinct probability when there are at most ``2 n_bins``
+    of them (persistence takes one value per count, and most units have count 0, which
+    would swallow quantile bins), else deciles of ``p`` (ties merge bins)."""
+    q = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+    yy = np.asarray(y, dtype=bool)
+    values, inv = np.unique(q, return_inverse=True)
+    if values.size <= 2 * n_bins:
+        inv = inv.ravel()
+        return [ReliabilityRow(bin=i, low=float(v), high=float(v), mean_predicted=float(v),
+                               observed_rate=float(yy[inv == i].mean()), count=int((inv == i).sum()))
+                for i, v in enumerate(values)]
+    table = reliability_table(yy, q, n_bins=n_bins, strategy="quantile")
+    return [ReliabilityRow(bin=int(r.bin), low=float(r.low), high=float(r.high),
+                           mean_predicted=float(r.mean_predicted), observed_rate=float(r.observed_rate),
+                           count=int(r.count)) for r in table.itertuples()]
+
+
 def _reliability(u: _Units) -> dict[str, list[ReliabilityRow]]:
     y = u.values["events"] > 0
-    out: dict[str, list[ReliabilityRow]] = {}
-    for name, p in u.probs.items():
-        table = reliability_table(y, np.clip(p, 0.0, 1.0), n_bins=10, strategy="quantile")
-        out[name] = [ReliabilityRow(bin=int(r.bin), low=float(r.low), high=float(r.high),
-                                    mean_predicted=float(r.mean_predicted), observed_rate=float(r.observed_rate),
-                                    count=int(r.count)) for r in table.itertuples()]
-    return out
+    return {name: reliability_rows(y, p) for name, p in u.probs.items()}
 
 
 def _intervals(u: _Units, shape: tuple[int, int], block_km: float, n_boot: int,

@@ -567,3 +567,16 @@ def test_bootstrap_metrics_equal_sklearn_with_weights_and_ties():
             assert METRICS["auc"](y, p, weights) == pytest.approx(roc_auc_score(y, p, sample_weight=weights))
             assert METRICS["average_precision"](y, p, weights) == pytest.approx(
                 average_precision_score(y, p, sample_weight=weights))
+
+
+def test_reliability_rows_by_hand():
+    from geo.backtest import reliability_rows
+
+    # three distinct probabilities: one bin each
+    rows = reliability_rows([0, 0, 1, 0, 1, 1], [0.1, 0.1, 0.1, 0.5, 0.5, 0.9])
+    assert [(r["mean_predicted"], r["observed_rate"], r["count"]) for r in rows] == [
+        (0.1, pytest.approx(1 / 3), 3), (0.5, 0.5, 2), (0.9, 1.0, 1)]
+    # many distinct values: deciles
+    p = np.linspace(0.0, 0.99, 100)
+    rows = reliability_rows(p > 0.5, p, n_bins=10)
+    assert len(rows) == 10 and sum(r["count"] for r in rows) == 100
