@@ -1,4 +1,5 @@
-"""Backtest: metric functions by hand, a synthetic case with a known answer, one real CAR run."""
+"""Backtest: metric functions by hand, synthetic cases with a known answer (the gap, the forecast,
+persistence, the uncovered label, several origins), real CAR runs."""
 
 import itertools
 import json
@@ -20,16 +21,21 @@ import cli.backtest as clibt
 import geo.backtest
 from cli.main import main
 from geo.backtest import (
+    PROBABILISTIC,
     SCORES,
     BacktestError,
     block_aggregate,
     horizon_end,
+    metrics_table,
     nearest_distance,
     roc_auc,
     run_backtest,
+    run_backtests,
     top_share,
     top_sum,
+    uncovered_cells,
 )
+from geo.backtest_forecast import CountPlatt, average_precision, brier, brier_skill_score, recent_counts
 from geo.errors import ConfigError
 from geo.params import load_params
 from geo.pipeline import AnalysisInputs, analyze
@@ -377,15 +383,6 @@ def test_car_backtest_real_data(tmp_path, capsys, monkeypatch):
 # ================================================================== forecast as the judged model
 
 
-from geo.backtest import PROBABILISTIC, metrics_table, run_backtests, uncovered_cells  # noqa: E402
-from geo.backtest_forecast import (  # noqa: E402
-    CountPlatt,
-    average_precision,
-    brier,
-    brier_skill_score,
-    recent_counts,
-)
-
 
 def test_brier_and_brier_skill_by_hand():
     p = [0.1, 0.2, 0.8, 0.4, 0.5]
@@ -580,3 +577,28 @@ def test_reliability_rows_by_hand():
     p = np.linspace(0.0, 0.99, 100)
     rows = reliability_rows(p > 0.5, p, n_bins=10)
     assert len(rows) == 10 and sum(r["count"] for r in rows) == 100
+
+
+@pytest.mark.slow
+@real_data
+def test_car_backtest_several_origins_cli(tmp_path, capsys):
+    out = tmp_path / "bt"
+    code = main(["backtest", "--case", "car", "--as-of", "2019-06-30,2018-06-30", "--resolution", "5000",
+                 "--n-boot", "50", "--quiet", "--jobs", "1", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert printed.count("backtest as of") == 2 and "all origins, 10 km blocks" in printed
+    r = json.loads((out / "backtest.json").read_text())
+    assert r["as_of"] == ["2018-06-30", "2019-06-30"] and r["case"] == "car"
+    assert [o["as_of"] for o in r["origins"]] == r["as_of"]
+    # each origin has its own bases map and window
+    assert [o["bases_map"]["MINUSCA"]["map_date"] for o in r["origins"]] == ["2018-06", "2019-06"]
+    assert r["origins"][0]["window"]["through"] == "2019-06-30"
+    for o in r["origins"]:
+        block = o["scales"]["block"]
+        assert block["size_km"] == o["forecast"]["block_km"] == 10.0
+        assert block["scores"]["forecast"]["brier"] is not None and block["scores"]["gap"]["brier"] is None
+        assert set(block["intervals"]["persistence"]) == {"auc", "ap"}
+    table = pd.read_csv(out / "backtest.csv")
+    assert len(table) == 2 * 2 * len(SCORES)
+    assert (out / "reliability.png").stat().st_size > 1000
