@@ -35,7 +35,13 @@ from geo.backtest import (
     top_sum,
     uncovered_cells,
 )
-from geo.backtest_forecast import CountPlatt, average_precision, brier, brier_skill_score, recent_counts
+from geo.backtest_forecast import (
+    CountPlatt,
+    average_precision,
+    brier,
+    brier_skill_score,
+    recent_counts,
+)
 from geo.errors import ConfigError
 from geo.params import load_params
 from geo.pipeline import AnalysisInputs, analyze
