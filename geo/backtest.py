@@ -515,20 +515,40 @@ def _block_units(surfaces: dict[str, np.ndarray], labels: _Labels, inside: np.nd
 
 
 RELIABILITY_BINS = 10
+RELIABILITY_MIN_UNITS = 10
 
 
-def reliability_rows(y: np.ndarray, p: np.ndarray, n_bins: int = RELIABILITY_BINS) -> list[ReliabilityRow]:
-    """Reliability bins: one per distinct probability when there are at most ``2 n_bins``
-    of them (persistence takes one value per count, and most units have count 0, which
-    would swallow quantile bins), else deciles of ``p`` (ties merge bins)."""
+def reliability_rows(y: np.ndarray, p: np.ndarray, n_bins: int = RELIABILITY_BINS,
+                     min_units: int = RELIABILITY_MIN_UNITS) -> list[ReliabilityRow]:
+    """Reliability bins. With at most ``2 n_bins`` distinct probabilities (persistence: one
+    per count, most units at count 0, which would swallow quantile bins) one bin per value,
+    adjacent values merged from the top until each bin holds ``min_units`` units (the
+    lowest bin takes what is left); else deciles of ``p`` (ties merge bins)."""
     q = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
     yy = np.asarray(y, dtype=bool)
     values, inv = np.unique(q, return_inverse=True)
     if values.size <= 2 * n_bins:
         inv = inv.ravel()
-        return [ReliabilityRow(bin=i, low=float(v), high=float(v), mean_predicted=float(v),
-                               observed_rate=float(yy[inv == i].mean()), count=int((inv == i).sum()))
-                for i, v in enumerate(values)]
+        n = np.bincount(inv, minlength=values.size)
+        groups: list[list[int]] = []
+        current: list[int] = []
+        for i in range(values.size - 1, -1, -1):  # highest first
+            current.append(i)
+            if n[current].sum() >= min_units:
+                groups.append(current)
+                current = []
+        if current:
+            if groups:
+                groups[-1].extend(current)
+            else:
+                groups.append(current)
+        rows = []
+        for b, g in enumerate(sorted(groups, key=min)):
+            m = np.isin(inv, g)
+            rows.append(ReliabilityRow(bin=b, low=float(values[min(g)]), high=float(values[max(g)]),
+                                       mean_predicted=float(q[m].mean()), observed_rate=float(yy[m].mean()),
+                                       count=int(m.sum())))
+        return rows
     table = reliability_table(yy, q, n_bins=n_bins, strategy="quantile")
     return [ReliabilityRow(bin=int(r.bin), low=float(r.low), high=float(r.high),
                            mean_predicted=float(r.mean_predicted), observed_rate=float(r.observed_rate),

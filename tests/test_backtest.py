@@ -576,9 +576,17 @@ def test_reliability_rows_by_hand():
     from geo.backtest import reliability_rows
 
     # three distinct probabilities: one bin each
-    rows = reliability_rows([0, 0, 1, 0, 1, 1], [0.1, 0.1, 0.1, 0.5, 0.5, 0.9])
+    rows = reliability_rows([0, 0, 1, 0, 1, 1], [0.1, 0.1, 0.1, 0.5, 0.5, 0.9], min_units=1)
     assert [(r["mean_predicted"], r["observed_rate"], r["count"]) for r in rows] == [
         (0.1, pytest.approx(1 / 3), 3), (0.5, 0.5, 2), (0.9, 1.0, 1)]
+    # at least 3 units a bin, merged from the top: {0.9, 0.5, 0.5} and {0.1 x 3}
+    rows = reliability_rows([0, 0, 1, 0, 1, 1], [0.1, 0.1, 0.1, 0.5, 0.5, 0.9], min_units=3)
+    assert [(r["low"], r["high"], r["count"]) for r in rows] == [(0.1, 0.1, 3), (0.5, 0.9, 3)]
+    assert rows[1]["mean_predicted"] == pytest.approx((0.5 + 0.5 + 0.9) / 3)
+    assert rows[1]["observed_rate"] == pytest.approx(2 / 3)
+    # a remainder below min_units at the bottom joins the lowest full bin
+    rows = reliability_rows([0, 1, 1, 1], [0.1, 0.5, 0.5, 0.9], min_units=3)
+    assert [(r["low"], r["high"], r["count"]) for r in rows] == [(0.1, 0.9, 4)]
     # many distinct values: deciles
     p = np.linspace(0.0, 0.99, 100)
     rows = reliability_rows(p > 0.5, p, n_bins=10)
