@@ -578,7 +578,7 @@ def test_reliability_rows_by_hand():
     # three distinct probabilities: one bin each
     rows = reliability_rows([0, 0, 1, 0, 1, 1], [0.1, 0.1, 0.1, 0.5, 0.5, 0.9], min_units=1)
     assert [(r["mean_predicted"], r["observed_rate"], r["count"]) for r in rows] == [
-        (0.1, pytest.approx(1 / 3), 3), (0.5, 0.5, 2), (0.9, 1.0, 1)]
+        (pytest.approx(0.1), pytest.approx(1 / 3), 3), (pytest.approx(0.5), 0.5, 2), (pytest.approx(0.9), 1.0, 1)]
     # at least 3 units a bin, merged from the top: {0.9, 0.5, 0.5} and {0.1 x 3}
     rows = reliability_rows([0, 0, 1, 0, 1, 1], [0.1, 0.1, 0.1, 0.5, 0.5, 0.9], min_units=3)
     assert [(r["low"], r["high"], r["count"]) for r in rows] == [(0.1, 0.1, 3), (0.5, 0.9, 3)]
