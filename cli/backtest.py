@@ -1,14 +1,18 @@
 """``vacuum backtest``: score the grid as of a date, then check it against what happened next.
 
     vacuum backtest --case car --as-of 2019-06-30 --horizon-months 12
+    vacuum backtest --case car --as-of 2017-06-30,2018-06-30,2019-06-30 --out out/bt
+    vacuum backtest --case mali --from 2016-12-31 --to 2018-12-31 --every 12M
     vacuum backtest --as-of 2016-12-31 --horizon-months 12 --bases geo_pko.csv --mission MINUSMA \\
         --events ged_aggregate.csv --year-only --admin ne_admin1.geojson --admin-iso3 MLI --out out/bt
 
-Loads the layers with :mod:`geo.layers` (bases as of the date), runs
-:func:`geo.backtest.run_backtest` and prints, per evaluation scale, the ROC AUC and the
-share of later events in the top 5/10/20 % of units for the model and the baselines.
-``--out DIR`` writes ``backtest.json`` (everything) and ``backtest.csv`` (one row per
-scale and score). ``--case car|mali`` fills in the shared real data files
+Loads the layers with :mod:`geo.layers` (bases as of each date), runs
+:func:`geo.backtest.run_backtest` per as-of date and prints, per evaluation scale, AUC,
+average precision, Brier skill, the share of later events in the top 5/10/20 % of units
+for the forecast, the gap and the baselines, the same against the ``uncovered`` label,
+and the forecast's lead with its bootstrap interval; with several dates, one table of
+all. ``--out DIR`` writes ``backtest.json`` (everything; several dates: ``origins``),
+``backtest.csv`` (one row per origin, scale and score) and ``reliability.png``. ``--case car|mali`` fills in the shared real data files
 (``../shared/data``); any layer argument given as well overrides the preset.
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +63,8 @@ _ADMIN_CODE_COLUMNS = ("iso3", "adm0_a3", "iso_a3", "shapegroup", "gid_0")
 _TOWN_CODE_COLUMNS = ("countrycode", "country_code", "iso2", "iso_a2", "iso3", "iso_a3")
 
 _LABELS = {
+    "forecast": "model: forecast",
+    "persistence": "persistence (12 mo)",
     "gap": "model: gap",
     "travel_time": "travel time to base",
     "distance": "distance to base",
@@ -75,8 +82,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     b.add_argument("--case", choices=sorted(CASES), help="preset: the shared real data for CAR (MINUSCA, "
                    "GED 23.1 events) or Mali (MINUSMA, GED 20.1 location-year aggregates)")
-    b.add_argument("--as-of", required=True, help="the date the model knows up to, YYYY-MM-DD")
-    b.add_argument("--horizon-months", required=True, help="months after --as-of whose events are predicted (> 0)")
+    b.add_argument("--as-of", help="the date the model knows up to, YYYY-MM-DD; several: comma-separated "
+                   "(2017-06-30,2018-06-30), each a separate origin")
+    b.add_argument("--from", dest="date_from", metavar="DATE", help="first origin (with --to and --every)")
+    b.add_argument("--to", dest="date_to", metavar="DATE", help="last origin, included if on the step")
+    b.add_argument("--every", help="step between origins in months, e.g. 12M or 6M")
+    b.add_argument("--horizon-months", default="12", help="months after --as-of whose events are predicted "
+                   "(> 0, default 12); the forecast is fitted for the same horizon")
+    b.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the intervals (default 1000; 0: none)")
     b.add_argument("--bases", type=Path, help="peacekeeper positions (Geo-PKO v2.1/v2.3 or a point layer)")
     b.add_argument("--events", type=Path, help="conflict events (UCDP GED, GED aggregate, ACLED)")
     b.add_argument("--admin", type=Path, help="admin units: the area of interest")
@@ -95,8 +108,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--max-map-age", type=parse_max_age, default=365.0, metavar="DAYS",
                    help="leave out Geo-PKO missions whose latest map is older than this before --as-of")
     b.add_argument("--resolution", type=float, help="grid cell size in metres (default 1000)")
-    b.add_argument("--block-km", type=float, default=10.0,
-                   help="size of the coarse evaluation blocks in km, a multiple of the resolution (default 10)")
+    b.add_argument("--block-km", type=float,
+                   help="size of the coarse evaluation blocks in km: the forecast units (forecast_block_km, "
+                   "default 10); another value is refused")
     b.add_argument("--config", type=Path, help="TOML file with a [model] table (and optionally [layers])")
     b.add_argument("--set", action="append", metavar="PARAM=VALUE", help="override a model parameter (TOML value)")
     b.add_argument("--jobs", type=int, help="worker processes for travel times (default: all cores)")
@@ -110,6 +124,41 @@ def _date(text: str, flag: str) -> date:
         return date.fromisoformat(str(text))
     except ValueError:
         raise CLIError(f"{flag} {text!r} is not a date; use YYYY-MM-DD, e.g. 2019-06-30") from None
+
+
+def _as_ofs(args: argparse.Namespace) -> list[date]:
+    """The origins: --as-of A[,B,...] or --from/--to/--every."""
+    import pandas as pd
+
+    ranged = [args.date_from, args.date_to, args.every]
+    if args.as_of is not None:
+        if any(v is not None for v in ranged):
+            raise CLIError("give either --as-of DATES or --from/--to/--every, not both")
+        out = [_date(t.strip(), "--as-of") for t in str(args.as_of).split(",") if t.strip()]
+        if not out:
+            raise CLIError("--as-of is empty; give YYYY-MM-DD, e.g. 2019-06-30")
+        if len(set(out)) != len(out):
+            raise CLIError(f"--as-of {args.as_of}: a date is given twice")
+        return sorted(out)
+    if any(v is None for v in ranged):
+        if all(v is None for v in ranged):
+            raise CLIError("--as-of is required (or --from DATE --to DATE --every 12M)")
+        raise CLIError("--from, --to and --every go together, e.g. --from 2017-06-30 --to 2019-06-30 --every 12M")
+    start, stop = _date(args.date_from, "--from"), _date(args.date_to, "--to")
+    step = str(args.every).strip().upper().removesuffix("M")
+    if not step.isdigit() or int(step) <= 0:
+        raise CLIError(f"--every {args.every!r} is not a number of months, e.g. 12M")
+    if stop < start:
+        raise CLIError(f"--to {stop} is before --from {start}")
+    out, k = [], 0
+    while True:
+        d = (pd.Timestamp(start) + pd.DateOffset(months=k * int(step)))
+        if pd.Timestamp(start).is_month_end:
+            d = d + pd.offsets.MonthEnd(0)
+        if d.date() > stop:
+            return out
+        out.append(d.date())
+        k += 1
 
 
 def _months(text: str) -> int:
@@ -158,13 +207,15 @@ def _filtered_copy(path: Path, codes: set[str], columns: tuple[str, ...], flag: 
 
 def run(args: argparse.Namespace) -> int:
     from geo.backtest import horizon_end, metrics_table, run_backtest
+    from geo.backtest_types import BacktestSeries
     from geo.export import write_csv, write_json
     from geo.inputs import InputSpec, build_inputs
     from geo.params import load_params
 
-    as_of = _date(args.as_of, "--as-of")
+    as_ofs = _as_ofs(args)
     horizon = _months(args.horizon_months)
-    horizon_end(as_of, horizon)  # checks the arithmetic early
+    for d in as_ofs:
+        horizon_end(d, horizon)  # checks the arithmetic early
     preset: dict[str, Any] = {}
     if args.case:
         if not SHARED_DATA.is_dir():
@@ -215,6 +266,7 @@ def run(args: argparse.Namespace) -> int:
     mission = pick("mission")
 
     iso = cc = None
+    results: list[BacktestResult] = []
     with tempfile.TemporaryDirectory(prefix="vacuum-backtest-") as tmpdir:
         tmp = Path(tmpdir)
         admin = towns = None
@@ -228,35 +280,83 @@ def run(args: argparse.Namespace) -> int:
             cc = args.towns_country or (preset.get("towns_country") if pick("towns") == preset.get("towns") else None)
             if cc:
                 towns = _filtered_copy(towns, _codes(cc), _TOWN_CODE_COLUMNS, "--towns-country", tmp)
-        inputs = build_inputs(InputSpec(
-            bases=pick("bases"), events=pick("events"), roads=pick("roads"), towns=towns,
-            airports=pick("airports"), admin=admin, population=pick("population"), population_units=units,
-            bbox=args.bbox, as_of=as_of, mission=mission, max_map_age_days=args.max_map_age, year_only=year_only,
-            keep_events_after_as_of=True))  # they are what the backtest predicts
-        for m, d in inputs.bases.attrs.get("missions_left_out", {}).items():
-            print(f"left out mission {m}: its latest map ({d}) is over {args.max_map_age:g} days old "
-                  "(--max-map-age DAYS or none to change)", file=sys.stderr)
-        prog = Progress(args.quiet)
-        result = run_backtest(inputs, as_of, horizon, params, block_km=args.block_km, n_jobs=args.jobs,
-                              progress=prog)
-        prog.close()
+        for as_of in as_ofs:
+            inputs = build_inputs(InputSpec(
+                bases=pick("bases"), events=pick("events"), roads=pick("roads"), towns=towns,
+                airports=pick("airports"), admin=admin, population=pick("population"), population_units=units,
+                bbox=args.bbox, as_of=as_of, mission=mission, max_map_age_days=args.max_map_age,
+                year_only=year_only, keep_events_after_as_of=True))  # they are what the backtest predicts
+            for m, d in inputs.bases.attrs.get("missions_left_out", {}).items():
+                print(f"left out mission {m}: its latest map ({d}) is over {args.max_map_age:g} days old "
+                      "(--max-map-age DAYS or none to change)", file=sys.stderr)
+            prog = Progress(args.quiet)
+            results.append(run_backtest(inputs, as_of, horizon, params, block_km=args.block_km,
+                                        n_boot=args.n_boot, n_jobs=args.jobs, progress=prog))
+            prog.close()
 
-    result["case"] = args.case
-    result["layers"] = {name: str(pick(name)) for name in _LAYERS if pick(name) is not None}
-    result["options"] = {"mission": mission, "year_only": year_only,
-                         "admin_iso3": iso, "towns_country": cc,
-                         "population_units": units, "bbox": list(args.bbox) if args.bbox else None}
-    print(report(result))
+    out: BacktestResult | BacktestSeries
+    if len(results) == 1:
+        out = results[0]
+    else:
+        out = BacktestSeries(horizon_months=horizon, as_of=[r["as_of"] for r in results], origins=results)
+    out["case"] = args.case
+    out["layers"] = {name: str(pick(name)) for name in _LAYERS if pick(name) is not None}
+    out["options"] = {"mission": mission, "year_only": year_only,
+                      "admin_iso3": iso, "towns_country": cc,
+                      "population_units": units, "bbox": list(args.bbox) if args.bbox else None}
+    for r in results:
+        print(report(r))
+        print()
+    if len(results) > 1:
+        print(summary_table(results))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        write_json(result, args.out / "backtest.json")
-        write_csv(metrics_table(result), args.out / "backtest.csv")
-        print(f"wrote {args.out / 'backtest.json'} and {args.out / 'backtest.csv'}")
+        write_json(out, args.out / "backtest.json")
+        write_csv(metrics_table(out), args.out / "backtest.csv")
+        written = [args.out / "backtest.json", args.out / "backtest.csv"]
+        try:
+            from geo.backtest_plot import reliability_plot
+
+            written.append(reliability_plot(out, args.out / "reliability.png"))
+        except ImportError:
+            print("no reliability.png: matplotlib is not installed", file=sys.stderr)
+        print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
 
 def _p(v: float | None, decimals: int = 1) -> str:
     return "-" if v is None or v != v else f"{100 * v:.{decimals}f}%"
+
+
+def _f(v: float | None, width: int = 7, decimals: int = 3) -> str:
+    return f"{'-':>{width}}" if v is None or v != v else f"{v:{width}.{decimals}f}"
+
+
+def _ci(iv: Mapping[str, Any] | None) -> str:
+    if not iv:
+        return f"{'-':>24}"
+    return f"{iv['estimate']:+.3f} [{iv['low']:+.3f},{iv['high']:+.3f}]".rjust(24)
+
+
+def summary_table(results: list[BacktestResult]) -> str:
+    """One table for all origins (blocks): AUC, AP, Brier skill, the forecast's lead over each
+    score with its 95 % interval, and the AUC and AP against the uncovered label."""
+    first = results[0]["scales"]["block"]
+    lines = [f"all origins, {first['size_km']:g} km blocks; fc-x: forecast minus the score, "
+             "95 % interval over 50 km super-blocks",
+             f"  {'as of':<11}{'score':<21}{'AUC':>7}{'AP':>7}{'BSS':>7}{'dAUC fc-x [95% CI]':>24}"
+             f"{'dAP fc-x [95% CI]':>24}{'AUC unc':>8}{'AP unc':>8}"]
+    for r in results:
+        sc = r["scales"]["block"]
+        unc = sc["labels"]["uncovered"]["scores"]
+        for name, m in sc["scores"].items():
+            iv = sc.get("intervals", {}).get(name, {})
+            lines.append(f"  {r['as_of']:<11}{_LABELS.get(name, name):<21}{_f(m['auc'])}{_f(m['ap'])}"
+                         f"{_f(m['brier_skill'])}{_ci(iv.get('auc'))}{_ci(iv.get('ap'))}"
+                         f"{_f(unc[name]['auc'], 8)}{_f(unc[name]['ap'], 8)}")
+        lines.append(f"  {r['as_of']:<11}{'(base rate)':<21}{0.5:7.3f}{_f(sc['base_rate'])}{0.0:7.3f}"
+                     f"{'':>48}{0.5:8.3f}{_f(sc['labels']['uncovered']['base_rate'], 8)}")
+    return "\n".join(lines)
 
 
 def report(result: BacktestResult) -> str:
@@ -273,7 +373,12 @@ def report(result: BacktestResult) -> str:
         + (f" ({used})" if used else "") + f"; {c['past_events_in_area']} past events in the look-back in the area",
         f"  later events: {c['later_events']} ({c['later_events_in_area']} in the area, "
         f"{c['later_events_in_margin']} in the margin, {c['later_events_outside_grid']} outside the grid), "
-        f"{c['later_fatalities_in_area']:,.0f} fatalities in the area",
+        f"{c['later_fatalities_in_area']:,.0f} fatalities in the area; {c['later_events_uncovered']} in cells "
+        f"beyond {result['params']['response_threshold_h']:g} h of every base ({c['cells_uncovered']:,} cells)",
+        f"  forecast: {result['forecast']['method']}"
+        + (f" ({result['forecast']['model']})" if result["forecast"]["model"] else "")
+        + f", {result['forecast']['train_origins']} training origins"
+        + (f"; {result['forecast']['note']}" if result["forecast"]["note"] else ""),
     ]
     fr = list(next(iter(result["scales"].values()))["scores"]["gap"]["top"])
     mid = fr[len(fr) // 2]
@@ -285,15 +390,27 @@ def report(result: BacktestResult) -> str:
             "",
             f"{sc['size_km']:g} km {unit}{head}: {sc['units']:,} {unit}, {sc['positives']:,} with a later event "
             f"(base rate {_p(sc['base_rate'], 3)})",
-            f"  {'score':<22}{'AUC':>6}   " + "".join(f"{'ev top ' + p:>11}" for p in fr)
-            + f"{'fat top ' + mid:>13}{'prec top ' + mid:>14}",
+            f"  {'score':<22}{'AUC':>6}{'AP':>7}{'Brier':>8}{'BSS':>7}   " + "".join(f"{'ev top ' + p:>11}" for p in fr)
+            + f"{'fat top ' + mid:>13}{'prec top ' + mid:>14}{'AUC unc':>9}{'AP unc':>8}",
         ]
+        unc = sc["labels"]["uncovered"]
         for name, m in sc["scores"].items():
-            auc = "     -" if m["auc"] is None or m["auc"] != m["auc"] else f"{m['auc']:6.3f}"
             lines.append(
-                f"  {_LABELS.get(name, name):<22}{auc}   " + "".join(f"{_p(m['top'][p]['events']):>11}" for p in fr)
+                f"  {_LABELS.get(name, name):<22}{_f(m['auc'], 6)}{_f(m['ap'])}{_f(m['brier'], 8, 4)}"
+                f"{_f(m['brier_skill'])}   " + "".join(f"{_p(m['top'][p]['events']):>11}" for p in fr)
                 + f"{_p(m['top'][mid]['fatalities']):>13}{_p(m['top'][mid]['precision'], 2):>14}"
+                + f"{_f(unc['scores'][name]['auc'], 9)}{_f(unc['scores'][name]['ap'], 8)}"
             )
-        lines.append(f"  {'random':<22}{0.5:6.3f}   " + "".join(f"{_p(float(p.rstrip('%')) / 100):>11}" for p in fr)
-                     + f"{_p(float(mid.rstrip('%')) / 100):>13}{_p(sc['base_rate'], 2):>14}")
+        br = sc["base_rate"]
+        lines.append(f"  {'random':<22}{0.5:6.3f}{_f(br)}{_f(br * (1 - br), 8, 4)}{0.0:7.3f}   "
+                     + "".join(f"{_p(float(p.rstrip('%')) / 100):>11}" for p in fr)
+                     + f"{_p(float(mid.rstrip('%')) / 100):>13}{_p(br, 2):>14}{0.5:9.3f}{_f(unc['base_rate'], 8)}")
+        lines.append(f"  uncovered label: {unc['positives']:,} {unit} with a later event beyond "
+                     f"{result['params']['response_threshold_h']:g} h of every base")
+        ivs = sc.get("intervals") or {}
+        if ivs:
+            lines.append(f"  forecast minus score, 95 % block-bootstrap interval ({next(iter(ivs.values()))['auc']['n_boot']} "
+                         "resamples of 50 km super-blocks):")
+            for name, iv in ivs.items():
+                lines.append(f"    {_LABELS.get(name, name):<22} AUC {_ci(iv['auc'])}   AP {_ci(iv['ap'])}")
     return "\n".join(lines)

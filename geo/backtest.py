@@ -14,9 +14,13 @@ Pure part (arrays and numbers, tested by hand in ``tests/test_backtest.py``):
 
 Wrapper: :func:`run_backtest` splits the events at the as-of date, runs the normal
 engine (:func:`geo.pipeline.analyze`) on what was known then, turns the events of the
-horizon window into labels on the grid, and scores the model and three baselines
-(travel time to the nearest base, straight-line distance to it, past events alone) on
-analysis cells and on coarser blocks.
+horizon window into labels on the grid, and scores the fitted forecast, the gap and the
+baselines (persistence, past events alone, travel time and straight-line distance to the
+nearest base) on analysis cells and on blocks (the forecast units) — AUC, average
+precision, Brier and Brier skill for the probabilities, top-k shares, a reliability table,
+and block-bootstrap intervals on the forecast's lead (:mod:`geo.backtest_forecast`). The
+same units are scored against a second label, ``uncovered``: later events in cells no
+base reached within ``response_threshold_h``. :func:`run_backtests` runs several origins.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 import geopandas as gpd
 import numpy as np
@@ -34,18 +38,36 @@ import pandas as pd
 from pyproj import CRS
 from scipy.spatial import cKDTree
 
+from .backtest_forecast import (
+    Persistence,
+    average_precision,
+    block_persistence,
+    brier,
+    brier_skill_score,
+    cell_persistence,
+    training_origins,
+)
 from .backtest_types import (
     BacktestCounts,
     BacktestResult,
+    BacktestSeries,
     BacktestWindow,
+    DifferenceInterval,
+    ForecastInfo,
+    LabelResult,
+    ReliabilityRow,
     ScaleResult,
     ScoreMetrics,
     TopShares,
 )
 from .errors import ConfigError, LayerError, VacuumError
+from .forecast.evaluate import bootstrap_difference, reliability_table, superblocks
+from .forecast.model import ForecastModel
+from .forecast.units import unit_grid, unit_mask
 from .grid import Grid, check_crs
 from .params import Params
 from .pipeline import Analysis, AnalysisInputs, analyze
+from .risk import RiskForecast
 from .score import gap_score
 from .threat import threat_surface
 
@@ -60,7 +82,12 @@ __all__ = [
     "nearest_distance",
     "horizon_end",
     "run_backtest",
+    "run_backtests",
     "metrics_table",
+    "PROBABILISTIC",
+    "SUPERBLOCK_KM",
+    "uncovered_cells",
+    "reliability_rows",
 ]
 
 
@@ -69,6 +96,10 @@ class BacktestError(VacuumError, ValueError):
 
 
 SCORES: dict[str, str] = {
+    "forecast": "model: the fitted forecast, P(at least one event in the unit within the horizon); "
+                "cells carry their unit's probability",
+    "persistence": "baseline: events in the unit in the last 12 months (rank); Brier on its Platt-calibrated "
+                   "probability fitted on the forecast's training origins",
     "gap": "model: gap score 0..100",
     "travel_time": "baseline: travel time to the nearest base (h; unreachable = travel_time_cap_h)",
     "distance": "baseline: straight-line distance to the nearest base (km)",
@@ -76,6 +107,13 @@ SCORES: dict[str, str] = {
     "need": "diagnostic: the model without coverage (100 x need = forecast risk and exposure)",
 }
 """Every score ranks units so that higher means more expected violence."""
+
+PROBABILISTIC: tuple[str, ...] = ("forecast", "persistence")
+"""Scores that are probabilities of a later event, so Brier applies (the forecast only when
+it is not the past-events-kernel fallback); the others are rank-only (brier null)."""
+
+SUPERBLOCK_KM = 50.0
+"""Side of the super-blocks the bootstrap draws whole (a multiple of the block size)."""
 
 DEFAULT_FRACS: tuple[float, ...] = (0.05, 0.10, 0.20)
 
@@ -222,25 +260,48 @@ def nearest_distance(x: np.ndarray, y: np.ndarray, src_x: np.ndarray, src_y: np.
 
 def horizon_end(as_of: date, horizon_months: int) -> date:
     """Last day of the horizon window: ``as_of`` plus whole months (month ends kept:
-    2017-06-30 + 12 -> 2018-06-30, 2016-02-29 + 12 -> 2017-02-28)."""
+    2017-06-30 + 12 -> 2018-06-30, 2016-02-29 + 12 -> 2017-02-28, 2020-06-30 + 6 -> 2020-12-31),
+    the same window as the forecast's labels (:func:`geo.forecast.features.horizon_end`)."""
     if int(horizon_months) != horizon_months or horizon_months <= 0:
         raise ConfigError(f"horizon_months must be a whole number > 0, got {horizon_months!r}")
-    return (pd.Timestamp(as_of) + pd.DateOffset(months=int(horizon_months))).date()
+    end = pd.Timestamp(as_of) + pd.DateOffset(months=int(horizon_months))
+    if pd.Timestamp(as_of).is_month_end:
+        end = end + pd.offsets.MonthEnd(0)
+    return end.date()
 
 
 # ============================================================================ wrapper
 
 
-def _evaluate(units: dict[str, np.ndarray], fracs: Sequence[float]) -> _UnitMetrics:
-    """Metrics of every score over one set of evaluation units."""
-    y = units["events"] > 0
+def _metrics(units: dict[str, np.ndarray], probs: dict[str, np.ndarray], fracs: Sequence[float],
+             weights: tuple[str, str] = ("events", "fatalities")) -> dict[str, ScoreMetrics]:
+    """Metrics of every score of :data:`SCORES` for the label "any of ``weights[0]``"."""
+    ev, fat = weights
+    y = units[ev] > 0
     n, n_pos = int(y.size), int(y.sum())
-    totals = {w: float(units[w].sum()) for w in ("events", "fatalities")}
+    w = {"events": units[ev], "fatalities": units[fat]}
+    totals = {k: float(v.sum()) for k, v in w.items()}
+    both = 0 < n_pos < n
     scores: dict[str, ScoreMetrics] = {}
     for name in SCORES:
         ranked = _Ranked(units[name])
-        top = {_pct(frac): _top(ranked, units, y, totals, frac * n) for frac in fracs}
-        scores[name] = ScoreMetrics(auc=ranked.auc(y) if 0 < n_pos < n else math.nan, top=top)
+        top = {_pct(frac): _top(ranked, w, y, totals, frac * n) for frac in fracs}
+        p = probs.get(name)
+        scores[name] = ScoreMetrics(
+            auc=ranked.auc(y) if both else math.nan,
+            ap=average_precision(units[name], y),
+            brier=brier(p, y) if p is not None else None,
+            brier_skill=brier_skill_score(p, y) if p is not None and both else None,
+            top=top,
+        )
+    return scores
+
+
+def _evaluate(units: dict[str, np.ndarray], probs: dict[str, np.ndarray], fracs: Sequence[float]) -> _UnitMetrics:
+    """Metrics of every score over one set of evaluation units."""
+    y = units["events"] > 0
+    n, n_pos = int(y.size), int(y.sum())
+    scores = _metrics(units, probs, fracs)
     return _UnitMetrics(
         units=n, positives=n_pos, base_rate=n_pos / n if n else math.nan,
         events=float(units["events"].sum()), fatalities=float(units["fatalities"].sum()),
@@ -283,6 +344,14 @@ def _check_setup(as_of: date, horizon_months: int, params: Params, block_km: flo
             f"block_km={block_km:g} must be a whole multiple of the resolution ({params.resolution_m:g} m); "
             f"e.g. block_km={max(1, round(factor)) * params.resolution_m / 1000:g}"
         )
+    if abs(block_km - params.forecast_block_km) > 1e-9:
+        raise ConfigError(
+            f"block_km={block_km:g} differs from the forecast units (forecast_block_km="
+            f"{params.forecast_block_km:g}): the blocks are scored with the forecast's unit probability, so "
+            f"they must be the same; drop --block-km or pass --set forecast_block_km={block_km:g} too"
+        )
+    if not 1 <= int(horizon_months) <= 36:
+        raise ConfigError(f"horizon_months={horizon_months} is outside the forecast's 1..36 months")
     return end, int(round(factor))
 
 
@@ -293,6 +362,13 @@ def _check_inputs(inp: AnalysisInputs, as_of: date) -> gpd.GeoDataFrame:
     if inp.events.crs is None:
         raise LayerError("events layer has no CRS; load it with geo.layers.load_events")
     ts = pd.Timestamp(as_of)
+    dates = pd.to_datetime(inp.events["date"])
+    today = pd.Timestamp(date.today())
+    if (dates > today).any():
+        raise BacktestError(
+            f"{int((dates > today).sum())} event(s) are dated in the future (latest {dates.max().date()}, "
+            f"today is {today.date()}): fix their dates in the events file"
+        )
     if "map_date" in inp.bases and (pd.to_datetime(inp.bases["map_date"]) > ts).any():
         late = inp.bases.loc[pd.to_datetime(inp.bases["map_date"]) > ts, "base_id"].astype(str).tolist()
         fix = (
@@ -325,8 +401,8 @@ def _split_events(events: gpd.GeoDataFrame, as_of: date, end: date) -> tuple[gpd
 
 
 def _score_surfaces(res: Analysis, params: Params, as_of: date) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Every score of :data:`SCORES` on the grid ("higher = more risk", NaN outside the area)
-    and the cells inside the area that no base reaches within the travel-time cap."""
+    """Every score of :data:`SCORES` but persistence on the grid ("higher = more risk", NaN
+    outside the area) and the cells inside the area that no base reaches within the cap."""
     grid, inside = res.grid, res.inside
     gap = res.surfaces["gap"].astype(np.float64)
     tt = res.surfaces["travel_time"].astype(np.float64)
@@ -342,7 +418,8 @@ def _score_surfaces(res: Analysis, params: Params, as_of: date) -> tuple[dict[st
     _, density = threat_surface(res.events, grid, params, as_of)
     need = gap_score(res.surfaces["risk"], res.surfaces["exposure"], np.zeros(grid.shape),
                      params.threat_weight, params.exposure_weight)
-    surfaces = {"gap": gap, "travel_time": tt, "distance": dist,
+    risk = np.where(inside, res.surfaces["risk"].astype(np.float64), np.nan)
+    surfaces = {"forecast": risk, "gap": gap, "travel_time": tt, "distance": dist,
                 "past_events": np.where(inside, density, np.nan), "need": need}
     for name, s in surfaces.items():
         bad = inside & ~np.isfinite(s)
@@ -376,6 +453,13 @@ def _label_grids(later: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray,
     return _Labels(events=ev_grid, fatalities=fat_grid, in_grid=in_grid, in_area=in_area, event_fatalities=fat)
 
 
+def uncovered_cells(travel_time_h: np.ndarray, inside: np.ndarray, threshold_h: float) -> np.ndarray:
+    """Cells inside the area that no base reaches within ``threshold_h`` (unreachable = inf
+    or NaN counts as uncovered): where the gap claims violence goes unanswered."""
+    tt = np.asarray(travel_time_h, dtype=np.float64)
+    return np.asarray(inside, dtype=bool) & ~(tt <= threshold_h)
+
+
 @dataclass
 class _Labels:
     events: np.ndarray  # later events per cell inside the area (grid-shaped)
@@ -385,26 +469,131 @@ class _Labels:
     event_fatalities: np.ndarray  # per later event (NaN = 0)
 
 
-def _scales(surfaces: dict[str, np.ndarray], labels: _Labels, inside: np.ndarray,
-            grid: Grid, factor: int, block_km: float, fracs: Sequence[float]) -> dict[str, ScaleResult]:
-    """The metrics on analysis cells inside the area and on blocks of ``factor`` x ``factor`` of them."""
-    ev_grid, fat_grid = labels.events, labels.fatalities
-    cell_units = {name: s[inside] for name, s in surfaces.items()}
-    cell_units["events"] = ev_grid[inside]
-    cell_units["fatalities"] = fat_grid[inside]
-    block_units = {name: block_aggregate(s, factor, how="mean", mask=inside) for name, s in surfaces.items()}
-    block_units["events"] = block_aggregate(ev_grid, factor, how="sum", mask=inside)
-    block_units["fatalities"] = block_aggregate(fat_grid, factor, how="sum", mask=inside)
+
+
+@dataclass
+class _Units:
+    """One evaluation scale: every score, the labels and the probabilities on its units."""
+
+    values: dict[str, np.ndarray]  # scores of SCORES, "events", "fatalities", "events_u", "fatalities_u"
+    probs: dict[str, np.ndarray]  # probabilistic scores: the probability scored by Brier
+    flat: np.ndarray | None = None  # block scale: flat unit index of each block (for super-blocks)
+
+
+def _cell_units(surfaces: dict[str, np.ndarray], labels: _Labels, inside: np.ndarray, uncovered: np.ndarray,
+                persistence: Persistence, forecast_is_probability: bool) -> _Units:
+    values = {name: s[inside] for name, s in surfaces.items()}
+    values["persistence"] = persistence.count
+    values["events"], values["fatalities"] = labels.events[inside], labels.fatalities[inside]
+    values["events_u"] = np.where(uncovered, labels.events, 0.0)[inside]
+    values["fatalities_u"] = np.where(uncovered, labels.fatalities, 0.0)[inside]
+    probs = {"forecast": values["forecast"]} if forecast_is_probability else {}
+    if persistence.probability is not None:
+        probs["persistence"] = persistence.probability
+    return _Units(values, probs)
+
+
+def _block_units(surfaces: dict[str, np.ndarray], labels: _Labels, inside: np.ndarray, uncovered: np.ndarray,
+                 factor: int, unit_probability: np.ndarray, persistence: Persistence,
+                 forecast_is_probability: bool) -> _Units:
+    blocks = {name: block_aggregate(s, factor, how="mean", mask=inside) for name, s in surfaces.items()}
     has_cells = block_aggregate(inside, factor, how="any", mask=inside)
-    block_units = {k: v[has_cells] for k, v in block_units.items()}
-    return {
-        "cell": {"size_km": grid.resolution_km, **_evaluate(cell_units, fracs)},
-        "block": {"size_km": block_km, "cells_per_block": factor * factor, **_evaluate(block_units, fracs)},
-    }
+    if unit_probability.shape != has_cells.shape:
+        raise BacktestError(f"forecast units {unit_probability.shape} differ from the blocks {has_cells.shape}")
+    blocks["forecast"] = unit_probability  # the unit probability itself (= the mean of its painted cells)
+    blocks["events"] = block_aggregate(labels.events, factor, how="sum", mask=inside)
+    blocks["fatalities"] = block_aggregate(labels.fatalities, factor, how="sum", mask=inside)
+    blocks["events_u"] = block_aggregate(np.where(uncovered, labels.events, 0.0), factor, how="sum", mask=inside)
+    blocks["fatalities_u"] = block_aggregate(np.where(uncovered, labels.fatalities, 0.0), factor, how="sum",
+                                             mask=inside)
+    values = {k: v[has_cells] for k, v in blocks.items()}
+    values["persistence"] = persistence.count
+    probs = {"forecast": values["forecast"]} if forecast_is_probability else {}
+    if persistence.probability is not None:
+        probs["persistence"] = persistence.probability
+    return _Units(values, probs, flat=np.flatnonzero(has_cells.ravel()))
+
+
+RELIABILITY_BINS = 10
+RELIABILITY_MIN_UNITS = 10
+
+
+def reliability_rows(y: np.ndarray, p: np.ndarray, n_bins: int = RELIABILITY_BINS,
+                     min_units: int = RELIABILITY_MIN_UNITS) -> list[ReliabilityRow]:
+    """Reliability bins. With at most ``2 n_bins`` distinct probabilities (persistence: one
+    per count, most units at count 0, which would swallow quantile bins) one bin per value,
+    adjacent values merged from the top until each bin holds ``min_units`` units (the
+    lowest bin takes what is left); else deciles of ``p`` (ties merge bins)."""
+    q = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+    yy = np.asarray(y, dtype=bool)
+    values, inv = np.unique(q, return_inverse=True)
+    if values.size <= 2 * n_bins:
+        inv = inv.ravel()
+        n = np.bincount(inv, minlength=values.size)
+        groups: list[list[int]] = []
+        current: list[int] = []
+        for i in range(values.size - 1, -1, -1):  # highest first
+            current.append(i)
+            if n[current].sum() >= min_units:
+                groups.append(current)
+                current = []
+        if current:
+            if groups:
+                groups[-1].extend(current)
+            else:
+                groups.append(current)
+        rows = []
+        for b, g in enumerate(sorted(groups, key=min)):
+            m = np.isin(inv, g)
+            rows.append(ReliabilityRow(bin=b, low=float(values[min(g)]), high=float(values[max(g)]),
+                                       mean_predicted=float(q[m].mean()), observed_rate=float(yy[m].mean()),
+                                       count=int(m.sum())))
+        return rows
+    table = reliability_table(yy, q, n_bins=n_bins, strategy="quantile")
+    return [ReliabilityRow(bin=int(r.bin), low=float(r.low), high=float(r.high),
+                           mean_predicted=float(r.mean_predicted), observed_rate=float(r.observed_rate),
+                           count=int(r.count)) for r in table.itertuples()]
+
+
+def _reliability(u: _Units) -> dict[str, list[ReliabilityRow]]:
+    y = u.values["events"] > 0
+    return {name: reliability_rows(y, p) for name, p in u.probs.items()}
+
+
+def _intervals(u: _Units, shape: tuple[int, int], block_km: float, n_boot: int,
+               seed: int) -> dict[str, dict[str, DifferenceInterval]]:
+    """Forecast minus each other score (AUC, AP), resampling whole 50 km super-blocks."""
+    y = u.values["events"] > 0
+    if n_boot <= 0 or not 0 < y.sum() < y.size or u.flat is None:
+        return {}
+    size = max(1, int(round(SUPERBLOCK_KM / block_km)))
+    groups = superblocks(u.flat, shape, size)
+    out: dict[str, dict[str, DifferenceInterval]] = {}
+    for name in SCORES:
+        if name == "forecast":
+            continue
+        out[name] = {
+            key: DifferenceInterval(**bootstrap_difference(  # type: ignore[typeddict-item]
+                y, u.values["forecast"], u.values[name], groups, metric=metric, n_boot=n_boot,
+                random_state=seed).as_dict())
+            for key, metric in (("auc", "auc"), ("ap", "average_precision"))
+        }
+    return out
+
+
+def _scale(u: _Units, fracs: Sequence[float]) -> dict[str, Any]:
+    y_u = u.values["events_u"] > 0
+    n = int(y_u.size)
+    uncovered = {"events": u.values["events_u"], "fatalities": u.values["fatalities_u"],
+                 **{name: u.values[name] for name in SCORES}}
+    label = LabelResult(positives=int(y_u.sum()), base_rate=float(y_u.sum()) / n if n else math.nan,
+                        events=float(u.values["events_u"].sum()), fatalities=float(u.values["fatalities_u"].sum()),
+                        scores=_metrics(uncovered, {}, fracs))
+    return {**_evaluate(u.values, u.probs, fracs), "labels": {"uncovered": label}, "reliability": _reliability(u)}
 
 
 def _counts(res: Analysis, later: gpd.GeoDataFrame, labels: _Labels, unreachable: np.ndarray,
-            scales: dict[str, ScaleResult]) -> BacktestCounts:
+            uncovered: np.ndarray, scales: dict[str, ScaleResult]) -> BacktestCounts:
     """Bases, past and later events, cells and blocks: what the metrics were computed over."""
     # past events counted the same way (the analysis keeps all events of its look-back window)
     _, _, p_area = _locate(res.events, res.grid, res.inside)
@@ -422,9 +611,38 @@ def _counts(res: Analysis, later: gpd.GeoDataFrame, labels: _Labels, unreachable
         cells=int(res.inside.sum()),
         cells_with_later_event=scales["cell"]["positives"],
         cells_unreachable_within_cap=int(unreachable.sum()),
+        cells_uncovered=int(uncovered.sum()),
+        later_events_uncovered=int(labels.events[uncovered].sum()),
         blocks=scales["block"]["units"],
         blocks_with_later_event=scales["block"]["positives"],
     )
+
+
+def _forecast_info(res: Analysis) -> tuple[RiskForecast, ForecastInfo]:
+    fc = res.forecast
+    if fc is None:
+        raise BacktestError("the analysis returned no forecast; the backtest scores it")
+    return fc, ForecastInfo(method=fc.method, model=fc.model.model_name_ if isinstance(fc.model, ForecastModel) else None,
+                        is_probability=fc.is_probability, block_km=fc.block_km, horizon_months=fc.horizon_months,
+                        train_origins=len(fc.train_origins), note=fc.note)
+
+
+def _persistence(res: Analysis, past: gpd.GeoDataFrame, params: Params, as_of: date,
+                 horizon_months: int) -> tuple[Persistence, Persistence]:
+    """Persistence on blocks (forecast units) and on cells, from every known event on the grid."""
+    grid, inside = res.grid, res.inside
+    known = past.to_crs(grid.crs)
+    flat, in_grid, in_area = _locate(known, grid, inside)
+    known, flat, in_area = known[in_grid], flat[in_grid], in_area[in_grid]
+    ug = unit_grid(grid, params.forecast_block_km)
+    area_units = np.flatnonzero(unit_mask(inside, grid, ug).ravel())
+    blocks = block_persistence(known, grid, in_area, ug, area_units, as_of, horizon_months,
+                               params.forecast_train_years)
+    origins = training_origins(as_of, horizon_months, params.forecast_train_years) if len(known) else []
+    day = pd.to_datetime(known["date"]).to_numpy().astype("datetime64[D]")
+    cells = cell_persistence(flat, day, in_area, np.flatnonzero(inside.ravel()), grid.size, as_of,
+                             horizon_months, origins)
+    return blocks, cells
 
 
 def run_backtest(
@@ -433,8 +651,10 @@ def run_backtest(
     horizon_months: int,
     params: Params,
     *,
-    block_km: float = 10.0,
+    block_km: float | None = None,
     fracs: Sequence[float] = DEFAULT_FRACS,
+    n_boot: int = 1000,
+    seed: int = 0,
     crs: CRS | None = None,
     n_jobs: int | None = None,
     progress: Callable[[str, float], None] | None = None,
@@ -447,25 +667,43 @@ def run_backtest(
     analysis (which keeps its look-back window); events with ``as_of < date <= as_of +
     horizon_months`` are what is predicted. An evaluation unit is an analysis cell inside
     the area, or a ``block_km`` block of them (score = mean over its cells inside the
-    area; label = any later event in them).
+    area; label = any later event in them). The blocks are the forecast units:
+    ``block_km`` defaults to ``params.forecast_block_km`` and must equal it; the forecast
+    is fitted for ``horizon_months`` (``params.forecast_horizon_months`` is set to it).
 
     Returns a JSON-ready :class:`~geo.backtest_types.BacktestResult`: ``as_of``,
     ``window`` (first and last day predicted), ``counts``, ``scales`` (``cell`` and
-    ``block``: units, positives, and per score of :data:`SCORES` the ``auc`` and, per
-    fraction, the share of later ``events`` and ``fatalities`` in the top units and the
-    ``precision`` of those units), ``bases_map``, ``resolution_m``, ``block_km``,
-    ``timings_s``.
+    ``block``: units, positives, and per score of :data:`SCORES` the ``auc``, ``ap``,
+    ``brier`` and ``brier_skill`` (null for rank-only scores) and, per fraction, the share
+    of later ``events`` and ``fatalities`` in the top units and the ``precision`` of those
+    units; ``labels.uncovered``, the same scores against later events in cells no base
+    reached within ``response_threshold_h``; ``reliability`` per probabilistic score;
+    ``intervals`` on blocks: forecast minus each other score, AUC and AP, with a 95 %
+    bootstrap interval over ``SUPERBLOCK_KM`` super-blocks, ``n_boot`` resamples, ``seed``),
+    ``forecast`` (its method), ``bases_map``, ``resolution_m``, ``block_km``, ``timings_s``.
     """
     t0 = time.perf_counter()
+    block_km = params.forecast_block_km if block_km is None else float(block_km)
     end, factor = _check_setup(as_of, horizon_months, params, block_km, fracs)
+    if params.forecast_horizon_months != int(horizon_months):
+        params = replace(params, forecast_horizon_months=int(horizon_months))
     inp = inputs(as_of) if callable(inputs) else inputs
     events = _check_inputs(inp, as_of)
     past, later = _split_events(events, as_of, end)
     res = analyze(replace(inp, events=past), params, as_of, crs=crs, progress=progress, n_jobs=n_jobs)
     t1 = time.perf_counter()
+    fc, info = _forecast_info(res)
     surfaces, unreachable = _score_surfaces(res, params, as_of)
     labels = _label_grids(later, res.grid, res.inside, as_of, end)
-    scales = _scales(surfaces, labels, res.inside, res.grid, factor, block_km, fracs)
+    uncovered = uncovered_cells(res.surfaces["travel_time"], res.inside, params.response_threshold_h)
+    p_block, p_cell = _persistence(res, past, params, as_of, int(horizon_months))
+    cu = _cell_units(surfaces, labels, res.inside, uncovered, p_cell, info["is_probability"])
+    bu = _block_units(surfaces, labels, res.inside, uncovered, factor, fc.probability, p_block,
+                      info["is_probability"])
+    cell_scale = cast(ScaleResult, {"size_km": res.grid.resolution_km, **_scale(cu, fracs)})
+    block_scale = cast(ScaleResult, {"size_km": block_km, "cells_per_block": factor * factor, **_scale(bu, fracs),
+                                     "intervals": _intervals(bu, fc.units.shape, block_km, n_boot, seed)})
+    scales = {"cell": cell_scale, "block": block_scale}
     t2 = time.perf_counter()
     return BacktestResult(
         as_of=as_of.isoformat(),
@@ -476,29 +714,70 @@ def run_backtest(
         fractions=[float(f) for f in fracs],
         bases_map=inp.bases.attrs.get("maps"),
         events_schema=events.attrs.get("schema"),
-        counts=_counts(res, later, labels, unreachable, scales),
+        counts=_counts(res, later, labels, unreachable, uncovered, scales),
         scales=scales,
         scores=dict(SCORES),
+        probabilistic=[n for n in PROBABILISTIC if n in bu.probs],
+        forecast=info,
         params=params.as_dict(),
         timings_s={"analysis": round(t1 - t0, 3), "evaluation": round(t2 - t1, 3), "total": round(t2 - t0, 3)},
     )
 
 
-def metrics_table(result: BacktestResult) -> pd.DataFrame:
-    """One row per (scale, score): AUC and, per fraction, event and fatality shares and precision."""
+def run_backtests(
+    inputs: AnalysisInputs | Callable[[date], AnalysisInputs],
+    as_ofs: Sequence[date],
+    horizon_months: int,
+    params: Params,
+    **kwargs: Any,
+) -> BacktestSeries:
+    """:func:`run_backtest` at each of ``as_ofs`` (distinct dates, run in date order); each
+    origin's forecast is fitted only on what was known at it. ``kwargs`` go to
+    :func:`run_backtest`."""
+    if not as_ofs:
+        raise ConfigError("give at least one as-of date")
+    dup = sorted({d for d in as_ofs if list(as_ofs).count(d) > 1})
+    if dup:
+        raise ConfigError(f"as-of date(s) given twice: {', '.join(d.isoformat() for d in dup)}")
+    order = sorted(as_ofs)
+    results = [run_backtest(inputs, d, horizon_months, params, **kwargs) for d in order]
+    return BacktestSeries(horizon_months=int(horizon_months), as_of=[d.isoformat() for d in order],
+                          origins=results)
+
+
+def _num(v: float | None) -> float:
+    return math.nan if v is None else float(v)
+
+
+def metrics_table(result: BacktestResult | BacktestSeries) -> pd.DataFrame:
+    """One row per (origin, scale, score): AUC, AP, Brier, Brier skill, per fraction the
+    event and fatality shares and precision; the AUC and AP against the ``uncovered``
+    label; on blocks, the forecast's lead in AUC and AP with its bootstrap interval."""
+    if "origins" in result:
+        return pd.concat([metrics_table(r) for r in cast(BacktestSeries, result)["origins"]], ignore_index=True)
+    result = cast(BacktestResult, result)
     rows = []
     for scale, sc in result["scales"].items():
+        unc = sc["labels"]["uncovered"]
         for name, m in sc["scores"].items():
             row: dict[str, Any] = {
                 "as_of": result["as_of"], "horizon_months": result["horizon_months"], "scale": scale,
                 "unit_km": sc["size_km"], "units": sc["units"], "positives": sc["positives"],
-                "score": name, "auc": m["auc"],
+                "score": name, "auc": m["auc"], "ap": m["ap"], "brier": _num(m["brier"]),
+                "brier_skill": _num(m["brier_skill"]),
             }
             for pct, t in m["top"].items():
                 p = pct.rstrip("%")
                 row[f"events_top{p}"] = t["events"]
                 row[f"fatalities_top{p}"] = t["fatalities"]
                 row[f"precision_top{p}"] = t["precision"]
+            row["uncovered_positives"] = unc["positives"]
+            row["auc_uncovered"] = unc["scores"][name]["auc"]
+            row["ap_uncovered"] = unc["scores"][name]["ap"]
+            iv = sc.get("intervals", {}).get(name)
+            for key in ("auc", "ap"):
+                row[f"fc_minus_{key}"] = iv[key]["estimate"] if iv else math.nan
+                row[f"fc_minus_{key}_low"] = iv[key]["low"] if iv else math.nan
+                row[f"fc_minus_{key}_high"] = iv[key]["high"] if iv else math.nan
             rows.append(row)
     return pd.DataFrame(rows)
-

@@ -1,4 +1,5 @@
-"""Backtest: metric functions by hand, a synthetic case with a known answer, one real CAR run."""
+"""Backtest: metric functions by hand, synthetic cases with a known answer (the gap, the forecast,
+persistence, the uncovered label, several origins), real CAR runs."""
 
 import itertools
 import json
@@ -20,15 +21,26 @@ import cli.backtest as clibt
 import geo.backtest
 from cli.main import main
 from geo.backtest import (
+    PROBABILISTIC,
     SCORES,
     BacktestError,
     block_aggregate,
     horizon_end,
+    metrics_table,
     nearest_distance,
     roc_auc,
     run_backtest,
+    run_backtests,
     top_share,
     top_sum,
+    uncovered_cells,
+)
+from geo.backtest_forecast import (
+    CountPlatt,
+    average_precision,
+    brier,
+    brier_skill_score,
+    recent_counts,
 )
 from geo.errors import ConfigError
 from geo.params import load_params
@@ -160,6 +172,8 @@ def test_horizon_end_keeps_month_ends():
     assert horizon_end(date(2016, 12, 31), 12) == date(2017, 12, 31)
     assert horizon_end(date(2016, 2, 29), 12) == date(2017, 2, 28)
     assert horizon_end(date(2019, 1, 31), 1) == date(2019, 2, 28)
+    assert horizon_end(date(2020, 6, 30), 6) == date(2020, 12, 31)  # as the forecast's label window
+    assert horizon_end(date(2020, 6, 15), 6) == date(2020, 12, 15)
     with pytest.raises(ConfigError, match="horizon_months"):
         horizon_end(date(2017, 6, 30), 0)
 
@@ -370,3 +384,235 @@ def test_car_backtest_real_data(tmp_path, capsys, monkeypatch):
     assert r["bases_map"]["MINUSCA"]["map_date"] == "2019-06"
     table = pd.read_csv(out / "backtest.csv")
     assert len(table) == 2 * len(SCORES) and {"auc", "events_top10", "fatalities_top10"} <= set(table.columns)
+
+
+# ================================================================== forecast as the judged model
+
+
+
+def test_brier_and_brier_skill_by_hand():
+    p = [0.1, 0.2, 0.8, 0.4, 0.5]
+    y = [0, 0, 1, 1, 0]
+    # squared errors .01 .04 .04 .36 .25 -> 0.70 / 5
+    assert brier(p, y) == pytest.approx(0.14)
+    # base rate 2/5: the constant forecast 0.4 scores 0.4 * 0.6 = 0.24
+    assert brier_skill_score(p, y) == pytest.approx(1 - 0.14 / 0.24)
+    assert brier_skill_score([0.4] * 5, y) == pytest.approx(0.0)
+    assert brier_skill_score([0, 0, 1, 1, 0], y) == pytest.approx(1.0)
+    # four units, one positive: base rate .25, reference .1875; p = .5 everywhere -> .25 -> skill -1/3
+    assert brier_skill_score([0.5] * 4, [1, 0, 0, 0]) == pytest.approx(1 - 0.25 / 0.1875)
+
+
+def test_average_precision_by_hand():
+    # ranked 0.8 (+), 0.4 (-), 0.35 (+), 0.1 (-): recall steps of 1/2 at precision 1 and 2/3
+    assert average_precision([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+    assert math.isnan(average_precision([0.1, 0.2], [0, 0]))
+
+
+def test_recent_counts_by_hand():
+    day = np.array(["2020-06-30", "2019-07-05", "2019-06-25", "2020-07-01", "2020-01-01"], dtype="datetime64[D]")
+    unit = np.array([0, 0, 1, 1, -1])
+    # as of 2020-06-30: the day itself counts (age 0); 2019-07-05 is 361 days = 11.9 months old;
+    # 2019-06-25 is 371 days = 12.2 months old (out); 2020-07-01 is after it; unit -1 is off the units
+    assert recent_counts(unit, day, 3, "2020-06-30").tolist() == [2.0, 0.0, 0.0]
+
+
+def test_count_platt_equals_a_fit_on_every_row():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    c = rng.poisson(0.7, size=400).astype(float)
+    y = rng.random(400) < 1 / (1 + np.exp(-(-2.0 + 1.5 * np.log1p(c))))
+    lr = LogisticRegression(C=1e4, max_iter=1000).fit(np.log1p(c).reshape(-1, 1), y)
+    grid = np.array([0.0, 1.0, 2.0, 5.0])
+    want = lr.predict_proba(np.log1p(grid).reshape(-1, 1))[:, 1]
+    assert CountPlatt().fit(c, y).predict(grid) == pytest.approx(want, rel=1e-4)
+    assert CountPlatt().fit(c, np.zeros(400, bool)).predict(grid) == pytest.approx([0.5 / 401] * 4)
+
+
+def test_uncovered_cells_by_hand():
+    tt = np.array([[0.5, 2.0, 2.5], [np.inf, np.nan, 1.0]])
+    inside = np.array([[True, True, True], [True, True, False]])
+    # beyond 2 h (2.0 itself is covered), unreachable (inf) and unknown (NaN) count; outside never
+    assert uncovered_cells(tt, inside, 2.0).tolist() == [[False, False, True], [True, True, False]]
+
+
+NEAR_BASE = (0.12, 0.5)  # ~2 km east of the base: reached well within 2 h at 8 km/h off road
+PLACES = [(1.8, 0.5), (1.5, 0.2), (1.2, 0.8), (0.9, 0.5), (0.6, 0.3), NEAR_BASE]
+
+
+def _history_events():
+    """Quarterly events 2016-2020 at five places (enough positive unit-origins for
+    persistence), later events at three of them and next to the base."""
+    rows = []
+    for k, place in enumerate(PLACES[:5]):
+        for d in pd.date_range("2016-01-15", "2020-06-15", freq="QS")[k % 2::2]:
+            rows.append((d, place))
+    later = [("2020-08-01", PLACES[0]), ("2020-10-01", PLACES[0]), ("2021-01-10", PLACES[2]),
+             ("2021-03-01", PLACES[4]), ("2021-02-01", NEAR_BASE), ("2021-05-01", NEAR_BASE)]
+    rows += [(pd.Timestamp(d), p) for d, p in later]
+    n = len(rows)
+    return gpd.GeoDataFrame(
+        {"event_id": [f"e{i}" for i in range(n)], "date": pd.to_datetime([d for d, _ in rows]),
+         "event_type": ["state_based"] * n, "fatalities": [1.0] * n, "actors": [""] * n, "schema": ["custom"] * n},
+        geometry=gpd.points_from_xy([p[0] for _, p in rows], [p[1] for _, p in rows]), crs=4326,
+    )
+
+
+@pytest.fixture(scope="module")
+def judged():
+    return run_backtest(_inputs(_history_events()), AS_OF, 12, PARAMS, n_boot=200, n_jobs=1)
+
+
+def test_forecast_and_persistence_are_scored_with_ap_and_brier(judged):
+    assert {"forecast", "persistence"} <= set(SCORES) and set(PROBABILISTIC) == {"forecast", "persistence"}
+    assert judged["probabilistic"] == ["forecast", "persistence"]  # the forecast fell back to persistence or fitted
+    assert judged["forecast"]["method"] in ("forecast", "persistence")
+    for scale in ("cell", "block"):
+        sc = judged["scales"][scale]
+        assert set(sc["scores"]) == set(SCORES)
+        for name, m in sc["scores"].items():
+            assert set(m) == {"auc", "ap", "brier", "brier_skill", "top"}
+            assert 0.0 <= m["ap"] <= 1.0
+            if name in PROBABILISTIC:
+                assert 0.0 <= m["brier"] <= 1.0 and m["brier_skill"] <= 1.0
+            else:
+                assert m["brier"] is None and m["brier_skill"] is None, (scale, name)
+        assert set(sc["reliability"]) == {"forecast", "persistence"}
+        for rows in sc["reliability"].values():
+            assert sum(r["count"] for r in rows) == sc["units"]
+
+
+def test_uncovered_label_by_hand(judged):
+    # later events in the area: 2 at PLACES[0], 1 at [2], 1 at [4], 2 next to the base; all but the
+    # two next to the base lie over 2 h (16 km off road) from the only base
+    c = judged["counts"]
+    assert c["later_events_in_area"] == 6 and c["later_events_uncovered"] == 4
+    cell = judged["scales"]["cell"]
+    assert cell["positives"] == 4  # four 5 km cells with a later event
+    unc = cell["labels"]["uncovered"]
+    assert unc["positives"] == 3 and unc["events"] == 4 and unc["fatalities"] == 4.0
+    assert unc["base_rate"] == pytest.approx(3 / cell["units"])
+    assert unc["scores"]["gap"]["brier"] is None
+    assert judged["scales"]["block"]["labels"]["uncovered"]["positives"] == 3
+
+
+def test_bootstrap_intervals_contain_the_point_estimate(judged):
+    ivs = judged["scales"]["block"]["intervals"]
+    assert set(ivs) == set(SCORES) - {"forecast"}
+    assert "intervals" not in judged["scales"]["cell"]
+    for name, iv in ivs.items():
+        for key, metric in (("auc", "auc"), ("ap", "average_precision")):
+            d = iv[key]
+            assert d["metric"] == metric and d["level"] == 0.95 and d["n_boot"] == 200
+            assert d["low"] <= d["estimate"] <= d["high"], (name, key, d)
+            sc = judged["scales"]["block"]["scores"]
+            assert d["estimate"] == pytest.approx(sc["forecast"][key] - sc[name][key])
+
+
+def test_several_origins_in_one_call():
+    events = _history_events()
+    factory = lambda d: _inputs(events, bases=_bases("2019-06-01"))  # noqa: E731
+    series = run_backtests(factory, [date(2020, 6, 30), date(2019, 12, 31)], 6, PARAMS, n_boot=0, n_jobs=1)
+    assert series["as_of"] == ["2019-12-31", "2020-06-30"] and series["horizon_months"] == 6
+    assert [r["as_of"] for r in series["origins"]] == series["as_of"]
+    assert series["origins"][1]["window"] == {"after": "2020-06-30", "through": "2020-12-31"}
+    table = metrics_table(series)
+    assert len(table) == 2 * 2 * len(SCORES)
+    assert sorted(set(table["as_of"])) == ["2019-12-31", "2020-06-30"]
+    assert {"auc", "ap", "brier", "brier_skill", "auc_uncovered", "fc_minus_auc_low"} <= set(table.columns)
+    printed = clibt.summary_table(series["origins"])
+    assert printed.count("model: forecast") == 2 and "2019-12-31" in printed
+    with pytest.raises(ConfigError, match="given twice"):
+        run_backtests(_inputs(events), [AS_OF, AS_OF], 12, PARAMS)
+
+
+def test_origin_lists_from_the_cli():
+    import argparse
+
+    ns = lambda **kw: argparse.Namespace(**{"as_of": None, "date_from": None, "date_to": None,  # noqa: E731
+                                            "every": None, **kw})
+    assert clibt._as_ofs(ns(as_of="2018-06-30,2017-06-30")) == [date(2017, 6, 30), date(2018, 6, 30)]
+    assert clibt._as_ofs(ns(date_from="2016-12-31", date_to="2018-12-31", every="12M")) == [
+        date(2016, 12, 31), date(2017, 12, 31), date(2018, 12, 31)]
+    assert clibt._as_ofs(ns(date_from="2017-06-30", date_to="2018-06-29", every="6M")) == [
+        date(2017, 6, 30), date(2017, 12, 31)]
+    for kw, match in [({"as_of": "2018-06-30", "every": "12M"}, "not both"), ({"date_from": "2017-06-30"}, "go together"),
+                      ({}, "--as-of is required"), ({"as_of": "2018-06-30,2018-06-30"}, "given twice"),
+                      ({"date_from": "2017-06-30", "date_to": "2018-06-30", "every": "a year"}, "not a number")]:
+        with pytest.raises(clibt.CLIError, match=match):
+            clibt._as_ofs(ns(**kw))
+
+
+def test_blocks_must_be_the_forecast_units_and_events_not_in_the_future():
+    ev = _events(["2020-03-01", "2020-08-01"])
+    with pytest.raises(ConfigError, match=r"block_km=20 differs from the forecast units \(forecast_block_km=10\)"):
+        run_backtest(_inputs(ev), AS_OF, 12, PARAMS, block_km=20)
+    future = pd.concat([ev, _events(["2099-01-01"])], ignore_index=True)
+    with pytest.raises(BacktestError, match="dated in the future"):
+        run_backtest(_inputs(future), AS_OF, 12, PARAMS)
+
+
+def test_bootstrap_metrics_equal_sklearn_with_weights_and_ties():
+    from sklearn.metrics import average_precision_score
+
+    from geo.forecast.evaluate import METRICS
+
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        n = int(rng.integers(5, 300))
+        p = rng.integers(0, 8, size=n) / 8.0  # many ties
+        y = rng.random(n) < 0.2
+        if y.all() or not y.any():
+            continue
+        w = rng.integers(1, 4, size=n).astype(float)
+        for weights in (None, w):
+            assert METRICS["auc"](y, p, weights) == pytest.approx(roc_auc_score(y, p, sample_weight=weights))
+            assert METRICS["average_precision"](y, p, weights) == pytest.approx(
+                average_precision_score(y, p, sample_weight=weights))
+
+
+def test_reliability_rows_by_hand():
+    from geo.backtest import reliability_rows
+
+    # three distinct probabilities: one bin each
+    rows = reliability_rows([0, 0, 1, 0, 1, 1], [0.1, 0.1, 0.1, 0.5, 0.5, 0.9], min_units=1)
+    assert [(r["mean_predicted"], r["observed_rate"], r["count"]) for r in rows] == [
+        (pytest.approx(0.1), pytest.approx(1 / 3), 3), (pytest.approx(0.5), 0.5, 2), (pytest.approx(0.9), 1.0, 1)]
+    # at least 3 units a bin, merged from the top: {0.9, 0.5, 0.5} and {0.1 x 3}
+    rows = reliability_rows([0, 0, 1, 0, 1, 1], [0.1, 0.1, 0.1, 0.5, 0.5, 0.9], min_units=3)
+    assert [(r["low"], r["high"], r["count"]) for r in rows] == [(0.1, 0.1, 3), (0.5, 0.9, 3)]
+    assert rows[1]["mean_predicted"] == pytest.approx((0.5 + 0.5 + 0.9) / 3)
+    assert rows[1]["observed_rate"] == pytest.approx(2 / 3)
+    # a remainder below min_units at the bottom joins the lowest full bin
+    rows = reliability_rows([0, 1, 1, 1], [0.1, 0.5, 0.5, 0.9], min_units=3)
+    assert [(r["low"], r["high"], r["count"]) for r in rows] == [(0.1, 0.9, 4)]
+    # many distinct values: deciles
+    p = np.linspace(0.0, 0.99, 100)
+    rows = reliability_rows(p > 0.5, p, n_bins=10)
+    assert len(rows) == 10 and sum(r["count"] for r in rows) == 100
+
+
+@pytest.mark.slow
+@real_data
+def test_car_backtest_several_origins_cli(tmp_path, capsys):
+    out = tmp_path / "bt"
+    code = main(["backtest", "--case", "car", "--as-of", "2019-06-30,2018-06-30", "--resolution", "5000",
+                 "--n-boot", "50", "--quiet", "--jobs", "1", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert printed.count("backtest as of") == 2 and "all origins, 10 km blocks" in printed
+    r = json.loads((out / "backtest.json").read_text())
+    assert r["as_of"] == ["2018-06-30", "2019-06-30"] and r["case"] == "car"
+    assert [o["as_of"] for o in r["origins"]] == r["as_of"]
+    # each origin has its own bases map and window
+    assert [o["bases_map"]["MINUSCA"]["map_date"] for o in r["origins"]] == ["2018-06", "2019-06"]
+    assert r["origins"][0]["window"]["through"] == "2019-06-30"
+    for o in r["origins"]:
+        block = o["scales"]["block"]
+        assert block["size_km"] == o["forecast"]["block_km"] == 10.0
+        assert block["scores"]["forecast"]["brier"] is not None and block["scores"]["gap"]["brier"] is None
+        assert set(block["intervals"]["persistence"]) == {"auc", "ap"}
+    table = pd.read_csv(out / "backtest.csv")
+    assert len(table) == 2 * 2 * len(SCORES)
+    assert (out / "reliability.png").stat().st_size > 1000

@@ -51,12 +51,38 @@ def brier_skill(y: Any, p: Any, reference_rate: float | None = None, sample_weig
     return 1.0 - float(brier_score_loss(yy, pp, sample_weight=w)) / ref
 
 
+def _tie_groups(y: np.ndarray, p: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Positive and negative weight per group of tied scores, groups in ascending score."""
+    order = np.argsort(p, kind="mergesort")
+    ps, ys = p[order], y[order]
+    ws = np.ones(p.size) if w is None else np.asarray(w, dtype=np.float64)[order]
+    gid = np.cumsum(np.r_[True, ps[1:] != ps[:-1]]) - 1
+    return np.bincount(gid, ws * ys), np.bincount(gid, ws * ~ys)
+
+
 def _auc(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
-    return float(roc_auc_score(y, p, sample_weight=w))
+    """Weighted ROC AUC, ties one half: equal to ``sklearn.metrics.roc_auc_score`` (the
+    trapezoid over tie groups) in one sort, which the bootstrap calls thousands of times."""
+    y = np.asarray(y, dtype=bool)
+    pos, neg = _tie_groups(y, np.asarray(p, dtype=np.float64), w)
+    if pos.sum() == 0 or neg.sum() == 0:
+        return float(roc_auc_score(y, p, sample_weight=w))  # sklearn's error or warning
+    below = np.cumsum(neg) - neg
+    return float((pos * (below + 0.5 * neg)).sum() / (pos.sum() * neg.sum()))
 
 
 def _ap(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
-    return float(average_precision_score(y, p, sample_weight=w))
+    """Weighted average precision, equal to ``sklearn.metrics.average_precision_score``:
+    ``sum_k (R_k - R_{k-1}) P_k`` over thresholds at each distinct score, highest first."""
+    y = np.asarray(y, dtype=bool)
+    pos, neg = _tie_groups(y, np.asarray(p, dtype=np.float64), w)
+    if pos.sum() == 0:
+        return float(average_precision_score(y, p, sample_weight=w))
+    tps, fps = np.cumsum(pos[::-1]), np.cumsum(neg[::-1])
+    keep = (tps + fps) > 0
+    tps, fps = tps[keep], fps[keep]
+    recall = tps / tps[-1]
+    return float((np.diff(np.r_[0.0, recall]) * (tps / (tps + fps))).sum())
 
 
 def _brier(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
