@@ -31,7 +31,7 @@ from cli.main import CLIError, Progress, parse_bbox, parse_max_age, parse_overri
 if TYPE_CHECKING:
     from geo.backtest_types import BacktestResult
 
-__all__ = ["register", "run", "CASES", "SHARED_DATA"]
+__all__ = ["register", "run", "CASES", "SHARED_DATA", "as_of_dates", "summary_table"]
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 """The shared real data sets, next to the repository (``../shared/data``)."""
@@ -126,7 +126,7 @@ def _date(text: str, flag: str) -> date:
         raise CLIError(f"{flag} {text!r} is not a date; use YYYY-MM-DD, e.g. 2019-06-30") from None
 
 
-def _as_ofs(args: argparse.Namespace) -> list[date]:
+def as_of_dates(args: argparse.Namespace) -> list[date]:
     """The origins: --as-of A[,B,...] or --from/--to/--every."""
     import pandas as pd
 
@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     from geo.inputs import InputSpec, build_inputs
     from geo.params import load_params
 
-    as_ofs = _as_ofs(args)
+    as_ofs = as_of_dates(args)
     horizon = _months(args.horizon_months)
     for d in as_ofs:
         horizon_end(d, horizon)  # checks the arithmetic early

@@ -19,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 
 import cli.backtest as clibt
 import geo.backtest
-from cli.main import main
+from cli.main import CLIError, main
 from geo.backtest import (
     PROBABILISTIC,
     SCORES,
@@ -532,16 +532,16 @@ def test_origin_lists_from_the_cli():
 
     ns = lambda **kw: argparse.Namespace(**{"as_of": None, "date_from": None, "date_to": None,  # noqa: E731
                                             "every": None, **kw})
-    assert clibt._as_ofs(ns(as_of="2018-06-30,2017-06-30")) == [date(2017, 6, 30), date(2018, 6, 30)]
-    assert clibt._as_ofs(ns(date_from="2016-12-31", date_to="2018-12-31", every="12M")) == [
+    assert clibt.as_of_dates(ns(as_of="2018-06-30,2017-06-30")) == [date(2017, 6, 30), date(2018, 6, 30)]
+    assert clibt.as_of_dates(ns(date_from="2016-12-31", date_to="2018-12-31", every="12M")) == [
         date(2016, 12, 31), date(2017, 12, 31), date(2018, 12, 31)]
-    assert clibt._as_ofs(ns(date_from="2017-06-30", date_to="2018-06-29", every="6M")) == [
+    assert clibt.as_of_dates(ns(date_from="2017-06-30", date_to="2018-06-29", every="6M")) == [
         date(2017, 6, 30), date(2017, 12, 31)]
     for kw, match in [({"as_of": "2018-06-30", "every": "12M"}, "not both"), ({"date_from": "2017-06-30"}, "go together"),
                       ({}, "--as-of is required"), ({"as_of": "2018-06-30,2018-06-30"}, "given twice"),
                       ({"date_from": "2017-06-30", "date_to": "2018-06-30", "every": "a year"}, "not a number")]:
-        with pytest.raises(clibt.CLIError, match=match):
-            clibt._as_ofs(ns(**kw))
+        with pytest.raises(CLIError, match=match):
+            clibt.as_of_dates(ns(**kw))
 
 
 def test_blocks_must_be_the_forecast_units_and_events_not_in_the_future():
