@@ -6,7 +6,11 @@ is evaluated when one of its 1 km cells is inside the CAR; an event is an outcom
 its 1 km cell is). Quarterly origins 2014-2019 with closed 12-month windows train each
 as-of date; the forecast at the as-of date is scored on the events of the next 12 months.
 
-    PYTHONPATH=. .venv/bin/python bench/bench_forecast.py [--n-boot 1000]
+    PYTHONPATH=. .venv/bin/python bench/bench_forecast.py [--n-boot 1000] [--standalone]
+
+By default the model is fitted as the pipeline fits it (``geo.risk``: ``CV_SPLITS``
+time-ordered folds, one BLAS/OpenMP thread); ``--standalone`` uses ``ForecastModel``'s
+own defaults (6 folds, the libraries' default threads).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from geo.forecast.evaluate import (
     Interval,
@@ -38,6 +43,7 @@ from geo.forecast.units import unit_grid, unit_mask
 from geo.friction import area_mask
 from geo.grid import grid_for_area
 from geo.layers import load_admin, load_events
+from geo.risk import CV_SPLITS
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 AS_OF = ("2017-06-30", "2018-06-30", "2019-06-30")
@@ -56,6 +62,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--block-km", type=float, default=10.0)
+    ap.add_argument("--standalone", action="store_true",
+                    help="ForecastModel's own defaults (6 folds, default threads) instead of the pipeline's")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -85,7 +93,11 @@ def main() -> int:
         train_o = closed_origins(all_origins, as_of, HORIZON)
         t1 = time.perf_counter()
         data = build_origin_set(ev, train_o, HORIZON, units=area_units, label_events=label_ev)
-        model = ForecastModel(HORIZON, random_state=0).fit(data, as_of)
+        if args.standalone:
+            model = ForecastModel(HORIZON, random_state=0).fit(data, as_of)
+        else:
+            with threadpool_limits(1):
+                model = ForecastModel(HORIZON, n_splits=CV_SPLITS, random_state=0).fit(data, as_of)
         fit_s = time.perf_counter() - t1
         pers = PersistenceBaseline(HORIZON).fit(data, as_of)
         hist = HistoryBaseline(HORIZON).fit(data, as_of)

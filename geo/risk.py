@@ -95,6 +95,8 @@ class RiskForecast:
             out["model"] = m.model_name_
             out["cv"] = {k: round(float(v["mean"]), 5) for k, v in m.cv_results_.items()}
             out["features"] = list(m.feature_names_in_)
+            out["rows"] = {"train": int(m.n_train_rows_), "fitted": int(m.n_rows_fitted_),
+                           "max_negatives": m.max_negatives}
             out.update(_weights(m))
         return out
 
@@ -144,7 +146,8 @@ def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, par
         # (bench/RESULTS.md); the fitted model is the same
         with threadpool_limits(1):
             model: ForecastModel | PersistenceBaseline = ForecastModel(
-                h, candidates=candidates, n_splits=CV_SPLITS, random_state=0).fit(data, as_of)
+                h, candidates=candidates, n_splits=CV_SPLITS, max_negatives=params.forecast_max_negatives,
+                random_state=0).fit(data, as_of)
     except InsufficientHistoryError as exc:
         if base.positives < PERSISTENCE_MIN_POSITIVES:
             return _kernel_fallback(base, grid, inside, fallback, area, str(exc))

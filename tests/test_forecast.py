@@ -424,3 +424,39 @@ def test_bootstrap_refuses_one_class_and_unknown_metric():
         bootstrap_difference([0, 0, 0], [1, 2, 3], [1, 2, 3], [0, 1, 2])
     with pytest.raises(ForecastError, match="unknown metric 'crps'"):
         bootstrap_difference(Y5, P5, P5, np.arange(5), metric="crps")
+
+
+def test_negative_sample_keeps_every_positive_and_weights_negatives_by_the_inverse_rate():
+    from geo.forecast.model import negative_sample
+
+    y = np.array([1, 0, 0, 0, 0, 1, 0, 0, 0], dtype=bool)  # 2 positives, 7 negatives
+    rows, w = negative_sample(y, 3, random_state=1)
+    assert rows is not None and w is not None
+    assert {0, 5} <= set(rows.tolist())               # both positives
+    assert (~y[rows]).sum() == 3                      # three of the seven negatives
+    assert list(rows) == sorted(rows)
+    assert np.allclose(w[y[rows]], 1.0) and np.allclose(w[~y[rows]], 7 / 3)
+    assert negative_sample(y, 7) == (None, None)      # no more negatives than the bound: every row
+    assert negative_sample(y, None) == (None, None)
+
+
+def test_a_case_control_fit_keeps_the_probability_scale():
+    """Known logistic truth: P(y) = sigmoid(-3 + 1.5 x). Fitting every row and fitting all
+    positives with a tenth of the negatives (weighted 10x) give nearly the same probabilities;
+    unweighted, the sample would inflate them about tenfold at low risk."""
+    from sklearn.linear_model import LogisticRegression
+
+    from geo.forecast.model import negative_sample
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60_000, 1))
+    y = rng.random(60_000) < 1 / (1 + np.exp(-(-3 + 1.5 * x[:, 0])))
+    n_neg = int((~y).sum())
+    rows, w = negative_sample(y, n_neg // 10, random_state=0)
+    full = LogisticRegression(C=1e6).fit(x, y)
+    samp = LogisticRegression(C=1e6).fit(x[rows], y[rows], sample_weight=w)
+    grid = np.linspace(-2, 2, 9)[:, None]
+    p_full, p_samp = full.predict_proba(grid)[:, 1], samp.predict_proba(grid)[:, 1]
+    truth = 1 / (1 + np.exp(-(-3 + 1.5 * grid[:, 0])))
+    assert np.allclose(p_full, truth, rtol=0.15)
+    assert np.allclose(p_samp, p_full, rtol=0.15)

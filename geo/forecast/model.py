@@ -55,6 +55,7 @@ __all__ = [
     "PersistenceBaseline",
     "HistoryBaseline",
     "CANDIDATES",
+    "negative_sample",
 ]
 
 CANDIDATES = ("logistic", "hgb")
@@ -170,6 +171,26 @@ def origin_splits(
     return folds
 
 
+def negative_sample(y: np.ndarray, max_negatives: int | None,
+                    random_state: int | None = 0) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Rows and weights of a case-control sample: every positive (weight 1) and a seeded
+    uniform sample of ``max_negatives`` negatives, each weighted ``n_negatives / max_negatives``.
+
+    ``(None, None)`` when no sampling is needed (``max_negatives`` is ``None`` or not below
+    the number of negatives). The rows are in their original order.
+    """
+    y = np.asarray(y, dtype=bool)
+    neg = np.flatnonzero(~y)
+    if max_negatives is None or neg.size <= max_negatives:
+        return None, None
+    if max_negatives < 1:
+        raise ForecastError(f"max_negatives must be at least 1, got {max_negatives}")
+    keep = np.random.default_rng(random_state).choice(neg, size=int(max_negatives), replace=False)
+    rows = np.sort(np.concatenate([np.flatnonzero(y), keep]))
+    weight = np.where(y[rows], 1.0, neg.size / float(max_negatives))
+    return rows, weight
+
+
 def _signed_log1p(X: np.ndarray) -> np.ndarray:
     return np.sign(X) * np.log1p(np.abs(X))
 
@@ -255,11 +276,15 @@ class ForecastModel:
     n_splits, min_train_origins: time-ordered CV (:func:`origin_splits`).
     scoring: CV criterion, ``"log_loss"`` (lower wins), ``"average_precision"`` or ``"roc_auc"``.
     min_positives, min_origins: below these, :class:`InsufficientHistoryError`.
+    max_negatives: when a fit has more negative rows than this, a seeded uniform sample
+        of this many negatives is fitted, each weighted by the inverse of its sampling
+        rate, with every positive (case-control sampling; the weighted likelihood keeps
+        the probability scale). ``None``: every row.
     random_state: seeds every fitted part.
 
     Fitted attributes: ``model_name_``, ``estimator_``, ``calibrator_``, ``cv_results_``
     (per candidate: per-fold scores and mean), ``feature_names_in_``, ``n_origins_``,
-    ``n_positives_``, ``train_origins_``, ``as_of_``.
+    ``n_positives_``, ``n_train_rows_``, ``n_rows_fitted_`` (after negative sampling), ``train_origins_``, ``as_of_``.
     """
 
     def __init__(
@@ -276,6 +301,7 @@ class ForecastModel:
         scoring: Literal["log_loss", "average_precision", "roc_auc"] = "log_loss",
         min_positives: int = 20,
         min_origins: int = 3,
+        max_negatives: int | None = None,
         random_state: int | None = 0,
     ):
         self.horizon_months = horizon_months
@@ -289,6 +315,7 @@ class ForecastModel:
         self.scoring = scoring
         self.min_positives = min_positives
         self.min_origins = min_origins
+        self.max_negatives = max_negatives
         self.random_state = random_state
 
     # ------------------------------------------------------------------ parts
@@ -307,6 +334,16 @@ class ForecastModel:
             params.update(self.hgb_params or {})
             return HistGradientBoostingClassifier(**params)
         raise ForecastError(f"unknown candidate {name!r}; use one of {', '.join(CANDIDATES)}")
+
+    def _fit_one(self, name: str, X: np.ndarray, y: np.ndarray) -> Any:
+        """Candidate ``name`` fitted on ``X, y``, negatives sampled down to ``max_negatives``."""
+        rows, weight = negative_sample(y, self.max_negatives, self.random_state)
+        est = self._make(name)
+        self.n_rows_fitted_ = int(y.size if rows is None else rows.size)  # the last fit's (the final one)
+        if rows is None:
+            return est.fit(X, y)
+        key = "logisticregression__sample_weight" if name == "logistic" else "sample_weight"
+        return est.fit(X[rows], y[rows], **{key: weight})
 
     def _score(self, y: np.ndarray, p: np.ndarray) -> float:
         """Higher is better."""
@@ -356,7 +393,7 @@ class ForecastModel:
                 continue
             fold_rows.append(np.flatnonzero(te))
             for c in self.candidates:
-                p = self._make(c).fit(data.X[tr], data.y[tr]).predict_proba(data.X[te])[:, 1]
+                p = self._fit_one(c, data.X[tr], data.y[tr]).predict_proba(data.X[te])[:, 1]
                 oof[c].append(p)
                 both = 0 < data.y[te].sum() < te.sum()
                 s = self._score(data.y[te], p) if (both or self.scoring == "log_loss") else np.nan
@@ -385,9 +422,10 @@ class ForecastModel:
                 else:
                     raise ForecastError(f"unknown calibration {self.calibration!r}; use platt, shift, isotonic or none")
             self.calibration_rows_ = int(rows.size)
-        self.estimator_ = self._make(self.model_name_).fit(data.X, data.y)
+        self.estimator_ = self._fit_one(self.model_name_, data.X, data.y)
         self.feature_names_in_ = list(data.names)
         self.n_origins_, self.n_positives_ = n_orig, n_pos
+        self.n_train_rows_ = int(data.y.size)
         self.train_origins_ = [str(o) for o in origins]
         self.as_of_ = str(to_day(as_of))
         return self
