@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -46,6 +47,7 @@ __all__ = [
     "write_gpkg",
     "write_geoparquet",
     "write_kmz",
+    "kml_color",
     "as_multi",
     "as_dates",
     "write_csv",
@@ -273,21 +275,50 @@ def write_geoparquet(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Pat
     return Path(path)
 
 
+def kml_color(color: str, alpha: int = 255) -> str:
+    """Pure: ``#rrggbb`` as KML's ``aabbggrr`` (``#a50026``, 200 → ``c82600a5``)."""
+    return f"{alpha:02x}{color[5:7]}{color[3:5]}{color[1:3]}".lower()
+
+
+def _kml_styles(text: str, colors: Sequence[str]) -> str:
+    """Each placemark's inline ``<Style>`` (GDAL writes one per placemark, in row order)
+    replaced by a fill of its colour with a dark outline."""
+    it = iter(colors)
+    count = 0
+
+    def fill(_m: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return (f"<Style><LineStyle><color>ff232323</color><width>1</width></LineStyle><PolyStyle>"
+                f"<color>{kml_color(next(it), 200)}</color><fill>1</fill><outline>1</outline></PolyStyle></Style>")
+
+    out = re.sub(r"<Style>.*?</Style>", fill, text, flags=re.DOTALL)
+    if count != len(colors):
+        raise ValueError(f"KML has {count} placemark styles for {len(colors)} colours")
+    return out
+
+
 def write_kmz(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: str,
-              name_field: str | None = None) -> Path:
+              name_field: str | None = None, colors: Sequence[str] | None = None) -> Path:
     """Write ``gdf`` as KMZ (a zip holding ``doc.kml``, GDAL's KML driver) for Google Earth and
-    field tablets: lon/lat, attributes as ExtendedData, ``name_field`` as each placemark's name.
-    The zip entry carries a fixed date (:data:`KMZ_DATE`), so the same layer makes the same bytes."""
+    field tablets: lon/lat, attributes as ExtendedData, ``name_field`` as each placemark's name,
+    ``colors`` (``#rrggbb`` per row) as each polygon's fill. The zip entry carries a fixed date
+    (:data:`KMZ_DATE`), so the same layer makes the same bytes."""
     out = _nulls_for_non_finite(to_wgs84(gdf))
+    if colors is not None and len(colors) != len(out):
+        raise ValueError(f"{len(colors)} colours for {len(out)} features of {layer}")
     with tempfile.TemporaryDirectory(dir=Path(path).parent) as work:
         kml = Path(work) / "doc.kml"
         pyogrio.write_dataframe(out, kml, driver="KML", layer=layer,
                                 dataset_options={"NameField": name_field} if name_field else None)
+        text = kml.read_text(encoding="utf-8")
+        if colors is not None:
+            text = _kml_styles(text, colors)
         info = zipfile.ZipInfo("doc.kml", date_time=KMZ_DATE)
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = 0o644 << 16
         with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as z:
-            z.writestr(info, kml.read_bytes())
+            z.writestr(info, text.encode("utf-8"))
     return Path(path)
 
 

@@ -41,7 +41,7 @@ from .styles import VECTOR_STYLES, raster_qml, raster_sld, vector_style
 from .traveltime import Reach
 
 __all__ = ["write_analysis", "save_coverage_model", "load_coverage_model", "write_raster_styles", "surface_unit",
-           "VectorProduct", "vector_products", "gpkg_timestamp", "DATE_COLUMNS", "KMZ_LAYERS"]
+           "VectorProduct", "vector_products", "class_colors", "gpkg_timestamp", "DATE_COLUMNS", "KMZ_LAYERS"]
 
 _DESCRIPTIONS = {
     "gap": "coverage-gap score 0..100 (forecast risk and exposure left uncovered)",
@@ -146,6 +146,24 @@ def vector_products(analysis: Analysis) -> list[VectorProduct]:
     return out
 
 
+NO_CLASS_COLOR = "#bdbdbd"
+"""The KMZ fill of a feature with no class (no cell inside the area)."""
+
+
+def class_colors(vp: VectorProduct) -> list[str]:
+    """The legend colour of each feature of a styled layer (:data:`geo.styles.VECTOR_STYLES`):
+    by class label or by value, as the GeoPackage style colours it."""
+    spec = VECTOR_STYLES[vp.name]
+    style = STYLES[spec.surface]
+    column = vp.frame[spec.column]
+    if spec.kind == "categorized":
+        lookup = dict(zip(style.labels, style.colors, strict=True))
+        return [lookup.get(v, NO_CLASS_COLOR) for v in column]
+    values = column.to_numpy(dtype="float64", na_value=np.nan)
+    cls = np.searchsorted(np.asarray(style.breaks, dtype="float64"), np.nan_to_num(values), side="right")
+    return [style.colors[c] if np.isfinite(v) else NO_CLASS_COLOR for c, v in zip(cls, values, strict=True)]
+
+
 def _write_vectors(analysis: Analysis, out: Path) -> dict[str, Path]:
     """GeoJSON (non-empty layers, as before), GeoParquet and a GeoPackage layer of every
     layer (empty ones too), KMZ of zones and admin units, the admin table as CSV."""
@@ -159,7 +177,7 @@ def _write_vectors(analysis: Analysis, out: Path) -> dict[str, Path]:
         layers.append(GpkgLayer(vp.name, typed, vp.geometry_type))
         if vp.name in KMZ_LAYERS:
             paths[f"{vp.name}_kmz"] = write_kmz(vp.frame, out / f"{vp.name}.kmz", layer=vp.name,
-                                                name_field=KMZ_LAYERS[vp.name])
+                                                name_field=KMZ_LAYERS[vp.name], colors=class_colors(vp))
     names = {layer.name for layer in layers}
     styles = [vector_style(name) for name in VECTOR_STYLES if name in names]
     paths["gpkg"] = write_gpkg(out / "vacuum.gpkg", layers, styles=styles, timestamp=gpkg_timestamp(analysis.as_of))

@@ -31,7 +31,7 @@ from pyproj import CRS
 from shapely.geometry import MultiPolygon, Point, box
 
 from geo.errors import MissingCRSError
-from geo.export import GpkgLayer, csvt_types, write_gpkg
+from geo.export import GpkgLayer, csvt_types, kml_color, write_gpkg
 from geo.grid import equal_area_crs, equal_area_name
 from geo.inputs import InputSpec, build_inputs
 from geo.legend import SurfaceStyle
@@ -116,6 +116,7 @@ def test_raster_styles_of_a_hand_made_legend():
     entries = ET.fromstring(raster_sld(style)).iter(f"{SLD}ColorMapEntry")
     assert [(e.get("quantity"), e.get("color")) for e in entries] == [("5", "#000000"), ("1e+20", "#ffffff")]
     assert hex_to_rgba("#a50026") == "165,0,38,255" and hex_to_rgba("#1a9850", 200) == "26,152,80,200"
+    assert kml_color("#a50026", 200) == "c82600a5"
 
 
 def test_cogs_carry_units_descriptions_and_the_named_crs(folder):
@@ -255,7 +256,14 @@ def test_kmz_opens_with_one_placemark_per_zone(folder):
     with zipfile.ZipFile(folder / "zones.kmz") as z:
         assert z.namelist() == ["doc.kml"]
         assert z.getinfo("doc.kml").date_time == (1980, 1, 1, 0, 0, 0)
-        ET.fromstring(z.read("doc.kml"))  # well-formed KML
+        doc = ET.fromstring(z.read("doc.kml"))  # well-formed KML
+    kml_ns = "{http://www.opengis.net/kml/2.2}"
+    fill_of_class = {"high": "c8436df4", "critical": "c82600a5"}  # #f46d43, #a50026 as aabbggrr, alpha 200
+    placemarks = list(doc.iter(f"{kml_ns}Placemark"))
+    assert placemarks
+    for pm in placemarks:
+        cls = next(d.text for d in pm.iter(f"{kml_ns}SimpleData") if d.get("name") == "gap_class")
+        assert pm.find(f"{kml_ns}Style/{kml_ns}PolyStyle/{kml_ns}color").text == fill_of_class[cls]
     kml = pyogrio.read_dataframe(f"/vsizip/{folder / 'zones.kmz'}/doc.kml")
     zones = json.loads((folder / "zones.geojson").read_text())["features"]
     assert sorted(kml["Name"].astype(int)) == sorted(f["properties"]["zone_id"] for f in zones)
