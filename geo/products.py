@@ -31,8 +31,19 @@ import geopandas as gpd
 import numpy as np
 
 from .coverage import BaseTerm, CoverageModel
-from .export import (GpkgLayer, as_dates, as_multi, atomic_path, write_csv, write_geojson, write_geoparquet,
-                     write_gpkg, write_json, write_kmz, write_npz)
+from .export import (
+    GpkgLayer,
+    as_dates,
+    as_multi,
+    atomic_path,
+    write_csv,
+    write_geojson,
+    write_geoparquet,
+    write_gpkg,
+    write_json,
+    write_kmz,
+    write_npz,
+)
 from .grid import Grid
 from .legend import STYLES, SurfaceStyle
 from .pipeline import SURFACES, Analysis

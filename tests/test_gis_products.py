@@ -343,3 +343,16 @@ def test_model_files_and_pyramids_get_the_umask_mode(runs, tmp_path):
     finally:
         os.umask(old)
     assert Path(out).stat().st_mode & 0o777 == 0o640
+
+
+def test_the_viewers_folder_links_none_of_the_new_full_products(folder, tmp_path):
+    from api.products import viewer_folder
+
+    view = viewer_folder(folder, tmp_path / "cache")
+    names = {p.name for p in view.iterdir()}
+    full = {"bases.parquet", "zones.parquet", "admin_summary.parquet", "zones.kmz", "admin_summary.kmz",
+            "admin_summary.csvt", "vacuum.gpkg", "coverage.tif", "coverage.qml", "travel_time.tif", "travel_time.sld"}
+    assert full <= {p.name for p in folder.iterdir()}  # they exist in the analysis folder
+    assert not full & names
+    assert "events.parquet" in names and "risk.qml" in names  # what viewers may see stays
+    assert (view / "gap.tif").resolve() == (folder / "public" / "gap.tif").resolve()
