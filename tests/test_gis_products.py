@@ -356,3 +356,39 @@ def test_the_viewers_folder_links_none_of_the_new_full_products(folder, tmp_path
     assert not full & names
     assert "events.parquet" in names and "risk.qml" in names  # what viewers may see stays
     assert (view / "gap.tif").resolve() == (folder / "public" / "gap.tif").resolve()
+
+
+def test_scenario_folders_get_styles_units_and_multipolygon_zones(tmp_path):
+    from geo.plan import parse_plan
+    from geo.scenario import load_baseline
+    from geo.scenario_products import run_scenario
+
+    laea = equal_area_crs(20.0, 6.0)
+    area = gpd.GeoDataFrame({"admin_id": ["W", "E"], "name": ["West", "East"], "level": [1, 1], "parent": [None, None]},
+                            geometry=[box(-30_000, -20_000, 0, 20_000), box(0, -20_000, 30_000, 20_000)], crs=laea)
+    bases = gpd.GeoDataFrame({"base_id": ["a", "b"], "name": ["a", "b"], "strength": [650.0, 650.0],
+                              "unit_type": ["infantry"] * 2, "mission": ["M"] * 2},
+                             geometry=[Point(-10_000, 0), Point(10_000, 0)], crs=laea)
+    events = gpd.GeoDataFrame({"event_id": ["0", "1"], "date": pd.to_datetime(["2020-06-01"] * 2),
+                               "event_type": ["one_sided"] * 2, "fatalities": [3.0, 3.0]},
+                              geometry=[Point(10_000, 5_000), Point(25_000, 0)], crs=laea)
+    p = Params(resolution_m=1000, margin_km=0, offroad_speed_kmh=10, response_threshold_h=1, max_reach_h=2)
+    write_analysis(analyze(AnalysisInputs(bases=bases, events=events, admin=area), p, date(2020, 7, 1)), tmp_path / "a")
+    plan = parse_plan({"name": "t", "phases": [{"name": "p0", "date": "2021-01-01", "actions": [{"close": ["b"]}]}]})
+    run_scenario(load_baseline(tmp_path / "a"), plan, tmp_path / "s")
+    phase = tmp_path / "s" / "phase_1"
+    items = ET.parse(phase / "gap_delta.qml").getroot().findall("pipe/rasterrenderer/rastershader/colorrampshader/item")
+    assert [i.get("color") for i in items] == ["#2166ac", "#92c5de", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b"]
+    for name in ("gap", "coverage", "gap_delta", "coverage_delta"):
+        assert (phase / f"{name}.sld").is_file()
+    with rasterio.open(phase / "gap_delta.tif") as ds:
+        assert ds.units == ("score points",)
+    con = sqlite3.connect(tmp_path / "s" / "scenario.gpkg")
+    try:
+        assert con.execute("PRAGMA user_version").fetchone() == (10200,)
+        geom = dict(con.execute("SELECT table_name, geometry_type_name FROM gpkg_geometry_columns"))
+    finally:
+        con.close()
+    assert geom["new_zones_phase_1"] == "MULTIPOLYGON"
+    zones = pyogrio.read_dataframe(tmp_path / "s" / "scenario.gpkg", layer="new_zones_phase_1")
+    assert len(zones) >= 1 and set(zones.geom_type) == {"MultiPolygon"}
