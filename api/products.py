@@ -232,7 +232,8 @@ def _derive(folder: Path, spec: VectorProduct, ext: str, target: Path) -> None:
 def viewer_folder(folder: Path, cache_root: Path) -> Path:
     """A copy-free view of an analysis folder for pages rendered for viewers.
 
-    Links to every product except the bases and the surfaces that pinpoint them; the
+    Links to every product except the bases and the surfaces that pinpoint them (in any
+    format: GeoJSON, GeoParquet, KMZ, GeoPackage, COG and its styles); the
     bases layer is an empty FeatureCollection; the gap, zones and admin table are the
     public ones (:mod:`geo.public`). Made once per analysis under ``cache_root``.
     """
@@ -251,8 +252,11 @@ def viewer_folder(folder: Path, cache_root: Path) -> Path:
     tmp.mkdir(parents=True)
     hidden = {"bases.geojson", "vacuum.gpkg", "zones.geojson", "admin_summary.geojson", "admin_summary.csv", "model",
               "exports", "public"} | {f"{s}.tif" for s in SENSITIVE_SURFACES}
+    # every format of the full bases, zones, admin table, GeoPackage and sensitive surfaces
+    # (.parquet, .kmz, .csvt, .qml, .sld, ...), not only the names listed
+    hidden_stems = {"bases", "zones", "admin_summary", "vacuum"} | set(SENSITIVE_SURFACES)
     for p in folder.iterdir():
-        if p.name not in hidden:
+        if p.name not in hidden and p.name.split(".")[0] not in hidden_stems:
             os.symlink(p, tmp / p.name)
     for name in ("zones.geojson", "admin_summary.geojson", "admin_summary.csv"):
         if (pub / name).is_file():

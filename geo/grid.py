@@ -21,6 +21,7 @@ from .types import BBox
 __all__ = [
     "Grid",
     "equal_area_crs",
+    "equal_area_name",
     "grid_for_area",
     "cell_index",
     "check_crs",
@@ -134,12 +135,27 @@ def cell_index(
 
 
 def equal_area_crs(lon: float, lat: float) -> CRS:
-    """Lambert azimuthal equal-area centred on (lon, lat), metres, WGS84 datum."""
+    """Lambert azimuthal equal-area centred on (lon, lat), metres, WGS84 datum, named by
+    :func:`equal_area_name` (GDAL and QGIS show that name instead of "unknown")."""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise GridError(f"centre ({lon}, {lat}) is not a lon/lat pair")
-    return CRS.from_proj4(
+    proj = CRS.from_proj4(
         f"+proj=laea +lat_0={lat:.8f} +lon_0={lon:.8f} +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
     )
+    doc = proj.to_json_dict()  # PROJJSON: the same CRS, given names GDAL and QGIS show
+    doc["name"] = equal_area_name(lon, lat)
+    doc["base_crs"]["name"] = "WGS 84"
+    return CRS.from_json_dict(doc)
+
+
+def equal_area_name(lon: float, lat: float) -> str:
+    """Pure: the name of :func:`equal_area_crs`, e.g. ``Vacuum LAEA centred 20.9E 6.6N``
+    (centre to 0.01 degree; the WKT parameters keep the exact centre)."""
+    def deg(v: float, pos: str, neg: str) -> str:
+        text = f"{abs(v):.2f}".rstrip("0").rstrip(".")
+        return f"{text}{pos if v >= 0 else neg}"
+
+    return f"Vacuum LAEA centred {deg(lon, 'E', 'W')} {deg(lat, 'N', 'S')}"
 
 
 def grid_for_area(

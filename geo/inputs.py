@@ -24,6 +24,7 @@ from pyproj.exceptions import CRSError
 from . import layers
 from .errors import ConfigError, GridError, MissingCRSError
 from .pipeline import AnalysisInputs
+from .provenance import Provenance, provenance_of
 from .readers import read_vector, validate_geometries
 from .types import BBox
 
@@ -118,7 +119,17 @@ def build_inputs(spec: InputSpec) -> AnalysisInputs:
         inputs.events, notes = events_outside_admin(inputs.events, inputs.admin, spec.snap_events_km)
         warned += notes
     inputs.warnings = warned
+    inputs.provenance = _provenance(spec, inputs)
     return inputs
+
+
+def _provenance(spec: InputSpec, inputs: AnalysisInputs) -> Provenance:
+    from . import __version__
+
+    names = ("bases", "events", "roads", "towns", "airports", "sites", "admin", "national", "impassable",
+             "population")
+    return provenance_of({k: getattr(spec, k) for k in names},
+                         {"bases": inputs.bases, "events": inputs.events}, __version__)
 
 
 SNAP_REPORT_KM = 25.0

@@ -41,6 +41,7 @@ from .executors import Executor, LocalExecutor, Travel, ZoneInputs
 from .exposure import exposure_of, grid_population, proximity_of_counts
 from .grid import Grid, grid_for_area
 from .params import Params
+from .provenance import Provenance
 from .records import AnalysisSummary, ClassTotals, Force, GapStats
 from .risk import RiskForecast, forecast_risk
 from .score import gap_score
@@ -72,6 +73,7 @@ class AnalysisInputs:
     population_units: Literal["count", "density"] = "count"
     bbox: BBox | None = None
     warnings: list[str] = field(default_factory=list)  # found while building them; end in summary.json
+    provenance: Provenance | None = None  # the files read and their versions (geo.provenance); ends in summary.json
 
 
 @dataclass
@@ -431,6 +433,8 @@ def analysis_summary(
     info = executor.info()
     if info is not None:
         out["dask"] = info
+    if inputs.provenance is not None:
+        out["provenance"] = inputs.provenance
     return out
 
 

@@ -3,33 +3,56 @@
 Layout of an analysis folder::
 
     gap.tif coverage.tif threat.tif exposure.tif travel_time.tif population.tif   (COGs)
+    gap.qml gap.sld ...                     a QGIS style and an SLD beside each COG (geo.styles)
     zones.geojson admin_summary.geojson bases.geojson events.geojson sites.geojson (RFC 7946)
-    vacuum.gpkg   (layers zones, admin_summary, bases, events, sites; EPSG:4326)
-    admin_summary.csv  summary.json
+    zones.parquet admin_summary.parquet bases.parquet events.parquet sites.parquet (GeoParquet 1.0)
+    zones.kmz admin_summary.kmz             KML in a zip, for Google Earth and field tablets
+    vacuum.gpkg   (GeoPackage 1.2: layers zones, admin_summary, bases, events, sites in EPSG:4326,
+                   QGIS styles in layer_styles)
+    admin_summary.csv admin_summary.csvt  summary.json
     model/coverage_terms.npz  model/analysis.json   per-base reach and weight, for what-if
     model/friction.npz                              hours to cross each cell (inf: impassable)
     model/params.json                               the model parameters and as-of date
     public/gap.tif zones.geojson admin_summary.geojson admin_summary.csv public.json
                                                     what viewers get (geo.public)
+
+Two runs on the same inputs write the same bytes in every file but ``summary.json``
+(its ``timings_s``): GeoPackage timestamps are the as-of date, zip entries carry a fixed date.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 
 from .coverage import BaseTerm, CoverageModel
-from .export import write_csv, write_geojson, write_gpkg_layer, write_json
+from .export import (
+    GpkgLayer,
+    as_dates,
+    as_multi,
+    atomic_path,
+    write_csv,
+    write_geojson,
+    write_geoparquet,
+    write_gpkg,
+    write_json,
+    write_kmz,
+    write_npz,
+)
 from .grid import Grid
+from .legend import STYLES, SurfaceStyle
 from .pipeline import SURFACES, Analysis
 from .rasters import write_cog
+from .styles import VECTOR_STYLES, raster_qml, raster_sld, vector_style
 from .traveltime import Reach
 
-__all__ = ["write_analysis", "save_coverage_model", "load_coverage_model"]
+__all__ = ["write_analysis", "save_coverage_model", "load_coverage_model", "write_raster_styles", "surface_unit",
+           "VectorProduct", "vector_products", "class_colors", "gpkg_timestamp", "DATE_COLUMNS", "KMZ_LAYERS"]
 
 _DESCRIPTIONS = {
     "gap": "coverage-gap score 0..100 (forecast risk and exposure left uncovered)",
@@ -37,9 +60,46 @@ _DESCRIPTIONS = {
     "coverage": "protective coverage 0..1",
     "threat": "threat index 0..1",
     "exposure": "exposure index 0..1",
-    "travel_time": "hours to the nearest base",
+    "travel_time": "hours to the nearest base (nodata: none within the travel-time cap)",
     "population": "people per cell",
 }
+_UNITS = {"gap": "score 0..100", "risk": "probability 0..1", "coverage": "0..1", "threat": "0..1",
+          "exposure": "0..1", "travel_time": "hours"}
+DATE_COLUMNS = ("date", "map_date")
+"""Columns written as DATE in the GeoPackage and GeoParquet (ISO strings in GeoJSON)."""
+KMZ_LAYERS = {"zones": "zone_id", "admin_summary": "name"}
+"""The layers also written as KMZ, and the column that names each placemark."""
+
+
+@dataclass(frozen=True)
+class VectorProduct:
+    """One vector layer of the folder: ``frame`` as GeoJSON holds it, its geometry type."""
+
+    name: str
+    frame: gpd.GeoDataFrame
+    geometry_type: str
+
+
+def surface_unit(name: str, cell_area_km2: float) -> str:
+    """The band unit of a surface's COG (population: people per cell, per km² on 1 km² cells)."""
+    if name == "population":
+        return "persons per km²" if abs(cell_area_km2 - 1.0) < 1e-9 else f"persons per cell ({cell_area_km2:g} km²)"
+    return _UNITS[name]
+
+
+def gpkg_timestamp(as_of: date) -> str:
+    """The ``last_change`` written into GeoPackages: midnight UTC of the as-of date, so two
+    runs of one analysis write the same bytes."""
+    return f"{as_of.isoformat()}T00:00:00.000Z"
+
+
+def write_raster_styles(cog: Path, style: SurfaceStyle) -> tuple[Path, Path]:
+    """``NAME.qml`` (QGIS loads it with ``NAME.tif``) and ``NAME.sld`` beside a COG."""
+    qml, sld = cog.with_suffix(".qml"), cog.with_suffix(".sld")
+    for path, text in ((qml, raster_qml(style)), (sld, raster_sld(style, cog.stem))):
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    return qml, sld
 
 
 def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> dict[str, Path]:
@@ -50,46 +110,15 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> di
         if progress:
             progress("write_cogs", i / len(SURFACES))
         paths[name] = write_cog(out / f"{name}.tif", analysis.surfaces[name], analysis.grid,
-                                description=_DESCRIPTIONS[name], tags={"as_of": analysis.as_of.isoformat()})
+                                description=_DESCRIPTIONS[name], unit=surface_unit(name, analysis.grid.cell_area_km2),
+                                tags={"as_of": analysis.as_of.isoformat()})
+        write_raster_styles(paths[name], STYLES[name])
     if progress:
         progress("write_vectors", 0.0)
-    gpkg = out / "vacuum.gpkg"
-    if gpkg.exists():
-        gpkg.unlink()
-    zones = analysis.zones
-    paths["zones"] = write_geojson(zones, out / "zones.geojson")
-    write_gpkg_layer(zones, gpkg, "zones")
-    bases = analysis.bases.copy()
-    bases["map_date"] = bases["map_date"].astype(str) if "map_date" in bases else None
-    keep = [c for c in ("base_id", "name", "mission", "strength", "unit_type", "strength_source", "map_date", "hq", "geometry") if c in bases]
-    paths["bases"] = write_geojson(bases[keep], out / "bases.geojson")
-    write_gpkg_layer(bases[keep], gpkg, "bases")
-    ev = analysis.events
-    if len(ev):
-        evk = ev[[c for c in ("event_id", "date", "event_type", "fatalities", "actors", "geometry") if c in ev]].copy()
-        evk["date"] = evk["date"].dt.strftime("%Y-%m-%d")
-        paths["events"] = write_geojson(evk, out / "events.geojson")
-        write_gpkg_layer(evk, gpkg, "events")
-    if analysis.sites is not None and len(analysis.sites):
-        sk = analysis.sites[[c for c in ("site_id", "name", "kind", "subtype", "population", "geometry")
-                             if c in analysis.sites]]
-        paths["sites"] = write_geojson(sk, out / "sites.geojson")
-        write_gpkg_layer(sk, gpkg, "sites")
-    if analysis.admin_table is not None and analysis.admin is not None:
-        tab = analysis.admin_table
-        cols = ["admin_id"] + [c for c in analysis.admin.columns if c not in tab.columns and c != "admin_id"]
-        gdf = analysis.admin[cols].merge(tab, on="admin_id", how="right")
-        gdf = gdf.set_geometry("geometry")
-        paths["admin_summary"] = write_geojson(gdf, out / "admin_summary.geojson")
-        write_gpkg_layer(gdf, gpkg, "admin_summary")
-        paths["admin_csv"] = write_csv(tab, out / "admin_summary.csv")
-    paths["gpkg"] = gpkg
+    paths.update(_write_vectors(analysis, out))
     save_coverage_model(analysis.coverage_model, analysis.grid, out / "model")
     if analysis.cost_h is not None:
-        fd, tmp = tempfile.mkstemp(dir=out / "model", suffix=".npz")
-        os.close(fd)
-        np.savez_compressed(tmp, cost_h=analysis.cost_h)
-        os.replace(tmp, out / "model" / "friction.npz")
+        write_npz({"cost_h": analysis.cost_h}, out / "model" / "friction.npz")
     write_json({"params": analysis.params.as_dict(), "as_of": analysis.as_of.isoformat()}, out / "model" / "params.json")
     if analysis.forecast is not None:
         write_json(analysis.forecast.describe(), out / "model" / "forecast.json")
@@ -99,6 +128,72 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> di
     paths["public"] = write_public(out)
     if progress:
         progress("write_vectors", 1.0)
+    return paths
+
+
+def vector_products(analysis: Analysis) -> list[VectorProduct]:
+    """The vector layers of an analysis folder, in the order they are written."""
+    out = [VectorProduct("zones", analysis.zones, "MultiPolygon")]
+    bases = analysis.bases.copy()
+    if "map_date" in bases:
+        bases["map_date"] = bases["map_date"].astype(str)
+    keep = [c for c in ("base_id", "name", "mission", "strength", "unit_type", "strength_source", "map_date", "hq",
+                        "geometry") if c in bases]
+    out.append(VectorProduct("bases", bases[keep], "Point"))
+    ev = analysis.events
+    evk = ev[[c for c in ("event_id", "date", "event_type", "fatalities", "actors", "geometry") if c in ev]].copy()
+    if "date" in evk:
+        evk["date"] = evk["date"].dt.strftime("%Y-%m-%d")
+    out.append(VectorProduct("events", evk, "Point"))
+    if analysis.sites is not None:
+        sk = analysis.sites[[c for c in ("site_id", "name", "kind", "subtype", "population", "geometry")
+                             if c in analysis.sites]]
+        out.append(VectorProduct("sites", sk, "Point"))
+    if analysis.admin_table is not None and analysis.admin is not None:
+        tab = analysis.admin_table
+        cols = ["admin_id"] + [c for c in analysis.admin.columns if c not in tab.columns and c != "admin_id"]
+        gdf = analysis.admin[cols].merge(tab, on="admin_id", how="right").set_geometry("geometry")
+        out.append(VectorProduct("admin_summary", gdf, "MultiPolygon"))
+    return out
+
+
+NO_CLASS_COLOR = "#bdbdbd"
+"""The KMZ fill of a feature with no class (no cell inside the area)."""
+
+
+def class_colors(vp: VectorProduct) -> list[str]:
+    """The legend colour of each feature of a styled layer (:data:`geo.styles.VECTOR_STYLES`):
+    by class label or by value, as the GeoPackage style colours it."""
+    spec = VECTOR_STYLES[vp.name]
+    style = STYLES[spec.surface]
+    column = vp.frame[spec.column]
+    if spec.kind == "categorized":
+        lookup = dict(zip(style.labels, style.colors, strict=True))
+        return [lookup.get(v, NO_CLASS_COLOR) for v in column]
+    values = column.to_numpy(dtype="float64", na_value=np.nan)
+    cls = np.searchsorted(np.asarray(style.breaks, dtype="float64"), np.nan_to_num(values), side="right")
+    return [style.colors[c] if np.isfinite(v) else NO_CLASS_COLOR for c, v in zip(cls, values, strict=True)]
+
+
+def _write_vectors(analysis: Analysis, out: Path) -> dict[str, Path]:
+    """GeoJSON (non-empty layers, as before), GeoParquet and a GeoPackage layer of every
+    layer (empty ones too), KMZ of zones and admin units, the admin table as CSV."""
+    paths: dict[str, Path] = {}
+    layers: list[GpkgLayer] = []
+    for vp in vector_products(analysis):
+        if len(vp.frame) or vp.name in ("zones", "bases", "admin_summary"):
+            paths[vp.name] = write_geojson(vp.frame, out / f"{vp.name}.geojson")
+        typed = as_dates(as_multi(vp.frame) if vp.geometry_type == "MultiPolygon" else vp.frame, DATE_COLUMNS)
+        paths[f"{vp.name}_parquet"] = write_geoparquet(typed, out / f"{vp.name}.parquet")
+        layers.append(GpkgLayer(vp.name, typed, vp.geometry_type))
+        if vp.name in KMZ_LAYERS:
+            paths[f"{vp.name}_kmz"] = write_kmz(vp.frame, out / f"{vp.name}.kmz", layer=vp.name,
+                                                name_field=KMZ_LAYERS[vp.name], colors=class_colors(vp))
+    names = {layer.name for layer in layers}
+    styles = [vector_style(name) for name in VECTOR_STYLES if name in names]
+    paths["gpkg"] = write_gpkg(out / "vacuum.gpkg", layers, styles=styles, timestamp=gpkg_timestamp(analysis.as_of))
+    if analysis.admin_table is not None and analysis.admin is not None:
+        paths["admin_csv"] = write_csv(analysis.admin_table, out / "admin_summary.csv", csvt=True)
     return paths
 
 
@@ -113,10 +208,7 @@ def save_coverage_model(model: CoverageModel, grid: Grid, folder: Path) -> Path:
         arrays[f"h{k}"] = t.reach.hours
         terms.append({"base_id": t.base_id, "weight": t.weight, "t_resp": t.t_resp,
                               "t_max": t.t_max, "national": t.national})
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz")
-    os.close(fd)
-    np.savez_compressed(tmp, allow_pickle=False, **arrays)
-    os.replace(tmp, folder / "coverage_terms.npz")
+    write_npz(arrays, folder / "coverage_terms.npz")
     write_json(meta, folder / "analysis.json")
     return folder
 

@@ -242,12 +242,14 @@ def ensure_public(folder: str | os.PathLike[str]) -> Path:
 
 def public_summary(summary: dict) -> dict:
     """``summary.json`` for viewers: area-wide totals only (bases outside the grid as a
-    count, no per-force reach figures)."""
+    count, no per-force reach figures, of the provenance only the code version)."""
     out = json.loads(json.dumps(summary))
     layers = out.get("layers", {})
     if "bases_outside_grid" in layers:
         layers["bases_outside_grid"] = len(layers["bases_outside_grid"] or [])
     layers.pop("mean_cells_reached_per_force", None)
+    if "provenance" in out:  # file names, hashes and map numbers could confirm a guessed bases file
+        out["provenance"] = {"code_version": out["provenance"].get("code_version")}
     return out
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 import morecantile
 
 from .errors import ConfigError, LayerError
+from .export import default_file_mode
 from .tiles import (
     RENDER_VERSION,
     TILE_SIZE,
@@ -126,6 +127,7 @@ def render_pyramid(
             db.commit()
         finally:
             db.close()
+        os.chmod(tmp, default_file_mode())  # mkstemp made it 0600: a product gets the umask's mode
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -43,6 +43,7 @@ def write_cog(
     nodata: float = -9999.0,
     dtype: str = "float32",
     description: str | None = None,
+    unit: str | None = None,
     tags: dict[str, Any] | None = None,
 ) -> Path:
     """Write one band as a Cloud-Optimized GeoTIFF; return the path.
@@ -51,7 +52,8 @@ def write_cog(
     differencing for integers), 512x512 tiles, internal overviews averaged
     (none when the grid fits in one tile). NaN in ``array`` is written as
     ``nodata``; ±inf is kept as is. ``description`` becomes the band
-    description and ``tags`` dataset metadata (values as strings).
+    description, ``unit`` the band's unit type (GDAL ``GetUnitType``: QGIS shows it) and
+    ``tags`` dataset metadata (values as strings).
 
     The file is written under a temporary name in the same folder and moved
     into place, so a crash never leaves a half-written COG. ``array`` is not
@@ -76,6 +78,8 @@ def write_cog(
             src.write(data, 1)
             if description is not None:
                 src.set_band_description(1, description)
+            if unit is not None:
+                src.set_band_unit(1, unit)
             if tags:
                 src.update_tags(**{str(k): str(v) for k, v in tags.items()})
         with mem.open() as src, atomic_path(path) as tmp:

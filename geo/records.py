@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
 from .coverage import BaseTerm
+from .provenance import Provenance
 from .traveltime import Reach
 
 __all__ = [
@@ -108,3 +109,4 @@ class AnalysisSummary(TypedDict):
     warnings: list[str]  # bad data let through, fallbacks: each says what was found and what it means
     dask: NotRequired[ExecutorInfo]
     request: NotRequired[dict[str, Any]]  # added by the service: the job and its request
+    provenance: NotRequired[Provenance]  # input files (name, size, SHA-256), data and code versions

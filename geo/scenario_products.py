@@ -35,8 +35,10 @@ from .decision import (
     vacuum_measure,
 )
 from .effect import RINGS_KM, EffectEstimate, EffectPrior, expected_change
-from .export import write_csv, write_geojson, write_gpkg_layer, write_json
+from .export import as_multi, write_csv, write_geojson, write_gpkg_layer, write_json
+from .legend import STYLES
 from .plan import Plan, ResolvedPhase, resolve_plan
+from .products import write_raster_styles
 from .rasters import write_cog
 from .scenario import Baseline, PhaseState, WhatIf
 from .summaries import admin_summary, class_index
@@ -139,7 +141,7 @@ def run_scenario(
         gap2 = _write_phase_rasters(d, b, ph, res, base_gap, base_cov)
         zones = _phase_zones(w, b, res, phases[:k], graph)
         write_geojson(zones, d / "new_zones.geojson")
-        write_gpkg_layer(zones, gpkg, f"new_zones_phase_{k}")
+        write_gpkg_layer(as_multi(zones), gpkg, f"new_zones_phase_{k}", geometry_type="MultiPolygon")
         lost_sites = _write_lost_sites(b, res, base_cov, d, gpkg, k)
         if admin_before is not None and b.admin is not None:
             _write_admin_change(b, b.admin, admin_before, gap2, d, gpkg, k)
@@ -224,12 +226,15 @@ def _write_phase_rasters(d: Path, b: Baseline, ph: ResolvedPhase, res: PhaseResu
     shape = b.grid.shape
     gap2 = res.state.gap.reshape(shape).astype(np.float32)
     cov2 = np.where(np.isfinite(res.state.gap), res.state.coverage, np.nan).reshape(shape).astype(np.float32)
-    write_cog(d / "gap.tif", gap2, b.grid, description=f"gap after {ph.name}")
-    write_cog(d / "coverage.tif", cov2, b.grid, description=f"coverage after {ph.name}")
-    write_cog(d / "gap_delta.tif", (res.state.gap - base_gap).reshape(shape).astype(np.float32), b.grid,
-              description=f"gap change, {ph.name} vs baseline")
-    write_cog(d / "coverage_delta.tif", (cov2.ravel() - base_cov).reshape(shape).astype(np.float32), b.grid,
-              description=f"coverage change, {ph.name} vs baseline")
+    rasters = {"gap": (gap2, f"gap after {ph.name}", "score 0..100"),
+               "coverage": (cov2, f"coverage after {ph.name}", "0..1"),
+               "gap_delta": ((res.state.gap - base_gap).reshape(shape).astype(np.float32),
+                             f"gap change, {ph.name} vs baseline", "score points"),
+               "coverage_delta": ((cov2.ravel() - base_cov).reshape(shape).astype(np.float32),
+                                  f"coverage change, {ph.name} vs baseline", "change in 0..1")}
+    for name, (values, description, unit) in rasters.items():
+        write_raster_styles(write_cog(d / f"{name}.tif", values, b.grid, description=description, unit=unit),
+                            STYLES[name])
     return gap2
 
 
