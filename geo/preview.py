@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
-from affine import Affine
 import numpy as np
 import pandas as pd
+from affine import Affine
 from rasterio import features
 from rasterio.crs import CRS
 from rasterio.warp import Resampling, reproject, transform_bounds
