@@ -39,6 +39,7 @@ def editor_html(analysis_id: str | None, analysis_name: str, as_of: str | None) 
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>{html.escape(title)} · Vacuum</title>
 <link rel="stylesheet" href="{MAP_ASSETS_URL}/leaflet/leaflet.css">
 <link rel="stylesheet" href="{EDITOR_ASSETS_URL}/editor.css">

@@ -48,8 +48,7 @@ _PLAN = {"name": "Two closures", "phases": [
     {"name": "Centre", "date": "2021-09-30", "actions": [{"reduce": {"base": "MINUSCA:bambari", "strength": 650}}]}]}
 _PREVIEW_EXAMPLE = {
     "analysis_id": "an_0123456789ab", "plan": "Two closures", "as_of": "2020-10-31",
-    "baseline": {"numbers": {"vacuum_measure": 1.55, "mean_gap": 1.32}, "overlay": {
-        "image": "data:image/png;base64,iVBORw0...", "bounds": [[1.76, 13.83], [11.46, 28.0]]}},
+    "baseline": {"numbers": {"vacuum_measure": 1.55, "mean_gap": 1.32}},
     "phases": [{"phase": 1, "name": "East", "date": "2021-03-31",
                 "steps": [{"kind": "close", "base_id": "MINUSCA:bria", "strength": None, "readiness": None}],
                 "numbers": {"vacuum_measure": 1.57, "new_high_critical_km2": 100.0,
@@ -181,8 +180,6 @@ def previewer_for(folder: Path, cover_threshold: float = 0.5) -> Any:
 
 def _preview(s: Any, req: PreviewRequest) -> dict[str, Any]:
     from geo.plan import resolve_plan
-    from geo.preview import gap_overlay
-
     t0 = time.perf_counter()
     folder = finished_folder(s.storage, req.analysis_id, "analysis")
     plan = _parsed(req.plan)
@@ -202,13 +199,10 @@ def _preview(s: Any, req: PreviewRequest) -> dict[str, Any]:
             "admin": json.loads(r.admin.head(15).to_json(orient="records")),
         }
         if req.overlay:
-            png, bounds = gap_overlay(r.gap, pv.baseline)
+            png, bounds = pv.overlay(r.gap)
             doc["overlay"] = {"image": "data:image/png;base64," + base64.b64encode(png).decode(), "bounds": bounds}
         out_phases.append(doc)
-    base = {"numbers": pv.base_numbers}
-    if req.overlay:
-        png, bounds = gap_overlay(pv.base_gap.reshape(pv.baseline.grid.shape), pv.baseline)
-        base["overlay"] = {"image": "data:image/png;base64," + base64.b64encode(png).decode(), "bounds": bounds}
+    base = {"numbers": pv.base_numbers}  # its gap: the analysis' own tiles
     t_end = time.perf_counter()
     return {"analysis_id": req.analysis_id, "plan": plan.name, "as_of": pv.baseline.as_of.isoformat(),
             "baseline": base, "phases": out_phases,

@@ -10,7 +10,8 @@ against the baseline and against the previous phase. A full scenario job
 (:func:`geo.scenario_products.run_scenario`) writes the complete products.
 
 :func:`gap_overlay` draws a phase's gap as one PNG in Web Mercator with its lon/lat bounds
-(a Leaflet image overlay), in the legend's classes.
+(a Leaflet image overlay), in the legend's classes, through a pixel-to-cell index computed
+once per analysis (:func:`overlay_index`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from .scenario import Baseline, WhatIf
 from .scenario_products import evaluate_phase
 from .zones import label_zones
 
-__all__ = ["PhasePreview", "PlanPreviewer", "gap_overlay", "NUMBER_FIELDS"]
+__all__ = ["PhasePreview", "PlanPreviewer", "gap_overlay", "overlay_index", "NUMBER_FIELDS"]
 
 NUMBER_FIELDS = ("vacuum_measure", "mean_gap", "new_high_critical_km2", "people_into_high_critical",
                  "population_losing_cover", "area_losing_cover_km2", "population_high_critical_after")
@@ -81,6 +82,13 @@ class PlanPreviewer:
         self._admin = self._admin_labels()
         self._admin_before = self._admin_stats(self.base_gap) if self._admin is not None else None
         self._site_cells = self._sites()
+        self._overlay: tuple[np.ndarray, tuple[int, int], list[list[float]]] | None = None
+
+    def overlay(self, gap: np.ndarray) -> tuple[bytes, list[list[float]]]:
+        """The PNG overlay of ``gap`` (:func:`gap_overlay`), the warp computed on first use."""
+        if self._overlay is None:
+            self._overlay = overlay_index(self.baseline)
+        return gap_overlay(gap, self._overlay)
 
     # ------------------------------------------------------------------ set-up
     def _admin_labels(self) -> list[tuple[pd.DataFrame, np.ndarray, np.ndarray]] | None:
@@ -208,25 +216,39 @@ class PlanPreviewer:
         return tab.sort_values("mean_gap_change", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def gap_overlay(gap: np.ndarray, baseline: Baseline, max_px: int = 1200) -> tuple[bytes, list[list[float]]]:
-    """``(PNG bytes, [[south, west], [north, east]])``: ``gap`` (2-D, on the analysis grid)
-    warped to Web Mercator at most ``max_px`` wide or high, coloured by the gap legend
-    (NaN transparent), and its lon/lat bounds for a Leaflet ``imageOverlay``."""
-    from PIL import Image
-
+def overlay_index(baseline: Baseline, max_px: int = 1200) -> tuple[np.ndarray, tuple[int, int], list[list[float]]]:
+    """For a Web Mercator image of the analysis grid at most ``max_px`` wide or high (and no
+    finer than the grid): each pixel's flat cell index (-1 outside the grid), the image
+    ``(height, width)`` and its ``[[south, west], [north, east]]`` bounds. The same for every
+    phase of an analysis, so it is computed once (nearest-neighbour warp of the cell indices)."""
     grid = baseline.grid
     left, bottom, right, top = grid.bounds
     merc = CRS.from_epsg(3857)
     w_, s_, e_, n_ = transform_bounds(grid.crs, merc, left, bottom, right, top, densify_pts=21)
+    px = min(int(max_px), max(grid.width, grid.height))
     aspect = (e_ - w_) / max(n_ - s_, 1e-9)
-    width = max_px if aspect >= 1 else max(1, int(math.ceil(max_px * aspect)))
-    height = max_px if aspect < 1 else max(1, int(math.ceil(max_px / aspect)))
-    dst = np.full((height, width), np.nan, dtype=np.float32)
-    reproject(np.asarray(gap, dtype=np.float32), dst, src_transform=grid.transform, src_crs=grid.crs,
-              src_nodata=np.nan, dst_transform=Affine((e_ - w_) / width, 0.0, w_, 0.0, -(n_ - s_) / height, n_), dst_crs=merc,
-              dst_nodata=np.nan, resampling=Resampling.nearest)
-    rgba = colorize(dst, style_for("gap"))
-    buf = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(buf, format="PNG", optimize=False, compress_level=3)
+    width = px if aspect >= 1 else max(1, int(math.ceil(px * aspect)))
+    height = px if aspect < 1 else max(1, int(math.ceil(px / aspect)))
+    cells = np.arange(grid.size, dtype=np.float64).reshape(grid.shape)
+    dst = np.full((height, width), -1.0)
+    reproject(cells, dst, src_transform=grid.transform, src_crs=grid.crs, src_nodata=-1.0,
+              dst_transform=Affine((e_ - w_) / width, 0.0, w_, 0.0, -(n_ - s_) / height, n_), dst_crs=merc,
+              dst_nodata=-1.0, resampling=Resampling.nearest)
     lon_w, lat_s, lon_e, lat_n = transform_bounds(merc, "EPSG:4326", w_, s_, e_, n_)
-    return buf.getvalue(), [[lat_s, lon_w], [lat_n, lon_e]]
+    return np.rint(dst).astype(np.int64).ravel(), (height, width), [[lat_s, lon_w], [lat_n, lon_e]]
+
+
+def gap_overlay(gap: np.ndarray, index: tuple[np.ndarray, tuple[int, int], list[list[float]]]
+                ) -> tuple[bytes, list[list[float]]]:
+    """``(PNG bytes, [[south, west], [north, east]])``: ``gap`` (on the analysis grid) drawn
+    through an :func:`overlay_index` in the gap legend's classes (NaN and outside transparent),
+    for a Leaflet ``imageOverlay``."""
+    from PIL import Image
+
+    idx, shape_hw, bounds = index
+    flat = np.asarray(gap, dtype=np.float32).ravel()
+    values = np.where(idx >= 0, flat[np.clip(idx, 0, None)], np.nan).reshape(shape_hw)
+    rgba = colorize(values, style_for("gap"))
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG", compress_level=1)
+    return buf.getvalue(), bounds

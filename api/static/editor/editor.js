@@ -32,8 +32,6 @@
 
   async function api(method, url, body, accept) {
     const headers = { Accept: accept || "application/json" };
-    const key = sessionStorage.getItem("vacuum-key");
-    if (key) headers["X-API-Key"] = key;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const r = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     if (!r.ok) {
@@ -47,8 +45,9 @@
   // ------------------------------------------------------------------ maps
   const before = L.map("map-before", { zoomControl: false, attributionControl: false });
   const after = L.map("map-after", { attributionControl: false });
+  before.setView([0, 20], 4); after.setView([0, 20], 4);  // Leaflet.Sync needs a view first
   before.sync(after); after.sync(before);
-  const layers = { beforeImg: null, afterImg: null, zones: L.geoJSON(null, {
+  const layers = { afterImg: null, zones: L.geoJSON(null, {
     style: { color: "#b10026", weight: 2, fill: false } }).addTo(after), sites: L.layerGroup().addTo(after),
     bases: L.layerGroup().addTo(after) };
   L.control.scale({ imperial: false }).addTo(after);
@@ -193,7 +192,6 @@
     const res = state.preview;
     if (!res) return;
     const ph = res.phases[Math.min(state.selected, res.phases.length - 1)];
-    layers.beforeImg = overlay(before, layers.beforeImg, res.baseline.overlay);
     layers.afterImg = overlay(after, layers.afterImg, ph.overlay);
     const done = () => {
       const ms = Math.round(performance.now() - (t0 || performance.now()));
@@ -319,7 +317,16 @@
       .then((t) => JSON.parse(t));
     fc.features.forEach((f) => { state.bases[f.properties.base_id] = f; });
     const b = L.geoJSON(fc).getBounds();
-    before.fitBounds(b.pad(0.1));
+    after.fitBounds(b.pad(0.05));
+    // the analysis' gap as it is (its tiles), and the admin outlines on both maps, for orientation
+    const tj = await api("GET", `/analyses/${cfg.analysis}/tilejson/gap.json`);
+    const [w, s, e, n] = tj.bounds;
+    L.tileLayer(tj.tiles[0], { opacity: 0.8, minNativeZoom: tj.minzoom, maxNativeZoom: tj.maxzoom,
+      bounds: [[s, w], [n, e]] }).addTo(before);
+    const admin = await api("GET", `/analyses/${cfg.analysis}/admin?format=geojson`);
+    const outline = { color: "#555", weight: 1, fill: false, interactive: false };
+    L.geoJSON(admin, { style: outline }).addTo(before);
+    L.geoJSON(admin, { style: outline }).addTo(after);
     $("add-phase").addEventListener("click", () => { state.plan.phases.push(newPhase(state.plan.phases.length + 1));
       state.selected = state.plan.phases.length - 1; renderPhases(); drawBases(); });
     $("phase-slider").addEventListener("input", (e) => select(Number(e.target.value) - 1));
@@ -333,9 +340,11 @@
     leg.classes.forEach((c) => {
       const s = document.createElement("span"); s.className = "sw"; s.style.background = c.color;
       $("legend").appendChild(s);
-      $("legend").appendChild(document.createTextNode(` ${c.name} (${c.max === null || c.max === undefined ? "≥ " + fmt(c.min) : fmt(c.min) + "–" + fmt(c.max)}) `));
+      const last = c === leg.classes[leg.classes.length - 1];
+      $("legend").appendChild(document.createTextNode(` ${c.label} (${last ? "≥ " + fmt(c.min) : fmt(c.min) + "–" + fmt(c.max)}) `));
     });
     renderPhases(); drawBases();
+    window.vacuumEditor = { state, before, after };  // for the browser test and the console
     document.body.dataset.ready = "1";
   }
   start().catch((e) => message(e.message, "error"));
