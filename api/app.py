@@ -75,6 +75,10 @@ def _mount_map(app: FastAPI) -> None:
 
     map_builder()
     app.mount(MAP_ASSETS_URL, StaticFiles(directory=STATIC_DIR), name="map-assets")
+    from api.editor import EDITOR_ASSETS_URL
+
+    app.mount(EDITOR_ASSETS_URL, StaticFiles(directory=Path(__file__).resolve().parent / "static" / "editor"),
+              name="editor-assets")
 
 
 def _mount_tiles(app: FastAPI) -> None:
@@ -185,6 +189,10 @@ def create_app(settings: Settings) -> FastAPI:
         if kind.router is not None:
             app.include_router(kind.router())
     app.include_router(keys.router)
+    from api import editor, plans
+
+    app.include_router(plans.router)
+    app.include_router(editor.router)
     _mount_tiles(app)
     _mount_map(app)
     install_security(app, settings)

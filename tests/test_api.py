@@ -273,7 +273,7 @@ ROLES_BELOW = {"none": (), "viewer": (None,), "planner": (None, "viewer"), "admi
 
 PATH_PARAMS = {"layer_id": "ly_nope", "analysis_id": "an_nope", "scenario_id": "sc_nope", "key_id": "nope",
                "filename": "summary.json", "phase": "1", "surface": "threat", "z": "0", "x": "0", "y": "0",
-               "path": "leaflet/leaflet.css"}
+               "path": "leaflet/leaflet.css", "plan_id": "pl_nope"}
 
 
 def documented_roles() -> dict[tuple[str, str], str]:
@@ -308,6 +308,7 @@ def test_every_route_is_in_the_role_table_of_the_docs(client):
 def test_every_route_refuses_the_roles_below_its_minimum(client, keys, method, path):
     role = documented_roles()[(method, path)]
     url = path.format(**{**PATH_PARAMS, **({"path": "swagger-ui/swagger-ui.css"} if path.startswith("/static/docs/")
+                                           else {"path": "editor.js"} if path.startswith("/static/editor/")
                                            else {})})
     if role == "none":
         r = client.request(method, url)

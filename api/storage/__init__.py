@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .records import (
     ACTIVE_STATUSES,
@@ -28,6 +28,7 @@ from .records import (
     JobRecord,
     KeyRecord,
     LayerRecord,
+    PlanRecord,
     new_id,
     now,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "KeyRecord",
     "AuditRecord",
     "InstanceRecord",
+    "PlanRecord",
     "JOB_STATUSES",
     "ACTIVE_STATUSES",
     "new_id",
@@ -123,6 +125,14 @@ class Storage(Protocol):
     def get_key(self, key_id: str) -> KeyRecord: ...
     def list_keys(self) -> list[KeyRecord]: ...
     def revoke_key(self, key_id: str) -> KeyRecord: ...
+
+    # --- plans (the plan editor)
+    def add_plan(self, plan: PlanRecord) -> PlanRecord: ...
+    def get_plan(self, plan_id: str) -> PlanRecord: ...
+    def list_plans(self, analysis_id: str | None = None, limit: int = 100) -> list[PlanRecord]: ...
+    def update_plan(self, plan_id: str, expected_version: int, plan: dict[str, Any], name: str,
+                    saved_by: str) -> PlanRecord | None: ...
+    def plan_versions(self, plan_id: str) -> list[dict[str, Any]]: ...
 
     # --- audit log
     def add_audit(self, entry: AuditRecord) -> AuditRecord: ...

@@ -27,7 +27,7 @@ import pandas as pd
 
 from api.errors import NotFoundError
 
-from .records import AuditRecord, InstanceRecord, JobRecord, KeyRecord, LayerRecord, now
+from .records import AuditRecord, InstanceRecord, JobRecord, KeyRecord, LayerRecord, PlanRecord, now
 
 __all__ = ["SQLStorage", "column_types", "coerce_columns", "JOB_FOLDERS"]
 
@@ -38,6 +38,7 @@ _JSON_FIELDS = {
     "layers": ("bbox", "columns", "attrs", "options"),
     "jobs": ("request", "result"),
     "audit": ("detail",),
+    "plans": ("plan",),
 }
 
 
@@ -364,6 +365,49 @@ class SQLStorage(abc.ABC):
         sql += " ORDER BY id DESC LIMIT ?"
         params.append(int(limit))
         return [self._record(AuditRecord, "audit", r) for r in self._query(sql, params)]
+
+    # ------------------------------------------------------------------ plans
+    def add_plan(self, plan: PlanRecord) -> PlanRecord:
+        with self._transaction() as tx:
+            self._insert("plans", plan, tx)
+            tx.execute("INSERT INTO plan_versions (plan_id, version, plan, saved_at, saved_by) VALUES (?, ?, ?, ?, ?)",
+                       [plan.id, plan.version, dumps(plan.plan), plan.updated_at, plan.updated_by])
+        return plan
+
+    def get_plan(self, plan_id: str) -> PlanRecord:
+        rows = self._query("SELECT * FROM plans WHERE id = ?", [plan_id])
+        if not rows:
+            raise NotFoundError(f"no plan {plan_id!r}")
+        return self._record(PlanRecord, "plans", rows[0])
+
+    def list_plans(self, analysis_id: str | None = None, limit: int = 100) -> list[PlanRecord]:
+        sql, params = "SELECT * FROM plans", []
+        if analysis_id is not None:
+            sql, params = sql + " WHERE analysis_id = ?", [analysis_id]
+        rows = self._query(sql + " ORDER BY updated_at DESC, id LIMIT ?", [*params, int(limit)])
+        return [self._record(PlanRecord, "plans", r) for r in rows]
+
+    def update_plan(self, plan_id: str, expected_version: int, plan: dict[str, Any], name: str,
+                    saved_by: str) -> PlanRecord | None:
+        """Save a new version if the stored one is still ``expected_version``; ``None`` if
+        someone saved a newer one first (the caller reports it), nothing changed then."""
+        at = now()
+        with self._transaction() as tx:
+            n = tx.execute("UPDATE plans SET plan = ?, name = ?, version = version + 1, updated_at = ?, "
+                           "updated_by = ? WHERE id = ? AND version = ?",
+                           [dumps(plan), name, at, saved_by, plan_id, int(expected_version)])
+            if not n:
+                return None
+            tx.execute("INSERT INTO plan_versions (plan_id, version, plan, saved_at, saved_by) VALUES (?, ?, ?, ?, ?)",
+                       [plan_id, int(expected_version) + 1, dumps(plan), at, saved_by])
+        return self.get_plan(plan_id)
+
+    def plan_versions(self, plan_id: str) -> list[dict[str, Any]]:
+        """Every saved version of a plan, oldest first: version, saved_at, saved_by, plan."""
+        rows = self._query("SELECT version, plan, saved_at, saved_by FROM plan_versions WHERE plan_id = ? "
+                           "ORDER BY version", [plan_id])
+        return [{"version": int(r["version"]), "saved_at": _ts(r["saved_at"]), "saved_by": r["saved_by"],
+                 "plan": json.loads(r["plan"]) if isinstance(r["plan"], str) else r["plan"]} for r in rows]
 
     # ------------------------------------------------------------------ helpers
     def _insert(self, table: str, record: Any, tx: Any = None) -> None:

@@ -130,6 +130,33 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
 )
+MIGRATIONS = (*MIGRATIONS, Migration(
+    3, "plans saved from the plan editor, every version kept",
+    sqlite="""
+        CREATE TABLE plans (
+            id TEXT PRIMARY KEY, analysis_id TEXT NOT NULL, name TEXT NOT NULL, plan TEXT NOT NULL,
+            version INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            created_by TEXT NOT NULL DEFAULT '', updated_by TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX plans_analysis ON plans (analysis_id);
+        CREATE TABLE plan_versions (
+            plan_id TEXT NOT NULL, version INTEGER NOT NULL, plan TEXT NOT NULL, saved_at TEXT NOT NULL,
+            saved_by TEXT NOT NULL DEFAULT '', PRIMARY KEY (plan_id, version)
+        )
+    """,
+    postgis="""
+        CREATE TABLE plans (
+            id text PRIMARY KEY, analysis_id text NOT NULL, name text NOT NULL, plan text NOT NULL,
+            version integer NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+            created_by text NOT NULL DEFAULT '', updated_by text NOT NULL DEFAULT ''
+        );
+        CREATE INDEX plans_analysis ON plans (analysis_id);
+        CREATE TABLE plan_versions (
+            plan_id text NOT NULL, version integer NOT NULL, plan text NOT NULL, saved_at timestamptz NOT NULL,
+            saved_by text NOT NULL DEFAULT '', PRIMARY KEY (plan_id, version)
+        )
+    """,
+))
 SCHEMA_VERSION = MIGRATIONS[-1].version
 """The schema this code reads and writes."""
 

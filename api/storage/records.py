@@ -15,6 +15,7 @@ __all__ = [
     "KeyRecord",
     "AuditRecord",
     "InstanceRecord",
+    "PlanRecord",
     "new_id",
     "now",
 ]
@@ -113,3 +114,20 @@ class InstanceRecord:
     started_at: str = field(default_factory=now)
     heartbeat_at: str = field(default_factory=now)
     stopped_at: str | None = None
+
+
+@dataclass
+class PlanRecord:
+    """A withdrawal plan saved from the plan editor: the plan document (the YAML the CLI
+    reads, as JSON), on one analysis. ``version`` rises by one on every save; each
+    version is kept (``plan_versions``) with who saved it."""
+
+    id: str
+    analysis_id: str
+    name: str
+    plan: dict[str, Any]
+    version: int = 1
+    created_at: str = field(default_factory=now)
+    updated_at: str = field(default_factory=now)
+    created_by: str = ""
+    updated_by: str = ""  # the key name that saved the current version
