@@ -25,7 +25,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["GZIP_MIN_BYTES", "GZIP_LEVEL", "NOT_GZIPPED", "ETAG_MEDIA_TYPES", "body_etag", "etag_matches",
+__all__ = ["GZIP_MIN_BYTES", "GZIP_LEVEL", "NOT_GZIPPED", "ETAG_MEDIA_TYPES", "gzippable", "body_etag", "etag_matches",
            "install_http"]
 
 GZIP_MIN_BYTES = 1024
@@ -86,6 +86,8 @@ class _GeoJSONETags:
                 return
             if mode == "pass":
                 await send(message)
+            elif mode == "drop" and message["type"] == "http.response.body" and not message.get("more_body", False):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
             elif mode == "buffer" and message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False) and start is not None:
@@ -111,17 +113,36 @@ async def _send_tagged(send: Send, start: Message, body: bytes, inm: str | None,
     await send({"type": "http.response.body", "body": b"" if head else body, "more_body": False})
 
 
+def gzippable(media_type: str) -> bool:
+    """Whether a body of this media type is gzipped (when large enough and asked for)."""
+    media = media_type.partition(";")[0].strip().lower()
+    return not {media, media.partition("/")[0] + "/*"} & set(NOT_GZIPPED)
+
+
 class _NoGzipForHead:
     """HEAD requests skip gzip (they have no body to compress), so their ``Content-Length`` is
-    the identity body's: the request goes on without ``Accept-Encoding``."""
+    the identity body's: the request goes on without ``Accept-Encoding``, and its answer gets
+    the ``Vary: Accept-Encoding`` its GET has."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "HEAD":
-            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]}
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]}
+
+        async def vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(raw=list(message.get("headers", [])))
+                size = headers.get("content-length")
+                if gzippable(headers.get("content-type", "")) and (size is None or int(size) >= GZIP_MIN_BYTES):
+                    headers.add_vary_header("Accept-Encoding")
+                message = {**message, "headers": headers.raw}
+            await send(message)
+
+        await self.app(scope, receive, vary)
 
 
 def install_http(app: FastAPI) -> None:

@@ -163,8 +163,9 @@ def tile_matrix_set_doc() -> dict[str, Any]:
 
 
 def items_doc(base: str, cid: str, features: list[dict[str, Any]], matched: int, limit: int, offset: int,
-              query: dict[str, str], stamp: str) -> dict[str, Any]:
-    """A page of items with ``self``/``next``/``prev`` links that keep the query."""
+              query: dict[str, str]) -> dict[str, Any]:
+    """A page of items with ``self``/``next``/``prev`` links that keep the query (no ``timeStamp``:
+    the same page is the same bytes, so its ETag holds until the data changes)."""
     from urllib.parse import urlencode
 
     url = f"{base}/collections/{cid}/items"
@@ -178,4 +179,4 @@ def items_doc(base: str, cid: str, features: list[dict[str, Any]], matched: int,
     if offset > 0:
         links.append(link(page(max(0, offset - limit)), "prev", _GEOJSON))
     return {"type": "FeatureCollection", "features": features, "numberMatched": matched,
-            "numberReturned": len(features), "timeStamp": stamp, "links": links}
+            "numberReturned": len(features), "links": links}

@@ -7,7 +7,6 @@ app's one :class:`api.tiles.TileRenderer`); what a role sees is :mod:`api.ogc.ca
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,7 +27,15 @@ from api.ogc.catalog import (
     visible_features,
     visible_surfaces,
 )
-from api.ogc.query import DEFAULT_LIMIT, MAX_LIMIT, date_of, feature_bbox, parse_bbox, parse_datetime, select
+from api.ogc.query import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    date_of,
+    feature_bbox,
+    parse_bbox,
+    parse_datetime,
+    select,
+)
 from api.responses import GeoJSONResponse
 
 __all__ = ["build_router", "OGC_PREFIX"]
@@ -177,9 +184,8 @@ def _item_routes(router: APIRouter) -> None:
         page = select(feature_collection(folder, spec, who), bbox=box, interval=interval,
                       date_property=spec.date_property, limit=limit, offset=offset)
         query = {k: v for k, v in (("bbox", bbox), ("datetime", datetime_)) if v is not None}
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return GeoJSONResponse(docs.items_doc(_bases(request)[0], ref.id, page.features, page.matched, limit,
-                                              offset, query, stamp))
+                                              offset, query))
 
     @router.get("/collections/{collectionId}/items/{featureId}", dependencies=viewer,
                 response_class=GeoJSONResponse, responses=error_responses(401, 403, 404, 409),

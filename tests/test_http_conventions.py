@@ -1,0 +1,122 @@
+"""HTTP conventions (``api/http.py``): gzip for JSON and GeoJSON but never for PNG tiles or COG
+byte ranges, ETags and 304s on GeoJSON, HEAD on tiles and exports, TileJSON attribution and
+cache headers. Against the served demo analysis (``served_demo``); every expectation is stated
+here: a decompressed body equals the identity one, a tag is the SHA-256 of the body, a HEAD
+has the GET's headers and no body."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+
+import pytest
+
+IDENTITY = {"Accept-Encoding": "identity"}
+GZIP = {"Accept-Encoding": "gzip"}
+SAME_ON_HEAD = ("content-type", "content-length", "etag", "cache-control", "vary", "accept-ranges", "last-modified",
+                "content-disposition", "content-encoding")
+
+
+def _raw(c, method, url, headers):
+    """Status, headers and the body bytes as sent (not decoded)."""
+    with c.stream(method, url, headers=headers) as r:
+        return r.status_code, r.headers, b"".join(r.iter_raw())
+
+
+@pytest.fixture(scope="module")
+def s(served_demo):
+    return served_demo
+
+
+def test_geojson_and_json_are_gzipped_and_decompress_to_the_identity_body(s):
+    c, v, aid = s.client, s.keys["viewer"], s.analysis_id
+    for url in (f"/analyses/{aid}/admin?format=geojson", f"/analyses/{aid}/admin",
+                f"/ogc/collections/{aid}-events/items?limit=50", "/ogc/collections"):
+        st, h, plain = _raw(c, "GET", url, {**v, **IDENTITY})
+        assert st == 200 and "content-encoding" not in h and len(plain) > 1024, url
+        st, hz, packed = _raw(c, "GET", url, {**v, **GZIP})
+        assert st == 200 and hz["content-encoding"] == "gzip" and "Accept-Encoding" in hz["vary"], url
+        assert gzip.decompress(packed) == plain and len(packed) < len(plain) / 2, url
+        assert hz["content-type"] == h["content-type"]
+
+
+def test_small_bodies_go_as_they_are(s):
+    st, h, body = _raw(s.client, "GET", "/me", {**s.keys["viewer"], **GZIP})
+    assert st == 200 and len(body) < 1024 and "content-encoding" not in h
+
+
+def test_png_tiles_are_never_gzipped_and_keep_their_caching(s):
+    c, v, aid = s.client, s.keys["viewer"], s.analysis_id
+    url = f"/analyses/{aid}/tiles/risk/5/17/15.png"
+    st, plain_h, plain = _raw(c, "GET", url, {**v, **IDENTITY})
+    st2, gz_h, body = _raw(c, "GET", url, {**v, **GZIP})
+    assert st == st2 == 200 and body == plain and body[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "content-encoding" not in gz_h and "Accept-Encoding" not in gz_h.get("vary", "")
+    assert (gz_h["etag"], gz_h["cache-control"]) == (plain_h["etag"], "private, max-age=3600")
+    assert "Authorization, X-API-Key" in gz_h["vary"]  # role-restricted: never from a shared cache
+    assert c.get(url, headers={**v, "If-None-Match": gz_h["etag"]}).status_code == 304
+
+
+def test_cog_exports_keep_byte_ranges_under_gzip(s):
+    c, p, aid = s.client, s.keys["planner"], s.analysis_id
+    url = f"/analyses/{aid}/exports/gap.tif"
+    st, h, whole = _raw(c, "GET", url, {**p, **GZIP})
+    assert st == 200 and "content-encoding" not in h and h["accept-ranges"] == "bytes"
+    assert int(h["content-length"]) == len(whole) and whole[:4] in (b"II*\x00", b"MM\x00*")
+    st, h, part = _raw(c, "GET", url, {**p, **GZIP, "Range": "bytes=100-1123"})
+    assert st == 206 and "content-encoding" not in h
+    assert h["content-range"] == f"bytes 100-1123/{len(whole)}" and part == whole[100:1124]
+
+
+def test_geojson_carries_the_etag_of_its_body_and_answers_304(s):
+    c, v, aid = s.client, s.keys["viewer"], s.analysis_id
+    for url in (f"/analyses/{aid}/zones", f"/ogc/collections/{aid}-sites/items?limit=5"):
+        st, h, body = _raw(c, "GET", url, {**v, **IDENTITY})
+        assert h["content-type"] == "application/geo+json"
+        assert h["etag"] == 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        st, hz, _ = _raw(c, "GET", url, {**v, **GZIP})
+        assert hz["etag"] == h["etag"]  # one weak tag for both encodings
+        st, h304, empty = _raw(c, "GET", url, {**v, "If-None-Match": h["etag"]})
+        assert (st, empty, h304["etag"]) == (304, b"", h["etag"])
+        assert c.get(url, headers={**v, "If-None-Match": 'W/"not-this-one"'}).status_code == 200
+        assert c.get(url, headers={**v, "If-None-Match": h["etag"].removeprefix("W/")}).status_code == 304
+
+
+def test_a_geojson_file_keeps_its_own_tag_and_answers_304(s):
+    c, v, aid = s.client, s.keys["viewer"], s.analysis_id
+    url = f"/analyses/{aid}/admin?format=geojson"
+    r = c.get(url, headers=v)
+    assert r.status_code == 200 and r.headers["etag"]
+    r304 = c.get(url, headers={**v, "If-None-Match": r.headers["etag"]})
+    assert (r304.status_code, r304.content, r304.headers["etag"]) == (304, b"", r.headers["etag"])
+
+
+def _head_matches_get(c, url, headers):
+    st, g, body = _raw(c, "GET", url, {**headers, **IDENTITY})
+    hst, h, nothing = _raw(c, "HEAD", url, {**headers, **GZIP})  # a HEAD is never compressed
+    assert (st, hst, nothing) == (200, 200, b"") and len(body) > 0
+    assert {k: h.get(k) for k in SAME_ON_HEAD} == {k: g.get(k) for k in SAME_ON_HEAD}
+    assert int(h["content-length"]) == len(body)
+    return h
+
+
+def test_head_on_tiles_and_exports_has_the_get_headers_and_no_body(s):
+    c, v, p, aid = s.client, s.keys["viewer"], s.keys["planner"], s.analysis_id
+    _head_matches_get(c, f"/analyses/{aid}/tiles/risk/5/17/15.png", v)
+    _head_matches_get(c, f"/ogc/collections/{aid}-risk/map/tiles/WebMercatorQuad/5/15/17", v)
+    h = _head_matches_get(c, f"/analyses/{aid}/exports/gap.tif", p)
+    assert h["accept-ranges"] == "bytes"
+    _head_matches_get(c, f"/analyses/{aid}/exports/zones.geojson", p)
+    _head_matches_get(c, f"/analyses/{aid}/public/gap_public.tif", v)
+    r = c.head(f"/analyses/{aid}/exports/gap.tif", headers=v)
+    assert r.status_code == 403  # a HEAD is refused exactly as its GET
+    assert c.head(f"/ogc/collections/{aid}-gap/map/tiles/WebMercatorQuad/5/15/17", headers=v).status_code == 403
+
+
+def test_tilejson_credits_the_sources_and_has_cache_headers(s):
+    c, v, aid = s.client, s.keys["viewer"], s.analysis_id
+    r = c.get(f"/analyses/{aid}/tilejson/risk.json", headers=v)
+    tj = r.json()
+    for credit in ("UCDP GED (CC BY 4.0)", "WorldPop (CC BY 4.0)", "GeoNames (CC BY 4.0)", "ODbL"):
+        assert credit in tj["attribution"]
+    assert r.headers["cache-control"] == "private, max-age=3600" and "Authorization, X-API-Key" in r.headers["vary"]
