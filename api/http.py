@@ -8,7 +8,7 @@
   file), GeoPackages, zips, MBTiles and PMTiles.
 * **ETag** on every 200 ``application/geo+json`` response that has none: a weak tag of the
   SHA-256 of the body (weak, because the same tag is good for its gzip and identity forms);
-  a GeoJSON file response keeps the file's own tag. A matching ``If-None-Match`` turns the
+  a GeoJSON file response keeps the file's own tag (made weak when the answer is gzipped). A matching ``If-None-Match`` turns the
   response into a 304 without a body, with the same ``ETag`` and cache headers.
 
 ``HEAD`` is answered by the routes themselves (tiles, exports: ``methods=["GET", "HEAD"]``)
@@ -119,30 +119,37 @@ def gzippable(media_type: str) -> bool:
     return not {media, media.partition("/")[0] + "/*"} & set(NOT_GZIPPED)
 
 
-class _NoGzipForHead:
-    """HEAD requests skip gzip (they have no body to compress), so their ``Content-Length`` is
+class _HeadAndEncodings:
+    """Around gzip. A HEAD skips gzip (it has no body to compress), so its ``Content-Length`` is
     the identity body's: the request goes on without ``Accept-Encoding``, and its answer gets
-    the ``Vary: Accept-Encoding`` its GET has."""
+    the ``Vary: Accept-Encoding`` its GET has. A gzipped answer's strong ``ETag`` (a file's) is
+    made weak: a strong tag names one byte sequence, and the gzip form is another."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]}
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]}
 
-        async def vary(message: Message) -> None:
+        async def adjust(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(raw=list(message.get("headers", [])))
                 size = headers.get("content-length")
-                if gzippable(headers.get("content-type", "")) and (size is None or int(size) >= GZIP_MIN_BYTES):
+                if head and gzippable(headers.get("content-type", "")) and (
+                        size is None or int(size) >= GZIP_MIN_BYTES):
                     headers.add_vary_header("Accept-Encoding")
+                tag = headers.get("etag")
+                if headers.get("content-encoding") == "gzip" and tag and not tag.startswith("W/"):
+                    headers["ETag"] = "W/" + tag
                 message = {**message, "headers": headers.raw}
             await send(message)
 
-        await self.app(scope, receive, vary)
+        await self.app(scope, receive, adjust)
 
 
 def install_http(app: FastAPI) -> None:
@@ -150,4 +157,4 @@ def install_http(app: FastAPI) -> None:
     app.add_middleware(_GeoJSONETags)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL,
                        exclude_content_types=NOT_GZIPPED)
-    app.add_middleware(_NoGzipForHead)
+    app.add_middleware(_HeadAndEncodings)

@@ -19,6 +19,7 @@ from api.ogc import documents as docs
 from api.ogc.catalog import (
     FEATURES,
     CollectionRef,
+    FeatureSpec,
     check_surface,
     collection_id,
     done_analyses,
@@ -38,12 +39,37 @@ from api.ogc.query import (
 )
 from api.responses import GeoJSONResponse
 
-__all__ = ["build_router", "OGC_PREFIX"]
+__all__ = ["build_router", "OGC_PREFIX", "EXAMPLES"]
 
 OGC_PREFIX = "/ogc"
 CollectionId = Annotated[str, PathParam(description="<analysis id>-<product>, e.g. an_0123456789ab-zones "
                                                     "(GET /ogc/collections lists them)")]
 TMSId = Annotated[str, PathParam(description="the tile matrix set: WebMercatorQuad")]
+_CID = "an_0123456789ab-zones"
+_LINK = {"href": "/ogc/collections/an_0123456789ab-zones", "rel": "self", "type": "application/json"}
+_FEATURE = {"type": "Feature", "id": "274351", "properties": {"event_id": "274351", "date": "2018-11-01",
+                                                              "event_type": "one_sided", "fatalities": 1.0},
+            "geometry": {"type": "Point", "coordinates": [18.283269, 7.300818]}}
+EXAMPLES: dict[str, Any] = {
+    "landing": {"title": "Vacuum OGC API", "links": [{"href": "/ogc/collections", "rel": "data", "type": "application/json"}]},
+    "conformance": {"conformsTo": ["http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"]},
+    "tms_list": {"tileMatrixSets": [{"id": "WebMercatorQuad", "uri": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"}]},
+    "tms": {"id": "WebMercatorQuad", "crs": "http://www.opengis.net/def/crs/EPSG/0/3857", "tileMatrices": []},
+    "collection": {"id": _CID, "title": "Vacuum zones - MINUSCA demo", "itemType": "feature",
+                   "extent": {"spatial": {"bbox": [[14.4, 2.2, 27.5, 11.0]]}}, "links": [_LINK]},
+    "items": {"type": "FeatureCollection", "features": [_FEATURE], "numberMatched": 116, "numberReturned": 1,
+              "links": [{"href": "/ogc/collections/an_0123456789ab-events/items?limit=1&offset=1", "rel": "next",
+                         "type": "application/geo+json"}]},
+    "item": _FEATURE,
+    "tilesets": {"tilesets": [{"title": "Forecast risk", "dataType": "map", "crs": "http://www.opengis.net/def/crs/EPSG/0/3857"}]},
+    "tileset": {"title": "Forecast risk", "dataType": "map", "tileMatrixSetLimits": [
+        {"tileMatrix": "5", "minTileRow": 14, "maxTileRow": 15, "minTileCol": 17, "maxTileCol": 18}]},
+}
+"""One example per 200 answer (the OpenAPI document shows one for every route)."""
+
+
+def _ok(name: str, media: str = "application/json") -> dict[int | str, dict[str, Any]]:
+    return {200: {"description": "OK", "content": {media: {"example": EXAMPLES[name]}}}}
 
 
 def _bases(request: Request) -> tuple[str, str]:
@@ -58,6 +84,20 @@ def _folder(request: Request, analysis_id: str) -> Path:
     from api.analyses import finished_folder
 
     return finished_folder(request.app.state.services.storage, analysis_id)
+
+
+_EXTENTS: dict[tuple[str, str, bool, int], tuple[Any, Any]] = {}
+"""Extents of feature collections by (folder, product, planner, folder mtime): a finished
+analysis folder does not change, and ``/collections`` would read every product each time."""
+
+
+def _feature_extent(folder: Path, spec: FeatureSpec, who: Identity) -> tuple[Any, Any]:
+    key = (str(folder), spec.name, who.can("planner"), folder.stat().st_mtime_ns)
+    if key not in _EXTENTS:
+        if len(_EXTENTS) > 1024:
+            _EXTENTS.clear()
+        _EXTENTS[key] = _extent(feature_collection(folder, spec, who), spec.date_property)
+    return _EXTENTS[key]
 
 
 def _extent(features: list[dict[str, Any]], date_property: str | None):
@@ -82,8 +122,7 @@ def _collection_docs(request: Request, who: Identity, ref: CollectionRef, title:
                      base: str) -> dict[str, Any]:
     if ref.product in FEATURES:
         spec = FEATURES[ref.product]
-        features = feature_collection(folder, spec, who)
-        return docs.feature_collection_doc(base, ref.id, spec, title, *_extent(features, spec.date_property))
+        return docs.feature_collection_doc(base, ref.id, spec, title, *_feature_extent(folder, spec, who))
     check_surface(ref.product, who)
     info = _surface_info(request, ref.analysis_id, ref.product)
     style = request.app.state.tile_renderer.style(ref.product)
@@ -107,22 +146,22 @@ def _visible(request: Request, who: Identity, ref: CollectionRef) -> Path:
 
 
 def _common_routes(router: APIRouter) -> None:
-    @router.get("", summary="OGC API landing page")
+    @router.get("", summary="OGC API landing page", responses=_ok("landing"))
     def landing(request: Request) -> dict[str, Any]:
         """Links to the conformance classes, the collections, the tile matrix sets and the API definition."""
         base, root = _bases(request)
         return docs.landing(base, root, request.app.title, request.app.version)
 
-    @router.get("/conformance", summary="OGC API conformance classes")
+    @router.get("/conformance", summary="OGC API conformance classes", responses=_ok("conformance"))
     def conformance() -> dict[str, Any]:
         return {"conformsTo": list(docs.CONFORMANCE)}
 
-    @router.get("/tileMatrixSets", summary="Tile matrix sets (WebMercatorQuad)")
+    @router.get("/tileMatrixSets", summary="Tile matrix sets (WebMercatorQuad)", responses=_ok("tms_list"))
     def tile_matrix_sets(request: Request) -> dict[str, Any]:
         return docs.tile_matrix_sets_doc(_bases(request)[0])
 
     @router.get("/tileMatrixSets/{tileMatrixSetId}", summary="A tile matrix set (OGC TMS 2.0 JSON)",
-                responses=error_responses(404))
+                responses={**_ok("tms"), **error_responses(404)})
     def tile_matrix_set(tileMatrixSetId: TMSId) -> dict[str, Any]:  # noqa: N803 - the OGC name
         _check_tms(tileMatrixSetId)
         return docs.tile_matrix_set_doc()
@@ -136,7 +175,9 @@ def _check_tms(tms_id: str) -> None:
 def _collection_routes(router: APIRouter) -> None:
     viewer = [Depends(require("viewer"))]
 
-    @router.get("/collections", dependencies=viewer, responses=error_responses(401),
+    @router.get("/collections", dependencies=viewer, responses={
+        200: {"description": "OK", "content": {"application/json": {"example": {"collections": [EXAMPLES["collection"]]}}}},
+        **error_responses(401)},
                 summary="The collections the caller may see")
     def collections(request: Request, who: Caller) -> dict[str, Any]:
         """Per finished analysis (newest 50): its feature collections and its surfaces' map tile sets."""
@@ -149,7 +190,8 @@ def _collection_routes(router: APIRouter) -> None:
             out += [_collection_docs(request, who, CollectionRef(job.id, n), title, folder, base) for n in names]
         return {"collections": out, "links": [docs.link(f"{base}/collections", "self")]}
 
-    @router.get("/collections/{collectionId}", dependencies=viewer, responses=error_responses(401, 403, 404, 409),
+    @router.get("/collections/{collectionId}", dependencies=viewer,
+                responses={**_ok("collection"), **error_responses(401, 403, 404, 409)},
                 summary="One collection")
     def collection(request: Request, who: Caller, collectionId: CollectionId) -> dict[str, Any]:  # noqa: N803
         ref = parse_collection_id(collectionId)
@@ -162,7 +204,8 @@ def _item_routes(router: APIRouter) -> None:
     viewer = [Depends(require("viewer"))]
 
     @router.get("/collections/{collectionId}/items", dependencies=viewer, response_class=GeoJSONResponse,
-                responses=error_responses(401, 403, 404, 409, 422), summary="Features of a collection (GeoJSON)")
+                responses={**_ok("items", "application/geo+json"), **error_responses(401, 403, 404, 409, 422)},
+                summary="Features of a collection (GeoJSON)")
     def items(request: Request, who: Caller, collectionId: CollectionId,  # noqa: N803
               bbox: Annotated[str | None, Query(description="W,S,E,N in CRS84 degrees")] = None,
               datetime_: Annotated[str | None, Query(alias="datetime", description=(
@@ -188,7 +231,8 @@ def _item_routes(router: APIRouter) -> None:
                                               offset, query))
 
     @router.get("/collections/{collectionId}/items/{featureId}", dependencies=viewer,
-                response_class=GeoJSONResponse, responses=error_responses(401, 403, 404, 409),
+                response_class=GeoJSONResponse,
+                responses={**_ok("item", "application/geo+json"), **error_responses(401, 403, 404, 409)},
                 summary="One feature (GeoJSON)")
     def item(request: Request, who: Caller, collectionId: CollectionId,  # noqa: N803
              featureId: Annotated[str, PathParam(description="the feature's id, as in its items")]) -> GeoJSONResponse:  # noqa: N803
@@ -218,13 +262,14 @@ def _tile_routes(router: APIRouter) -> None:
         return ref
 
     @router.get("/collections/{collectionId}/map/tiles", dependencies=viewer,
-                responses=error_responses(401, 403, 404, 409), summary="Map tile sets of a surface")
+                responses={**_ok("tilesets"), **error_responses(401, 403, 404, 409)}, summary="Map tile sets of a surface")
     def tilesets(request: Request, who: Caller, collectionId: CollectionId) -> dict[str, Any]:  # noqa: N803
         ref = surface_of(request, who, collectionId)
         return docs.tilesets_doc(_bases(request)[0], ref.id, request.app.state.tile_renderer.style(ref.product).title)
 
     @router.get("/collections/{collectionId}/map/tiles/{tileMatrixSetId}", dependencies=viewer,
-                responses=error_responses(401, 403, 404, 409), summary="Tile set metadata (WebMercatorQuad)")
+                responses={**_ok("tileset"), **error_responses(401, 403, 404, 409)},
+                summary="Tile set metadata (WebMercatorQuad)")
     def tileset(request: Request, who: Caller, collectionId: CollectionId,  # noqa: N803
                 tileMatrixSetId: TMSId) -> dict[str, Any]:  # noqa: N803
         _check_tms(tileMatrixSetId)
@@ -236,7 +281,7 @@ def _tile_routes(router: APIRouter) -> None:
     tile_path = "/collections/{collectionId}/map/tiles/{tileMatrixSetId}/{z}/{y}/{x}"
 
     @router.get(tile_path, dependencies=viewer, response_class=Response,
-                responses={200: {"content": {"image/png": {}}, "description": "a PNG tile"},
+                responses={200: {"content": {"image/png": {"example": "(binary 256x256 PNG)"}}, "description": "a PNG tile"},
                            304: {"description": "not modified"}, **error_responses(401, 403, 404, 409, 422)},
                 summary="A map tile (z/y/x: row before column)")
     @router.head(tile_path, dependencies=viewer, include_in_schema=False)
@@ -259,7 +304,9 @@ def _tile_routes(router: APIRouter) -> None:
 
 def _wmts_route(router: APIRouter) -> None:
     @router.get("/wmts/1.0.0/WMTSCapabilities.xml", dependencies=[Depends(require("viewer"))],
-                response_class=Response, responses={200: {"content": {"application/xml": {}}}, **error_responses(401)},
+                response_class=Response, responses={200: {"description": "OK", "content": {"application/xml": {
+                    "example": "<Capabilities xmlns=\"http://www.opengis.net/wmts/1.0\" version=\"1.0.0\">...</Capabilities>"}}},
+                    **error_responses(401)},
                 summary="WMTS 1.0.0 capabilities of the same tiles")
     def wmts(request: Request, who: Caller) -> Response:
         """One layer per surface the caller may tile (newest 50 finished analyses), RESTful tile URLs."""
