@@ -13,6 +13,8 @@ import pytest
 
 IDENTITY = {"Accept-Encoding": "identity"}
 GZIP = {"Accept-Encoding": "gzip"}
+pytestmark = pytest.mark.slow  # one small analysis (tests/served_analysis.py) for the whole module
+
 SAME_ON_HEAD = ("content-type", "content-length", "etag", "cache-control", "vary", "accept-ranges", "last-modified",
                 "content-disposition", "content-encoding")
 
@@ -124,3 +126,23 @@ def test_tilejson_credits_the_sources_and_has_cache_headers(s):
     for credit in ("UCDP GED (CC BY 4.0)", "WorldPop (CC BY 4.0)", "GeoNames (CC BY 4.0)", "ODbL"):
         assert credit in tj["attribution"]
     assert r.headers["cache-control"] == "private, max-age=3600" and "Authorization, X-API-Key" in r.headers["vary"]
+
+
+def test_gdal_reads_a_cog_export_over_http(s):
+    """GDAL's /vsicurl/ (a real range-reading client, over uvicorn) reads the planner's gap COG as the file holds it."""
+    import numpy as np
+    import rasterio
+    from rasterio.io import MemoryFile
+
+    from tests.served_analysis import live_server
+
+    c, p, aid = s.client, s.keys["planner"], s.analysis_id
+    with MemoryFile(c.get(f"/analyses/{aid}/exports/gap.tif", headers=p).content) as mf, mf.open() as ds:
+        want, profile = ds.read(1), (ds.width, ds.height, ds.crs, ds.transform)
+    with live_server(c.app) as url, rasterio.Env(GDAL_HTTP_HEADERS=f"X-API-Key: {p['X-API-Key']}",
+                                                 GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR",
+                                                 CPL_VSIL_CURL_ALLOWED_EXTENSIONS=".tif"):
+        with rasterio.open(f"/vsicurl/{url}/analyses/{aid}/exports/gap.tif") as ds:
+            got = ds.read(1)
+            assert (ds.width, ds.height, ds.crs, ds.transform) == profile
+    np.testing.assert_array_equal(got, want)

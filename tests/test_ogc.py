@@ -81,6 +81,7 @@ def _collections(served, role):
     return {c["id"]: c for c in cols if c["id"].startswith(served.analysis_id + "-")}
 
 
+@pytest.mark.slow
 def test_conformance_classes_and_landing_links_answer(served_demo):
     c, v = served_demo.client, served_demo.keys["viewer"]
     conf = set(_get(c, "/ogc/conformance", {}).json()["conformsTo"])
@@ -92,6 +93,7 @@ def test_conformance_classes_and_landing_links_answer(served_demo):
         _get(c, links[rel], v)
 
 
+@pytest.mark.slow
 def test_each_role_lists_exactly_its_collections(served_demo):
     aid = served_demo.analysis_id
     viewer, planner = _collections(served_demo, "viewer"), _collections(served_demo, "planner")
@@ -101,6 +103,7 @@ def test_each_role_lists_exactly_its_collections(served_demo):
         f"{aid}-{p}" for p in ("zones", "admin_summary", "events", "sites")}
 
 
+@pytest.mark.slow
 def test_a_viewer_is_refused_every_planner_collection(served_demo):
     c, v, aid = served_demo.client, served_demo.keys["viewer"], served_demo.analysis_id
     for product in PLANNER_ONLY:
@@ -117,6 +120,7 @@ def test_a_viewer_is_refused_every_planner_collection(served_demo):
                  headers=served_demo.keys["planner"]).status_code in (200, 404)  # the role passes; 404 off the area
 
 
+@pytest.mark.slow
 def test_items_bbox_limit_and_next_links_match_the_data(served_demo):
     c, p, aid = served_demo.client, served_demo.keys["planner"], served_demo.analysis_id
     events = _get(c, f"/analyses/{aid}/exports/events.geojson", p).json()["features"]
@@ -135,6 +139,7 @@ def test_items_bbox_limit_and_next_links_match_the_data(served_demo):
     assert sorted(got) == sorted(inside) and pages == math.ceil(len(inside) / 5)
 
 
+@pytest.mark.slow
 def test_datetime_filters_events_by_their_date(served_demo):
     c, v, aid = served_demo.client, served_demo.keys["viewer"], served_demo.analysis_id
     events = _get(c, f"/ogc/collections/{aid}-events/items", v, limit=10000).json()["features"]
@@ -149,6 +154,7 @@ def test_datetime_filters_events_by_their_date(served_demo):
     assert r.status_code == 422 and "events only" in r.json()["detail"]
 
 
+@pytest.mark.slow
 def test_one_item_is_the_feature_of_the_list(served_demo):
     c, v, aid = served_demo.client, served_demo.keys["viewer"], served_demo.analysis_id
     sites = _get(c, f"/ogc/collections/{aid}-sites/items", v, limit=3).json()["features"]
@@ -159,6 +165,7 @@ def test_one_item_is_the_feature_of_the_list(served_demo):
     assert c.get(f"/ogc/collections/{aid}-sites/items/nope", headers=v).status_code == 404
 
 
+@pytest.mark.slow
 def test_viewer_zones_are_the_public_blocks(served_demo):
     c, v, aid = served_demo.client, served_demo.keys["viewer"], served_demo.analysis_id
     public = _get(c, f"/analyses/{aid}/zones", v).json()["features"]
@@ -175,6 +182,7 @@ def _tile_xy(lon, lat, z):
     return x, y
 
 
+@pytest.mark.slow
 def test_tileset_limits_and_tiles_are_those_of_the_xyz_routes(served_demo):
     c, v, aid = served_demo.client, served_demo.keys["viewer"], served_demo.analysis_id
     tj = _get(c, f"/analyses/{aid}/tilejson/risk.json", v).json()
@@ -203,6 +211,7 @@ def test_tileset_limits_and_tiles_are_those_of_the_xyz_routes(served_demo):
 # ============================================================================ a real client: OWSLib over HTTP
 
 
+@pytest.mark.slow
 def test_owslib_lists_collections_and_fetches_items_and_tiles(served_demo):
     from owslib.ogcapi.features import Features
     from owslib.wmts import WebMapTileService
@@ -289,6 +298,7 @@ def _leaks(texts: dict[str, str], bases: list[dict], public: np.ndarray, radius_
     return out
 
 
+@pytest.mark.slow
 def test_a_viewer_walking_every_collection_and_item_finds_no_base(served_demo):
     c, aid = served_demo.client, served_demo.analysis_id
     bases = _get(c, f"/analyses/{aid}/exports/bases.geojson", served_demo.keys["admin"]).json()["features"]
