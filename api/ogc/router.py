@@ -44,6 +44,8 @@ __all__ = ["build_router", "OGC_PREFIX", "EXAMPLES"]
 OGC_PREFIX = "/ogc"
 CollectionId = Annotated[str, PathParam(description="<analysis id>-<product>, e.g. an_0123456789ab-zones "
                                                     "(GET /ogc/collections lists them)")]
+MapCollectionId = Annotated[str, PathParam(description="<analysis id>-<surface>, e.g. an_0123456789ab-risk "
+                                                       "(the collections with a map/tiles link)")]
 TMSId = Annotated[str, PathParam(description="the tile matrix set: WebMercatorQuad")]
 _CID = "an_0123456789ab-zones"
 _LINK = {"href": "/ogc/collections/an_0123456789ab-zones", "rel": "self", "type": "application/json"}
@@ -261,31 +263,31 @@ def _tile_routes(router: APIRouter) -> None:
         _visible(request, who, ref)
         return ref
 
-    @router.get("/collections/{collectionId}/map/tiles", dependencies=viewer,
+    @router.get("/collections/{mapCollectionId}/map/tiles", dependencies=viewer,
                 responses={**_ok("tilesets"), **error_responses(401, 403, 404, 409)}, summary="Map tile sets of a surface")
-    def tilesets(request: Request, who: Caller, collectionId: CollectionId) -> dict[str, Any]:  # noqa: N803
-        ref = surface_of(request, who, collectionId)
+    def tilesets(request: Request, who: Caller, mapCollectionId: MapCollectionId) -> dict[str, Any]:  # noqa: N803
+        ref = surface_of(request, who, mapCollectionId)
         return docs.tilesets_doc(_bases(request)[0], ref.id, request.app.state.tile_renderer.style(ref.product).title)
 
-    @router.get("/collections/{collectionId}/map/tiles/{tileMatrixSetId}", dependencies=viewer,
+    @router.get("/collections/{mapCollectionId}/map/tiles/{tileMatrixSetId}", dependencies=viewer,
                 responses={**_ok("tileset"), **error_responses(401, 403, 404, 409)},
                 summary="Tile set metadata (WebMercatorQuad)")
-    def tileset(request: Request, who: Caller, collectionId: CollectionId,  # noqa: N803
+    def tileset(request: Request, who: Caller, mapCollectionId: MapCollectionId,  # noqa: N803
                 tileMatrixSetId: TMSId) -> dict[str, Any]:  # noqa: N803
         _check_tms(tileMatrixSetId)
-        ref = surface_of(request, who, collectionId)
+        ref = surface_of(request, who, mapCollectionId)
         info = _surface_info(request, ref.analysis_id, ref.product)
         return docs.tileset_doc(_bases(request)[0], ref.id, info["name"], info["bounds"], info["minzoom"],
                                 info["maxzoom"])
 
-    tile_path = "/collections/{collectionId}/map/tiles/{tileMatrixSetId}/{z}/{y}/{x}"
+    tile_path = "/collections/{mapCollectionId}/map/tiles/{tileMatrixSetId}/{z}/{y}/{x}"
 
     @router.get(tile_path, dependencies=viewer, response_class=Response,
                 responses={200: {"content": {"image/png": {"example": "(binary 256x256 PNG)"}}, "description": "a PNG tile"},
                            304: {"description": "not modified"}, **error_responses(401, 403, 404, 409, 422)},
                 summary="A map tile (z/y/x: row before column)")
     @router.head(tile_path, dependencies=viewer, include_in_schema=False)
-    async def tile(request: Request, who: Caller, collectionId: CollectionId, tileMatrixSetId: TMSId,  # noqa: N803
+    async def tile(request: Request, who: Caller, mapCollectionId: MapCollectionId, tileMatrixSetId: TMSId,  # noqa: N803
                    z: int, y: int, x: int) -> Response:
         """The same PNG as ``/analyses/{id}/tiles/{surface}/{z}/{x}/{y}.png``, with its ETag and cache headers."""
         from starlette.concurrency import run_in_threadpool
@@ -293,10 +295,10 @@ def _tile_routes(router: APIRouter) -> None:
         from api.tiles.router import tile_response
 
         _check_tms(tileMatrixSetId)
-        product = parse_collection_id(collectionId).product
+        product = parse_collection_id(mapCollectionId).product
         if product not in FEATURES:
             request.app.state.tile_renderer.check(product, z, x, y)  # before any lookup
-        ref = await run_in_threadpool(surface_of, request, who, collectionId)
+        ref = await run_in_threadpool(surface_of, request, who, mapCollectionId)
         return await tile_response(request, request.app.state.tile_renderer, request.app.state.tile_resolve,
                                    "analysis", ref.analysis_id, None, ref.product, z, x, y,
                                    tile_cache_headers(request, ref.product))
