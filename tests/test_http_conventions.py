@@ -119,6 +119,33 @@ def test_head_on_tiles_and_exports_has_the_get_headers_and_no_body(s):
     assert c.head(f"/ogc/collections/{aid}-gap/map/tiles/WebMercatorQuad/5/15/17", headers=v).status_code == 403
 
 
+def test_every_head_route_has_the_dependencies_of_its_get(tmp_path):
+    """HEAD routes are not in the roles table (tests/test_api.py walks GETs): each must sit on a
+    GET route of the same path with the same role check, so a HEAD is refused as its GET."""
+    from fastapi.routing import iter_route_contexts
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    app = create_app(Settings(workspace=tmp_path, _env_file=None))  # routes only: no lifespan
+    routes = [rc for rc in iter_route_contexts(app.routes) if hasattr(rc, "dependant")]
+    gets = {rc.path: rc for rc in routes if "GET" in rc.methods}
+    heads = [rc for rc in routes if rc.methods == {"HEAD"}]
+    assert {rc.path for rc in heads} == {
+        "/analyses/{analysis_id}/tiles/{surface}/{z}/{x}/{y}.png",
+        "/scenarios/{scenario_id}/phases/{phase}/tiles/{surface}/{z}/{x}/{y}.png",
+        "/analyses/{analysis_id}/exports/{filename}", "/analyses/{analysis_id}/public/{filename}",
+        "/scenarios/{scenario_id}/exports/{filename}",
+        "/ogc/collections/{mapCollectionId}/map/tiles/{tileMatrixSetId}/{z}/{y}/{x}"}
+
+    def checks(rc):  # require(role) makes a new function per route, named require_<role>
+        return [d.call.__name__ for d in rc.dependant.dependencies]
+
+    for head in heads:
+        assert checks(head) == checks(gets[head.path]), head.path
+        assert {"require_viewer", "require_planner", "require_surface_access"} & set(checks(head)), head.path
+
+
 def test_tilejson_credits_the_sources_and_has_cache_headers(s):
     c, v, aid = s.client, s.keys["viewer"], s.analysis_id
     r = c.get(f"/analyses/{aid}/tilejson/risk.json", headers=v)
