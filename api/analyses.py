@@ -511,6 +511,7 @@ def build_router() -> APIRouter:
         folder = finished_folder(s.storage, analysis_id)
         return [{**e, "url": f"/analyses/{analysis_id}/exports/{e['file']}"} for e in export_catalogue(folder)]
 
+    @router.head("/{analysis_id}/exports/{filename}", dependencies=[Depends(require("planner"))], include_in_schema=False)
     @router.get("/{analysis_id}/exports/{filename}", dependencies=[Depends(require("planner"))],
                 response_class=FileResponse, responses={
         200: {"description": "the file",
@@ -544,6 +545,7 @@ def build_router() -> APIRouter:
         folder = finished_folder(s.storage, analysis_id)
         return [{**e, "url": f"/analyses/{analysis_id}/public/{e['file']}"} for e in public_catalogue(folder)]
 
+    @router.head("/{analysis_id}/public/{filename}", dependencies=[Depends(require("viewer"))], include_in_schema=False)
     @router.get("/{analysis_id}/public/{filename}", dependencies=[Depends(require("viewer"))],
                 response_class=FileResponse, responses={
         200: {"description": "the file",

@@ -21,7 +21,10 @@ from fastapi.openapi.utils import get_openapi
 from api.auth import require_surface_access, tile_cache_headers, tile_url
 from api.deps import Services
 from api.errors import NotFoundError, error_body, error_responses, install_error_handlers
+from api.http import install_http
 from api.jobs import JOB_KINDS, JobManager, load_job_kinds
+from api.ogc import build_router as ogc_router
+from api.ogc.catalog import ATTRIBUTION
 from api.security import install_security
 from api.settings import Settings
 from api.storage import StorageConfig
@@ -84,7 +87,9 @@ def _mount_map(app: FastAPI) -> None:
 def _mount_tiles(app: FastAPI) -> None:
     from api.tiles import TileRenderer, tiles_router
 
-    app.include_router(tiles_router(make_resolver(app), renderer=TileRenderer(),
+    renderer, resolve = TileRenderer(), make_resolver(app)
+    app.state.tile_renderer, app.state.tile_resolve = renderer, resolve  # the one renderer: api.ogc's tiles too
+    app.include_router(tiles_router(resolve, renderer=renderer, attribution=ATTRIBUTION,
                                     dependencies=[Depends(require_surface_access)],
                                     cache_headers=tile_cache_headers, tile_url=tile_url),
                        responses=error_responses(401, 403))  # require_surface_access: no key, or a role without the surface
@@ -194,7 +199,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(plans.router)
     app.include_router(editor.router)
     _mount_tiles(app)
+    app.include_router(ogc_router())
     _mount_map(app)
+    install_http(app)
     install_security(app, settings)
     app.openapi = _custom_openapi(app)  # type: ignore[method-assign]
     return app

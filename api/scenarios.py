@@ -607,6 +607,7 @@ def build_router() -> APIRouter:
         return [{**{k: v for k, v in e.items() if k != "source"}, "url": f"/scenarios/{scenario_id}/exports/{e['file']}"}
                 for e in export_catalogue(folder)]
 
+    @router.head("/{scenario_id}/exports/{filename}", dependencies=[Depends(require("planner"))], include_in_schema=False)
     @router.get("/{scenario_id}/exports/{filename}", dependencies=[Depends(require("planner"))],
                 response_class=FileResponse, responses={
         200: {"description": "the file",

@@ -246,3 +246,13 @@ def zones_by_hand(gap_tif: Path, threshold: float, min_area_km2: float) -> np.nd
     labels, n = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:] * cell_km2
     return np.sort(areas[areas >= min_area_km2 - 1e-9])[::-1]
+
+
+@pytest.fixture(scope="session")
+def served_demo(tmp_path_factory):
+    """A small demo analysis served in-process with viewer and planner keys
+    (:mod:`tests.served_analysis`), shared by the OGC API and HTTP-conventions tests."""
+    from tests.served_analysis import served_analysis
+
+    with served_analysis(tmp_path_factory.mktemp("served")) as served:
+        yield served

@@ -273,7 +273,8 @@ ROLES_BELOW = {"none": (), "viewer": (None,), "planner": (None, "viewer"), "admi
 
 PATH_PARAMS = {"layer_id": "ly_nope", "analysis_id": "an_nope", "scenario_id": "sc_nope", "key_id": "nope",
                "filename": "summary.json", "phase": "1", "surface": "threat", "z": "0", "x": "0", "y": "0",
-               "path": "leaflet/leaflet.css", "plan_id": "pl_nope"}
+               "path": "leaflet/leaflet.css", "collectionId": "an_nope-zones", "featureId": "1", "mapCollectionId": "an_nope-risk",
+               "tileMatrixSetId": "WebMercatorQuad", "plan_id": "pl_nope"}
 
 
 def documented_roles() -> dict[tuple[str, str], str]:

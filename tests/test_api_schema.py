@@ -87,7 +87,9 @@ def world(tmp_path_factory):
         viewer = {"X-API-Key": r.json()["key"]}
         ids = {"analysis_id": st["id"], "scenario_id": sc["id"], "layer_id": layers["towns"], "phase": 1,
                "surface": "gap", "filename": "summary.json",
-               "z": 6, "x": 35, "y": 30}  # the z6 tile over Bangui's east (21 E, 6.5 N), inside the grid
+               "z": 6, "x": 35, "y": 30,  # the z6 tile over Bangui's east (21 E, 6.5 N), inside the grid
+               "collectionId": f"{st['id']}-events", "featureId": "274351",  # an event of the window (GED id)
+               "mapCollectionId": f"{st['id']}-risk", "tileMatrixSetId": "WebMercatorQuad"}
         yield client.app, ids, viewer
 
 

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from .errors import TILE_ERROR_STATUS
 from .render import MAX_ZOOM, TileRenderer
 
-__all__ = ["tiles_router", "add_tile_error_handlers", "CACHE_CONTROL", "Resolver", "CacheHeaders", "TileURL"]
+__all__ = ["tiles_router", "tile_response", "add_tile_error_handlers", "CACHE_CONTROL", "Resolver", "CacheHeaders", "TileURL"]
 
 Resolver = Callable[[str, str, "int | None", str], Path]
 CacheHeaders = Callable[[Request, str], dict[str, str]]
@@ -57,6 +57,35 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
     return False
 
 
+async def tile_response(request: Request, renderer: TileRenderer, resolve: Resolver, kind: str, owner_id: str,
+                        phase: int | None, surface: str, z: int, x: int, y: int, cache: dict[str, str], *,
+                        resolve_in_threadpool: bool = True) -> Response:
+    """The PNG tile ``z/x/y`` of a stored surface with its ``ETag`` and ``cache`` headers, or a
+    304 for a matching ``If-None-Match``: the one tile path of the XYZ and the OGC API routes."""
+    renderer.check(surface, z, x, y)  # before any lookup
+    if resolve_in_threadpool:
+        path = await run_in_threadpool(resolve, kind, owner_id, phase, surface)
+    else:
+        path = resolve(kind, owner_id, phase, surface)
+    fid = renderer.file_id(path)
+    key = None
+    hit = renderer.cached(fid, surface, z, x, y)
+    if hit is not None:
+        png, etag = hit
+    else:
+        key = renderer.tile_key(fid, surface, z, x, y, open_file=False)
+        if key is None:  # a file not seen before: reading its metadata blocks
+            key = await run_in_threadpool(renderer.tile_key, fid, surface, z, x, y)
+        etag = key.etag
+    headers = {"ETag": etag, **cache}
+    inm = request.headers.get("if-none-match")
+    if inm and _etag_matches(inm, etag):
+        return Response(status_code=304, headers=headers)  # nothing rendered
+    if key is not None:
+        png = await run_in_threadpool(renderer.render_key, key)
+    return Response(png, media_type="image/png", headers=headers)
+
+
 def tiles_router(
     resolve: Resolver,
     *,
@@ -65,6 +94,7 @@ def tiles_router(
     resolve_in_threadpool: bool = True,
     cache_headers: CacheHeaders | None = None,
     tile_url: TileURL | None = None,
+    attribution: str | None = None,
 ) -> APIRouter:
     """Routes for PNG tiles, TileJSON and legends; ``dependencies`` (e.g. auth) apply to all.
 
@@ -75,7 +105,9 @@ def tiles_router(
 
     ``cache_headers`` gives each response's cache headers (default: :data:`CACHE_CONTROL`);
     ``tile_url`` builds the tile URL of a TileJSON from its path (default: ``request.url_for``,
-    from the ``Host`` header; without it ``?signed=1`` has no effect).
+    from the ``Host`` header; without it ``?signed=1`` has no effect). ``attribution`` is the
+    TileJSON's credit line for the sources (their licences, CC BY and ODbL, ask for it).
+    Tiles answer ``HEAD`` with the GET's headers and no body.
     """
 
     def caching(request: Request, surface: str) -> dict[str, str]:
@@ -85,37 +117,19 @@ def tiles_router(
 
     async def tile(request: Request, kind: str, owner_id: str, phase: int | None,
                    surface: str, z: int, x: int, y: int) -> Response:
-        renderer.check(surface, z, x, y)  # before any lookup
-        if resolve_in_threadpool:
-            path = await run_in_threadpool(resolve, kind, owner_id, phase, surface)
-        else:
-            path = resolve(kind, owner_id, phase, surface)
-        fid = renderer.file_id(path)
-        key = None
-        hit = renderer.cached(fid, surface, z, x, y)
-        if hit is not None:
-            png, etag = hit
-        else:
-            key = renderer.tile_key(fid, surface, z, x, y, open_file=False)
-            if key is None:  # a file not seen before: reading its metadata blocks
-                key = await run_in_threadpool(renderer.tile_key, fid, surface, z, x, y)
-            etag = key.etag
-        headers = {"ETag": etag, **caching(request, surface)}
-        inm = request.headers.get("if-none-match")
-        if inm and _etag_matches(inm, etag):
-            return Response(status_code=304, headers=headers)  # nothing rendered
-        if key is not None:
-            png = await run_in_threadpool(renderer.render_key, key)
-        return Response(png, media_type="image/png", headers=headers)
+        return await tile_response(request, renderer, resolve, kind, owner_id, phase, surface, z, x, y,
+                                   caching(request, surface), resolve_in_threadpool=resolve_in_threadpool)
 
     @router.get("/analyses/{analysis_id}/tiles/{surface}/{z}/{x}/{y}.png", name="analysis_tile",
                 response_class=Response, responses=_PNG)
+    @router.head("/analyses/{analysis_id}/tiles/{surface}/{z}/{x}/{y}.png", include_in_schema=False)
     async def analysis_tile(request: Request, analysis_id: str, surface: str, z: Z, x: X, y: Y) -> Response:
         """A 256x256 PNG tile of a surface of a stored analysis (WebMercatorQuad z/x/y)."""
         return await tile(request, "analysis", analysis_id, None, surface, z, x, y)
 
     @router.get("/scenarios/{scenario_id}/phases/{phase}/tiles/{surface}/{z}/{x}/{y}.png",
                 name="scenario_tile", response_class=Response, responses=_PNG)
+    @router.head("/scenarios/{scenario_id}/phases/{phase}/tiles/{surface}/{z}/{x}/{y}.png", include_in_schema=False)
     async def scenario_tile(request: Request, scenario_id: str, phase: int, surface: str,
                             z: Z, x: X, y: Y) -> Response:
         """A PNG tile of a surface of one phase of a stored scenario."""
@@ -135,7 +149,8 @@ def tiles_router(
         if "token=" in url:  # a capability: never stored by any cache
             headers = {"Cache-Control": "no-store", "Vary": "Authorization, X-API-Key"}
         response.headers.update(headers)
-        return renderer.tilejson(path, surface, url)
+        doc = renderer.tilejson(path, surface, url)
+        return {**doc, "attribution": attribution} if attribution else doc
 
     @router.get("/analyses/{analysis_id}/tilejson/{surface}.json", name="analysis_tilejson")
     def analysis_tilejson(request: Request, response: Response, analysis_id: str, surface: str,
