@@ -132,6 +132,7 @@ def _umask_mode(path: str) -> None:
 def read_pmtiles(path: str | os.PathLike[str]) -> tuple[dict, dict, dict[tuple[int, int, int], bytes]]:
     """(header, metadata, {(z, x, y): tile bytes}) of a PMTiles file, read with the ``pmtiles`` package's reader."""
     from pmtiles.reader import MemorySource, Reader, all_tiles
+    from pmtiles.tile import MagicNumberNotFound, SpecVersionUnsupported
 
     p = Path(path)
     if not p.is_file():
@@ -141,6 +142,6 @@ def read_pmtiles(path: str | os.PathLike[str]) -> tuple[dict, dict, dict[tuple[i
     reader = Reader(src)
     try:
         header, metadata = reader.header(), reader.metadata()
-    except (ValueError, OSError, EOFError, struct.error) as exc:  # a foreign file: bad magic, gzip or JSON
+    except (MagicNumberNotFound, SpecVersionUnsupported, ValueError, OSError, EOFError, struct.error) as exc:
         raise LayerError(f"{p} is not a PMTiles v3 file: {exc}") from None
     return header, metadata, {(z, x, y): data for (z, x, y), data in all_tiles(src)}
