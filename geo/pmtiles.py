@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, LayerError
-from .pyramid import pyramid_tiles, render_batch
+from .pyramid import default_mode, pyramid_tiles, render_batch
 from .tiles import RENDER_VERSION, TILE_SIZE, CogInfo, tile_palette
 
 __all__ = ["PMTilesInfo", "package_zooms", "write_pmtiles", "read_pmtiles", "EARTH_CIRCUMFERENCE_M", "MAX_PACKAGE_ZOOM"]
@@ -114,19 +114,12 @@ def write_pmtiles(cog: str | os.PathLike[str], out: str | os.PathLike[str], *, s
                 "description": f"{style.title} ({style.unit}), legend classes {list(style.labels)}",
                 "surface": surface, "render_version": RENDER_VERSION, "tile_size": TILE_SIZE,
             })
-        _umask_mode(tmp)
+        os.chmod(tmp, default_mode())
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return PMTilesInfo(out, surface, minzoom, maxzoom, len(tiles), (w, s, e, n), out.stat().st_size)
-
-
-def _umask_mode(path: str) -> None:
-    """Give a mkstemp file (0600) the mode a plain ``open`` would: 0666 less the umask."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
 
 
 def read_pmtiles(path: str | os.PathLike[str]) -> tuple[dict, dict, dict[tuple[int, int, int], bytes]]:
