@@ -18,8 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("package", help="write an offline field package (HTML viewer + PMTiles) of an analysis",
                        description="Write one folder (or zip) a field office opens from a USB stick with no "
                                    "network: index.html, the surfaces as PMTiles, zones and the admin table. "
-                                   "Viewer-safe unless --full.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                   "Viewer-safe unless --full.")
     p.add_argument("analysis", type=Path, help="analysis folder (written by `vacuum analyze` or `vacuum demo`)")
     p.add_argument("--out", type=Path, required=True, help="package folder to write (with --zip: the zip file)")
     p.add_argument("--zip", action="store_true", help="write one zip file (OUT.zip) instead of a folder")

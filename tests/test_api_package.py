@@ -15,12 +15,12 @@ import time
 import zipfile
 
 import pytest
+from conftest import make_keys, upload_demo_layers
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
 from api.testing import ADMIN_KEY
-from conftest import make_keys, upload_demo_layers
 from geo.pmtiles import read_pmtiles
 from geo.pyramid import render_pyramid
 

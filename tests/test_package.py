@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from affine import Affine
+from conftest import DEMO, ROOT, skip_or_fail
 from PIL import Image
 
-from conftest import DEMO, ROOT, skip_or_fail
 from geo.errors import ConfigError, LayerError
 from geo.grid import Grid, equal_area_crs
 from geo.pmtiles import package_zooms, read_pmtiles, write_pmtiles
