@@ -1,8 +1,8 @@
 """Tile pyramids of a surface COG as one PMTiles v3 file (for the offline field package).
 
 The tiles are the ones ``vacuum pyramid`` writes into MBTiles and the live routes serve:
-drawn by the one renderer, :class:`geo.tiles.CogTiler` (through
-:func:`geo.pyramid.render_batch`), so a PMTiles tile is the live tile byte for byte. The
+drawn by the one renderer, :class:`geo.tiles.CogTiler` (set up as
+:func:`geo.pyramid.render_batch` sets it up), so a PMTiles tile is the live tile byte for byte. The
 file is written by the ``pmtiles`` package's writer (tiles in tile-id order, so the
 archive is clustered), under a temporary name and moved into place.
 
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, LayerError
-from .pyramid import default_mode, pyramid_tiles, render_batch
-from .tiles import RENDER_VERSION, TILE_SIZE, CogInfo, tile_palette
+from .pyramid import PYRAMID_RESAMPLING, default_mode, pyramid_tiles
+from .tiles import RENDER_VERSION, TILE_SIZE, CogTiler, TileOutsideBoundsError, file_version, tile_palette
 
 __all__ = ["PMTilesInfo", "package_zooms", "write_pmtiles", "read_pmtiles", "EARTH_CIRCUMFERENCE_M", "MAX_PACKAGE_ZOOM"]
 
@@ -83,13 +83,19 @@ def write_pmtiles(cog: str | os.PathLike[str], out: str | os.PathLike[str], *, s
     style = tile_palette(surface).style  # unknown surface: fail before any work
     if not Path(path).is_file():
         raise LayerError(f"surface raster {path} does not exist")
-    bounds = CogInfo(path).lonlat_bounds
-    wanted = pyramid_tiles(bounds, minzoom, maxzoom)
     tiles = []
-    for i in range(0, len(wanted), 256):
-        tiles += render_batch(path, surface, wanted[i:i + 256])
-        if progress:
-            progress(min(i + 256, len(wanted)), len(wanted))
+    # one renderer for the file (its footprint and overviews read once), set up as geo.pyramid's batches
+    with CogTiler(tile_size=TILE_SIZE, resampling=PYRAMID_RESAMPLING, max_open=4, max_files=1) as tiler:
+        bounds = tiler.info(path).lonlat_bounds
+        wanted = pyramid_tiles(bounds, minzoom, maxzoom)
+        version = file_version(path)
+        for i, (z, x, y) in enumerate(wanted, 1):
+            try:
+                tiles.append((z, x, y, tiler.render(path, surface, z, x, y, version=version)))
+            except TileOutsideBoundsError:  # in the footprint's lon/lat box, not in the footprint
+                pass
+            if progress and (i % 64 == 0 or i == len(wanted)):
+                progress(i, len(wanted))
     if not tiles:
         raise LayerError(f"{path}: no tile of zoom {minzoom}..{maxzoom} meets the surface")
     tiles.sort(key=lambda t: zxy_to_tileid(t[0], t[1], t[2]))

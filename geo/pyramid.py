@@ -44,10 +44,12 @@ from .tiles import (
     tile_palette,
 )
 
-__all__ = ["default_mode", "pyramid_tiles", "render_batch", "render_pyramid", "pyramid_matches", "MBTilesReader", "TILE_SIZE"]
+__all__ = ["PYRAMID_RESAMPLING", "default_mode", "pyramid_tiles", "render_batch", "render_pyramid", "pyramid_matches", "MBTilesReader", "TILE_SIZE"]
 
 _TMS = morecantile.tms.get("WebMercatorQuad")
-_RESAMPLING: Resampling = "nearest"
+PYRAMID_RESAMPLING: Resampling = "nearest"
+"""How pre-rendered tiles (MBTiles here, PMTiles in :mod:`geo.pmtiles`) are resampled."""
+_RESAMPLING = PYRAMID_RESAMPLING
 
 
 def default_mode() -> int:
