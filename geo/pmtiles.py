@@ -26,7 +26,14 @@ from pathlib import Path
 
 from .errors import ConfigError, LayerError
 from .pyramid import PYRAMID_RESAMPLING, default_mode, pyramid_tiles
-from .tiles import RENDER_VERSION, TILE_SIZE, CogTiler, TileOutsideBoundsError, file_version, tile_palette
+from .tiles import (
+    RENDER_VERSION,
+    TILE_SIZE,
+    CogTiler,
+    TileOutsideBoundsError,
+    file_version,
+    tile_palette,
+)
 
 __all__ = ["PMTilesInfo", "package_zooms", "write_pmtiles", "read_pmtiles", "EARTH_CIRCUMFERENCE_M", "MAX_PACKAGE_ZOOM"]
 

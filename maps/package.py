@@ -40,6 +40,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypedDict
 
 from geo import __version__
 from geo.errors import ConfigError, LayerError
@@ -47,7 +48,7 @@ from geo.legend import STYLES
 from geo.pmtiles import PMTilesInfo, package_zooms, write_pmtiles
 from geo.public import PUBLIC_RASTERS, ensure_public
 
-__all__ = ["FieldPackage", "PackageContents", "package_contents", "build_package", "render_index",
+__all__ = ["FieldPackage", "PackageContents", "PackageData", "PackageLayer", "package_contents", "build_package", "render_index",
            "FULL_SURFACES", "MANIFEST_KIND", "ADMIN_COLUMNS"]
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -65,6 +66,31 @@ _LIB = (("leaflet/leaflet.js", "leaflet/leaflet.js"), ("leaflet/leaflet.css", "l
         ("leaflet/LICENSE", "leaflet/LICENSE"), ("pmtiles/pmtiles.js", "pmtiles/pmtiles.js"),
         ("pmtiles/LICENSE", "pmtiles/LICENSE"), ("package/viewer.js", "viewer.js"),
         ("package/viewer.css", "viewer.css"))
+
+
+class PackageLayer(TypedDict):
+    """One surface of ``data/package.js``: its PMTiles archive is ``VACUUM_PMTILES[name]``."""
+
+    name: str
+    title: str
+    minzoom: int
+    maxzoom: int
+    bounds: list[float]  # lon/lat W, S, E, N
+
+
+class PackageData(TypedDict, total=False):
+    """``window.VACUUM_PACKAGE`` in ``data/package.js``: what the viewer page draws."""
+
+    as_of: str
+    full: bool
+    bounds: list[float]
+    maxzoom: int
+    attribution: str
+    layers: list[PackageLayer]
+    zones: dict[str, Any]  # GeoJSON FeatureCollections
+    admin: dict[str, Any]
+    zone_columns: list[str]  # properties shown in a zone's popup
+    bases: dict[str, Any]  # full package only
 
 
 @dataclass(frozen=True)
@@ -210,7 +236,7 @@ def _write_tiles(c: PackageContents, tmp: Path, progress: Callable[[str], None] 
         return list(pool.map(one, c.surfaces.items()))
 
 
-def _read_geojson(path: Path | None) -> dict:
+def _read_geojson(path: Path | None) -> dict[str, Any]:
     if path is None or not path.is_file():
         return {"type": "FeatureCollection", "features": []}
     return json.loads(path.read_text(encoding="utf-8"))
@@ -237,12 +263,13 @@ def _write_data(c: PackageContents, tiles: list[PMTilesInfo], tmp: Path) -> None
     s = min(t.bounds[1] for t in tiles)
     e = max(t.bounds[2] for t in tiles)
     n = max(t.bounds[3] for t in tiles)
-    data = {
+    zones = _read_geojson(c.zones)
+    data: PackageData = {
         "as_of": c.as_of, "full": c.full, "bounds": [w, s, e, n], "maxzoom": max(t.maxzoom for t in tiles),
         "attribution": f"Vacuum {__version__}, analysis as of {c.as_of}",
         "layers": [{"name": t.surface, "title": STYLES[t.surface].title, "minzoom": t.minzoom,
                     "maxzoom": t.maxzoom, "bounds": list(t.bounds)} for t in tiles],
-        "zones": _read_geojson(c.zones), "admin": _read_geojson(c.admin), "zone_columns": _ZONE_COLUMNS[c.full],
+        "zones": zones, "admin": _read_geojson(c.admin), "zone_columns": _ZONE_COLUMNS[c.full],
     }
     if c.full:
         data["bases"] = _read_geojson(c.bases)
@@ -256,7 +283,7 @@ def _write_data(c: PackageContents, tiles: list[PMTilesInfo], tmp: Path) -> None
         shutil.copyfile(c.admin_csv, tmp / "admin_summary.csv")
     rows = _admin_rows(c.admin_csv)
     (tmp / "index.html").write_text(render_index(c.as_of, c.full, [t.surface for t in tiles], rows,
-                                                 n_zones=len(data["zones"]["features"])), encoding="utf-8")
+                                                 n_zones=len(zones["features"])), encoding="utf-8")
 
 
 def _legend_html(surface: str) -> str:
