@@ -115,26 +115,24 @@ class VacuumParser(argparse.ArgumentParser):
                                                  f"{', '.join(action.choices or {})})")
         super()._check_value(action, value)
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        ns, extras = super().parse_known_args(args, namespace)
-        if extras and getattr(self, "is_subcommand", False):
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:  # left over by the subcommand: report them with its usage, nearest options named
             import difflib
 
+            subs = next((a for a in self._actions if isinstance(a, argparse._SubParsersAction)), None)
+            parser = subs.choices.get(getattr(ns, subs.dest, None), self) if subs is not None else self
             hints = [f"{x}: did you mean {' or '.join(near)}?" for x in extras if x.startswith("--")
-                     for near in [difflib.get_close_matches(x.split("=")[0], list(self._option_string_actions), n=2)]
+                     for near in [difflib.get_close_matches(x.split("=")[0], list(parser._option_string_actions), n=2)]
                      if near]
-            self.error(f"unrecognized arguments: {' '.join(extras)}" + (f" ({'; '.join(hints)})" if hints else ""))
-        return ns, extras
-
-
-class _SubcommandParser(VacuumParser):
-    is_subcommand = True
+            parser.error(f"unrecognized arguments: {' '.join(extras)}" + (f" ({'; '.join(hints)})" if hints else ""))
+        return ns
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = VacuumParser(prog="vacuum", description="Map where peacekeepers cannot reach in time.")
     p.add_argument("--version", action="version", version=f"vacuum {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_SubcommandParser)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=VacuumParser)
 
     a = sub.add_parser("analyze", help="score a coverage gap surface from layer files")
     a.add_argument("--config", type=Path, help="TOML file with [model], [layers] and [run] tables")
