@@ -19,13 +19,13 @@ from __future__ import annotations
 import math
 import os
 import struct
-import tempfile
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, LayerError
-from .pyramid import PYRAMID_RESAMPLING, default_mode, pyramid_tiles
+from .pyramid import PYRAMID_RESAMPLING, pyramid_tiles
 from .tiles import (
     RENDER_VERSION,
     TILE_SIZE,
@@ -109,9 +109,9 @@ def write_pmtiles(cog: str | os.PathLike[str], out: str | os.PathLike[str], *, s
     w, s, e, n = bounds
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".pmtiles.tmp")
+    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"  # open(): the umask's mode, not mkstemp's 0600
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             writer = Writer(f)
             for z, x, y, data in tiles:
                 writer.write_tile(zxy_to_tileid(z, x, y), data)
@@ -127,10 +127,9 @@ def write_pmtiles(cog: str | os.PathLike[str], out: str | os.PathLike[str], *, s
                 "description": f"{style.title} ({style.unit}), legend classes {list(style.labels)}",
                 "surface": surface, "render_version": RENDER_VERSION, "tile_size": TILE_SIZE,
             })
-        os.chmod(tmp, default_mode())
         os.replace(tmp, out)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return PMTilesInfo(out, surface, minzoom, maxzoom, len(tiles), (w, s, e, n), out.stat().st_size)
 

@@ -88,7 +88,6 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> di
     if analysis.cost_h is not None:
         fd, tmp = tempfile.mkstemp(dir=out / "model", suffix=".npz")
         os.close(fd)
-        os.chmod(tmp, _file_mode())  # as open() would, not mkstemp's 0600
         np.savez_compressed(tmp, cost_h=analysis.cost_h)
         os.replace(tmp, out / "model" / "friction.npz")
     write_json({"params": analysis.params.as_dict(), "as_of": analysis.as_of.isoformat()}, out / "model" / "params.json")
@@ -101,12 +100,6 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> di
     if progress:
         progress("write_vectors", 1.0)
     return paths
-
-
-def _file_mode() -> int:
-    from .pyramid import default_mode  # here: geo.pyramid imports the tile renderer
-
-    return default_mode()
 
 
 def save_coverage_model(model: CoverageModel, grid: Grid, folder: Path) -> Path:
@@ -122,7 +115,6 @@ def save_coverage_model(model: CoverageModel, grid: Grid, folder: Path) -> Path:
                               "t_max": t.t_max, "national": t.national})
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz")
     os.close(fd)
-    os.chmod(tmp, _file_mode())  # as open() would, not mkstemp's 0600
     np.savez_compressed(tmp, allow_pickle=False, **arrays)
     os.replace(tmp, folder / "coverage_terms.npz")
     write_json(meta, folder / "analysis.json")

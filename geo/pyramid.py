@@ -44,29 +44,12 @@ from .tiles import (
     tile_palette,
 )
 
-__all__ = ["PYRAMID_RESAMPLING", "default_mode", "pyramid_tiles", "render_batch", "render_pyramid", "pyramid_matches", "MBTilesReader", "TILE_SIZE"]
+__all__ = ["PYRAMID_RESAMPLING", "pyramid_tiles", "render_batch", "render_pyramid", "pyramid_matches", "MBTilesReader", "TILE_SIZE"]
 
 _TMS = morecantile.tms.get("WebMercatorQuad")
 PYRAMID_RESAMPLING: Resampling = "nearest"
 """How pre-rendered tiles (MBTiles here, PMTiles in :mod:`geo.pmtiles`) are resampled."""
 _RESAMPLING = PYRAMID_RESAMPLING
-
-
-def default_mode() -> int:
-    """0666 less the process umask: the mode ``open()`` gives a new file (``mkstemp`` gives 0600).
-
-    Read from ``/proc/self/status`` where there is one: setting the umask to learn it would
-    change it for a moment for every thread of the process.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return 0o666 & ~int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 def pyramid_tiles(bounds: Sequence[float], minzoom: int, maxzoom: int) -> list[tuple[int, int, int]]:
@@ -131,7 +114,6 @@ def render_pyramid(
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".mbtiles.tmp")
     os.close(fd)
-    os.chmod(tmp, default_mode())  # the mode a plain open() gives, not mkstemp's 0600
     try:
         db = sqlite3.connect(tmp)
         try:

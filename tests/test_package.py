@@ -213,13 +213,6 @@ def test_default_package_reveals_no_base(demo_analysis, tmp_path):
     assert "Bambari" in leaks and "nearest_base" in leaks
 
 
-@pytest.mark.slow
-def test_model_files_get_the_umask_mode(demo_analysis):
-    mode = 0o666 & ~_umask()  # what open() gives; mkstemp alone gave 0600
-    for f in (demo_analysis / "model").glob("*.npz"):
-        assert oct(f.stat().st_mode & 0o777) == oct(mode), f.name
-
-
 def _chromium() -> str:
     path = shutil.which("chromium")
     if path is None:

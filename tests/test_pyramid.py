@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import sqlite3
 
 import numpy as np
@@ -112,15 +111,6 @@ def test_the_same_pyramid_renders_without_a_cluster(cog, tmp_path):
         x, y, _, _ = _tile_of(20.0, 6.0, 2)
         assert (2**2 - 1 - y,) in rows and r.get(2, x, y) is not None
     assert not list(tmp_path.glob("*.tmp"))
-
-
-def test_pyramid_files_get_the_umask_mode_not_0600(cog, tmp_path):
-    mask = os.umask(0o027)
-    try:
-        out = render_pyramid(cog[0], tmp_path / "m.mbtiles", surface="gap", minzoom=0, maxzoom=1)
-    finally:
-        os.umask(mask)
-    assert oct(out.stat().st_mode & 0o777) == oct(0o640)  # 0666 less 027, by hand
 
 
 def test_bad_requests_are_named(cog, tmp_path):
