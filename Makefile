@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-files test lint bench clean
+.PHONY: demo demo-files test lint bench bench-tiles bench-package clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,16 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_analyze.py --runs 3
+
+# tiles against TiTiler (bench/TILES.md): the bench extra (uvloop, httptools), wrk (Debian
+# package, scripts/ensure_wrk.sh) and TiTiler in its own venv (--install-titiler)
+bench-tiles: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[bench]"
+	-scripts/ensure_wrk.sh  # without wrk the bench skips its wrk figures
+	$(BIN)/python bench/bench_tiles.py --install-titiler --repeat 3 --out out/bench_tiles.json
+
+bench-package: $(STAMP)
+	$(BIN)/python bench/bench_package.py --runs 3
 
 clean:
 	rm -rf out .pytest_cache .hypothesis

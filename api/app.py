@@ -193,6 +193,9 @@ def create_app(settings: Settings) -> FastAPI:
     for kind in load_job_kinds().values():
         if kind.router is not None:
             app.include_router(kind.router())
+    from api import package
+
+    app.include_router(package.build_router())
     app.include_router(keys.router)
     from api import editor, plans
 

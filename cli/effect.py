@@ -38,8 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--year-only", action="store_true", help="events dated by year only (1 July): a crude proxy")
     p.add_argument("--ci", choices=("bootstrap", "cluster"), default="bootstrap",
                    help="interval: bootstrap over episodes (default) or episode-clustered SE")
-    p.add_argument("--n-boot", type=int, default=999)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-boot", type=int, default=999, help="bootstrap draws over episodes (with --ci bootstrap)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
     p.add_argument("--out", type=Path, help="folder for effect.json and effect.csv")
     p.set_defaults(func=run)
 

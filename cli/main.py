@@ -22,7 +22,7 @@ from geo import __version__
 from geo.errors import VacuumError
 
 __all__ = [
-    "CLIError", "LAYER_ARGS", "COMMAND_MODULES", "build_parser", "parse_bbox", "parse_max_age", "parse_overrides",
+    "CLIError", "HelpFormatter", "VacuumParser", "LAYER_ARGS", "COMMAND_MODULES", "build_parser", "parse_bbox", "parse_max_age", "parse_overrides",
     "read_config", "Progress", "run_analyze", "run_demo", "main",
 ]
 
@@ -82,10 +82,57 @@ def _parse_map(items: list[str] | None) -> dict[str, dict[str, str]]:
 LAYER_ARGS = ("bases", "events", "roads", "towns", "airports", "sites", "admin", "national", "population", "impassable")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's default in its help, ``(default: X)``, unless the help already says it,
+    the default is None or the option is a flag."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        d = action.default
+        if (d is None or d is argparse.SUPPRESS or isinstance(d, bool) or not action.option_strings
+                or "default" in text.lower()):
+            return text
+        shown = ", ".join(map(str, d)) if isinstance(d, (list, tuple)) else str(d)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+
+class VacuumParser(argparse.ArgumentParser):
+    """The parser of ``vacuum`` and of each subcommand: defaults shown in the help, a
+    misspelt command answered with the nearest ones (difflib), and an unknown option under
+    a subcommand reported with that subcommand's usage."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if isinstance(action, argparse._SubParsersAction) and value not in (action.choices or {}):
+            import difflib
+
+            near = difflib.get_close_matches(str(value), list(action.choices or {}), n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+            raise argparse.ArgumentError(action, f"unknown command {value!r}{hint} (commands: "
+                                                 f"{', '.join(action.choices or {})})")
+        super()._check_value(action, value)
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:  # left over by the subcommand: report them with its usage, nearest options named
+            import difflib
+
+            subs = next((a for a in self._actions if isinstance(a, argparse._SubParsersAction)), None)
+            parser = subs.choices.get(getattr(ns, subs.dest, None), self) if subs is not None else self
+            hints = [f"{x}: did you mean {' or '.join(near)}?" for x in extras if x.startswith("--")
+                     for near in [difflib.get_close_matches(x.split("=")[0], list(parser._option_string_actions), n=2)]
+                     if near]
+            parser.error(f"unrecognized arguments: {' '.join(extras)}" + (f" ({'; '.join(hints)})" if hints else ""))
+        return ns
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vacuum", description="Map where peacekeepers cannot reach in time.")
+    p = VacuumParser(prog="vacuum", description="Map where peacekeepers cannot reach in time.")
     p.add_argument("--version", action="version", version=f"vacuum {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=VacuumParser)
 
     a = sub.add_parser("analyze", help="score a coverage gap surface from layer files")
     a.add_argument("--config", type=Path, help="TOML file with [model], [layers] and [run] tables")
@@ -121,20 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run on a Dask cluster: a scheduler address (tcp://HOST:8786), or local[:N] for a "
                         "local cluster of N worker processes (see docs/scaling.md)")
     a.add_argument("--out", type=Path, required=True, help="output folder")
-    a.add_argument("--quiet", action="store_true", help="no progress bars")
+    a.add_argument("--quiet", action="store_true", help="no progress bars or stage timings")
 
     d = sub.add_parser("demo", help="run the analysis on the bundled MINUSCA (CAR, Oct 2020) data")
-    d.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
+    d.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     d.add_argument("--resolution", type=float, help="grid cell size in metres (default 1000)")
-    d.add_argument("--jobs", type=int)
-    d.add_argument("--quiet", action="store_true")
+    d.add_argument("--jobs", type=int, help="worker processes for travel times (default: all cores)")
+    d.add_argument("--quiet", action="store_true", help="no progress bars or stage timings")
 
     for mod in _command_modules():
         mod.register(sub)
     return p
 
 
-COMMAND_MODULES = ("cli.scenario", "cli.backtest", "cli.mapcmd", "cli.serve", "cli.pyramid", "cli.export", "cli.effect")
+COMMAND_MODULES = ("cli.scenario", "cli.backtest", "cli.mapcmd", "cli.serve", "cli.pyramid", "cli.export", "cli.effect", "cli.package")
 """Further subcommands, each a module with ``register(subparsers)`` that sets
 ``func`` (taking the parsed args, returning an exit status) on its parser. Every module
 listed must import and offer ``register``: none is skipped."""

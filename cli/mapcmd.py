@@ -36,8 +36,12 @@ def register(subparsers) -> None:
     p.add_argument("--scenario", type=Path, metavar="DIR", help="scenario folder (for --kind scenario)")
     p.add_argument("--criticality", type=Path, metavar="FILE",
                    help="criticality table, GeoJSON or CSV with base_id (default: ANALYSIS_DIR/base_criticality.geojson)")
-    p.add_argument("--column", help="criticality column to colour by (default: criticality, "
-                                    "else added_exposure_weighted_gap)")
+    p.add_argument("--column", metavar="NAME",
+                   help="criticality column to colour by (--kind criticality): added_vacuum (rise of the exposure-weighted mean gap, "
+                        "points), population_losing_cover, new_high_critical_km2, people_into_high_critical "
+                        "(columns of base_criticality.geojson), or criticality / added_exposure_weighted_gap in "
+                        "a table of your own (default: the first of criticality, added_vacuum, "
+                        "added_exposure_weighted_gap the table has)")
     p.add_argument("--assets", choices=("inline", "folder"), default="inline",
                    help="inline (default): one self-contained file; folder: scripts in map_assets/ beside it")
     p.add_argument("--basemap", help="basemap shown first (default: OpenStreetMap, or CartoDB positron with a key)")

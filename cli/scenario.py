@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     eff.add_argument("--effect", type=Path, help="effect.json from `vacuum effect`: expected change in events per phase")
     eff.add_argument("--effect-prior", choices=("literature",),
                      help="use a stated prior for the expected change instead (numbers in docs/scenarios.md)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
 
 

@@ -22,7 +22,7 @@ __all__ = ["register", "run_serve"]
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("serve", help="run the HTTP service: layers, analyses, tiles, exports, the web map",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=__doc__)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--workspace", type=Path, help="workspace folder (default $VACUUM_WORKSPACE or ./vacuum-workspace)")
@@ -32,7 +32,8 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, help="background worker processes for jobs (default 2)")
     p.add_argument("--anonymous-role", choices=("none", "viewer", "planner"),
                    help="role of requests without a key (default: none; viewer with --demo)")
-    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
+                   help="server log level")
     p.set_defaults(func=run_serve)
 
 

@@ -45,10 +45,12 @@ from .tiles import (
     tile_palette,
 )
 
-__all__ = ["pyramid_tiles", "render_batch", "render_pyramid", "pyramid_matches", "MBTilesReader", "TILE_SIZE"]
+__all__ = ["PYRAMID_RESAMPLING", "pyramid_tiles", "render_batch", "render_pyramid", "pyramid_matches", "MBTilesReader", "TILE_SIZE"]
 
 _TMS = morecantile.tms.get("WebMercatorQuad")
-_RESAMPLING: Resampling = "nearest"
+PYRAMID_RESAMPLING: Resampling = "nearest"
+"""How pre-rendered tiles (MBTiles here, PMTiles in :mod:`geo.pmtiles`) are resampled."""
+_RESAMPLING = PYRAMID_RESAMPLING
 
 
 def pyramid_tiles(bounds: Sequence[float], minzoom: int, maxzoom: int) -> list[tuple[int, int, int]]:
