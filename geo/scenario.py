@@ -55,6 +55,7 @@ class Baseline:
     events: gpd.GeoDataFrame
     sites: gpd.GeoDataFrame | None
     cost_h: np.ndarray | None
+    risk: np.ndarray | None = None  # flat float64 forecast risk (NaN outside)
     _p: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def protection(self, base_id: str) -> np.ndarray:
@@ -66,9 +67,10 @@ class Baseline:
             self._p[base_id] = p
         return p
 
-    def weight_for(self, base_id: str, strength: float, readiness: float = 1.0) -> float:
+    def weight_for(self, base_id: str, strength: float, readiness: float = 1.0, unit_type: str | None = None) -> float:
+        """The weight of ``strength`` troops at the base (of the base's unit type, or ``unit_type``)."""
         row = self.bases.loc[self.bases["base_id"] == base_id]
-        utype = str(row["unit_type"].iloc[0]) if len(row) else "infantry"
+        utype = unit_type or (str(row["unit_type"].iloc[0]) if len(row) else "infantry")
         s_mult = self.params.unit_types.get(utype, (1.0, 1.0))[0]
         p = self.params
         return base_weight(strength, reference_strength=p.reference_strength,
@@ -121,7 +123,8 @@ def load_baseline(folder: str | Path) -> Baseline:
             cost = z["cost_h"]
     return Baseline(folder, grid, params, date.fromisoformat(meta["as_of"]), model,
                     need100.astype(np.float64).ravel(), np.nan_to_num(exposure.astype(np.float64)).ravel(),
-                    np.nan_to_num(population.astype(np.float64)).ravel(), bases, admin, events, sites, cost)
+                    np.nan_to_num(population.astype(np.float64)).ravel(), bases, admin, events, sites, cost,
+                    risk.astype(np.float64).ravel())
 
 
 @dataclass
@@ -145,6 +148,7 @@ class WhatIf:
         self.weight = {t.base_id: t.weight for t in baseline.model.terms}
         self.initial_weight = dict(self.weight)
         self.closed: list[str] = []
+        self.national: dict[str, str | None] = {}  # handed-over base -> receiving force (None: no force named)
 
     def set_weight(self, base_id: str, new: float) -> None:
         if base_id not in self.weight:
@@ -164,13 +168,36 @@ class WhatIf:
             self.set_weight(step.base_id, self.baseline.weight_for(step.base_id, float(step.strength)))  # type: ignore[arg-type]
         elif step.kind == "handover":
             self.set_weight(step.base_id, self.baseline.weight_for(step.base_id, float(step.strength),  # type: ignore[arg-type]
-                                                            readiness=float(step.readiness)))  # type: ignore[arg-type]
+                                                            readiness=float(step.readiness),  # type: ignore[arg-type]
+                                                            unit_type=step.unit_type))
             self.closed.append(step.base_id)
+            self.national[step.base_id] = step.to
         else:  # pragma: no cover - Step.kind is a Literal
             raise ValueError(step.kind)
 
     def coverage(self) -> np.ndarray:
         return -np.expm1(-np.maximum(self.intensity, 0.0))
+
+    def national_intensity(self) -> np.ndarray:
+        """The part of the intensity national forces provide (the handed-over bases' terms)."""
+        out = np.zeros_like(self.intensity)
+        for bid in self.national:
+            t = self.baseline.model.term(bid)
+            out[t.reach.index] += self.weight[bid] * self.baseline.protection(bid)
+        return out
+
+    def split_coverage(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mission coverage, national coverage), each ``1 - exp(-its own intensity)``."""
+        nat = self.national_intensity()
+        mission = np.maximum(self.intensity - nat, 0.0)
+        return -np.expm1(-mission), -np.expm1(-np.maximum(nat, 0.0))
+
+    def snapshot(self) -> tuple:
+        """State to :meth:`restore` (a phase evaluated, then held)."""
+        return self.intensity.copy(), dict(self.weight), list(self.closed), dict(self.national)
+
+    def restore(self, snap: tuple) -> None:
+        self.intensity, self.weight, self.closed, self.national = snap[0].copy(), dict(snap[1]), list(snap[2]), dict(snap[3])
 
     def gap(self) -> np.ndarray:
         return self.baseline.need100 * np.exp(-np.maximum(self.intensity, 0.0))
