@@ -98,7 +98,10 @@ class BenchmarkResult:
     reason: str
 
     def as_dict(self) -> dict:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+        """The JSON/table row: ``passed`` is written ``pass``; NaN as None."""
+        d = {("pass" if k == "passed" else k): (None if isinstance(v, float) and not math.isfinite(v) else v)
+             for k, v in asdict(self).items()}
+        return d
 
 
 def compare(op: str, value: float, threshold: float) -> tuple[bool, float]:
@@ -168,7 +171,5 @@ def phase_status(results: list[BenchmarkResult]) -> tuple[str, list[str]]:
 
 
 def results_table(results: list[BenchmarkResult]) -> list[dict]:
-    """Rows for ``benchmarks.csv`` and the summary: phase, condition, unit, value, threshold, pass, margin."""
-    return [{"phase": r.phase, "phase_name": r.phase_name, "condition": r.condition, "unit": r.unit, "at": r.at,
-             "value_before": r.value_before, "value_after": r.value_after, "value": r.value, "op": r.op,
-             "threshold": r.threshold, "pass": r.passed, "margin": r.margin} for r in results]
+    """Rows for ``benchmarks.csv`` and the summary: phase, condition, unit, value, threshold, pass, margin, reason."""
+    return [r.as_dict() for r in results]

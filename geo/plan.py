@@ -45,7 +45,7 @@ from .errors import VacuumError
 from .national import NationalForce, allot_strength
 
 __all__ = ["PlanError", "Plan", "Phase", "Step", "ResolvedPhase", "Condition", "NationalForceIn", "load_plan",
-           "resolve_plan", "parse_plan", "plan_lines", "national_forces"]
+           "resolve_plan", "parse_plan", "plan_lines", "national_forces", "read_national_forces"]
 
 
 class PlanError(VacuumError, ValueError):
@@ -525,3 +525,32 @@ def _bases_in_admin(unit: str, bases: gpd.GeoDataFrame, admin: gpd.GeoDataFrame 
     if inside.empty:
         raise PlanError(f"{where} (close_admin): no base lies in admin unit {unit!r}")
     return [str(b) for b in inside["base_id"]]
+
+
+def read_national_forces(plan: Plan, base_dir: str | Path | None = None, path: str | Path | None = None) -> Plan:
+    """The plan with its ``national_forces`` read from a CSV/GeoJSON of points (``path``, or the
+    plan's own string, relative to ``base_dir``): columns ``id`` (or ``force_id``), ``strength``,
+    ``readiness``, optional ``name`` and ``kind``. Each row is checked like an inline force; an
+    error names the file, the row and the column."""
+    from .readers import read_vector
+
+    src = path if path is not None else plan.national_forces
+    if not isinstance(src, str | Path):
+        return plan
+    p = Path(src) if base_dir is None or Path(src).is_absolute() else Path(base_dir) / src
+    g = read_vector(p).to_crs("EPSG:4326")
+    rows, problems = [], []
+    for i, rec in enumerate(g.drop(columns="geometry").to_dict("records"), start=1):
+        doc = {k: v for k, v in rec.items() if k in NationalForceIn.model_fields and v not in (None, "")}
+        doc.setdefault("id", rec.get("force_id"))
+        pt = g.geometry.iloc[i - 1]
+        doc.update(lon=float(pt.x), lat=float(pt.y))
+        try:
+            rows.append(NationalForceIn.model_validate(doc))
+        except ValidationError as exc:
+            problems += [(None, f"{p} row {i}, {'.'.join(map(str, e['loc']))}: {e['msg']}") for e in exc.errors()]
+    if problems:
+        raise PlanError(_message(problems, None))
+    new = plan.model_copy(update={"national_forces": rows})
+    new._lines = plan._lines
+    return new
