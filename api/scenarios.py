@@ -342,6 +342,9 @@ def export_catalogue(folder: Path) -> list[dict[str, Any]]:
                        ("benchmarks.json", "every phase condition before/after its steps, go/hold, the enforcement")):
         if (folder / name).is_file():
             add(name, name.removesuffix(".json"), "JSON", name, what)
+    if (folder / "benchmarks.csv").is_file():
+        add("benchmarks.csv", "benchmarks", "CSV", "benchmarks.csv",
+            "condition, unit, value before/after, threshold, pass, margin per phase")
     for ext, fmt in (("geojson", "GeoJSON"), ("csv", "CSV")):
         if (folder / f"base_criticality.{ext}").is_file():
             add(f"base_criticality.{ext}", "base_criticality", fmt, f"base_criticality.{ext}",
