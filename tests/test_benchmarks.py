@@ -300,3 +300,19 @@ def test_a_single_problem_stays_on_one_line(tmp_path):
     with pytest.raises(PlanError, match=r"^plan: phase 1 \(x\), action 1, handover: Value error, give either to:"):
         parse_plan({"phases": [{"name": "x", "date": "2021-01-01",
                                 "actions": [{"handover": {"base": "a", "to": "F", "readiness": 0.5}}]}]})
+
+
+def test_national_forces_from_a_csv_file(tmp_path):
+    from geo.plan import national_forces, read_national_forces
+
+    (tmp_path / "forces.csv").write_text("id,kind,strength,readiness,lon,lat\nF1,police,120,0.4,20.6,5.7\n"
+                                         "F2,army,300,1.5,20.7,5.8\n")
+    plan = parse_plan(_doc([{"actions": []}], "forces.csv"))
+    with pytest.raises(PlanError, match=r"forces.csv row 2, readiness: Input should be less than or equal to 1"):
+        read_national_forces(plan, tmp_path)
+    (tmp_path / "forces.csv").write_text("id,kind,strength,readiness,lon,lat\nF1,police,120,0.4,20.6,5.7\n")
+    (f,) = national_forces(read_national_forces(plan, tmp_path))
+    assert (f.force_id, f.kind, f.strength, f.readiness, f.unit_type) == ("F1", "police", 120.0, 0.4, "police")
+    assert (f.lon, f.lat) == pytest.approx((20.6, 5.7))
+    with pytest.raises(PlanError, match="is a file path; read it first"):
+        national_forces(plan)
