@@ -85,6 +85,24 @@ class Baseline:
     def baseline_gap(self) -> np.ndarray:
         return self.need100 * np.exp(-self.model.intensity.ravel())
 
+    @cached_property
+    def baseline_gap_flat(self) -> np.ndarray:
+        """:meth:`baseline_gap`, computed once (do not change it in place)."""
+        return self.need100 * np.exp(-np.maximum(self.model.intensity.ravel().astype(np.float64), 0.0))
+
+    @cached_property
+    def baseline_coverage_flat(self) -> np.ndarray:
+        return -np.expm1(-np.maximum(self.model.intensity.ravel().astype(np.float64), 0.0))
+
+    @cached_property
+    def gap_totals(self) -> dict[str, float]:
+        """Sums over the area's cells of the baseline gap, for incremental phase figures:
+        cells, gap, gap x exposure, people at high/critical (>= class_breaks[2])."""
+        g = self.baseline_gap_flat
+        ok = np.isfinite(g)
+        return {"cells": float(ok.sum()), "gap": float(g[ok].sum()), "gap_exposure": float((g[ok] * self.exposure[ok]).sum()),
+                "people_high_critical": float(self.population[ok & (g >= self.params.class_breaks[2])].sum())}
+
 
 def load_baseline(folder: str | Path) -> Baseline:
     """Read an analysis folder written by :func:`geo.products.write_analysis`."""
@@ -129,14 +147,41 @@ def load_baseline(folder: str | Path) -> Baseline:
 
 @dataclass
 class PhaseState:
-    """The surfaces after a phase (flat arrays) and what changed."""
+    """The state after a phase: the intensity on the cells that differ from the baseline
+    (``touched``), and the full surfaces built from it on first use (flat arrays)."""
 
     name: str
     date: date
     closed: list[str]  # closed or handed over so far (cumulative)
-    intensity: np.ndarray
-    gap: np.ndarray
-    coverage: np.ndarray
+    touched: np.ndarray  # flat indices (sorted) of cells whose intensity differs from the baseline's
+    intensity_touched: np.ndarray  # the intensity there (float64)
+    baseline: Baseline = field(repr=False)
+
+    @cached_property
+    def gap_touched(self) -> np.ndarray:
+        return self.baseline.need100[self.touched] * np.exp(-np.maximum(self.intensity_touched, 0.0))
+
+    @cached_property
+    def coverage_touched(self) -> np.ndarray:
+        return -np.expm1(-np.maximum(self.intensity_touched, 0.0))
+
+    @cached_property
+    def intensity(self) -> np.ndarray:
+        full = self.baseline.model.intensity.ravel().astype(np.float64)
+        full[self.touched] = self.intensity_touched
+        return full
+
+    @cached_property
+    def gap(self) -> np.ndarray:
+        full = self.baseline.baseline_gap_flat.copy()
+        full[self.touched] = self.gap_touched
+        return full
+
+    @cached_property
+    def coverage(self) -> np.ndarray:
+        full = self.baseline.baseline_coverage_flat.copy()
+        full[self.touched] = self.coverage_touched
+        return full
 
 
 class WhatIf:
@@ -149,6 +194,7 @@ class WhatIf:
         self.initial_weight = dict(self.weight)
         self.closed: list[str] = []
         self.national: dict[str, str | None] = {}  # handed-over base -> receiving force (None: no force named)
+        self.touched = np.zeros(self.intensity.size, dtype=bool)  # cells whose intensity may differ from the baseline
 
     def set_weight(self, base_id: str, new: float) -> None:
         if base_id not in self.weight:
@@ -158,6 +204,7 @@ class WhatIf:
             return
         t = self.baseline.model.term(base_id)
         self.intensity[t.reach.index] += (new - old) * self.baseline.protection(base_id)
+        self.touched[t.reach.index] = True
         self.weight[base_id] = new
 
     def apply(self, step: Step) -> None:
@@ -194,10 +241,11 @@ class WhatIf:
 
     def snapshot(self) -> tuple:
         """State to :meth:`restore` (a phase evaluated, then held)."""
-        return self.intensity.copy(), dict(self.weight), list(self.closed), dict(self.national)
+        return self.intensity.copy(), dict(self.weight), list(self.closed), dict(self.national), self.touched.copy()
 
     def restore(self, snap: tuple) -> None:
         self.intensity, self.weight, self.closed, self.national = snap[0].copy(), dict(snap[1]), list(snap[2]), dict(snap[3])
+        self.touched = snap[4].copy()
 
     def gap(self) -> np.ndarray:
         return self.baseline.need100 * np.exp(-np.maximum(self.intensity, 0.0))
@@ -205,7 +253,8 @@ class WhatIf:
     def run_phase(self, phase: ResolvedPhase) -> PhaseState:
         for s in phase.steps:
             self.apply(s)
-        return PhaseState(phase.name, phase.date, list(self.closed), self.intensity.copy(), self.gap(), self.coverage())
+        idx = np.flatnonzero(self.touched)
+        return PhaseState(phase.name, phase.date, list(self.closed), idx, self.intensity[idx], self.baseline)
 
     def full_recompute(self) -> np.ndarray:
         """Intensity rebuilt from every term with the current weights (the reference the tests compare with)."""
