@@ -201,9 +201,9 @@ def check_plan(folder: Path, plan: Plan, max_steps: int | None = None) -> int:
     """Resolve ``plan`` against the analysis in ``folder``; the number of phases. PlanError names
     the phase, the action and the id; more than ``max_steps`` resolved steps (``close_admin``
     expands to every base of the unit) is a RequestError."""
-    from geo.effect import PRIORS
     import geopandas as gpd
 
+    from geo.effect import PRIORS
     from geo.plan import resolve_plan
 
     if plan.effect is not None and plan.effect not in PRIORS:

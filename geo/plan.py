@@ -38,7 +38,15 @@ from typing import Annotated, Any, Literal
 
 import geopandas as gpd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .benchmarks import METRICS, ConditionSpec
 from .errors import VacuumError
@@ -244,7 +252,7 @@ _MODELS: dict[str | None, type[BaseModel]] = {None: Plan, "phases": Phase, "acti
                                                "national_forces": NationalForceIn}
 
 
-def _fix(err: dict) -> str:
+def _fix(err: Any) -> str:
     """The fix of one pydantic error, for the kinds whose message does not already say it."""
     loc = [x for x in err["loc"] if isinstance(x, str)]
     if err["type"] == "extra_forbidden":
@@ -258,7 +266,7 @@ def _fix(err: dict) -> str:
     return ""
 
 
-def _message(problems: list[tuple[int | None, str]], source: str | None) -> str:
+def _message(problems: Sequence[tuple[int | None, str]], source: str | None) -> str:
     """One line per problem, each with its plan line; a single problem stays on one line."""
     items = [(f"line {ln}, " if ln else "") + text for ln, text in problems]
     head = f"{source}: " if source else ""

@@ -17,8 +17,15 @@ import numpy as np
 import pandas as pd
 from rasterio import features
 
-from .benchmarks import BenchmarkContext, BenchmarkResult, ConditionSpec, evaluate_condition, phase_status, \
-    results_table, weighted_readiness
+from .benchmarks import (
+    BenchmarkContext,
+    BenchmarkResult,
+    ConditionSpec,
+    evaluate_condition,
+    phase_status,
+    results_table,
+    weighted_readiness,
+)
 from .export import write_csv, write_json
 from .national import NationalForce, forces_frame
 from .plan import ResolvedPhase

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from rasterio import features
 
+from .benchmarks import BenchmarkContext, results_table
 from .decision import (
     base_criticality,
     greedy_closing_order,
@@ -38,13 +39,18 @@ from .decision import (
 )
 from .effect import RINGS_KM, EffectEstimate, EffectPrior, expected_change
 from .export import write_csv, write_geojson, write_gpkg_layer, write_json
-from .benchmarks import BenchmarkContext, results_table
 from .national import NO_LAYER_NOTE
 from .plan import Plan, ResolvedPhase, national_forces, resolve_plan
 from .rasters import write_cog
 from .scenario import Baseline, PhaseState, WhatIf
-from .scenario_benchmarks import BenchmarkScopes, PhaseBenchmarks, coverage_split, load_zones, phase_benchmarks, \
-    write_benchmarks
+from .scenario_benchmarks import (
+    BenchmarkScopes,
+    PhaseBenchmarks,
+    coverage_split,
+    load_zones,
+    phase_benchmarks,
+    write_benchmarks,
+)
 from .summaries import admin_summary, class_index
 from .traveltime import CellGraph, build_graph, nearest_source
 from .zones import vacuum_zones

@@ -13,8 +13,14 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from geo.benchmarks import BenchmarkContext, ConditionSpec, compare, evaluate_condition, metric_value, \
-    weighted_readiness
+from geo.benchmarks import (
+    BenchmarkContext,
+    ConditionSpec,
+    compare,
+    evaluate_condition,
+    metric_value,
+    weighted_readiness,
+)
 from geo.grid import equal_area_crs
 from geo.national import allot_strength
 from geo.params import Params
