@@ -322,3 +322,22 @@ def test_national_forces_from_a_csv_file(tmp_path):
     assert (f.lon, f.lat) == pytest.approx((20.6, 5.7))
     with pytest.raises(PlanError, match="is a file path; read it first"):
         national_forces(plan)
+
+
+def test_a_zone_scope_is_the_zone_cells(two_bases):
+    """A hand-made zone 4 km x 3 km on the grid's 1 km cells: 12 cells, gap mean over those."""
+    from geo.scenario_benchmarks import BenchmarkScopes
+
+    bl = _baseline(two_bases)
+    x0, y0 = bl.grid.transform.c, bl.grid.transform.f
+    zone = gpd.GeoDataFrame({"zone_id": [7]}, geometry=[box(x0 + 10_000, y0 - 8_000, x0 + 14_000, y0 - 5_000)], crs=CRS)
+    (ph,) = resolve_plan(parse_plan(_doc([{"actions": [], "conditions": [
+        {"condition": "gap_mean", "zone": 7, "op": "<", "threshold": 100}]}])), bl.bases, bl.admin, zone)
+    (spec,) = ph.conditions
+    assert (spec.scope, spec.scope_kind, spec.scope_id) == ("zone 7", "zone", "7")
+    mask = BenchmarkScopes(bl, zone, None).mask(spec).reshape(bl.grid.shape)
+    assert mask.sum() == 12 and mask[5:8, 10:14].all()
+    gap = bl.baseline_gap().reshape(bl.grid.shape)
+    ctx = BenchmarkContext(bl.baseline_gap(), bl.baseline_coverage_flat, bl.risk, bl.population, 1.0, 35, 35, 0.5)
+    assert metric_value("gap_mean", bl.baseline_gap(), bl.baseline_coverage_flat, mask.ravel(), ctx) == \
+        pytest.approx(float(np.nanmean(gap[5:8, 10:14])))
