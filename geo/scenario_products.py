@@ -158,6 +158,7 @@ def run_scenario(
         gpkg.unlink()
     w = WhatIf(b)
     phase_docs: list[dict] = []
+    prev: PhaseState | None = None
     bench: list[PhaseBenchmarks] = []
     enforced: dict | None = None
     admin_before = admin_summary(b.admin, b.grid, base_gap.reshape(shape).astype(np.float32),
@@ -166,7 +167,8 @@ def run_scenario(
         if progress:
             progress("phases", (k - 1) / len(phases))
         t0 = time.perf_counter()
-        before = (w.gap(), w.coverage()) if ph.conditions else None
+        before = ((prev.gap, prev.coverage) if prev is not None else (b.baseline_gap_flat, b.baseline_coverage_flat)) \
+            if ph.conditions else None  # the state the earlier phases left
         snap = w.snapshot() if enforce and ph.conditions else None
         res = evaluate_phase(w, ph, base_gap, base_cov, cover_threshold)
         pb = phase_benchmarks(k, ph, scopes, ctx, before, (res.state.gap, res.state.coverage)) if before else None
@@ -180,6 +182,7 @@ def run_scenario(
                         "not_applied": [p.name for p in phases[k - 1:]]}
             phases = phases[:k - 1]
             break
+        prev = res.state
         res.numbers.update(coverage_split(w, cover_threshold))
         phase_docs.append(_write_phase(k, ph, res, w, b, base_gap, base_cov, phases[:k], graph, gpkg, admin_before,
                                        effect, out, timings, t0))
