@@ -92,6 +92,8 @@ class ScenarioRequest(BaseModel):
                                description="phases to split the closures into for the suggested closing order "
                                            "(default: as many closures per phase as the plan)")
     cover_threshold: float = Field(0.5, gt=0, lt=1, description="coverage below which a cell counts as uncovered")
+    enforce: bool = Field(False, description="stop the plan at the first phase whose conditions fail (benchmarks); "
+                                             "summary.enforced names it and the plan that would hold")
 
 
 class ScenarioLinks(BaseModel):
@@ -199,15 +201,21 @@ def check_plan(folder: Path, plan: Plan, max_steps: int | None = None) -> int:
     """Resolve ``plan`` against the analysis in ``folder``; the number of phases. PlanError names
     the phase, the action and the id; more than ``max_steps`` resolved steps (``close_admin``
     expands to every base of the unit) is a RequestError."""
+    import geopandas as gpd
+
     from geo.effect import PRIORS
     from geo.plan import resolve_plan
 
     if plan.effect is not None and plan.effect not in PRIORS:
         raise PlanError(f"plan: effect {plan.effect!r}: the service reads no effect files (a path from a client); "
                         f"name a prior ({', '.join(PRIORS)}) or run `vacuum scenario --effect effect.json`")
+    if isinstance(plan.national_forces, str):
+        raise PlanError(f"plan: national_forces {plan.national_forces!r}: the service reads no files named by a client; "
+                        "list the forces in the plan ([{id, kind, strength, readiness, lon, lat}])")
     bases, admin, with_terms = _plan_inputs(folder)
+    zones = gpd.read_file(folder / "zones.geojson").to_crs(bases.crs) if (folder / "zones.geojson").is_file() else None
     try:
-        phases = resolve_plan(plan, bases, admin)
+        phases = resolve_plan(plan, bases, admin, zones)
     except PlanError as exc:
         raise PlanError(f"plan: {exc}") from None
     n_steps = sum(len(ph.steps) for ph in phases)
@@ -233,7 +241,7 @@ def check_request(storage: Storage, req: ScenarioRequest, max_phases: int | None
     check_plan(folder, plan, max_steps)
     return {"name": req.name or plan.name, "analysis_id": req.analysis_id,
             "plan": plan.model_dump(mode="json", exclude_none=True),
-            "phases": req.phases, "cover_threshold": req.cover_threshold}
+            "phases": req.phases, "cover_threshold": req.cover_threshold, "enforce": req.enforce}
 
 
 # ============================================================================ worker
@@ -259,13 +267,15 @@ def run_scenario_job(ctx: JobContext, request: dict[str, Any]) -> dict[str, Any]
     ctx.progress("load_baseline", 1.0)
     out = ctx.staging_dir()
     summary = run_scenario(baseline, plan, out, closing_phases=req.phases, cover_threshold=req.cover_threshold,
-                           progress=ctx.progress, effect=PRIORS.get(plan.effect or ""))
+                           progress=ctx.progress, effect=PRIORS.get(plan.effect or ""), enforce=req.enforce)
     ctx.progress("store", 0.0)
     summary["analysis"] = req.analysis_id  # never a server path
     summary["request"] = {"job": ctx.job.id, **request}
     write_json(summary, out / "summary.json")
     ctx.publish()
-    last = summary["phases"][-1]
+    last = summary["phases"][-1] if summary["phases"] else {  # enforced: held at phase 1, nothing applied
+        "vacuum_measure": summary["baseline"]["vacuum_measure"], "new_zones": {"count": 0},
+        "population_losing_cover": 0.0}
     crit = summary["most_critical_bases"]
     return {"analysis_id": req.analysis_id, "plan": summary["plan"], "phases": len(summary["phases"]),
             "vacuum_baseline": summary["baseline"]["vacuum_measure"], "vacuum_final": last["vacuum_measure"],
@@ -273,6 +283,7 @@ def run_scenario_job(ctx: JobContext, request: dict[str, Any]) -> dict[str, Any]
             "population_losing_cover_final": last["population_losing_cover"],
             "most_critical_base": crit[0]["base_id"] if crit else None,
             "closing_order_improvement_pct": summary["closing_order"]["improvement_pct"],
+            "held_at_phase": (summary["enforced"] or {}).get("held_at_phase"),
             "seconds": round(time.perf_counter() - t0, 2)}
 
 
@@ -327,9 +338,13 @@ def export_catalogue(folder: Path) -> list[dict[str, Any]]:
         add("scenario.gpkg", "scenario", "GeoPackage", "scenario.gpkg",
             "every vector product of every phase and the base criticality in one GeoPackage (EPSG:4326)")
     for name, what in (("summary.json", "baseline and per-phase figures"),
-                       ("closing_order.json", "suggested closing order vs the plan's, maximal-covering cross-check")):
+                       ("closing_order.json", "suggested closing order vs the plan's, maximal-covering cross-check"),
+                       ("benchmarks.json", "every phase condition before/after its steps, go/hold, the enforcement")):
         if (folder / name).is_file():
             add(name, name.removesuffix(".json"), "JSON", name, what)
+    if (folder / "benchmarks.csv").is_file():
+        add("benchmarks.csv", "benchmarks", "CSV", "benchmarks.csv",
+            "condition, unit, value before/after, threshold, pass, margin per phase")
     for ext, fmt in (("geojson", "GeoJSON"), ("csv", "CSV")):
         if (folder / f"base_criticality.{ext}").is_file():
             add(f"base_criticality.{ext}", "base_criticality", fmt, f"base_criticality.{ext}",

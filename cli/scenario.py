@@ -20,6 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     eff.add_argument("--effect", type=Path, help="effect.json from `vacuum effect`: expected change in events per phase")
     eff.add_argument("--effect-prior", choices=("literature",),
                      help="use a stated prior for the expected change instead (numbers in docs/scenarios.md)")
+    p.add_argument("--national-forces", type=Path,
+                   help="national forces and police (CSV/GeoJSON points: id, kind, strength, readiness) that "
+                        "handover steps name with to:; overrides the plan's national_forces")
+    p.add_argument("--enforce", action="store_true",
+                   help="stop the plan at the first phase whose conditions fail (benchmarks.json says why)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
 
@@ -27,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from cli.main import CLIError, Progress
     from geo.effect import resolve_effect
-    from geo.plan import load_plan
+    from geo.plan import load_plan, read_national_forces
     from geo.scenario import load_baseline
     from geo.scenario_products import run_scenario
 
@@ -35,13 +40,14 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--phases {args.phases}: need at least 1")
     if not 0 < args.cover_threshold < 1:
         raise CLIError(f"--cover-threshold {args.cover_threshold}: must be between 0 and 1")
-    plan = load_plan(args.plan)
+    plan = read_national_forces(load_plan(args.plan), args.plan.parent, args.national_forces)
     effect = resolve_effect(args.effect or args.effect_prior or plan.effect,
                             None if (args.effect or args.effect_prior) else args.plan.parent)
     baseline = load_baseline(args.analysis)
     prog = Progress(args.quiet)
     s = run_scenario(baseline, plan, args.out, closing_phases=args.phases,
-                     cover_threshold=args.cover_threshold, progress=prog, effect=effect)
+                     cover_threshold=args.cover_threshold, progress=prog, effect=effect,
+                     enforce=args.enforce)
     prog.close()
     print(f"{s['plan']}: baseline exposure-weighted gap {s['baseline']['vacuum_measure']:.2f}, "
           f"{s['baseline']['population_high_critical']:,.0f} people in high/critical cells")
@@ -58,6 +64,17 @@ def run(args: argparse.Namespace) -> int:
             near = (f"nearest remaining base {lz['nearest_remaining_base_name']} at {tt:.1f} h"
                     if tt is not None and tt == tt else f"no remaining base within {cap:g} h")
             print(f"      largest new zone opened by {lz['opened_by']}; {near}")
+        print(f"      coverage: mission {ph['mission_coverage_mean']:.3f} ({ph['population_covered_mission']:,.0f} "
+              f"people covered), national forces {ph['national_coverage_mean']:.3f} "
+              f"({ph['population_covered_national']:,.0f} people)")
+        for line in _benchmark_lines(ph):
+            print(line)
+    if s["national_forces"]["count"] == 0:
+        print("note: " + s["national_forces"]["note"])
+    if s["enforced"]:
+        e = s["enforced"]
+        print(f"enforced: the plan holds at phase {e['held_at_phase']} ({e['phase']}): " + "; ".join(e["reasons"]))
+        print("  plan that holds: " + (", ".join(e["plan_that_holds"]) or "no phase"))
     print("most critical bases: " + ", ".join(f"{r['name']} (+{r['added_vacuum']:.2f})" for r in s["most_critical_bases"]))
     co = s["closing_order"]
     if co["plan_cumulative_vacuum"] is not None:
@@ -78,3 +95,16 @@ def _expected_line(ec: dict) -> str:
     parts = [f"{a['area']} {fmt(a['low'])}/{fmt(a['central'])}/{fmt(a['high'])}" for a in ec["areas"]]
     weak = " (weak estimate)" if ec.get("weak") else ""
     return f"expected change in events, {ec['months']} months, low/central/high ({ec['source']}{weak}): " + "; ".join(parts)
+
+
+def _benchmark_lines(ph: dict) -> list[str]:
+    """The phase's go/hold and its benchmark table (condition, unit, value, threshold, pass, margin)."""
+    if not ph["benchmarks"]:
+        return []
+    out = [f"      benchmarks: {ph['status'].upper()}" + (f" ({'; '.join(ph['hold_reasons'])})" if ph["hold_reasons"] else "")]
+    for r in ph["benchmarks"]:
+        v = "n/a" if r["value"] is None else f"{r['value']:,.4g}"
+        m = "n/a" if r["margin"] is None else f"{r['margin']:+,.4g}"
+        out.append(f"        {r['condition']:<24} {r['unit']:<18} {r['at']:<6} {v:>10} {r['op']:>2} {r['threshold']:<8g} "
+                   f"{'pass' if r['pass'] else 'FAIL'}  margin {m}")
+    return out

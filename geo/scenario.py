@@ -55,6 +55,7 @@ class Baseline:
     events: gpd.GeoDataFrame
     sites: gpd.GeoDataFrame | None
     cost_h: np.ndarray | None
+    risk: np.ndarray | None = None  # flat float64 forecast risk (NaN outside)
     _p: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def protection(self, base_id: str) -> np.ndarray:
@@ -66,9 +67,10 @@ class Baseline:
             self._p[base_id] = p
         return p
 
-    def weight_for(self, base_id: str, strength: float, readiness: float = 1.0) -> float:
+    def weight_for(self, base_id: str, strength: float, readiness: float = 1.0, unit_type: str | None = None) -> float:
+        """The weight of ``strength`` troops at the base (of the base's unit type, or ``unit_type``)."""
         row = self.bases.loc[self.bases["base_id"] == base_id]
-        utype = str(row["unit_type"].iloc[0]) if len(row) else "infantry"
+        utype = unit_type or (str(row["unit_type"].iloc[0]) if len(row) else "infantry")
         s_mult = self.params.unit_types.get(utype, (1.0, 1.0))[0]
         p = self.params
         return base_weight(strength, reference_strength=p.reference_strength,
@@ -82,6 +84,24 @@ class Baseline:
 
     def baseline_gap(self) -> np.ndarray:
         return self.need100 * np.exp(-self.model.intensity.ravel())
+
+    @cached_property
+    def baseline_gap_flat(self) -> np.ndarray:
+        """:meth:`baseline_gap`, computed once (do not change it in place)."""
+        return self.need100 * np.exp(-np.maximum(self.model.intensity.ravel().astype(np.float64), 0.0))
+
+    @cached_property
+    def baseline_coverage_flat(self) -> np.ndarray:
+        return -np.expm1(-np.maximum(self.model.intensity.ravel().astype(np.float64), 0.0))
+
+    @cached_property
+    def gap_totals(self) -> dict[str, float]:
+        """Sums over the area's cells of the baseline gap, for incremental phase figures:
+        cells, gap, gap x exposure, people at high/critical (>= class_breaks[2])."""
+        g = self.baseline_gap_flat
+        ok = np.isfinite(g)
+        return {"cells": float(ok.sum()), "gap": float(g[ok].sum()), "gap_exposure": float((g[ok] * self.exposure[ok]).sum()),
+                "people_high_critical": float(self.population[ok & (g >= self.params.class_breaks[2])].sum())}
 
 
 def load_baseline(folder: str | Path) -> Baseline:
@@ -121,19 +141,47 @@ def load_baseline(folder: str | Path) -> Baseline:
             cost = z["cost_h"]
     return Baseline(folder, grid, params, date.fromisoformat(meta["as_of"]), model,
                     need100.astype(np.float64).ravel(), np.nan_to_num(exposure.astype(np.float64)).ravel(),
-                    np.nan_to_num(population.astype(np.float64)).ravel(), bases, admin, events, sites, cost)
+                    np.nan_to_num(population.astype(np.float64)).ravel(), bases, admin, events, sites, cost,
+                    risk.astype(np.float64).ravel())
 
 
 @dataclass
 class PhaseState:
-    """The surfaces after a phase (flat arrays) and what changed."""
+    """The state after a phase: the intensity on the cells that differ from the baseline
+    (``touched``), and the full surfaces built from it on first use (flat arrays)."""
 
     name: str
     date: date
     closed: list[str]  # closed or handed over so far (cumulative)
-    intensity: np.ndarray
-    gap: np.ndarray
-    coverage: np.ndarray
+    touched: np.ndarray  # flat indices (sorted) of cells whose intensity differs from the baseline's
+    intensity_touched: np.ndarray  # the intensity there (float64)
+    baseline: Baseline = field(repr=False)
+
+    @cached_property
+    def gap_touched(self) -> np.ndarray:
+        return self.baseline.need100[self.touched] * np.exp(-np.maximum(self.intensity_touched, 0.0))
+
+    @cached_property
+    def coverage_touched(self) -> np.ndarray:
+        return -np.expm1(-np.maximum(self.intensity_touched, 0.0))
+
+    @cached_property
+    def intensity(self) -> np.ndarray:
+        full = self.baseline.model.intensity.ravel().astype(np.float64)
+        full[self.touched] = self.intensity_touched
+        return full
+
+    @cached_property
+    def gap(self) -> np.ndarray:
+        full = self.baseline.baseline_gap_flat.copy()
+        full[self.touched] = self.gap_touched
+        return full
+
+    @cached_property
+    def coverage(self) -> np.ndarray:
+        full = self.baseline.baseline_coverage_flat.copy()
+        full[self.touched] = self.coverage_touched
+        return full
 
 
 class WhatIf:
@@ -145,6 +193,8 @@ class WhatIf:
         self.weight = {t.base_id: t.weight for t in baseline.model.terms}
         self.initial_weight = dict(self.weight)
         self.closed: list[str] = []
+        self.national: dict[str, str | None] = {}  # handed-over base -> receiving force (None: no force named)
+        self.touched = np.zeros(self.intensity.size, dtype=bool)  # cells whose intensity may differ from the baseline
 
     def set_weight(self, base_id: str, new: float) -> None:
         if base_id not in self.weight:
@@ -154,6 +204,7 @@ class WhatIf:
             return
         t = self.baseline.model.term(base_id)
         self.intensity[t.reach.index] += (new - old) * self.baseline.protection(base_id)
+        self.touched[t.reach.index] = True
         self.weight[base_id] = new
 
     def apply(self, step: Step) -> None:
@@ -164,13 +215,37 @@ class WhatIf:
             self.set_weight(step.base_id, self.baseline.weight_for(step.base_id, float(step.strength)))  # type: ignore[arg-type]
         elif step.kind == "handover":
             self.set_weight(step.base_id, self.baseline.weight_for(step.base_id, float(step.strength),  # type: ignore[arg-type]
-                                                            readiness=float(step.readiness)))  # type: ignore[arg-type]
+                                                            readiness=float(step.readiness),  # type: ignore[arg-type]
+                                                            unit_type=step.unit_type))
             self.closed.append(step.base_id)
+            self.national[step.base_id] = step.to
         else:  # pragma: no cover - Step.kind is a Literal
             raise ValueError(step.kind)
 
     def coverage(self) -> np.ndarray:
         return -np.expm1(-np.maximum(self.intensity, 0.0))
+
+    def national_intensity(self) -> np.ndarray:
+        """The part of the intensity national forces provide (the handed-over bases' terms)."""
+        out = np.zeros_like(self.intensity)
+        for bid in self.national:
+            t = self.baseline.model.term(bid)
+            out[t.reach.index] += self.weight[bid] * self.baseline.protection(bid)
+        return out
+
+    def split_coverage(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mission coverage, national coverage), each ``1 - exp(-its own intensity)``."""
+        nat = self.national_intensity()
+        mission = np.maximum(self.intensity - nat, 0.0)
+        return -np.expm1(-mission), -np.expm1(-np.maximum(nat, 0.0))
+
+    def snapshot(self) -> tuple:
+        """State to :meth:`restore` (a phase evaluated, then held)."""
+        return self.intensity.copy(), dict(self.weight), list(self.closed), dict(self.national), self.touched.copy()
+
+    def restore(self, snap: tuple) -> None:
+        self.intensity, self.weight, self.closed, self.national = snap[0].copy(), dict(snap[1]), list(snap[2]), dict(snap[3])
+        self.touched = snap[4].copy()
 
     def gap(self) -> np.ndarray:
         return self.baseline.need100 * np.exp(-np.maximum(self.intensity, 0.0))
@@ -178,7 +253,8 @@ class WhatIf:
     def run_phase(self, phase: ResolvedPhase) -> PhaseState:
         for s in phase.steps:
             self.apply(s)
-        return PhaseState(phase.name, phase.date, list(self.closed), self.intensity.copy(), self.gap(), self.coverage())
+        idx = np.flatnonzero(self.touched)
+        return PhaseState(phase.name, phase.date, list(self.closed), idx, self.intensity[idx], self.baseline)
 
     def full_recompute(self) -> np.ndarray:
         """Intensity rebuilt from every term with the current weights (the reference the tests compare with)."""

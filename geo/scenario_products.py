@@ -2,7 +2,9 @@
 
 Scenario folder::
 
-    summary.json                 plan, per phase: closed bases, new vacuum, people and sites losing cover
+    summary.json                 plan, per phase: closed bases, new vacuum, people and sites losing cover,
+                                 coverage by the mission and by national forces, benchmarks go/hold
+    benchmarks.json/.csv         every phase condition before/after its steps: value, threshold, pass, margin
     base_criticality.csv/.geojson  every base ranked by the vacuum its closure alone opens
     closing_order.json           greedy order vs the plan's, and the maximal-covering cross-check
     scenario.gpkg                new zones, admin change, sites losing cover per phase (EPSG:4326)
@@ -27,6 +29,7 @@ import numpy as np
 import pandas as pd
 from rasterio import features
 
+from .benchmarks import BenchmarkContext, results_table
 from .decision import (
     base_criticality,
     greedy_closing_order,
@@ -37,10 +40,19 @@ from .decision import (
 from .effect import RINGS_KM, EffectEstimate, EffectPrior, expected_change
 from .export import as_multi, write_csv, write_geojson, write_gpkg_layer, write_json
 from .legend import STYLES
-from .plan import Plan, ResolvedPhase, resolve_plan
+from .national import NO_LAYER_NOTE
+from .plan import Plan, ResolvedPhase, national_forces, resolve_plan
 from .products import write_raster_styles
 from .rasters import write_cog
 from .scenario import Baseline, PhaseState, WhatIf
+from .scenario_benchmarks import (
+    BenchmarkScopes,
+    PhaseBenchmarks,
+    coverage_split,
+    load_zones,
+    phase_benchmarks,
+    write_benchmarks,
+)
 from .summaries import admin_summary, class_index
 from .traveltime import CellGraph, build_graph, nearest_source
 from .zones import vacuum_zones
@@ -58,27 +70,39 @@ class PhaseResult:
 
 def evaluate_phase(w: WhatIf, phase: ResolvedPhase, base_gap: np.ndarray, base_cov: np.ndarray,
                    cover_threshold: float = 0.5) -> PhaseResult:
-    """Apply one phase (cumulatively) and measure it against the baseline. In memory, fast."""
+    """Apply one phase (cumulatively) and measure it against the baseline. In memory, fast:
+    the figures are the baseline's totals (:attr:`Baseline.gap_totals`) corrected on the cells
+    the plan has touched so far, so the cost follows the changed bases' reach, not the grid.
+    ``base_gap`` and ``base_cov`` are the baseline's gap and coverage (flat)."""
     b = w.baseline
     st = w.run_phase(phase)
-    thr = b.params.zone_threshold
-    ok = np.isfinite(st.gap)
-    new = ok & (st.gap >= thr) & ~(base_gap >= thr)
-    lost = ok & (base_cov >= cover_threshold) & (st.coverage < cover_threshold)
-    hc_before = ok & (base_gap >= b.params.class_breaks[2])
-    hc_after = ok & (st.gap >= b.params.class_breaks[2])
+    idx, g, c = st.touched, st.gap_touched, st.coverage_touched
+    bg, bc, pop, ex = base_gap[idx], base_cov[idx], b.population[idx], b.exposure[idx]
+    thr, hb = b.params.zone_threshold, b.params.class_breaks[2]
+    ok = np.isfinite(g)
+    new = ok & (g >= thr) & ~(bg >= thr)
+    lost = ok & (bc >= cover_threshold) & (c < cover_threshold)
+    tot = b.gap_totals
+    d_gap = float((g[ok] - bg[ok]).sum())
+    d_gap_ex = float((g[ok] * ex[ok]).sum() - (bg[ok] * ex[ok]).sum())
+    hc_after = tot["people_high_critical"] - float(pop[ok & (bg >= hb)].sum()) + float(pop[ok & (g >= hb)].sum())
+    den = b.exposure_total
     numbers = {
-        "vacuum_measure": vacuum_measure(st.gap, b.exposure),
-        "mean_gap": float(np.nanmean(st.gap)),
-        "mean_gap_change": float(np.nanmean(st.gap - base_gap)),
+        "vacuum_measure": (tot["gap_exposure"] + d_gap_ex) / den if den > 0 else 0.0,
+        "mean_gap": (tot["gap"] + d_gap) / tot["cells"] if tot["cells"] else float("nan"),
+        "mean_gap_change": d_gap / tot["cells"] if tot["cells"] else float("nan"),
         "new_high_critical_km2": float(new.sum() * b.grid.cell_area_km2),
-        "people_into_high_critical": float(b.population[new].sum()),
-        "population_losing_cover": float(b.population[lost].sum()),
+        "people_into_high_critical": float(pop[new].sum()),
+        "population_losing_cover": float(pop[lost].sum()),
         "area_losing_cover_km2": float(lost.sum() * b.grid.cell_area_km2),
-        "population_high_critical_before": float(b.population[hc_before].sum()),
-        "population_high_critical_after": float(b.population[hc_after].sum()),
+        "population_high_critical_before": tot["people_high_critical"],
+        "population_high_critical_after": hc_after,
     }
-    return PhaseResult(st, new, lost, numbers)
+    new_mask = np.zeros(b.grid.size, dtype=bool)
+    new_mask[idx[new]] = True
+    lost_mask = np.zeros(b.grid.size, dtype=bool)
+    lost_mask[idx[lost]] = True
+    return PhaseResult(st, new_mask, lost_mask, numbers)
 
 
 def _opened_by(w: WhatIf, zones: gpd.GeoDataFrame, changed: list[str], b: Baseline) -> list[str | None]:
@@ -109,45 +133,64 @@ def run_scenario(
     cover_threshold: float = 0.5,
     progress: Callable[[str, float], None] | None = None,
     effect: EffectEstimate | EffectPrior | None = None,
+    enforce: bool = False,
 ) -> dict:
     """Evaluate the baseline and every phase cumulatively; write the scenario folder.
 
     ``effect`` (:func:`geo.effect.resolve_effect`) turns lost cover into an expected change in
-    events per phase; without it the phases say that none was computed."""
+    events per phase; without it the phases say that none was computed. A phase whose
+    conditions fail is marked ``hold``; with ``enforce`` the plan stops there (that phase and
+    the later ones are not applied) and ``summary.json.enforced`` says where and why."""
     b = baseline
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    phases = resolve_plan(plan, b.bases, b.admin)
+    zones_in = load_zones(b)
+    phases = resolve_plan(plan, b.bases, b.admin, zones_in)
+    forces = national_forces(plan)
     timings: dict[str, float] = {}
     base_gap = b.baseline_gap()
     base_cov = -np.expm1(-np.maximum(b.model.intensity.ravel(), 0.0))
+    ctx = BenchmarkContext(base_gap, base_cov, b.risk, b.population, b.grid.cell_area_km2, b.params.class_breaks[2],
+                           b.params.zone_threshold, cover_threshold)
+    scopes = BenchmarkScopes(b, zones_in, forces)
     shape = b.grid.shape
     graph = build_graph(b.cost_h) if b.cost_h is not None else None
     gpkg = out / "scenario.gpkg"
     if gpkg.exists():
         gpkg.unlink()
     w = WhatIf(b)
-    phase_docs = []
+    phase_docs: list[dict] = []
+    prev: PhaseState | None = None
+    bench: list[PhaseBenchmarks] = []
+    enforced: dict | None = None
     admin_before = admin_summary(b.admin, b.grid, base_gap.reshape(shape).astype(np.float32),
                                  b.population.reshape(shape), breaks=b.params.class_breaks) if b.admin is not None else None
     for k, ph in enumerate(phases, start=1):
         if progress:
             progress("phases", (k - 1) / len(phases))
         t0 = time.perf_counter()
+        before = ((prev.gap, prev.coverage) if prev is not None else (b.baseline_gap_flat, b.baseline_coverage_flat)) \
+            if ph.conditions else None  # the state the earlier phases left
+        snap = w.snapshot() if enforce and ph.conditions else None
         res = evaluate_phase(w, ph, base_gap, base_cov, cover_threshold)
+        pb = phase_benchmarks(k, ph, scopes, ctx, before, (res.state.gap, res.state.coverage)) if before else None
         timings[f"phase_{k}_evaluate"] = round(time.perf_counter() - t0, 4)
-        d = out / f"phase_{k}"
-        d.mkdir(exist_ok=True)
-        gap2 = _write_phase_rasters(d, b, ph, res, base_gap, base_cov)
-        zones = _phase_zones(w, b, res, phases[:k], graph)
-        write_geojson(zones, d / "new_zones.geojson")
-        write_gpkg_layer(as_multi(zones), gpkg, f"new_zones_phase_{k}", geometry_type="MultiPolygon")
-        lost_sites = _write_lost_sites(b, res, base_cov, d, gpkg, k)
-        if admin_before is not None and b.admin is not None:
-            _write_admin_change(b, b.admin, admin_before, gap2, d, gpkg, k)
-        timings[f"phase_{k}_total"] = round(time.perf_counter() - t0, 4)
-        phase_docs.append(_phase_doc(k, ph, res, zones, lost_sites))
-        phase_docs[-1]["expected_change"] = _write_expected_change(b, res, phases[:k], effect, d)
+        if pb is not None:
+            bench.append(pb)
+        if pb is not None and pb.status == "hold" and snap is not None:
+            w.restore(snap)
+            enforced = {"held_at_phase": k, "phase": ph.name, "reasons": pb.reasons,
+                        "plan_that_holds": [p.name for p in phases[:k - 1]],
+                        "not_applied": [p.name for p in phases[k - 1:]]}
+            phases = phases[:k - 1]
+            break
+        prev = res.state
+        res.numbers.update(coverage_split(w, cover_threshold))
+        phase_docs.append(_write_phase(k, ph, res, w, b, base_gap, base_cov, phases[:k], graph, gpkg, admin_before,
+                                       effect, out, timings, t0))
+        phase_docs[-1].update({"status": pb.status if pb else "go", "hold_reasons": pb.reasons if pb else [],
+                               "benchmarks": results_table(pb.results) if pb else []})
+    write_benchmarks(out, bench, enforced)
     if progress:
         progress("phases", 1.0)
         progress("decision_support", 0.0)
@@ -155,8 +198,31 @@ def run_scenario(
     if progress:
         progress("decision_support", 1.0)
     summary = _summary(plan, b, cover_threshold, base_gap, phase_docs, crit, order, timings)
+    summary["national_forces"] = ({"count": len(forces), "strength": float(sum(f.strength for f in forces))}
+                                  if forces else {"count": 0, "note": NO_LAYER_NOTE})
+    summary["enforced"] = enforced
     write_json(summary, out / "summary.json")
     return summary
+
+
+def _write_phase(k: int, ph: ResolvedPhase, res: PhaseResult, w: WhatIf, b: Baseline, base_gap: np.ndarray,
+                 base_cov: np.ndarray, phases_so_far: list[ResolvedPhase], graph: CellGraph | None, gpkg: Path,
+                 admin_before: pd.DataFrame | None, effect: EffectEstimate | EffectPrior | None, out: Path,
+                 timings: dict[str, float], t0: float) -> dict:
+    """phase_k/: rasters, new zones, lost sites, admin change, expected change; returns the phase's summary entry."""
+    d = out / f"phase_{k}"
+    d.mkdir(exist_ok=True)
+    gap2 = _write_phase_rasters(d, b, ph, res, base_gap, base_cov)
+    zones = _phase_zones(w, b, res, phases_so_far, graph)
+    write_geojson(zones, d / "new_zones.geojson")
+    write_gpkg_layer(as_multi(zones), gpkg, f"new_zones_phase_{k}", geometry_type="MultiPolygon")
+    lost_sites = _write_lost_sites(b, res, base_cov, d, gpkg, k)
+    if admin_before is not None and b.admin is not None:
+        _write_admin_change(b, b.admin, admin_before, gap2, d, gpkg, k)
+    timings[f"phase_{k}_total"] = round(time.perf_counter() - t0, 4)
+    doc = _phase_doc(k, ph, res, zones, lost_sites)
+    doc["expected_change"] = _write_expected_change(b, res, phases_so_far, effect, d)
+    return doc
 
 
 def _summary(plan: Plan, b: Baseline, cover_threshold: float, base_gap: np.ndarray, phase_docs: list[dict],
@@ -313,8 +379,8 @@ def _phase_doc(k: int, ph: ResolvedPhase, res: PhaseResult, zones: gpd.GeoDataFr
     """The summary.json entry of one phase."""
     return {
         "phase": k, "name": ph.name, "date": ph.date.isoformat(),
-        "steps": [{"kind": s.kind, "base_id": s.base_id, "strength": s.strength, "readiness": s.readiness}
-                  for s in ph.steps],
+        "steps": [{"kind": s.kind, "base_id": s.base_id, "strength": s.strength, "readiness": s.readiness,
+                   **({"to": s.to} if s.to else {})} for s in ph.steps],
         "closed": res.state.closed,
         "new_zones": {"count": len(zones), "area_km2": float(zones["area_km2"].sum()) if len(zones) else 0.0,
                       "population": float(zones["population"].sum()) if len(zones) else 0.0,

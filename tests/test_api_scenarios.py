@@ -291,6 +291,10 @@ def _plan_with(first_phase_actions):
     ({"plan": _plan_with([{"shut": ["MINUSCA:obo"]}])}, 422, "PlanError", "phase 1 (Close observer posts in the "
      "south-east), action 1, shut: Extra inputs are not permitted"),
     ({"plan": {"name": "no phases"}}, 422, "PlanError", "plan: phases: Field required"),
+    ({"plan": {**example_plan(), "national_forces": "forces.csv"}}, 422, "PlanError",
+     "national_forces 'forces.csv': the service reads no files named by a client"),
+    ({"plan": _plan_with([{"handover": {"base": "MINUSCA:bambari", "to": "FACA"}}])}, 422, "PlanError",
+     "receiving force 'FACA' does not exist: the plan lists no national_forces"),
     ({"plan": "close everything"}, 422, "RequestValidationError", "plan: Input should be a valid dictionary"),
     ({"cover_threshold": 1.5}, 422, "RequestValidationError", "cover_threshold"),
     ({"phases": 0}, 422, "RequestValidationError", "phases"),
@@ -304,6 +308,39 @@ def test_bad_submits_are_refused_before_any_job(client, keys, analysis, storage,
     assert r.status_code == status, r.text
     assert r.json()["error"] == error and match in r.json()["detail"], r.json()
     assert len(storage.list_jobs(limit=1000)) == n
+
+
+def test_unknown_conditions_and_units_are_all_named_in_one_refusal(client, keys, analysis):
+    plan = example_plan()
+    plan["phases"][0]["conditions"] = [{"condition": "gap_man", "op": "<", "threshold": 3}]
+    plan["phases"][1]["conditions"] = [{"condition": "risk", "op": "<=", "threshold": 3, "at": "during"}]
+    r = client.post("/scenarios", json={"analysis_id": analysis, "plan": plan}, headers=keys["planner"])
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert detail.startswith("plan: 2 problems:")
+    assert "phase 1 (Close observer posts in the south-east), condition 1, condition: Value error, unknown " \
+           "condition 'gap_man'; did you mean gap_mean?" in detail
+    assert "phase 2 (Leave the north-east, thin Bria), condition 1, at: Input should be 'before' or 'after'" in detail
+    plan = example_plan()
+    plan["phases"][0]["conditions"] = [{"condition": "risk", "unit": "Vakagga", "op": "<", "threshold": 1}]
+    r = client.post("/scenarios", json={"analysis_id": analysis, "plan": plan}, headers=keys["planner"])
+    assert r.status_code == 422 and "no admin unit named 'Vakagga' in the admin layer; did you mean Vakaga?" \
+        in r.json()["detail"]
+
+
+def test_an_enforced_scenario_stops_at_the_held_phase(client, keys, analysis):
+    plan = example_plan()
+    # phase 2 closes every base in Vakaga: people there lose cover, so "no one loses cover" fails
+    plan["phases"][1]["conditions"] = [{"condition": "people_losing_cover", "op": "<=", "threshold": 0}]
+    r = client.post("/scenarios", json={"analysis_id": analysis, "plan": plan, "enforce": True},
+                    headers=keys["planner"])
+    assert r.status_code == 202, r.text
+    st, _ = wait_done(client, keys["planner"], r.json()["status_url"])
+    assert st["status"] == "done", st
+    assert st["result"]["held_at_phase"] == 2 and st["result"]["phases"] == 1
+    s = client.get(f"/scenarios/{st['id']}/summary", headers=keys["planner"]).json()
+    assert s["enforced"]["plan_that_holds"] == ["Close observer posts in the south-east"]
+    assert s["enforced"]["reasons"][0].startswith("people_losing_cover in whole area after the phase is ")
 
 
 def test_a_baseline_must_be_a_finished_analysis(client, keys, storage, scenario):

@@ -119,3 +119,37 @@ def test_closure_effect_does_not_change_state(mali):
     before = w.intensity.copy()
     closure_effect(w, "MINUSMA:kidal")
     np.testing.assert_array_equal(w.intensity, before)
+
+
+def test_demo_plan_with_conditions_holds_where_the_data_says(demo, tmp_path, capsys):
+    """data/minusca/plan_conditions.yaml: the values recomputed from the written rasters and
+    the plan's own (illustrative) national forces, and --enforce stopping at the held phase."""
+    import yaml
+
+    from geo.rasters import read_surface
+
+    plan_path = ROOT / "data/minusca/plan_conditions.yaml"
+    assert main(["scenario", "--analysis", str(demo), "--plan", str(plan_path), "--out", str(tmp_path / "free"),
+                 "--quiet"]) == 0
+    s = json.loads((tmp_path / "free" / "summary.json").read_text())
+    pop, _ = read_surface(demo / "population.tif")
+    cov0, _ = read_surface(demo / "coverage.tif")
+    cov2, _ = read_surface(tmp_path / "free" / "phase_2" / "coverage.tif")
+    lost = np.isfinite(cov2) & (cov0 >= 0.5) & (cov2 < 0.5)
+    by_hand = float(np.nan_to_num(pop)[lost].sum())
+    row = next(r for r in s["phases"][1]["benchmarks"] if r["condition"] == "people_losing_cover")
+    assert row["value"] == pytest.approx(by_hand, rel=1e-6) and row["pass"] == (by_hand <= 10000)
+    assert s["phases"][1]["status"] == ("go" if by_hand <= 10000 else "hold")
+    forces = yaml.safe_load(plan_path.read_text())["national_forces"]  # both stand in Bambari (Ouaka)
+    ready = sum(f["strength"] * f["readiness"] for f in forces) / sum(f["strength"] for f in forces)
+    row = next(r for r in s["phases"][2]["benchmarks"] if r["condition"] == "national_readiness")
+    assert row["value"] == pytest.approx(ready) and row["unit"] == "Ouaka"
+    assert s["phases"][2]["national_coverage_mean"] > 0 == s["phases"][1]["national_coverage_mean"]
+    table = pd.read_csv(tmp_path / "free" / "benchmarks.csv")
+    assert len(table) == sum(len(p["benchmarks"]) for p in s["phases"]) == 8
+    held = [p["phase"] for p in s["phases"] if p["status"] == "hold"]
+    assert main(["scenario", "--analysis", str(demo), "--plan", str(plan_path), "--out", str(tmp_path / "held"),
+                 "--quiet", "--enforce"]) == 0
+    e = json.loads((tmp_path / "held" / "summary.json").read_text())
+    assert e["enforced"]["held_at_phase"] == held[0] and len(e["phases"]) == held[0] - 1
+    assert "enforced: the plan holds at phase" in capsys.readouterr().out

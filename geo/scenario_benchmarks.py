@@ -1,0 +1,125 @@
+"""A scenario's benchmarks and its mission / national coverage, on a :class:`~geo.scenario.Baseline`.
+
+The wrapper around :mod:`geo.benchmarks`: turns each condition's scope (an admin unit, an
+analysis zone, the whole area) into a cell mask on the grid, places the national forces,
+measures every condition of a phase before and after its steps, and writes
+``benchmarks.json`` and ``benchmarks.csv`` (docs/scenarios.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from rasterio import features
+
+from .benchmarks import (
+    BenchmarkContext,
+    BenchmarkResult,
+    ConditionSpec,
+    evaluate_condition,
+    phase_status,
+    results_table,
+    weighted_readiness,
+)
+from .export import write_csv, write_json
+from .national import NationalForce, forces_frame
+from .plan import ResolvedPhase
+from .scenario import Baseline, WhatIf
+
+__all__ = ["BenchmarkScopes", "PhaseBenchmarks", "phase_benchmarks", "coverage_split", "write_benchmarks",
+           "load_zones"]
+
+
+def load_zones(b: Baseline) -> gpd.GeoDataFrame | None:
+    """The analysis' vacuum zones (``zones.geojson``) in the grid CRS, or None."""
+    path = b.folder / "zones.geojson"
+    return gpd.read_file(path).to_crs(b.grid.crs) if path.exists() else None
+
+
+@dataclass
+class BenchmarkScopes:
+    """Cell masks per scope (cached) and the national forces placed on the grid."""
+
+    b: Baseline
+    zones: gpd.GeoDataFrame | None
+    forces: list[NationalForce] | None
+    _masks: dict[tuple[str, str | None], np.ndarray] = field(default_factory=dict)
+
+    def polygon(self, spec: ConditionSpec):
+        if spec.scope_kind == "unit" and self.b.admin is not None:
+            return self.b.admin.loc[self.b.admin["admin_id"].astype(str) == spec.scope_id].union_all()
+        if spec.scope_kind == "zone" and self.zones is not None:
+            return self.zones.loc[self.zones["zone_id"].astype(int) == int(spec.scope_id or -1)].union_all()
+        return None
+
+    def mask(self, spec: ConditionSpec) -> np.ndarray:
+        key = (spec.scope_kind, spec.scope_id)
+        if key not in self._masks:
+            poly = self.polygon(spec)
+            if poly is None:
+                m = np.ones(self.b.grid.size, dtype=bool)
+            else:
+                m = features.rasterize([(poly, 1)], out_shape=self.b.grid.shape, transform=self.b.grid.transform,
+                                       fill=0, dtype="uint8").ravel().astype(bool)
+            self._masks[key] = m
+        return self._masks[key]
+
+    def readiness(self, spec: ConditionSpec) -> float:
+        """Strength-weighted readiness of the forces in the scope (all of them for the whole area)."""
+        if not self.forces:
+            return math.nan
+        if spec.scope_kind == "area":
+            return weighted_readiness(np.array([f.strength for f in self.forces]),
+                                      np.array([f.readiness for f in self.forces]))
+        g = forces_frame(self.forces, self.b.grid.crs)
+        inside = g[g.within(self.polygon(spec))]
+        return weighted_readiness(inside["strength"].to_numpy(), inside["readiness"].to_numpy())
+
+
+@dataclass
+class PhaseBenchmarks:
+    phase: int
+    name: str
+    status: str  # "go" or "hold"
+    reasons: list[str]
+    results: list[BenchmarkResult]
+
+    def as_dict(self) -> dict:
+        return {"phase": self.phase, "name": self.name, "status": self.status, "reasons": self.reasons,
+                "results": results_table(self.results)}
+
+
+def phase_benchmarks(k: int, ph: ResolvedPhase, scopes: BenchmarkScopes, ctx: BenchmarkContext,
+                     before: tuple[np.ndarray, np.ndarray], after: tuple[np.ndarray, np.ndarray]) -> PhaseBenchmarks:
+    """Every condition of phase ``k`` measured on the (gap, coverage) before and after its steps."""
+    res = [evaluate_condition(c, k, ph.name, before, after, scopes.mask(c), ctx,
+                              scopes.readiness(c) if c.metric == "national_readiness" else math.nan)
+           for c in ph.conditions]
+    status, reasons = phase_status(res)
+    return PhaseBenchmarks(k, ph.name, status, reasons, res)
+
+
+def coverage_split(w: WhatIf, cover_threshold: float) -> dict[str, float]:
+    """Mean coverage over the area and people covered (>= ``cover_threshold``), by the mission and by
+    national forces separately (each from its own intensity)."""
+    b = w.baseline
+    ok = np.isfinite(b.need100)
+    mission, national = w.split_coverage()
+    return {"mission_coverage_mean": float(mission[ok].mean()) if ok.any() else math.nan,
+            "national_coverage_mean": float(national[ok].mean()) if ok.any() else math.nan,
+            "population_covered_mission": float(b.population[ok & (mission >= cover_threshold)].sum()),
+            "population_covered_national": float(b.population[ok & (national >= cover_threshold)].sum())}
+
+
+def write_benchmarks(out: Path, phases: list[PhaseBenchmarks], enforced: dict | None) -> None:
+    """``benchmarks.json`` (per phase: status, reasons, results; the enforcement) and ``benchmarks.csv``."""
+    write_json({"phases": [p.as_dict() for p in phases], "enforced": enforced}, out / "benchmarks.json")
+    rows = [row for p in phases for row in results_table(p.results)]
+    cols = ["phase", "phase_name", "condition", "unit", "at", "value_before", "value_after", "value", "op",
+            "threshold", "pass", "margin", "reason"]
+    write_csv(pd.DataFrame(rows, columns=cols), out / "benchmarks.csv")
