@@ -34,7 +34,11 @@ router = APIRouter(tags=["plans"])
 
 def editor_html(analysis_id: str | None, analysis_name: str, as_of: str | None) -> str:
     """The page; the analysis it opens on is given to the script as a JSON data attribute."""
+    from geo.benchmarks import METRICS
+
     cfg = html.escape(json.dumps({"analysis": analysis_id, "name": analysis_name, "as_of": as_of}), quote=True)
+    metrics = "".join(f'<option value="{html.escape(k)}" title="{html.escape(v)}">{html.escape(k)}</option>'
+                      for k, v in METRICS.items())
     title = f"Plan editor: {analysis_name}" if analysis_id else "Plan editor"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -57,6 +61,13 @@ def editor_html(analysis_id: str | None, analysis_name: str, as_of: str | None) 
   <section id="phases-box"><h2>Phases</h2><div id="phases"></div>
     <button id="add-phase" type="button">Add phase</button>
     <label class="slider">Phase <input id="phase-slider" type="range" min="1" max="1" value="1"></label>
+    <details id="cond-box"><summary>Add a benchmark condition to the selected phase</summary>
+      <select id="cond-metric" aria-label="condition">{metrics}</select>
+      <select id="cond-unit" aria-label="where"><option value="">whole area</option></select>
+      <select id="cond-op" aria-label="operator"><option>&lt;</option><option selected>&lt;=</option>
+        <option>&gt;</option><option>&gt;=</option></select>
+      <input id="cond-threshold" type="number" step="any" value="10000" aria-label="threshold">
+      <button id="add-cond" type="button">Add condition</button></details>
   </section>
   <section id="actions"><button id="save" type="button">Save</button>
     <button id="export" type="button">Export YAML</button>

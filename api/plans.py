@@ -37,7 +37,7 @@ from api.deps import ServicesDep
 from api.errors import ConflictError, RequestError, error_responses
 from api.responses import GeoJSONResponse
 from api.storage import PlanRecord, new_id, now
-from geo.plan import Plan, PlanError, parse_plan
+from geo.plan import Plan, PlanError, national_forces, parse_plan, plan_lines
 
 __all__ = ["PlanSave", "PlanUpdate", "PlanImport", "PreviewRequest", "PlanOut", "plan_yaml", "previewer_for",
            "build_router", "router"]
@@ -130,10 +130,11 @@ def plan_yaml(plan: dict[str, Any]) -> str:
     return yaml.safe_dump(plan, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
 
 
-def _parsed(plan: dict[str, Any]) -> Plan:
-    """The plan's shape (:func:`geo.plan.parse_plan`), and no phase without steps: in the
-    editor an empty phase is an edit not finished."""
-    parsed = parse_plan(plan, source="plan")
+def _parsed(plan: dict[str, Any], lines: dict[tuple, int] | None = None, source: str = "plan") -> Plan:
+    """The plan's shape (:func:`geo.plan.parse_plan`: every problem, with its line when
+    ``lines`` of the file are given), and no phase without steps: in the editor an empty
+    phase is an edit not finished."""
+    parsed = parse_plan(plan, source=source, lines=lines)
     empty = [f"phase {k} ({ph.name})" for k, ph in enumerate(parsed.phases, start=1) if not ph.actions]
     if empty:
         raise PlanError(f"plan: {', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no steps; close, reduce "
@@ -141,12 +142,13 @@ def _parsed(plan: dict[str, Any]) -> Plan:
     return parsed
 
 
-def _checked(s: Any, analysis_id: str, plan: dict[str, Any]) -> dict[str, Any]:
+def _checked(s: Any, analysis_id: str, plan: dict[str, Any], lines: dict[tuple, int] | None = None,
+             source: str = "plan") -> dict[str, Any]:
     """``plan`` parsed and resolved against the analysis' bases; the normalised JSON stored."""
     from api.scenarios import check_plan
 
     folder = finished_folder(s.storage, analysis_id, "analysis")
-    parsed = _parsed(plan)
+    parsed = _parsed(plan, lines, source)
     check_plan(folder, parsed, s.settings.max_plan_steps)
     return json.loads(parsed.model_dump_json(exclude_none=True, exclude_defaults=True))
 
@@ -185,8 +187,8 @@ def _preview(s: Any, req: PreviewRequest) -> dict[str, Any]:
     plan = _parsed(req.plan)
     pv = previewer_for(folder, req.cover_threshold)
     t_load = time.perf_counter()
-    phases = resolve_plan(plan, pv.baseline.bases, pv.baseline.admin)
-    results = pv.preview(phases)
+    phases = resolve_plan(plan, pv.baseline.bases, pv.baseline.admin, pv.zones)
+    results = pv.preview(phases, national_forces(plan))
     t_eval = time.perf_counter()
     out_phases = []
     for r in results:
@@ -195,7 +197,8 @@ def _preview(s: Any, req: PreviewRequest) -> dict[str, Any]:
             "vs_previous": r.vs_previous, "new_since_previous_km2": r.new_since_previous_km2,
             "new_zones": json.loads(r.new_zones.to_json(drop_id=True)) if len(r.new_zones) else
             {"type": "FeatureCollection", "features": []},
-            "lost_sites": r.lost_sites,
+            "lost_sites": r.lost_sites, "status": r.status, "hold_reasons": r.hold_reasons,
+            "benchmarks": r.benchmarks,
             "admin": json.loads(r.admin.head(15).to_json(orient="records")),
         }
         if req.overlay:
@@ -226,12 +229,14 @@ def build_router() -> APIRouter:
     @r.post("", dependencies=planner, status_code=201, response_model=PlanOut,
             responses=error_responses(401, 403, 404, 409, 422), summary="Save a new plan (planner)")
     def create(body: PlanSave, response: Response, s: ServicesDep, who: Caller) -> PlanOut:
-        plan = _checked(s, body.analysis_id, body.plan)
+        return _create(s, who, response, body.analysis_id, _checked(s, body.analysis_id, body.plan))
+
+    def _create(s: Any, who: Any, response: Response, analysis_id: str, plan: dict[str, Any]) -> PlanOut:
         at = now()
-        rec = s.storage.add_plan(PlanRecord(id=new_id("pl"), analysis_id=body.analysis_id,
+        rec = s.storage.add_plan(PlanRecord(id=new_id("pl"), analysis_id=analysis_id,
                                             name=str(plan.get("name", "")), plan=plan, created_at=at,
                                             updated_at=at, created_by=who.name, updated_by=who.name))
-        audit(s.storage, who, "plan.create", rec.id, analysis_id=body.analysis_id, version=1)
+        audit(s.storage, who, "plan.create", rec.id, analysis_id=analysis_id, version=1)
         response.headers["Location"] = f"/plans/{rec.id}"
         return _out(rec, s.storage.plan_versions(rec.id))
 
@@ -248,7 +253,9 @@ def build_router() -> APIRouter:
             raise PlanError(f"plan file: {where}not valid YAML ({getattr(exc, 'problem', exc)})") from None
         if not isinstance(doc, dict):
             raise PlanError("plan file: the top level must be a mapping with name and phases")
-        return create(PlanSave(analysis_id=body.analysis_id, plan=doc), response, s, who)
+        doc = json.loads(json.dumps(doc, default=str))  # YAML dates as the plan's ISO strings
+        plan = _checked(s, body.analysis_id, doc, plan_lines(body.yaml), source="plan file")
+        return _create(s, who, response, body.analysis_id, plan)
 
     @r.post("/preview", dependencies=planner, responses={
         200: {"content": {"application/json": {"example": _PREVIEW_EXAMPLE}}},

@@ -30,10 +30,13 @@ from rasterio.crs import CRS
 from rasterio.warp import Resampling, reproject, transform_bounds
 from shapely.geometry import shape
 
+from .benchmarks import BenchmarkContext, results_table
 from .decision import vacuum_measure
 from .legend import colorize, style_for
+from .national import NationalForce
 from .plan import ResolvedPhase
 from .scenario import Baseline, WhatIf
+from .scenario_benchmarks import BenchmarkScopes, load_zones, phase_benchmarks
 from .scenario_products import evaluate_phase
 from .zones import label_zones
 
@@ -58,8 +61,11 @@ class PhasePreview:
     new_since_previous_km2: float
     lost_sites: list[dict[str, Any]]
     admin: pd.DataFrame  # admin_id, name, level, mean_gap_before/after/change, pop_high_or_critical_before/after
-    gap: np.ndarray = field(repr=False)  # 2-D float32 on the analysis grid
-    new_mask: np.ndarray = field(repr=False)  # flat bool: rose into high/critical against the baseline
+    status: str = "go"  # "hold" when a condition of the phase fails
+    hold_reasons: list[str] = field(default_factory=list)
+    benchmarks: list[dict[str, Any]] = field(default_factory=list)  # geo.benchmarks.results_table rows
+    gap: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]  # 2-D float32 on the grid
+    new_mask: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]  # flat bool: rose into high/critical
 
 
 class PlanPreviewer:
@@ -82,6 +88,9 @@ class PlanPreviewer:
         self._admin = self._admin_labels()
         self._admin_before = self._admin_stats(self.base_gap) if self._admin is not None else None
         self._site_cells = self._sites()
+        self.zones = load_zones(b)  # the analysis' zones, for conditions on a zone
+        self._ctx = BenchmarkContext(self.base_gap, self.base_cov, b.risk, b.population, b.grid.cell_area_km2,
+                                     self.high, b.params.zone_threshold, self.cover_threshold)
         self._overlay: tuple[np.ndarray, tuple[int, int], list[list[float]]] | None = None
 
     def overlay(self, gap: np.ndarray) -> tuple[bytes, list[list[float]]]:
@@ -134,13 +143,22 @@ class PlanPreviewer:
         return sites, (r[ok] * b.grid.width + c[ok]).astype(np.int64)
 
     # ------------------------------------------------------------------ preview
-    def preview(self, phases: list[ResolvedPhase]) -> list[PhasePreview]:
-        """Every phase of ``phases`` (resolved against this analysis), cumulatively."""
-        w = WhatIf(self.baseline)
+    def preview(self, phases: list[ResolvedPhase], forces: list[NationalForce] | None = None) -> list[PhasePreview]:
+        """Every phase of ``phases`` (resolved against this analysis, with the plan's national
+        ``forces``), cumulatively; a phase's conditions measured before and after its steps."""
+        b = self.baseline
+        w = WhatIf(b)
+        scopes = BenchmarkScopes(b, self.zones, forces) if any(ph.conditions for ph in phases) else None
         out: list[PhasePreview] = []
-        prev_numbers, prev_new = self.base_numbers, np.zeros(self.baseline.grid.size, dtype=bool)
+        prev_numbers, prev_new = self.base_numbers, np.zeros(b.grid.size, dtype=bool)
+        prev_state = None
         for k, ph in enumerate(phases, start=1):
+            before = ((prev_state.gap, prev_state.coverage) if prev_state is not None
+                      else (b.baseline_gap_flat, b.baseline_coverage_flat))
             res = evaluate_phase(w, ph, self.base_gap, self.base_cov, self.cover_threshold)
+            pb = (phase_benchmarks(k, ph, scopes, self._ctx, before, (res.state.gap, res.state.coverage))
+                  if scopes is not None and ph.conditions else None)
+            prev_state = res.state
             numbers = {key: float(res.numbers[key]) for key in NUMBER_FIELDS}
             vs_prev = {key: numbers[key] - prev_numbers[key] for key in NUMBER_FIELDS}
             since = res.new_zone_mask & ~prev_new
@@ -153,6 +171,8 @@ class PlanPreviewer:
                 new_since_previous_km2=float(since.sum() * self.baseline.grid.cell_area_km2),
                 lost_sites=self._lost_sites(res.lost_cover, res.state.coverage),
                 admin=self._admin_change(res.state.gap),
+                status=pb.status if pb else "go", hold_reasons=list(pb.reasons) if pb else [],
+                benchmarks=results_table(pb.results) if pb else [],
                 gap=res.state.gap.reshape(self.baseline.grid.shape).astype(np.float32),
                 new_mask=res.new_zone_mask.copy(),
             ))

@@ -213,3 +213,42 @@ def test_the_editor_page_names_its_analysis_and_loads_only_local_files(client, k
     assert r.status_code == 200 and "<title>Plan editor: plans baseline" in r.text
     assert "http://" not in r.text and "https://" not in r.text
     assert client.get("/static/editor/editor.js").status_code == 200
+
+
+def test_a_phase_condition_is_judged_in_the_preview(client, keys, analysis, preview):
+    plan = json.loads(json.dumps(PLAN))
+    plan["phases"][0]["conditions"] = [{"condition": "people_losing_cover", "op": "<=", "threshold": 1},
+                                       {"condition": "new_zone_area_km2", "op": "<=", "threshold": 1e9}]
+    r = client.post("/plans/preview", headers=keys["planner"], json={"analysis_id": analysis, "plan": plan})
+    assert r.status_code == 200, r.text
+    ph = r.json()["phases"][0]
+    lost = preview["phases"][0]["numbers"]["population_losing_cover"]
+    assert lost > 1  # closing Bria uncovers people, so "at most 1" fails
+    assert ph["status"] == "hold" and len(ph["hold_reasons"]) == 1
+    rows = {b["condition"]: b for b in ph["benchmarks"]}
+    assert rows["people_losing_cover"]["pass"] is False
+    assert rows["people_losing_cover"]["value"] == pytest.approx(lost, rel=1e-6)
+    assert rows["people_losing_cover"]["margin"] == pytest.approx(1 - lost, rel=1e-6)
+    assert rows["new_zone_area_km2"]["pass"] is True
+    assert r.json()["phases"][1]["status"] == "go" and r.json()["phases"][1]["benchmarks"] == []
+
+
+def test_an_imported_yaml_lists_every_problem_with_its_line(client, keys, analysis):
+    text = ("name: two mistakes\n"
+            "phases:\n"
+            "  - name: A\n"
+            "    date: 2021-03-31\n"
+            "    actions:\n"
+            "      - close: [MINUSCA:bria]\n"
+            "    conditions:\n"
+            "      - {condition: gap_meen, op: '<', threshold: 5}\n"
+            "  - name: B\n"
+            "    date: 2021-06-30\n"
+            "    actions:\n"
+            "      - reduce: {base: MINUSCA:bambari}\n")
+    r = client.post("/plans/import", headers=keys["planner"], json={"analysis_id": analysis, "yaml": text})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert "2 problems" in detail
+    assert "line 8" in detail and "gap_meen" in detail and "gap_mean" in detail  # with the fix
+    assert "line 12" in detail and "strength" in detail

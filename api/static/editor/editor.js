@@ -139,12 +139,22 @@
       row.innerHTML = `<label><input type="radio" name="phase" value="${i}" ${i === state.selected ? "checked" : ""}>
         <input class="ph-name" aria-label="phase name"> <input class="ph-date" type="date" aria-label="phase date"></label>
         <button class="ph-del" type="button" title="remove this phase">×</button>
-        <ol class="steps"></ol>`;
+        <ol class="steps"></ol><ul class="conds"></ul>`;
       row.querySelector(".ph-name").value = ph.name;
       row.querySelector(".ph-date").value = ph.date;
       const ol = row.querySelector(".steps");
       if (!steps.length) { const li = document.createElement("li"); li.className = "muted"; li.textContent = "no steps yet: click a base"; ol.appendChild(li); }
       steps.forEach((t) => { const li = document.createElement("li"); li.textContent = t; ol.appendChild(li); });
+      const ul = row.querySelector(".conds");
+      (ph.conditions || []).forEach((c, j) => {
+        const li = document.createElement("li");
+        li.textContent = `if ${c.condition}${c.unit ? " in " + c.unit : ""} ${c.op} ${c.threshold} `;
+        const x = document.createElement("button"); x.type = "button"; x.textContent = "×"; x.title = "remove this condition";
+        x.addEventListener("click", () => { ph.conditions.splice(j, 1); if (!ph.conditions.length) delete ph.conditions; changed(); });
+        li.appendChild(x); ul.appendChild(li);
+      });
+      const res = state.preview && state.preview.phases[i];
+      if (res && res.status === "hold") row.classList.add("hold");
       row.querySelector("input[type=radio]").addEventListener("change", () => select(i));
       row.querySelector(".ph-name").addEventListener("change", (e) => { ph.name = e.target.value; changed(); });
       row.querySelector(".ph-date").addEventListener("change", (e) => { ph.date = e.target.value; changed(); });
@@ -176,7 +186,10 @@
       const res = await api("POST", "/plans/preview", { analysis_id: cfg.analysis, plan: state.plan });
       if (seq !== state.seq) return;  // a newer edit is on its way
       state.preview = res; state.requestStart = t0;
-      message("");
+      const held = res.phases.filter((p) => p.status === "hold");
+      message(held.length ? held.map((p) => `Phase ${p.phase} (${p.name}) would HOLD: ${p.hold_reasons.join("; ")}`) : "",
+        held.length ? "warn" : "");
+      renderPhases();
       showPhase(t0);
     } catch (e) {
       if (seq === state.seq) { message(e.message, "error"); delete document.body.dataset.previewing; }
@@ -240,8 +253,8 @@
     tb.innerHTML = "<tr><th>condition</th><th>where</th><th>value</th><th>threshold</th><th>result</th></tr>";
     rows.forEach((b) => {
       const tr = document.createElement("tr");
-      tr.className = b.passed ? "pass" : "fail";
-      [b.condition, b.unit || "whole area", fmt(b.value, 2), `${b.operator} ${fmt(b.threshold, 2)}`, b.passed ? "pass" : "HOLD"]
+      tr.className = b.pass ? "pass" : "fail";
+      [b.condition, b.unit || "whole area", fmt(b.value, 2), `${b.op} ${fmt(b.threshold, 2)}`, b.pass ? "pass" : "HOLD"]
         .forEach((t) => { const td = document.createElement("td"); td.textContent = t; tr.appendChild(td); });
       tb.appendChild(tr);
     });
@@ -335,6 +348,16 @@
     $("export").addEventListener("click", exportYaml);
     $("import").addEventListener("click", importYaml);
     $("submit").addEventListener("click", submit);
+    $("add-cond").addEventListener("click", () => {
+      const ph = state.plan.phases[state.selected];
+      const c = { condition: $("cond-metric").value, op: $("cond-op").value, threshold: Number($("cond-threshold").value) };
+      if ($("cond-unit").value) c.unit = $("cond-unit").value;
+      if (!Number.isFinite(c.threshold)) { message("The condition needs a number as its threshold.", "error"); return; }
+      (ph.conditions = ph.conditions || []).push(c);
+      changed();
+    });
+    admin.features.forEach((f) => { const o = document.createElement("option"); o.value = f.properties.name;
+      o.textContent = f.properties.name; $("cond-unit").appendChild(o); });
     const leg = await api("GET", "/legend/gap");
     $("legend").textContent = "gap after the phase: ";
     leg.classes.forEach((c) => {
