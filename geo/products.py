@@ -5,6 +5,7 @@ Layout of an analysis folder::
     gap.tif coverage.tif threat.tif exposure.tif travel_time.tif population.tif   (COGs)
     zones.geojson admin_summary.geojson bases.geojson events.geojson sites.geojson (RFC 7946)
     vacuum.gpkg   (layers zones, admin_summary, bases, events, sites; EPSG:4326)
+    air.geojson   (airfields the air-capable bases fly from, with radius, speed, reaction; geo.air)
     admin_summary.csv  summary.json
     model/coverage_terms.npz  model/analysis.json   per-base reach and weight, for what-if
     model/friction.npz                              hours to cross each cell (inf: impassable)
@@ -61,9 +62,11 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> di
     write_gpkg_layer(zones, gpkg, "zones")
     bases = analysis.bases.copy()
     bases["map_date"] = bases["map_date"].astype(str) if "map_date" in bases else None
-    keep = [c for c in ("base_id", "name", "mission", "strength", "unit_type", "strength_source", "map_date", "hq", "geometry") if c in bases]
+    keep = [c for c in ("base_id", "name", "mission", "strength", "unit_type", "strength_source", "map_date", "hq", "air", "geometry") if c in bases]
     paths["bases"] = write_geojson(bases[keep], out / "bases.geojson")
     write_gpkg_layer(bases[keep], gpkg, "bases")
+    if analysis.air is not None and len(analysis.air):  # airfields flown from: as sensitive as the bases
+        paths["air"] = write_geojson(analysis.air, out / "air.geojson")
     ev = analysis.events
     if len(ev):
         evk = ev[[c for c in ("event_id", "date", "event_type", "fatalities", "actors", "geometry") if c in ev]].copy()
