@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+from affine import Affine
 from rasterio import features
 
 from .grid import Grid, check_crs
 from .params import Params
 
-__all__ = ["hours_per_cell", "water_speed", "water_mask", "speed_surface", "area_mask", "friction"]
+__all__ = ["hours_per_cell", "water_speed", "water_mask", "four_connected", "speed_surface", "area_mask", "friction"]
 
 
 def hours_per_cell(speed_kmh: np.ndarray, cell_km: float) -> np.ndarray:
@@ -34,17 +35,31 @@ def water_speed(speed_kmh: np.ndarray, on_road: np.ndarray, water: np.ndarray, r
     return out
 
 
+def four_connected(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with a cell added beside every diagonal-only step (two cells touching at a
+    corner, both orthogonal neighbours free), so a line of cells has no gap an 8-neighbour
+    move slips through."""
+    m = np.asarray(mask, dtype=bool)
+    out = m.copy()
+    out[:-1, 1:] |= m[:-1, :-1] & m[1:, 1:] & ~m[:-1, 1:] & ~m[1:, :-1]  # down-right steps: fill the upper right
+    out[:-1, :-1] |= m[:-1, 1:] & m[1:, :-1] & ~m[:-1, :-1] & ~m[1:, 1:]  # down-left steps: fill the upper left
+    return out
+
+
 def water_mask(grid: Grid, water: gpd.GeoDataFrame) -> np.ndarray:
-    """Cells of rivers and lakes: every cell a river line touches (so a river one cell wide
-    has no diagonal gap), and cells whose centre lies in a lake or river polygon."""
+    """Cells of rivers and lakes: every cell a river line touches and cells whose centre lies
+    in a lake or river polygon, made :func:`four_connected`. Drawn on the grid grown by one
+    cell and cut back, so a block of a larger grid gets the same cells as the whole grid."""
     lines = [(g, 1) for g in water.geometry if g is not None and not g.is_empty and "Line" in g.geom_type]
     polys = [(g, 1) for g in water.geometry if g is not None and not g.is_empty and "Polygon" in g.geom_type]
-    out = np.zeros(grid.shape, dtype=bool)
+    shape = (grid.height + 2, grid.width + 2)
+    transform = grid.transform @ Affine.translation(-1, -1)
+    out = np.zeros(shape, dtype=bool)
     for shapes, touched in ((lines, True), (polys, False)):
         if shapes:
-            out |= features.rasterize(shapes, out_shape=grid.shape, transform=grid.transform, fill=0,
+            out |= features.rasterize(shapes, out_shape=shape, transform=transform, fill=0,
                                       all_touched=touched, dtype="uint8").astype(bool)
-    return out
+    return four_connected(out)[1:-1, 1:-1]
 
 
 def area_mask(grid: Grid, area: gpd.GeoDataFrame | None) -> np.ndarray:

@@ -159,3 +159,33 @@ def test_geopko_v23_aviation_column_flags_air(shared_data):
     want = sorted(set(rows.loc[pd.to_numeric(rows["Av"], errors="coerce") > 0, "location"]))
     bases = L.load_bases(f, mission="MINUSCA", max_map_age_days=None)
     assert sorted(bases.loc[bases["air"], "name"]) == want
+
+
+@pytest.mark.slow
+def test_air_and_rivers_are_the_same_on_the_dask_executor():
+    from shapely.geometry import LineString
+
+    from geo.dask import DaskExecutor, DaskOptions, connect
+
+    bases = pd.concat([_bases(), gpd.GeoDataFrame(
+        {"base_id": ["inf"], "name": ["Inf"], "strength": [650.0], "unit_type": ["infantry"], "mission": ["M"],
+         "air": [False]}, geometry=[Point(120_500.0, -4_500.0)], crs=CRS)], ignore_index=True)
+    roads = gpd.GeoDataFrame({"road_id": ["1"], "road_class": ["primary"]},
+                             geometry=[LineString([(-9_500, 500), (159_500, 500)])], crs=CRS)
+    water = gpd.GeoDataFrame({"water_id": ["river:1"], "name": ["R"], "kind": ["river"]},
+                             geometry=[LineString([(76_000, 10_000), (96_000, -10_000)])], crs=CRS)  # diagonal
+    inputs = AnalysisInputs(bases=bases, admin=AREA, sites=_airstrip(), roads=roads, water=water)
+    params = P.updated(air_radius_km=90.0, bandwidth_km=2.0, critical_site_radius_km=2.0)
+    a = analyze(inputs, params, AS_OF, crs=CRS, n_jobs=1)
+    with connect("local:2", processes=False) as client:
+        b = analyze(inputs, params, AS_OF, crs=CRS, executor=DaskExecutor(client, DaskOptions(block_size=48)))
+    assert b.summary["dask"]["blocks"] == [1, 4]  # 20 x 170 cells; the river crosses a block edge (x 86 km)
+    for name, x in a.surfaces.items():
+        np.testing.assert_allclose(b.surfaces[name], x, rtol=1e-6, equal_nan=True, err_msg=name)
+    np.testing.assert_array_equal(a.nearest_base, b.nearest_base)
+    np.testing.assert_array_equal(np.isfinite(a.cost_h), np.isfinite(b.cost_h))
+    for ta, tb in zip(a.coverage_model.terms, b.coverage_model.terms, strict=True):
+        np.testing.assert_array_equal(ta.reach.index, tb.reach.index)
+        np.testing.assert_allclose(tb.reach.hours, ta.reach.hours, rtol=1e-6)
+    assert (~np.isfinite(a.cost_h)).sum() > 20  # the river cut off-road cells (20 rows, diagonal)
+    pd.testing.assert_frame_equal(a.air.drop(columns="geometry"), b.air.drop(columns="geometry"))
