@@ -189,3 +189,35 @@ def test_air_and_rivers_are_the_same_on_the_dask_executor():
         np.testing.assert_allclose(tb.reach.hours, ta.reach.hours, rtol=1e-6)
     assert (~np.isfinite(a.cost_h)).sum() > 20  # the river cut off-road cells (20 rows, diagonal)
     pd.testing.assert_frame_equal(a.air.drop(columns="geometry"), b.air.drop(columns="geometry"))
+
+
+def test_air_reach_on_the_operations_map_and_hidden_from_viewers(tmp_path):
+    import folium
+    from pyproj import Transformer
+
+    from api.products import viewer_folder
+    from geo.products import write_analysis
+    from maps import operations_map
+
+    a = analyze(AnalysisInputs(bases=_bases(), admin=AREA, sites=_airstrip()), P, AS_OF, crs=CRS)
+    out = tmp_path / "analysis"
+    write_analysis(a, out)
+    air = gpd.read_file(out / "air.geojson")
+    assert air["airfield_id"].tolist() == ["STRIP"] and air["radius_km"].tolist() == [200.0]
+    m = operations_map(out)
+    (group,) = [c for c in m._children.values() if getattr(c, "layer_name", "") == "Air reach (1 airfields)"]
+    (circle,) = [c for c in group._children.values() if type(c) is folium.Circle]
+    lon, lat = Transformer.from_crs(CRS, 4326, always_xy=True).transform(500.0, 500.0)  # the strip
+    assert circle.location == pytest.approx([lat, lon]) and circle.options["radius"] == 200_000.0
+    view = viewer_folder(out, tmp_path / "cache")
+    assert (view / "summary.json").exists() and not (view / "air.geojson").exists()
+
+
+def test_a_generic_bases_file_may_carry_an_air_field(tmp_path):
+    p = tmp_path / "b.csv"
+    p.write_text("base_id,strength,air,longitude,latitude\nA,650,1,20.0,6.0\nB,650,0,20.5,6.0\nC,150,,21.0,6.0\n")
+    bases = L.load_bases(p)
+    assert bases["air"].tolist() == [True, False, False]
+    p.write_text("base_id,strength,air,longitude,latitude\nA,650,yes,20.0,6.0\n")
+    with pytest.raises(LayerError, match="air"):
+        L.load_bases(p)

@@ -74,7 +74,8 @@ def load_bases(
     troops), ``unit_type`` (one of :data:`UNIT_TYPES`), ``strength_source`` (one of
     :data:`STRENGTH_SOURCES`), ``map_date`` (datetime64, may be NaT), ``hq`` (int 0..3:
     none, TCC HQ, sector HQ, mission HQ), ``air`` (bool: an aviation, helicopter or
-    regional protection unit that can answer by helicopter, see geo.air), ``geometry`` (Point). ``mission`` keeps only
+    regional protection unit that can answer by helicopter, see geo.air), ``geometry``
+    (Point). ``mission`` keeps only
     that mission (case-insensitive; an unknown mission lists the available ones).
 
     **Geo-PKO v2.1** (columns source, mission, year, month, location, latitude,
@@ -98,6 +99,9 @@ def load_bases(
     4. hq in 1..3 and no troops -> ``headquarters``
     5. unmo.dummy or unpol.dummy present and no troops -> ``observer``
     6. otherwise -> ``support`` (troops of other unit types: engineers, medical, signals, ...)
+
+    ``air`` (v2.1): any of avia, he.sup, rpf present; (v2.3): Av > 0; (generic): an optional
+    ``air`` field (a number, > 0 = air-capable; default False).
 
     ``base_id`` is ``mission + ":" + slug(location)`` (ASCII, lowercase, ``-`` for other
     characters); two sites of one map with the same slug get ``-2``, ``-3``, ...
