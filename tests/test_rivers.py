@@ -107,3 +107,15 @@ def test_cli_takes_rivers_and_lakes():
     args = build_parser().parse_args(["analyze", "--bases", "b.csv", "--rivers", "r.geojson", "--lakes", "l.geojson",
                                       "--out", "o"])
     assert str(args.rivers) == "r.geojson" and str(args.lakes) == "l.geojson"
+
+
+def test_build_inputs_combines_rivers_and_lakes(shared_data):
+    from geo.inputs import InputSpec, build_inputs
+
+    hydro = shared_data / "hydro"
+    spec = InputSpec(bases=gpd.GeoDataFrame({"base_id": ["b"], "strength": [650.0]},
+                                            geometry=gpd.points_from_xy([20.0], [6.0]), crs=4326),
+                     rivers=hydro / "ne_10m_rivers_lake_centerlines_mli_cod_caf_ssd.geojson",
+                     lakes=hydro / "ne_10m_lakes_mli_cod_caf_ssd.geojson", bbox=(14.0, 2.0, 28.0, 11.0))
+    water = build_inputs(spec).water
+    assert water["kind"].value_counts().to_dict() == {"river": 72, "lake": 11}
