@@ -77,7 +77,7 @@ class Params:
     unknown_road_speed_kmh: float = 30.0
     river_speed_kmh: float = 0.0
     # --- air mobility
-    air_mobility: str = "auto"
+    air_mobility: str = "off"
     air_speed_kmh: float = 220.0
     air_radius_km: float = 200.0
     air_reaction_h: float = 0.5
@@ -144,7 +144,7 @@ PARAMETERS: dict[str, ParamInfo] = {
     "road_speeds_kmh": ParamInfo("km/h by class", "typical convoy speeds by road class (OSM `highway` names); corridors are often unpaved"),
     "unknown_road_speed_kmh": ParamInfo("km/h", "a road whose class is not in the table is treated as a fair secondary road"),
     "river_speed_kmh": ParamInfo("km/h", "off-road speed in a river or lake cell (the --rivers/--lakes layers): 0 = impassable; road cells keep their road speed (a bridge, ford or ferry), so roads cross"),
-    "air_mobility": ParamInfo("auto | on | off", "auto: air-capable bases (Geo-PKO avia, he.sup, rpf) with an airfield in range fly, the others are named in the warnings; on: such a base without an airfield is an error; off: ground only"),
+    "air_mobility": ParamInfo("off | auto | on", "off (default): ground only, as air reach at a base's full weight is an upper bound; auto: air-capable bases (Geo-PKO avia, he.sup, rpf) with an airfield in range fly, the others are named in the warnings; on: as auto, and such a base without an airfield is an error"),
     "air_speed_kmh": ParamInfo("km/h", "assumed helicopter cruise speed: Mi-8/Mi-17 cruise at about 200-230 km/h (manufacturer figures); 220 is the middle of that range"),
     "air_radius_km": ParamInfo("km", "assumed operating radius: a Mi-8/Mi-17 with standard tanks has a range of roughly 450-500 km, so 200 km out and back with a reserve"),
     "air_reaction_h": ParamInfo("h", "assumed time from the call to take-off of the quick-reaction lift (crew, troops and aircraft on standby)"),

@@ -155,8 +155,7 @@ def add_air_reach(parent: folium.Map | folium.FeatureGroup, air: gpd.GeoDataFram
         folium.Circle(location=point_latlon(geom), radius=float(row.get("radius_km") or 0.0) * 1000.0,
                       color=AIR_COLOR, weight=1.5, dash_array="6 4", fill=True, fill_color=AIR_COLOR,
                       fill_opacity=0.05, popup=popup, tooltip=tip).add_to(group)
-        folium.RegularPolygonMarker(location=point_latlon(geom), number_of_sides=3, radius=7, color=AIR_COLOR,
-                                    fill=True, fill_color=AIR_COLOR, fill_opacity=0.9, popup=popup,
-                                    tooltip=tip).add_to(group)
+        folium.CircleMarker(location=point_latlon(geom), radius=4, color=AIR_COLOR, weight=2, fill=True,
+                            fill_color="#ffffff", fill_opacity=1.0, popup=popup, tooltip=tip).add_to(group)
     group.add_to(parent)
     return group

@@ -207,7 +207,7 @@ def operations_map(
         if air is not None and len(air):
             ag = add_air_reach(m, air)
             entries.append(LegendEntry(ag.layer_name, symbol_outline(AIR_COLOR, 2, "dashed", "rgba(51,160,44,0.08)"),
-                                       "airfield (triangle) and helicopter radius of air-capable bases"))
+                                       "airfield (ring) and helicopter radius of air-capable bases"))
     else:  # e.g. a viewer's copy of the folder, without base positions
         entries.append(LegendEntry("Peacekeeping bases", "", "no base positions in this copy of the analysis"))
     entries.append(LegendEntry("Basemaps", "", f"online only; '{PLAIN_BASEMAP}' needs no network"))

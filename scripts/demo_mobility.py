@@ -60,11 +60,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hydro", type=Path, default=DEMO.parents[2] / "shared" / "data" / "hydro")
     args = ap.parse_args()
-    params = load_params(DEMO / "demo.toml")
+    params = load_params(DEMO / "demo.toml", air_mobility="auto")
     ground = analyze(inputs(None), params.updated(air_mobility="off"), AS_OF)
     air = analyze(inputs(None), params, AS_OF)
     print(air.air.drop(columns="geometry").to_string(index=False))
-    compare("air (default parameters) vs ground only", ground, air)
+    compare("air (air_mobility = auto, the other air parameters at their defaults) vs ground only", ground, air)
     if args.hydro.is_dir():
         wet = analyze(inputs(args.hydro), params.updated(air_mobility="off"), AS_OF)
         print(f"rivers and lakes: {int((wet.inside & ~np.isfinite(wet.cost_h)).sum())} cells of the area impassable "

@@ -24,7 +24,7 @@ DEMO = Path(__file__).resolve().parents[1] / "data" / "minusca"
 # the area: x -10..160 km, y -10..10 km; 1 km cells whose centres sit at 500 m offsets
 AREA = gpd.GeoDataFrame({"admin_id": ["A"], "name": ["Strip"], "level": [1], "parent": [None]},
                         geometry=[box(-10_000, -10_000, 160_000, 10_000)], crs=CRS)
-P = Params(resolution_m=1000, margin_km=0, offroad_speed_kmh=10)
+P = Params(resolution_m=1000, margin_km=0, offroad_speed_kmh=10, air_mobility="auto")
 TOWN = (150_500.0, 500.0)  # a cell centre 150 km east of the airstrip
 
 
@@ -197,7 +197,7 @@ def test_air_reach_on_the_operations_map_and_hidden_from_viewers(tmp_path):
 
     from api.products import viewer_folder
     from geo.products import write_analysis
-    from maps import operations_map
+    from maps import operations_map, render_html
 
     a = analyze(AnalysisInputs(bases=_bases(), admin=AREA, sites=_airstrip()), P, AS_OF, crs=CRS)
     out = tmp_path / "analysis"
@@ -209,6 +209,7 @@ def test_air_reach_on_the_operations_map_and_hidden_from_viewers(tmp_path):
     (circle,) = [c for c in group._children.values() if type(c) is folium.Circle]
     lon, lat = Transformer.from_crs(CRS, 4326, always_xy=True).transform(500.0, 500.0)  # the strip
     assert circle.location == pytest.approx([lat, lon]) and circle.options["radius"] == 200_000.0
+    assert "Air reach (1 airfields)" in render_html(m)  # standalone: every asset vendored
     view = viewer_folder(out, tmp_path / "cache")
     assert (view / "summary.json").exists() and not (view / "air.geojson").exists()
 
