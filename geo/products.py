@@ -62,11 +62,9 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> di
     write_gpkg_layer(zones, gpkg, "zones")
     bases = analysis.bases.copy()
     bases["map_date"] = bases["map_date"].astype(str) if "map_date" in bases else None
-    keep = [c for c in ("base_id", "name", "mission", "strength", "unit_type", "strength_source", "map_date", "hq", "air", "geometry") if c in bases]
+    keep = [c for c in ("base_id", "name", "mission", "strength", "unit_type", "strength_source", "map_date", "hq", "geometry") if c in bases]
     paths["bases"] = write_geojson(bases[keep], out / "bases.geojson")
     write_gpkg_layer(bases[keep], gpkg, "bases")
-    if analysis.air is not None and len(analysis.air):  # airfields flown from: as sensitive as the bases
-        paths["air"] = write_geojson(analysis.air, out / "air.geojson")
     ev = analysis.events
     if len(ev):
         evk = ev[[c for c in ("event_id", "date", "event_type", "fatalities", "actors", "geometry") if c in ev]].copy()
@@ -96,6 +94,8 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> di
     write_json({"params": analysis.params.as_dict(), "as_of": analysis.as_of.isoformat()}, out / "model" / "params.json")
     if analysis.forecast is not None:
         write_json(analysis.forecast.describe(), out / "model" / "forecast.json")
+    if analysis.air is not None and len(analysis.air):  # airfields flown from: as sensitive as the bases
+        paths["air"] = write_geojson(analysis.air, out / "air.geojson")
     paths["summary"] = write_json(analysis.summary, out / "summary.json")
     from .public import write_public  # the viewer-safe products (docs/service.md)
 
