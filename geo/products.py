@@ -5,11 +5,11 @@ Layout of an analysis folder::
     gap.tif coverage.tif threat.tif exposure.tif travel_time.tif population.tif   (COGs)
     zones.geojson admin_summary.geojson bases.geojson events.geojson sites.geojson (RFC 7946)
     vacuum.gpkg   (layers zones, admin_summary, bases, events, sites; EPSG:4326)
-    air.geojson   (airfields the air-capable bases fly from, with radius, speed, reaction; geo.air)
     admin_summary.csv  summary.json
     model/coverage_terms.npz  model/analysis.json   per-base reach and weight, for what-if
     model/friction.npz                              hours to cross each cell (inf: impassable)
     model/params.json                               the model parameters and as-of date
+    air.geojson   airfields the air-capable bases fly from (radius, speed, reaction; geo.air)
     public/gap.tif zones.geojson admin_summary.geojson admin_summary.csv public.json
                                                     what viewers get (geo.public)
 """
