@@ -250,7 +250,7 @@ def viewer_folder(folder: Path, cache_root: Path) -> Path:
     pub = ensure_public(folder)
     tmp = cache_root / f".{folder.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
-    hidden = {"bases.geojson", "vacuum.gpkg", "zones.geojson", "admin_summary.geojson", "admin_summary.csv", "model",
+    hidden = {"bases.geojson", "air.geojson", "vacuum.gpkg", "zones.geojson", "admin_summary.geojson", "admin_summary.csv", "model",
               "exports", "public"} | {f"{s}.tif" for s in SENSITIVE_SURFACES}
     # every format of the full bases, zones, admin table, GeoPackage and sensitive surfaces
     # (.parquet, .kmz, .csvt, .qml, .sld, ...), not only the names listed

@@ -79,7 +79,8 @@ def _parse_map(items: list[str] | None) -> dict[str, dict[str, str]]:
     return out
 
 
-LAYER_ARGS = ("bases", "events", "roads", "towns", "airports", "sites", "admin", "national", "population", "impassable")
+LAYER_ARGS = ("bases", "events", "roads", "towns", "airports", "sites", "admin", "national", "population", "impassable",
+              "rivers", "lakes")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

@@ -68,8 +68,9 @@ class Executor(ABC):
 
     @abstractmethod
     def friction(self, grid: Grid, params: Params, top: gpd.GeoDataFrame | None, roads: gpd.GeoDataFrame | None,
-                 impassable: gpd.GeoDataFrame | None) -> tuple[Array, Array]:
-        """(inside the area, hours to cross each cell) by :func:`geo.friction.friction`."""
+                 impassable: gpd.GeoDataFrame | None, water: gpd.GeoDataFrame | None = None) -> tuple[Array, Array]:
+        """(inside the area, hours to cross each cell) by :func:`geo.friction.friction`
+        (``water``: rivers and lakes, which roads cross)."""
 
     @abstractmethod
     def travel(self, grid: Grid, cost: Array, forces: Sequence[Force], base_cells: np.ndarray, cap_h: float,
@@ -134,8 +135,8 @@ class LocalExecutor(Executor):
     def __init__(self, n_jobs: int | None = None):
         self.n_jobs = n_jobs
 
-    def friction(self, grid, params, top, roads, impassable):
-        return friction(grid, params, top, roads, impassable)
+    def friction(self, grid, params, top, roads, impassable, water=None):
+        return friction(grid, params, top, roads, impassable, water)
 
     def travel(self, grid, cost, forces, base_cells, cap_h, progress=None):
         graph = build_graph(cost)

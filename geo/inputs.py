@@ -29,7 +29,7 @@ from .readers import read_vector, validate_geometries
 from .types import BBox
 
 __all__ = ["LayerSource", "InputSpec", "build_inputs", "analysis_crs", "default_as_of", "SITE_KINDS", "check_as_of",
-           "check_future_events", "roads_inside", "events_outside_admin", "SNAP_REPORT_KM"]
+           "check_future_events", "roads_inside", "combine_water", "events_outside_admin", "SNAP_REPORT_KM"]
 
 LayerSource: TypeAlias = str | Path | gpd.GeoDataFrame
 """A layer file (``FILE`` or ``FILE.gpkg::layer``), or a GeoDataFrame already in a loader's schema."""
@@ -53,6 +53,8 @@ class InputSpec:
     admin: LayerSource | None = None
     national: LayerSource | None = None
     impassable: LayerSource | None = None
+    rivers: LayerSource | None = None  # lines or polygons; roads cross them (river_speed_kmh off-road)
+    lakes: LayerSource | None = None  # polygons; as rivers
     population: str | Path | None = None
     population_units: Literal["count", "density"] | None = None
     bbox: BBox | None = None
@@ -102,6 +104,9 @@ def build_inputs(spec: InputSpec) -> AnalysisInputs:
                    name_column=spec.admin_name_column, id_column=spec.admin_id_column),
         national=read("national", layers.load_bases, mapping=spec.mapping.get("national")),
         impassable=read("impassable", _load_impassable, repair=spec.repair),
+        water=combine_water([w for w in (read("rivers", layers.load_water, kind="river", repair=spec.repair),
+                                         read("lakes", layers.load_water, kind="lake", repair=spec.repair))
+                             if w is not None]),
         population_path=Path(spec.population) if spec.population is not None else None,
         population_units=spec.population_units or "count",
         bbox=BBox(*(float(v) for v in spec.bbox)) if spec.bbox is not None else None,
@@ -267,6 +272,14 @@ def _load_impassable(path: str | Path, *, crs: Any = None, repair: bool = False)
     gdf = read_vector(path, crs=crs)
     return validate_geometries(gdf, what="impassable layer", id_column=None, allowed={"Polygon", "MultiPolygon"},
                                repair=repair)
+
+
+def combine_water(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame | None:
+    """Rivers and lakes as one water layer, in the first one's CRS."""
+    if not frames:
+        return None
+    crs0 = frames[0].crs
+    return gpd.GeoDataFrame(pd.concat([f.to_crs(crs0) for f in frames], ignore_index=True), crs=crs0)
 
 
 def combine_sites(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame | None:

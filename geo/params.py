@@ -75,6 +75,15 @@ class Params:
     outside_area_speed_kmh: float = 0.0
     road_speeds_kmh: dict[str, float] = field(default_factory=lambda: dict(ROAD_SPEEDS_KMH))
     unknown_road_speed_kmh: float = 30.0
+    river_speed_kmh: float = 0.0
+    # --- air mobility
+    air_mobility: str = "off"
+    air_speed_kmh: float = 220.0
+    air_radius_km: float = 200.0
+    air_reaction_h: float = 0.5
+    air_base_max_km: float = 10.0
+    air_daylight_only: bool = False
+    air_daylight_h: float = 12.0
     # --- coverage
     response_threshold_h: float = 2.0
     max_reach_h: float = 6.0
@@ -135,6 +144,14 @@ PARAMETERS: dict[str, ParamInfo] = {
     "outside_area_speed_kmh": ParamInfo("km/h", "0 = impassable: a mission does not route through a neighbouring country"),
     "road_speeds_kmh": ParamInfo("km/h by class", "typical convoy speeds by road class (OSM `highway` names); corridors are often unpaved"),
     "unknown_road_speed_kmh": ParamInfo("km/h", "a road whose class is not in the table is treated as a fair secondary road"),
+    "river_speed_kmh": ParamInfo("km/h", "off-road speed in a river or lake cell (the --rivers/--lakes layers): 0 = impassable; road cells keep their road speed (a bridge, ford or ferry), so roads cross"),
+    "air_mobility": ParamInfo("off | auto | on", "off (default): ground only, as air reach at a base's full weight is an upper bound; auto: air-capable bases (Geo-PKO avia, he.sup, rpf) with an airfield in range fly, the others are named in the warnings; on: as auto, and such a base without an airfield is an error"),
+    "air_speed_kmh": ParamInfo("km/h", "assumed helicopter cruise speed: Mi-8/Mi-17 cruise at about 200-230 km/h (manufacturer figures); 220 is the middle of that range"),
+    "air_radius_km": ParamInfo("km", "assumed operating radius: a Mi-8/Mi-17 with standard tanks has a range of roughly 450-500 km, so 200 km out and back with a reserve"),
+    "air_reaction_h": ParamInfo("h", "assumed time from the call to take-off of the quick-reaction lift (crew, troops and aircraft on standby)"),
+    "air_base_max_km": ParamInfo("km", "a base flies from an airfield (the airports layer) at most this far away: it sits at or beside the strip"),
+    "air_daylight_only": ParamInfo("true | false", "helicopters fly by day only: each air time gets the expected wait for daylight, (24 - air_daylight_h)^2 / 48 h"),
+    "air_daylight_h": ParamInfo("h", "hours of flyable daylight a day; near the equator about 12, so the expected wait is 3 h"),
     "response_threshold_h": ParamInfo("h", "a base protects fully what it can reach within a morning's response"),
     "max_reach_h": ParamInfo("h", "beyond a day's return trip a base offers no protection"),
     "reference_strength": ParamInfo("troops", "one battalion (Geo-PKO standard size 650) is the unit of strength"),
@@ -183,6 +200,16 @@ def _check(p: Params) -> None:
         raise ConfigError(
             f"response_threshold_h ({p.response_threshold_h}) must be below max_reach_h ({p.max_reach_h})"
         )
+    for n in ("air_speed_kmh", "air_radius_km", "air_daylight_h"):
+        pos(n)
+    for n in ("river_speed_kmh", "air_reaction_h", "air_base_max_km"):
+        pos(n, allow_zero=True)
+    if p.air_mobility not in ("auto", "on", "off"):
+        raise ConfigError(f"air_mobility must be 'auto', 'on' or 'off', got {p.air_mobility!r}")
+    if not isinstance(p.air_daylight_only, bool):
+        raise ConfigError(f"air_daylight_only must be true or false, got {p.air_daylight_only!r}")
+    if p.air_daylight_h > 24:
+        raise ConfigError(f"air_daylight_h must be at most 24 hours, got {p.air_daylight_h!r}")
     for n in ("coverage_at_reference",):
         v = getattr(p, n)
         if not 0 < v < 1:

@@ -12,6 +12,7 @@ Stages (each timed in ``Analysis.timings`` and reported to ``progress``)::
     events           (client)   events on the grid: the look-back window (weighted), and all history
     friction         kernel     geo.friction.friction                       per block
     travel_time      kernel     reach of every force, nearest base           per block + halo
+    air              (client)   geo.air: helicopter reach of air-capable bases merged in (faster of the two)
     coverage         (client)   CoverageModel from the reaches
     threat           kernel     geo.threat.density_of_counts, threat_index   halo 4 sigma + 1
     forecast         (client)   geo.risk.forecast_risk on forecast units, painted onto the cells
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS, Transformer
 
+from .air import air_links_frame, air_stage, plan_air
 from .coverage import CoverageModel, base_weight
 from .errors import ConfigError, GridError, LayerError, MissingCRSError
 from .executors import Executor, LocalExecutor, Travel, ZoneInputs
@@ -54,7 +56,7 @@ __all__ = ["AnalysisInputs", "Analysis", "Layers", "EventSelection", "analyze", 
            "prepare_layers", "place_forces", "select_events", "analysis_summary"]
 
 SURFACES = ("gap", "risk", "coverage", "threat", "exposure", "travel_time", "population")
-LAYER_NAMES = ("bases", "events", "roads", "sites", "admin", "national", "impassable")
+LAYER_NAMES = ("bases", "events", "roads", "sites", "admin", "national", "impassable", "water")
 
 
 @dataclass
@@ -69,6 +71,7 @@ class AnalysisInputs:
     admin: gpd.GeoDataFrame | None = None
     national: gpd.GeoDataFrame | None = None
     impassable: gpd.GeoDataFrame | None = None
+    water: gpd.GeoDataFrame | None = None  # rivers (lines) and lakes (polygons): roads cross them
     population_path: Path | None = None
     population_units: Literal["count", "density"] = "count"
     bbox: BBox | None = None
@@ -88,6 +91,7 @@ class Layers:
     national: gpd.GeoDataFrame | None
     impassable: gpd.GeoDataFrame | None
     top: gpd.GeoDataFrame | None
+    water: gpd.GeoDataFrame | None = None
 
 
 @dataclass
@@ -121,6 +125,7 @@ class Analysis:
     sites: gpd.GeoDataFrame | None = None
     cost_h: np.ndarray | None = None  # hours to cross each cell (inf: impassable)
     forecast: RiskForecast | None = None
+    air: gpd.GeoDataFrame | None = None  # airfields flown from (geo.air.air_links_frame), grid CRS
 
 
 class Stages:
@@ -173,10 +178,12 @@ def analyze(
     sel = st.run("events", select_events, lay.events, grid, params, as_of, inputs.events)
 
     inside, cost = st.run("friction", lambda: ex.persist(*ex.friction(grid, params, lay.top, lay.roads,
-                                                                      lay.impassable)))
+                                                                      lay.impassable, lay.water)))
     base_cells = np.array([f.cell for f in forces if not f.national], dtype=np.int64)
     travel: Travel = st.run("travel_time", ex.travel, grid, cost, forces, base_cells,
                             params.travel_time_cap_h, st.fraction("travel_time"))
+    air = plan_air(bases, lay.sites, forces, grid, params)
+    travel = st.run("air", air_stage, ex, grid, cost, forces, travel, air, params)
     model = st.run("coverage", CoverageModel, grid.shape,
                    [f.term(r) for f, r in zip(forces, travel.reaches, strict=True)])
     threat = st.run("threat", threat_stage, ex, grid, params, sel)
@@ -199,10 +206,12 @@ def analyze(
     summary = analysis_summary(grid=grid, params=params, as_of=as_of, surfaces=surfaces, bases=bases,
                                events=sel.events, zones=zones, dropped=dropped, inputs=inputs, model=model,
                                executor=ex, timings=st.timings, forecast=fc)
+    summary["warnings"] += air.notes
     return Analysis(grid=grid, params=params, as_of=as_of, surfaces=surfaces, inside=out["inside"].astype(bool),
                     coverage_model=model, bases=bases, events=sel.events, zones=zones, admin_table=admin_table,
                     admin=lay.admin, nearest_base=out["nearest_base"].astype(np.int32), summary=summary,
-                    timings=st.timings, sites=lay.sites, cost_h=out["cost"].astype(np.float32), forecast=fc)
+                    timings=st.timings, sites=lay.sites, cost_h=out["cost"].astype(np.float32), forecast=fc,
+                    air=air_links_frame(air, grid, params) if air.links else None)
 
 
 # --- stages ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ Layout of an analysis folder::
     model/coverage_terms.npz  model/analysis.json   per-base reach and weight, for what-if
     model/friction.npz                              hours to cross each cell (inf: impassable)
     model/params.json                               the model parameters and as-of date
+    air.geojson   airfields the air-capable bases fly from (radius, speed, reaction; geo.air)
     public/gap.tif zones.geojson admin_summary.geojson admin_summary.csv public.json
                                                     what viewers get (geo.public)
 
@@ -122,6 +123,8 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None) -> di
     write_json({"params": analysis.params.as_dict(), "as_of": analysis.as_of.isoformat()}, out / "model" / "params.json")
     if analysis.forecast is not None:
         write_json(analysis.forecast.describe(), out / "model" / "forecast.json")
+    if analysis.air is not None and len(analysis.air):  # airfields flown from: as sensitive as the bases
+        paths["air"] = write_geojson(analysis.air, out / "air.geojson")
     paths["summary"] = write_json(analysis.summary, out / "summary.json")
     from .public import write_public  # the viewer-safe products (docs/service.md)
 

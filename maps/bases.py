@@ -16,11 +16,13 @@ from .style import BASE_COLOR, BASE_EDGE
 from .vectors import fmt_number
 
 __all__ = [
-    "base_radius", "base_popup_html", "add_bases", "popup_table", "STRENGTH_SOURCES", "BASE_PANE",
+    "base_radius", "base_popup_html", "add_bases", "add_air_reach", "air_popup_rows", "AIR_COLOR", "popup_table",
+    "STRENGTH_SOURCES", "BASE_PANE",
     "CRITICALITY_LABELS",
 ]
 
 BASE_PANE = "vacuumBases"
+AIR_COLOR = "#33a02c"
 
 STRENGTH_SOURCES = {
     "reported": "reported on the UN deployment map (Geo-PKO)",
@@ -125,5 +127,35 @@ def add_bases(
         )
         marker.options["pane"] = BASE_PANE  # folium's path_options drops it
         marker.add_to(group)
+    group.add_to(parent)
+    return group
+
+
+def air_popup_rows(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Popup rows of one airfield flown from (a row of ``air.geojson``)."""
+    radius, speed, react = (float(row.get(k) or 0.0) for k in ("radius_km", "speed_kmh", "reaction_h"))
+    edge = react + radius / speed if speed > 0 else float("nan")
+    rows = [("Base", str(row.get("base_id", ""))), ("Airfield", str(row.get("airfield_name", ""))),
+            ("Base to airfield", fmt_number(row.get("base_to_airfield_km"), 1, "km")),
+            ("Radius", fmt_number(radius, 0, "km")), ("Cruise speed", fmt_number(speed, 0, "km/h")),
+            ("Reaction time", fmt_number(react, 2, "h")), ("At the edge of the radius", fmt_number(edge, 2, "h"))]
+    if row.get("daylight_only"):
+        rows.append(("Flies", "by day only (expected wait for daylight added)"))
+    return rows
+
+
+def add_air_reach(parent: folium.Map | folium.FeatureGroup, air: gpd.GeoDataFrame, *,
+                  name: str | None = None, show: bool = True) -> folium.FeatureGroup:
+    """The reach of air assets: per flying base, its airfield and a circle of its radius
+    (``air.geojson``, WGS84). As sensitive as the bases: drawn only where they are."""
+    group = folium.FeatureGroup(name=name or f"Air reach ({len(air)} airfields)", show=show)
+    for row, geom in zip(air.drop(columns=air.geometry.name).to_dict("records"), air.geometry, strict=True):
+        popup = folium.Popup(popup_table(f"Air reach: {row.get('base_id', '')}", air_popup_rows(row)), max_width=360)
+        tip = html.escape(f"{row.get('airfield_name', '')}: {fmt_number(row.get('radius_km'), 0, 'km')} by helicopter")
+        folium.Circle(location=point_latlon(geom), radius=float(row.get("radius_km") or 0.0) * 1000.0,
+                      color=AIR_COLOR, weight=1.5, dash_array="6 4", fill=True, fill_color=AIR_COLOR,
+                      fill_opacity=0.05, popup=popup, tooltip=tip).add_to(group)
+        folium.CircleMarker(location=point_latlon(geom), radius=4, color=AIR_COLOR, weight=2, fill=True,
+                            fill_color="#ffffff", fill_opacity=1.0, popup=popup, tooltip=tip).add_to(group)
     group.add_to(parent)
     return group

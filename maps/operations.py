@@ -15,7 +15,7 @@ from geo.legend import STYLES
 
 from .areas import ADMIN_MEASURES, AdminMeasure, add_admin_layers, add_sites, add_zones
 from .basemaps import PLAIN_BASEMAP, add_basemaps
-from .bases import add_bases
+from .bases import AIR_COLOR, add_air_reach, add_bases
 from .controls import (
     Legend,
     LegendEntry,
@@ -45,6 +45,7 @@ from .style import (
 )
 from .surfaces import add_surface
 from .tiles import TileSource
+from .vectors import fmt_number
 
 __all__ = ["operations_map", "new_map", "title_for", "cell_km", "GAP_LAYER_NAME", "downloads_footer"]
 
@@ -120,7 +121,8 @@ def operations_map(
     Layers: the gap surface (embedded PNG, or tiles from ``tiles``), admin areas
     (choropleth of ``admin_measure`` and outlines, with a summary tooltip), vacuum
     zones, towns and airports, bases (circle area ~ strength; criticality in the popup
-    when ``base_criticality.geojson`` exists), recent events (clusters of at most
+    when ``base_criticality.geojson`` exists), the air reach of air-capable bases
+    (``air.geojson``: airfield and radius; only beside the bases), recent events (clusters of at most
     ``max_events``) and a recency-weighted event heat layer. Legend, title with the
     as-of date, layer switcher, scale, full screen and measuring tools. Basemaps:
     OpenStreetMap (default), Esri imagery, CARTO positron with ``carto_api_key``, and a
@@ -201,6 +203,11 @@ def operations_map(
         bg = add_bases(m, bases)
         entries.append(LegendEntry(bg.layer_name, symbol_circle(BASE_COLOR, BASE_EDGE),
                                    "circle area ~ troop strength; click for details"))
+        air = folder.layer("air", required=False)
+        if air is not None and len(air):
+            ag = add_air_reach(m, air)
+            entries.append(LegendEntry(ag.layer_name, symbol_outline(AIR_COLOR, 2, "dashed", "rgba(51,160,44,0.08)"),
+                                       "airfield (ring) and helicopter radius of air-capable bases"))
     else:  # e.g. a viewer's copy of the folder, without base positions
         entries.append(LegendEntry("Peacekeeping bases", "", "no base positions in this copy of the analysis"))
     entries.append(LegendEntry("Basemaps", "", f"online only; '{PLAIN_BASEMAP}' needs no network"))
@@ -212,8 +219,8 @@ def operations_map(
     lay = s.get("layers", {})
     subtitle = (f"{lay.get('bases', len(bases))} bases · {lay.get('events_in_window', 0)} events in the look-back window"
                 f" · {zs.get('count', 0)} vacuum zones: {zs.get('area_km2', 0):,.0f} km², "
-                f"{zs.get('population', 0):,.0f} people · mean gap {gap.get('mean', float('nan')):.1f} "
-                f"(population-weighted {gap.get('population_weighted_mean', float('nan')):.1f})")
+                f"{zs.get('population', 0):,.0f} people · mean gap {fmt_number(gap.get('mean'), 1)} "
+                f"(population-weighted {fmt_number(gap.get('population_weighted_mean'), 1)})")
     TitleBox(title or title_for(folder), subtitle).add_to(m)
     add_standard_controls(m)
     return m

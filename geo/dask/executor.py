@@ -103,13 +103,13 @@ class DaskExecutor(Executor):
         self._blocks = Blocks(grid.shape, self.options.block_size)
         self.halos = {}
 
-    def friction(self, grid, params, top, roads, impassable):
+    def friction(self, grid, params, top, roads, impassable, water=None):
         blocks = self.blocks
         parts = {}
         for b in blocks:
             g = sub_grid(grid, b)
             parts[b] = dask.delayed(friction, nout=2, pure=True)(
-                g, params, _clip(top, g), _clip(roads, g), _clip(impassable, g))
+                g, params, _clip(top, g), _clip(roads, g), _clip(impassable, g), _clip(water, g))
         inside = _assemble(blocks, {b: p[0] for b, p in parts.items()}, bool)
         cost = _assemble(blocks, {b: p[1] for b, p in parts.items()}, np.float64)
         inside, cost = self.persist(inside, cost)

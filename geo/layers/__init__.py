@@ -29,6 +29,7 @@ from .common import (
     UNIT_TYPES,
 )
 from .events import load_events
+from .hydro import WATER_COLUMNS, load_water
 from .infrastructure import load_roads, load_sites
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "load_bases",
     "load_events",
     "load_roads",
+    "load_water",
+    "WATER_COLUMNS",
     "load_sites",
     "load_admin",
     "check_population_raster",

@@ -51,7 +51,8 @@ _V21_OTHER = ("inf", "fpu", "hq", "unmo.dummy", "unpol.dummy", "battalion", "com
 _V23_SIGNATURE = ("mission", "year", "location", "latitude", "longitude", "notroops", "ave.no.troops")
 _V23_OTHER = ("infantry", "reserve", "hq", "unpol", "unmo", "av")
 _GENERIC_BASE_REQUIRED = ("base_id", "strength")
-_GENERIC_BASE_OPTIONAL = ("name", "unit_type", "mission", "hq", "map_date")
+_GENERIC_BASE_OPTIONAL = ("name", "unit_type", "mission", "hq", "map_date", "air")
+_V21_AIR = ("avia", "he.sup", "rpf")  # aviation, helicopter support, regional protection force
 
 
 def load_bases(
@@ -72,7 +73,9 @@ def load_bases(
     Columns: ``base_id`` (str, unique), ``name``, ``mission``, ``strength`` (float,
     troops), ``unit_type`` (one of :data:`UNIT_TYPES`), ``strength_source`` (one of
     :data:`STRENGTH_SOURCES`), ``map_date`` (datetime64, may be NaT), ``hq`` (int 0..3:
-    none, TCC HQ, sector HQ, mission HQ), ``geometry`` (Point). ``mission`` keeps only
+    none, TCC HQ, sector HQ, mission HQ), ``air`` (bool: an aviation, helicopter or
+    regional protection unit that can answer by helicopter, see geo.air), ``geometry``
+    (Point). ``mission`` keeps only
     that mission (case-insensitive; an unknown mission lists the available ones).
 
     **Geo-PKO v2.1** (columns source, mission, year, month, location, latitude,
@@ -96,6 +99,9 @@ def load_bases(
     4. hq in 1..3 and no troops -> ``headquarters``
     5. unmo.dummy or unpol.dummy present and no troops -> ``observer``
     6. otherwise -> ``support`` (troops of other unit types: engineers, medical, signals, ...)
+
+    ``air`` (v2.1): any of avia, he.sup, rpf present; (v2.3): Av > 0; (generic): an optional
+    ``air`` field (a number, > 0 = air-capable; default False).
 
     ``base_id`` is ``mission + ":" + slug(location)`` (ASCII, lowercase, ``-`` for other
     characters); two sites of one map with the same slug get ``-2``, ``-3``, ...
@@ -194,6 +200,7 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     gdf, maps, latest = _v21_latest_maps(gdf, col, source, as_of=as_of, mission=mission)
     strength, strength_source = _v21_strength(gdf, col, source)
     unit_type, hq = _v21_unit_type(gdf, col, source, strength, strength_source)
+    air = np.logical_or.reduce([parse_flags(gdf[col[n]], source=source, column=col[n]) > 0 for n in _V21_AIR])
     names = required_text(gdf[col["location"]], source=source, column=col["location"])
     data = {
         "base_id": _base_ids(maps["mission"], names, maps["source"]),
@@ -204,6 +211,7 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
         "strength_source": strength_source,
         "map_date": maps["map_date"].to_numpy().astype("datetime64[ns]"),
         "hq": hq.astype("int64"),
+        "air": air,
     }
     used = {
         m: {"source": s, "map_date": d.strftime("%Y-%m")}
@@ -316,6 +324,7 @@ def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
         "strength_source": strength_source,
         "map_date": map_date,
         "hq": hq.astype("int64"),
+        "air": (merged["av"] > 0).to_numpy(),
     }
     used = {m: {"year": int(y)} for m, y in merged.groupby("mission")["year"].max().items()}
     return finish_layer(
@@ -429,6 +438,8 @@ def _bases_generic(
         hq = parse_integers(gdf[cols["hq"]], source=source, column=cols["hq"], lo=0, hi=3)
     else:
         hq = np.zeros(len(gdf), dtype="int64")
+    air = (parse_flags(gdf[cols["air"]], source=source, column=cols["air"]) > 0 if cols["air"] is not None
+           else np.zeros(len(gdf), dtype=bool))
     if cols["map_date"] is not None:
         map_date = parse_dates(gdf[cols["map_date"]], source=source, column=cols["map_date"])
     else:
@@ -441,7 +452,7 @@ def _bases_generic(
         gdf, ids, strength, names, unit_type, missions, map_date = (
             x[keep] for x in (gdf, ids, strength, names, unit_type, missions, map_date)
         )
-        hq = hq[keep]
+        hq, air = hq[keep], air[keep]
     data = {
         "base_id": ids,
         "name": names,
@@ -451,6 +462,7 @@ def _bases_generic(
         "strength_source": np.where(strength > 0, "reported", "presence_only"),
         "map_date": map_date,
         "hq": hq,
+        "air": air,
     }
     return finish_layer(
         gdf, indexed(data, gdf.index), BASE_COLUMNS, what="bases", id_column="base_id",

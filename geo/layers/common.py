@@ -64,7 +64,7 @@ GEOPKO_COMPANY_SIZE = 150.0
 Geo-PKO standard company size (battalion 650, company 150, platoon 35)."""
 
 BASE_COLUMNS = (
-    "base_id", "name", "mission", "strength", "unit_type", "strength_source", "map_date", "hq",
+    "base_id", "name", "mission", "strength", "unit_type", "strength_source", "map_date", "hq", "air",
     "geometry",
 )  # fmt: skip
 EVENT_COLUMNS = ("event_id", "date", "event_type", "fatalities", "actors", "schema", "geometry")
