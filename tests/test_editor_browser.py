@@ -115,6 +115,19 @@ def test_a_planner_builds_a_two_phase_plan_in_the_browser(served, tmp_path):
             page.wait_for_selector("body[data-phase-shown='2']", state="attached")
             page.screenshot(path=str(IMG / "editor_3_phase2.png"))
 
+            # a benchmark on phase 2: at most 1 person may lose cover; it fails, the phase would hold
+            page.locator("#cond-box summary").click()
+            page.locator("#cond-metric").select_option("people_losing_cover")
+            page.locator("#cond-op").select_option("<=")
+            page.locator("#cond-threshold").fill("1")
+            n = int(page.evaluate("document.body.dataset.updates"))  # the radio choices above redrew the map too
+            page.locator("#add-cond").click()
+            n = _wait_update(page, n)
+            row = page.locator("#benchmarks tr.fail")
+            assert row.count() == 1 and "people_losing_cover" in row.inner_text() and "HOLD" in row.inner_text()
+            assert "would HOLD" in page.locator("#messages").inner_text()
+            page.screenshot(path=str(IMG / "editor_4_benchmark.png"))
+
             # save, then export: the YAML the CLI reads, the same as the API's
             page.locator("#save").click()
             page.wait_for_selector("body[data-version='1']", state="attached")
@@ -126,11 +139,13 @@ def test_a_planner_builds_a_two_phase_plan_in_the_browser(served, tmp_path):
             doc = yaml.safe_load(text)
             assert [ph["actions"] for ph in doc["phases"]] == [[{"close": ["MINUSCA:bria"]}],
                                                                 [{"close": ["MINUSCA:kaga-bandoro"]}]]
+            assert doc["phases"][1]["conditions"] == [{"condition": "people_losing_cover", "op": "<=",
+                                                       "threshold": 1.0}]
 
             # the full scenario, then its briefing
             page.locator("#submit").click()
             page.wait_for_selector("#brief:not([hidden])", timeout=180_000)
-            page.screenshot(path=str(IMG / "editor_4_submitted.png"))
+            page.screenshot(path=str(IMG / "editor_5_submitted.png"))
         finally:
             browser.close()
     print(f"\nclick-to-map times (ms, request to overlay drawn): {times_ms}")
