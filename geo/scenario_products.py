@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
@@ -54,6 +55,7 @@ from .scenario_benchmarks import (
     write_benchmarks,
 )
 from .summaries import admin_summary, class_index
+from .timeline import PhaseNeed, phase_need, phase_surfaces, versus_previous
 from .traveltime import CellGraph, build_graph, nearest_source
 from .zones import vacuum_zones
 
@@ -134,19 +136,30 @@ def run_scenario(
     progress: Callable[[str, float], None] | None = None,
     effect: EffectEstimate | EffectPrior | None = None,
     enforce: bool = False,
+    history: gpd.GeoDataFrame | None = None,
 ) -> dict:
     """Evaluate the baseline and every phase cumulatively; write the scenario folder.
 
     ``effect`` (:func:`geo.effect.resolve_effect`) turns lost cover into an expected change in
     events per phase; without it the phases say that none was computed. A phase whose
     conditions fail is marked ``hold``; with ``enforce`` the plan stops there (that phase and
-    the later ones are not applied) and ``summary.json.enforced`` says where and why."""
+    the later ones are not applied) and ``summary.json.enforced`` says where and why.
+
+    Each phase is also scored at its own date (:mod:`geo.timeline`): with ``history`` (dated
+    events in the grid CRS) reaching the phase's date, the forecast is fitted again on the
+    events known by then and the phase's gap at that date is reported (``dated``); otherwise
+    the phase says that the as-of forecast was used. Every phase is measured against the
+    previous one (``vs_previous``, and ``*_change_vs_previous`` in its admin table) as well as
+    against the baseline."""
     b = baseline
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     zones_in = load_zones(b)
     phases = resolve_plan(plan, b.bases, b.admin, zones_in)
     forces = national_forces(plan)
+    t_need = time.perf_counter()
+    needs = phase_need([ph.date for ph in phases], as_of=b.as_of, risk=b.risk, exposure=b.exposure,
+                       params=b.params, history=history, refit=_refit(b) if history is not None else None)
     timings: dict[str, float] = {}
     base_gap = b.baseline_gap()
     base_cov = -np.expm1(-np.maximum(b.model.intensity.ravel(), 0.0))
@@ -163,6 +176,8 @@ def run_scenario(
     prev: PhaseState | None = None
     bench: list[PhaseBenchmarks] = []
     enforced: dict | None = None
+    timings["phase_dates"] = round(time.perf_counter() - t_need, 4)
+    dated = _Dated(base_gap, base_cov)
     admin_before = admin_summary(b.admin, b.grid, base_gap.reshape(shape).astype(np.float32),
                                  b.population.reshape(shape), breaks=b.params.class_breaks) if b.admin is not None else None
     for k, ph in enumerate(phases, start=1):
@@ -186,8 +201,10 @@ def run_scenario(
             break
         prev = res.state
         res.numbers.update(coverage_split(w, cover_threshold))
+        vs_dates = dated.step(b, res, needs[k - 1], cover_threshold)
         phase_docs.append(_write_phase(k, ph, res, w, b, base_gap, base_cov, phases[:k], graph, gpkg, admin_before,
-                                       effect, out, timings, t0))
+                                       effect, out, timings, t0, dated))
+        phase_docs[-1].update(vs_dates)
         phase_docs[-1].update({"status": pb.status if pb else "go", "hold_reasons": pb.reasons if pb else [],
                                "benchmarks": results_table(pb.results) if pb else []})
     write_benchmarks(out, bench, enforced)
@@ -208,7 +225,7 @@ def run_scenario(
 def _write_phase(k: int, ph: ResolvedPhase, res: PhaseResult, w: WhatIf, b: Baseline, base_gap: np.ndarray,
                  base_cov: np.ndarray, phases_so_far: list[ResolvedPhase], graph: CellGraph | None, gpkg: Path,
                  admin_before: pd.DataFrame | None, effect: EffectEstimate | EffectPrior | None, out: Path,
-                 timings: dict[str, float], t0: float) -> dict:
+                 timings: dict[str, float], t0: float, dated: _Dated) -> dict:
     """phase_k/: rasters, new zones, lost sites, admin change, expected change; returns the phase's summary entry."""
     d = out / f"phase_{k}"
     d.mkdir(exist_ok=True)
@@ -218,7 +235,7 @@ def _write_phase(k: int, ph: ResolvedPhase, res: PhaseResult, w: WhatIf, b: Base
     write_gpkg_layer(as_multi(zones), gpkg, f"new_zones_phase_{k}", geometry_type="MultiPolygon")
     lost_sites = _write_lost_sites(b, res, base_cov, d, gpkg, k)
     if admin_before is not None and b.admin is not None:
-        _write_admin_change(b, b.admin, admin_before, gap2, d, gpkg, k)
+        dated.admin = _write_admin_change(b, b.admin, admin_before, gap2, d, gpkg, k, dated.admin)
     timings[f"phase_{k}_total"] = round(time.perf_counter() - t0, 4)
     doc = _phase_doc(k, ph, res, zones, lost_sites)
     doc["expected_change"] = _write_expected_change(b, res, phases_so_far, effect, d)
@@ -359,19 +376,25 @@ def _write_lost_sites(b: Baseline, res: PhaseResult, base_cov: np.ndarray, d: Pa
 
 
 def _write_admin_change(b: Baseline, admin: gpd.GeoDataFrame, admin_before: pd.DataFrame, gap2: np.ndarray,
-                        d: Path, gpkg: Path, k: int) -> None:
-    """Admin units before / after the phase, largest rise of the population-weighted gap first."""
+                        d: Path, gpkg: Path, k: int, previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Admin units before / after the phase, largest rise of the population-weighted gap first;
+    ``*_change_vs_previous`` against the previous phase's table (phase 1: the baseline).
+    Returns this phase's table of the units (for the next phase)."""
     after = admin_summary(admin, b.grid, gap2, b.population.reshape(b.grid.shape), breaks=b.params.class_breaks)
     stats = ["mean_gap", "max_gap", "pop_weighted_gap", "pop_high_or_critical"]
     tab = admin_before[["admin_id", "name", "level", *stats]].merge(
         after[["admin_id", *stats]], on="admin_id", suffixes=("_before", "_after"))
+    prev = (previous if previous is not None else admin_before)[["admin_id", *stats]]
+    tab = tab.merge(prev.rename(columns={s_: f"{s_}_previous" for s_ in stats}), on="admin_id", how="left")
     for stat in stats:
         tab[f"{stat}_change"] = tab[f"{stat}_after"] - tab[f"{stat}_before"]
+        tab[f"{stat}_change_vs_previous"] = tab[f"{stat}_after"] - tab.pop(f"{stat}_previous")
     tab = tab.sort_values("pop_weighted_gap_change", ascending=False, kind="stable")
     write_csv(tab, d / "admin_change.csv")
     g = admin[["admin_id", "geometry"]].merge(tab, on="admin_id")
     write_geojson(g, d / "admin_change.geojson")
     write_gpkg_layer(g, gpkg, f"admin_change_phase_{k}")
+    return after
 
 
 def _phase_doc(k: int, ph: ResolvedPhase, res: PhaseResult, zones: gpd.GeoDataFrame,
@@ -391,6 +414,48 @@ def _phase_doc(k: int, ph: ResolvedPhase, res: PhaseResult, zones: gpd.GeoDataFr
                                [{"name": n, "kind": kd} for n, kd in zip(lost_sites["name"], lost_sites["kind"], strict=True)]),
         **res.numbers,
     }
+
+
+def _refit(b: Baseline) -> Callable[[gpd.GeoDataFrame, date], tuple[np.ndarray | None, str]]:
+    """The forecast fitted again at a later date on the events known by then, on the
+    analysis' grid, area and parameters (flat risk per cell); None, with the reason, when
+    the history is too short for a probability (the past-events kernel fallback)."""
+    from .risk import forecast_risk
+
+    inside = np.isfinite(b.need100).reshape(b.grid.shape)
+
+    def refit(known: gpd.GeoDataFrame, day: date) -> tuple[np.ndarray | None, str]:
+        fc = forecast_risk(known, b.grid, inside, b.params, day)
+        if not fc.is_probability:
+            return None, fc.note or fc.method
+        return fc.on_grid(b.grid).ravel(), ""
+
+    return refit
+
+
+class _Dated:
+    """What a phase is measured against: the previous phase's gap and coverage (as-of
+    forecast) and its gap at its own date; the previous phase's admin table."""
+
+    def __init__(self, base_gap: np.ndarray, base_cov: np.ndarray):
+        self.gap, self.cov, self.gap_at_date = base_gap, base_cov, base_gap
+        self.admin: pd.DataFrame | None = None
+
+    def step(self, b: Baseline, res: PhaseResult, need: PhaseNeed, cover_threshold: float) -> dict:
+        gap, cov = res.state.gap, res.state.coverage
+        kw = {"zone_threshold": b.params.zone_threshold, "cover_threshold": cover_threshold,
+              "cell_area_km2": b.grid.cell_area_km2}
+        doc: dict = {"vs_previous": versus_previous(self.gap, self.cov, gap, cov, b.population, **kw),
+                     "dated": need.describe()}
+        gap_d = gap if need.method == "as_of" else phase_surfaces(need.need100, -np.log1p(-np.minimum(cov, 1 - 1e-12)))[0]
+        if need.method == "refit":
+            ok = np.isfinite(gap_d)
+            doc["dated"].update({
+                "mean_gap": float(np.nanmean(gap_d)), "vacuum_measure": vacuum_measure(gap_d, b.exposure),
+                "population_high_critical": float(b.population[ok & (gap_d >= b.params.class_breaks[2])].sum()),
+                "vs_previous": versus_previous(self.gap_at_date, self.cov, gap_d, cov, b.population, **kw)})
+        self.gap, self.cov, self.gap_at_date = gap, cov, gap_d
+        return doc
 
 
 def _write_decision_support(b: Baseline, phases: list[ResolvedPhase], closing_phases: int | None,

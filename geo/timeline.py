@@ -70,12 +70,13 @@ def phase_need(
     exposure: np.ndarray,
     params: Params,
     history: gpd.GeoDataFrame | None = None,
-    refit: Callable[[gpd.GeoDataFrame, date], np.ndarray] | None = None,
+    refit: Callable[[gpd.GeoDataFrame, date], tuple[np.ndarray | None, str]] | None = None,
 ) -> list[PhaseNeed]:
     """The need of each phase date. ``risk`` and ``exposure`` are the analysis' (flat,
     NaN outside the area). With ``history`` (dated events) reaching a phase's date and a
-    ``refit(events_known, day) -> risk`` (flat), that phase's risk is refitted on the events
-    on or before its date; otherwise the analysis' risk is used and the phase says so."""
+    ``refit(events_known, day) -> (risk or None, why)`` (flat), that phase's risk is refitted
+    on the events on or before its date; otherwise (or when ``refit`` gives None: too little
+    history to fit) the analysis' risk is used and the phase says so."""
     risk = np.asarray(risk, dtype=np.float64)
     inside = np.isfinite(risk)
     horizon = int(params.forecast_horizon_months)
@@ -88,14 +89,19 @@ def phase_need(
     out: list[PhaseNeed] = []
     for d in dates:
         months = months_between(as_of, d)
+        why = ""
         if last is not None and refit is not None and as_of < d <= last:
             known = history[pd.to_datetime(history["date"]).dt.date <= d]
-            r = np.where(inside, np.asarray(refit(known, d), dtype=np.float64), np.nan)
-            need = gap_score(r, exposure, np.zeros_like(r), params.threat_weight, params.exposure_weight)
-            out.append(PhaseNeed(d, "refit", need, float(np.nanmean(r)), months,
-                                 f"forecast fitted again at {d} on the {len(known):,} events known by then"))
-            continue
-        if d <= as_of:
+            fitted, why = refit(known, d)
+            if fitted is not None:
+                r = np.where(inside, np.asarray(fitted, dtype=np.float64), np.nan)
+                need = gap_score(r, exposure, np.zeros_like(r), params.threat_weight, params.exposure_weight)
+                out.append(PhaseNeed(d, "refit", need, float(np.nanmean(r)), months,
+                                     f"forecast fitted again at {d} on the {len(known):,} events known by then"))
+                continue
+        if why:
+            note = f"the forecast could not be fitted again at {d} ({why}): the forecast of {as_of}, {months} month(s) earlier"
+        elif d <= as_of:
             note = f"the phase is dated on or before the as-of date {as_of}: the analysis' forecast"
         elif last is not None and d > last:
             note = (f"the event history ends {last}, before the phase: the forecast of {as_of}, "

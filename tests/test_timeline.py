@@ -38,7 +38,7 @@ def test_each_phase_date_gets_a_refit_within_the_history_and_the_as_of_forecast_
 
     def refit(known, day):
         seen.append((day, len(known)))
-        return np.full(3, 0.4)
+        return np.full(3, 0.4), ""
 
     hist = _history(["2020-09-01", "2020-12-15", "2021-02-01", "2021-06-30"])
     out = phase_need([date(2021, 1, 31), date(2021, 6, 30), date(2022, 12, 31)], as_of=date(2020, 10, 31), risk=risk,
@@ -69,3 +69,10 @@ def test_a_phase_against_the_one_before():
     assert d["left_high_critical_km2"] == 4.0  # cell 3 fell below 35
     assert d["population_losing_cover"] == 100.0 and d["population_regaining_cover"] == 400.0
     assert d["mean_gap_change"] == pytest.approx((130 - 116) / 4)
+
+
+def test_a_refit_that_cannot_fit_falls_back_and_says_why():
+    hist = _history(["2020-12-01", "2021-02-01"])
+    out = phase_need([date(2021, 1, 31)], as_of=date(2020, 10, 31), risk=np.array([0.1]), exposure=np.array([1.0]),
+                     params=Params(), history=hist, refit=lambda known, day: (None, "3 positive unit-origins"))
+    assert out[0].method == "as_of" and "could not be fitted again at 2021-01-31 (3 positive unit-origins)" in out[0].note
