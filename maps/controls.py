@@ -16,7 +16,7 @@ from branca.element import MacroElement
 from folium import plugins
 from jinja2 import Template
 
-from geo.legend import SurfaceStyle
+from geo.legend import SurfaceStyle, class_ranges
 
 __all__ = [
     "LegendEntry",
@@ -63,12 +63,8 @@ def symbol_outline(edge: str, width: int = 2, dash: str = "solid", fill: str = "
 
 
 def _class_ranges(style: SurfaceStyle) -> list[str]:
-    b = [f"{x:g}" for x in style.breaks]
-    dash = " to " if min(style.breaks) < 0 else "&ndash;"
-    out = [f"&lt; {b[0]}"]
-    out += [f"{lo}{dash}{hi}" for lo, hi in zip(b[:-1], b[1:], strict=True)]
-    out.append(f"&ge; {b[-1]}")
-    return out
+    """Escaped value ranges of the classes (:func:`geo.legend.class_ranges`: one precision, "≥ 50")."""
+    return [html.escape(r).replace("≥", "&ge;") for r in class_ranges(style)]
 
 
 def surface_rows(style: SurfaceStyle) -> str:
