@@ -45,10 +45,20 @@ from .style import (
 )
 from .surfaces import add_surface
 from .tiles import TileSource
+from .vectors import fmt_number, fmt_people
 
-__all__ = ["operations_map", "new_map", "title_for", "cell_km", "GAP_LAYER_NAME", "downloads_footer"]
+__all__ = ["operations_map", "new_map", "title_for", "cell_km", "GAP_LAYER_NAME", "downloads_footer", "HOW_TO_READ"]
 
 GAP_LAYER_NAME = "Coverage gap (0-100)"
+
+HOW_TO_READ = {
+    "operations": "red is where forecast violence meets people that no base reaches in time, green is covered "
+                  "or quiet; purple outlines are vacuum zones; click a base or hover an area for its figures.",
+    "criticality": "the darker a base, the more vacuum its closure alone would open; the panel ranks them.",
+    "scenario": "left is today, right the plan; choose a phase on the right to see the gap after it, the new "
+                "vacuum zones (dashed pink) and the bases closed so far (grey).",
+}
+"""The one line under each map's title that says how to read it."""
 
 # (property, tooltip label, decimals) for layers the browser fetches from the service
 REMOTE_ADMIN_FIELDS = (("name", "Admin area", 0), ("mean_gap", "Mean gap", 1), ("max_gap", "Max gap", 1),
@@ -210,10 +220,12 @@ def operations_map(
     gap = s.get("gap", {})
     zs = s.get("zones", {})
     lay = s.get("layers", {})
-    subtitle = (f"{lay.get('bases', len(bases))} bases · {lay.get('events_in_window', 0)} events in the look-back window"
-                f" · {zs.get('count', 0)} vacuum zones: {zs.get('area_km2', 0):,.0f} km², "
-                f"{zs.get('population', 0):,.0f} people · mean gap {gap.get('mean', float('nan')):.1f} "
-                f"(population-weighted {gap.get('population_weighted_mean', float('nan')):.1f})")
-    TitleBox(title or title_for(folder), subtitle).add_to(m)
+    # fmt_number: a figure missing from the summary (None, e.g. no population raster) shows as "–"
+    subtitle = (f"{lay.get('bases', len(bases))} bases · {fmt_number(lay.get('events_in_window', 0))} events in the "
+                f"look-back window · {fmt_number(zs.get('count', 0))} vacuum zones: "
+                f"{fmt_number(zs.get('area_km2', 0))} km², {fmt_people(zs.get('population', 0))} people · "
+                f"mean gap {fmt_number(gap.get('mean'), 1)} "
+                f"(population-weighted {fmt_number(gap.get('population_weighted_mean'), 1)})")
+    TitleBox(title or title_for(folder), subtitle, how_to_read=HOW_TO_READ["operations"]).add_to(m)
     add_standard_controls(m)
     return m
