@@ -185,6 +185,9 @@ def create_app(settings: Settings) -> FastAPI:
         if kind.router is not None:
             app.include_router(kind.router())
     app.include_router(keys.router)
+    from api.brief import router as brief_router
+
+    app.include_router(brief_router)  # the briefings of analyses and scenarios (maps.brief)
     _mount_tiles(app)
     _mount_map(app)
     install_security(app, settings)

@@ -17,7 +17,13 @@ from shapely.geometry import box
 from geo.legend import STYLES, class_ranges
 from maps.areas import NEW_ZONE_FIELDS, ZONE_FIELDS, add_zones
 from maps.assets import render_html
-from maps.basemaps import PLAIN_BASEMAP, BasemapFallback, add_basemaps, default_basemap, network_reachable
+from maps.basemaps import (
+    PLAIN_BASEMAP,
+    BasemapFallback,
+    add_basemaps,
+    default_basemap,
+    network_reachable,
+)
 from maps.bases import base_popup_html
 from maps.controls import PhaseChoice, TitleBox
 from maps.criticality import criticality_map, legend_decimals
