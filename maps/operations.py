@@ -47,9 +47,14 @@ from .surfaces import add_surface
 from .tiles import TileSource
 from .vectors import fmt_number, fmt_people
 
-__all__ = ["operations_map", "new_map", "title_for", "cell_km", "GAP_LAYER_NAME", "downloads_footer", "HOW_TO_READ"]
+__all__ = ["operations_map", "new_map", "title_for", "cell_km", "GAP_LAYER_NAME", "downloads_footer", "HOW_TO_READ",
+           "MAX_ZOOM"]
 
 GAP_LAYER_NAME = "Coverage gap (0-100)"
+
+MAX_ZOOM = 18
+"""The map's own zoom limit: with the plain background no tile layer sets one, and marker
+clustering needs it."""
 
 HOW_TO_READ = {
     "operations": "red is where forecast violence meets people that no base reaches in time, green is covered "
@@ -81,7 +86,7 @@ def new_map(folder: AnalysisFolder, *, basemap: str | None = None, carto_api_key
     legend (right, 300 px) and ``padding_left`` pixels on the left.
     """
     bbox = folder.summary.get("grid", {}).get("bounds_lonlat")
-    m = folium.Map(location=center_latlon(bbox) if bbox else (0.0, 0.0), zoom_start=6, tiles=None,
+    m = folium.Map(location=center_latlon(bbox) if bbox else (0.0, 0.0), zoom_start=6, tiles=None, maxZoom=MAX_ZOOM,
                    control_scale=True, zoom_snap=0.25, zoom_delta=0.5, **map_kwargs)
     add_basemaps(m, default=basemap, carto_api_key=carto_api_key)
     add_panes(m)
@@ -107,12 +112,17 @@ def _cluster_symbol() -> str:
 
 
 def downloads_footer(tiles: TileSource | None) -> str:
-    """Links to the service's GeoJSON products (served mode)."""
-    if tiles is None or not tiles.geojson_urls:
+    """Links to the service's GeoJSON products and the briefing (served mode)."""
+    if tiles is None or not (tiles.geojson_urls or tiles.brief_url):
         return ""
     links = " · ".join(f'<a href="{html.escape(u, quote=True)}" target="_blank">{html.escape(k.replace("_", " "))}</a>'
                        for k, u in tiles.geojson_urls.items())
-    return f"GeoJSON: {links}"
+    out = f"GeoJSON: {links}" if links else ""
+    if tiles.brief_url:
+        u = html.escape(tiles.brief_url, quote=True)
+        out += ("<br>" if out else "") + (f'Briefing: <a href="{u}?format=pdf" target="_blank">PDF</a> · '
+                                          f'<a href="{u}?format=html" target="_blank">HTML</a>')
+    return out
 
 
 def operations_map(

@@ -37,7 +37,7 @@ from .controls import (
 from .coords import bounds_latlon, center_latlon
 from .elements import walk
 from .folder import open_analysis, read_layer
-from .operations import HOW_TO_READ, cell_km, title_for
+from .operations import HOW_TO_READ, MAX_ZOOM, cell_km, title_for
 from .scenario_folder import Scenario, read_scenario
 from .style import (
     ADMIN_EDGE,
@@ -76,7 +76,8 @@ def scenario_map(
     crs = folder.grid_crs
     bbox = folder.summary.get("grid", {}).get("bounds_lonlat")
     dual = plugins.DualMap(location=center_latlon(bbox) if bbox else (0.0, 0.0), layout="horizontal",
-                           tiles=None, zoom_start=6, control_scale=True, zoom_snap=0.25, zoom_delta=0.5)
+                           tiles=None, zoom_start=6, maxZoom=MAX_ZOOM, control_scale=True, zoom_snap=0.25,
+                           zoom_delta=0.5)
     before, after = dual.m1, dual.m2
     for m in (before, after):
         _frame(m, bbox, basemap, carto_api_key)

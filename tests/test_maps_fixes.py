@@ -167,3 +167,60 @@ def test_plain_background_is_the_default_offline(monkeypatch):
     monkeypatch.setenv("VACUUM_OFFLINE", "1")
     assert network_reachable() is False
     network_reachable.cache_clear()
+
+
+@pytest.mark.slow
+def test_standalone_pages_work_in_chromium_and_the_radio_switches_phases(small, tmp_path):
+    """Saved pages opened from a file, offline: no JavaScript error (marker clusters need a
+    maxZoom that no tile layer gives on the plain background); choosing phase 1 puts its gap
+    image on the map in place of phase 2's."""
+    import shutil
+
+    from conftest import skip_or_fail
+    from playwright.sync_api import sync_playwright
+
+    from maps.assets import save_html
+
+    exe = shutil.which("chromium")
+    if exe is None:
+        skip_or_fail("chromium is not installed (Debian package chromium)")
+    a, s = small / "analysis", small / "scenario"
+    after = scenario_map(a, s)
+    phase_images = [find_all(g, folium.raster_layers.ImageOverlay)[0].url for g in find_all(after, PhaseChoice)[0].groups]
+    pages = {"operations": save_html(operations_map(a), tmp_path / "ops.html"),
+             "scenario": save_html(after, tmp_path / "scenario.html")}
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(pages["operations"].as_uri(), wait_until="load")
+            page.wait_for_timeout(500)
+            assert page.title() == f"M: Coverage gap as of {AS_OF}"
+            page.goto(pages["scenario"].as_uri(), wait_until="load")
+            page.wait_for_timeout(500)
+            radios = page.locator(".vacuum-phases input[type=radio]")
+            assert radios.count() == 2 and radios.nth(1).is_checked()
+
+            def shown() -> list[bool]:
+                srcs = page.eval_on_selector_all(".leaflet-image-layer", "els => els.map(e => e.src)")
+                return [u in srcs for u in phase_images]
+
+            assert shown() == [False, True]
+            radios.nth(0).check()
+            page.wait_for_timeout(300)
+            assert shown() == [True, False]
+        finally:
+            browser.close()
+    assert errors == []
+
+
+def test_the_served_map_links_the_briefing(small):
+    from maps.controls import Legend
+    from maps.tiles import TileSource
+
+    tiles = TileSource(url_template="/analyses/an_x/tiles/{surface}/{z}/{x}/{y}.png", brief_url="/analyses/an_x/brief")
+    (legend,) = find_all(operations_map(small / "analysis", tiles=tiles, basemap=PLAIN_BASEMAP), Legend)
+    assert 'href="/analyses/an_x/brief?format=pdf"' in legend.html
+    assert 'href="/analyses/an_x/brief?format=html"' in legend.html
