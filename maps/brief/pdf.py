@@ -13,7 +13,7 @@ import matplotlib
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from .document import Briefing, Bullets, Figure, Para, Table
+from .document import Block, Briefing, Bullets, Figure, Para, Table
 
 __all__ = ["render_pdf"]
 
@@ -98,6 +98,17 @@ def _figure(pdf: _Doc, f: Figure) -> None:
     pdf.ln(2)
 
 
+def _block(pdf: _Doc, b: Block) -> None:
+    if isinstance(b, Para):
+        _para(pdf, b)
+    elif isinstance(b, Bullets):
+        _bullets(pdf, b)
+    elif isinstance(b, Table):
+        _table(pdf, b)
+    else:
+        _figure(pdf, b)
+
+
 def render_pdf(brief: Briefing) -> bytes:
     """The PDF bytes: a title block, then each section (a heading never left alone at a page foot)."""
     pdf = _Doc(brief)
@@ -118,5 +129,5 @@ def render_pdf(brief: Briefing) -> bytes:
         pdf.cell(0, 7, f"{i}. {s.title}", border="B", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
         for b in s.blocks:
-            {Para: _para, Bullets: _bullets, Table: _table, Figure: _figure}[type(b)](pdf, b)
+            _block(pdf, b)
     return bytes(pdf.output())
