@@ -1,7 +1,8 @@
 """The commander's briefing over HTTP: ``GET /analyses/{id}/brief`` and ``GET /scenarios/{id}/brief``.
 
-Rendered on request by :mod:`maps.brief` from the stored folders (nothing is written into
-them), as PDF (default) or one self-contained HTML page (``?format=html``).
+Rendered on first request by :mod:`maps.brief` from the stored folders (nothing is written
+into them; the result is kept in ``workspace/cache/briefs/``, as the map pages are), as PDF
+(default) or one self-contained HTML page (``?format=html``).
 
 Roles: a viewer asking for an analysis' briefing gets the viewer-safe one (the 150 km
 block gap, no base drawn or named; :mod:`geo.public`), whatever it asks; a planner gets the
@@ -12,6 +13,7 @@ Each briefing served is audited (``brief``).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -45,10 +47,23 @@ def brief_response(data: bytes, fmt: BriefFormat, filename: str) -> Response:
                              "Cache-Control": "private, no-store"})
 
 
-def _render(analysis_dir, scenario_dir, public: bool, fmt: BriefFormat) -> bytes:
+def _render(cache: Path, analysis_dir: Path, scenario_dir: Path | None, public: bool, fmt: BriefFormat) -> bytes:
+    """The briefing's bytes, drawn once per job, variant and format: a finished job's folders
+    never change, so ``workspace/cache/briefs/`` keeps what was drawn (like the map pages)."""
+    if cache.is_file():
+        return cache.read_bytes()
+    from geo.export import atomic_path
     from maps.brief import build_briefing, render
 
-    return render(build_briefing(analysis_dir, scenario_dir, public=public), fmt)
+    data = render(build_briefing(analysis_dir, scenario_dir, public=public), fmt)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(cache) as tmp:
+        tmp.write_bytes(data)
+    return data
+
+
+def _cache(s, job_id: str, public: bool, fmt: BriefFormat) -> Path:
+    return s.storage.workspace / "cache" / "briefs" / f"{job_id}-{'public' if public else 'full'}.{fmt}"
 
 
 @router.get("/analyses/{analysis_id}/brief", dependencies=[Depends(require("viewer"))], response_class=Response,
@@ -58,7 +73,7 @@ async def analysis_brief(analysis_id: Annotated[str, PathParam(examples=["an_012
                          who: Caller, format: _FORMAT = "pdf", public: _PUBLIC = False) -> Response:
     folder = finished_folder(s.storage, analysis_id, "analysis")
     public = public or not who.can("planner")
-    data = await run_in_threadpool(_render, folder, None, public, format)
+    data = await run_in_threadpool(_render, _cache(s, analysis_id, public, format), folder, None, public, format)
     audit(s.storage, who, "brief", analysis_id, format=format, public=public)
     return brief_response(data, format, f"briefing-{analysis_id}" + ("-public" if public else ""))
 
@@ -74,6 +89,6 @@ async def scenario_brief(scenario_id: Annotated[str, PathParam(examples=["sc_012
     if not analysis_id:
         raise NotFoundError(f"scenario {scenario_id!r} names no analysis; its briefing cannot be drawn")
     analysis = finished_folder(s.storage, str(analysis_id), "analysis")
-    data = await run_in_threadpool(_render, analysis, folder, False, format)
+    data = await run_in_threadpool(_render, _cache(s, scenario_id, False, format), analysis, folder, False, format)
     audit(s.storage, who, "brief", scenario_id, format=format, analysis=analysis_id)
     return brief_response(data, format, f"briefing-{scenario_id}")

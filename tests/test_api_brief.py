@@ -78,6 +78,10 @@ def test_a_scenario_briefing_is_for_planners_and_audited(client, keys, stored):
     assert r.headers["content-disposition"] == f'attachment; filename="briefing-{stored["scenario"]}.pdf"'
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.content)).pages)
     assert "Mike" in text and "Kilo" in text  # the plan closes them (closing order, criticality)
+    cached = client.app.state.services.storage.workspace / "cache" / "briefs" / f"{stored['scenario']}-full.pdf"
+    assert cached.read_bytes() == r.content  # drawn once; the next request reads it
+    again = client.get(f"/scenarios/{stored['scenario']}/brief", headers=keys["planner"])
+    assert again.content == r.content
     denied = client.get(f"/scenarios/{stored['scenario']}/brief", headers=keys["viewer"])
     assert (denied.status_code, denied.json()["error"]) == (403, "PermissionDeniedError")
     audit = client.get("/audit?action=brief", headers=keys["admin"]).json()
