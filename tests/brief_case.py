@@ -1,7 +1,8 @@
 """A small analysis and a two-phase scenario on it, made in code (test_brief, test_maps_fixes).
 
 Three bases, Kilo (west), Lima (centre) and Mike (east), on an 80 x 40 km area of two admin
-units; the plan closes Mike, then Kilo. ``benchmarks.json`` holds one condition met and one not.
+units; the plan closes Mike, then Kilo. ``benchmarks.json`` holds one condition met and one not
+(phase 1 go, phase 2 hold).
 """
 
 from __future__ import annotations
@@ -47,7 +48,12 @@ def make_small_case(root: Path) -> Path:
         {"name": "East first", "date": "2021-01-31", "actions": [{"close": ["Mike"]}]},
         {"name": "Then the west", "date": "2021-06-30", "actions": [{"close": ["Kilo"]}]}]})
     run_scenario(load_baseline(root / "analysis"), plan, root / "scenario")
-    (root / "scenario" / "benchmarks.json").write_text(json.dumps({"benchmarks": [
-        {"phase": 1, "condition": "people losing cover <= 50,000", "value": 0.0, "target": 50000.0, "passed": True},
-        {"phase": 2, "condition": "no new vacuum zone", "value": 1.0, "target": 0.0, "passed": False}]}))
+    # in the layout geo.scenario_benchmarks writes: per phase a status and its results
+    (root / "scenario" / "benchmarks.json").write_text(json.dumps({"phases": [
+        {"phase": 1, "name": "East first", "status": "go", "reasons": [], "results": [
+            {"phase": 1, "condition": "population_losing_cover", "op": "<=", "threshold": 50000.0, "value": 0.0,
+             "pass": True}]},
+        {"phase": 2, "name": "Then the west", "status": "hold", "reasons": ["new_zones_count 1 > 0"], "results": [
+            {"phase": 2, "condition": "new_zones_count", "op": "<=", "threshold": 0.0, "value": 1.0,
+             "pass": False}]}], "enforced": None}))
     return root

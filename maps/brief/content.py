@@ -152,14 +152,27 @@ def _admin_section(src: BriefSources, views: list[PhaseView], top: int = 12) -> 
 
 
 def _benchmark_rows(doc: Any) -> list[dict]:
-    """Rows of a ``benchmarks.json``: a list, ``{"benchmarks": [...]}`` or per-phase lists."""
+    """Rows of a ``benchmarks.json``: ``{"phases": [{"phase", "results": [...]}, ...]}`` as
+    ``geo.scenario_benchmarks`` writes it, ``{"benchmarks": [...]}`` or a plain list."""
     if isinstance(doc, dict):
         if isinstance(doc.get("benchmarks"), list):
             doc = doc["benchmarks"]
         elif isinstance(doc.get("phases"), list):
             doc = [{"phase": p.get("phase"), **r} for p in doc["phases"] if isinstance(p, dict)
-                   for r in p.get("benchmarks", []) if isinstance(r, dict)]
+                   for r in (p.get("results") or p.get("benchmarks") or []) if isinstance(r, dict)]
     return [r for r in doc if isinstance(r, dict)] if isinstance(doc, list) else []
+
+
+def _phase_status(doc: Any) -> list[str]:
+    """One line per phase with a go/hold status (and its reasons), and the enforcement."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("phases"), list):
+        return []
+    out = [f"Phase {p.get('phase')} ({p.get('name', '')}): {str(p['status']).upper()}"
+           + (f" — {'; '.join(map(str, p['reasons']))}" if p.get("reasons") else "")
+           for p in doc["phases"] if isinstance(p, dict) and p.get("status")]
+    if doc.get("enforced"):
+        out.append(f"Enforced: {_param_text(doc['enforced'])}")
+    return out
 
 
 def _verdict(r: dict) -> str:
@@ -175,7 +188,8 @@ def _benchmarks(src: BriefSources) -> Section:
     if src.scenario is None:
         return Section(SECTION_TITLES[3], (Para("No withdrawal plan given: there are no benchmarks to test."),))
     p = src.scenario.folder / "benchmarks.json"
-    rows = _benchmark_rows(read_json(p)) if p.is_file() else []
+    doc = read_json(p) if p.is_file() else None
+    rows = _benchmark_rows(doc)
     if not rows:
         return Section(SECTION_TITLES[3], (Para("The plan states no benchmark conditions (no benchmarks.json in the "
                                                 "scenario folder)."),))
@@ -185,11 +199,14 @@ def _benchmarks(src: BriefSources) -> Section:
         return fmt_number(v, 2) if isinstance(v, float) else ("–" if v is None else str(v))
 
     body = tuple((cell(r, "phase"), cell(r, "name", "condition", "label", "id"), cell(r, "value", "actual"),
-                  cell(r, "target", "threshold", "limit"), _verdict(r)) for r in rows)
+                  (f"{r['op']} " if r.get("op") else "") + cell(r, "target", "threshold", "limit"), _verdict(r))
+                 for r in rows)
     n_fail = sum(1 for b in body if b[-1] == "FAIL")
+    status = _phase_status(doc)
     return Section(SECTION_TITLES[3], (Para(f"{len(body) - n_fail} of {len(body)} benchmark conditions pass."),
                                        Table(("Phase", "Condition", "Value", "Target", "Result"), body,
-                                             numeric=(True, False, True, True, False))))
+                                             numeric=(True, False, True, True, False)),
+                                       *((Bullets(tuple(status)),) if status else ())))
 
 
 def _losing_cover(src: BriefSources) -> Section:
