@@ -196,9 +196,11 @@ def _benchmarks(src: BriefSources) -> Section:
 
     def cell(r: dict, *keys: str) -> str:
         v = next((r[k] for k in keys if r.get(k) is not None), None)
-        return fmt_number(v, 2) if isinstance(v, float) else ("–" if v is None else str(v))
+        people = any(w in str(r.get("condition", "")) for w in ("people", "population"))
+        return fmt_number(v, 0 if people else 2) if isinstance(v, float) else ("–" if v is None else str(v))
 
-    body = tuple((cell(r, "phase"), cell(r, "name", "condition", "label", "id"), cell(r, "value", "actual"),
+    body = tuple((cell(r, "phase"), cell(r, "name", "condition", "label", "id")
+                  + (f" ({r['unit']})" if r.get("unit") else ""), cell(r, "value", "actual"),
                   (f"{r['op']} " if r.get("op") else "") + cell(r, "target", "threshold", "limit"), _verdict(r))
                  for r in rows)
     n_fail = sum(1 for b in body if b[-1] == "FAIL")
