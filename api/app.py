@@ -201,6 +201,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(plans.router)
     app.include_router(editor.router)
+    from api.brief import router as brief_router
+
+    app.include_router(brief_router)  # the briefings of analyses and scenarios (maps.brief)
     _mount_tiles(app)
     app.include_router(ogc_router())
     _mount_map(app)

@@ -61,11 +61,13 @@ def map_html(storage: Storage, job: JobRecord, who: Identity) -> str:
     if planner:
         tiles = TileSource(url_template=f"{base}/tiles/{{surface}}/{{z}}/{{x}}/{{y}}.png",
                            tilejson_url=f"{base}/tilejson/{{surface}}.json",
-                           geojson_urls={"zones": f"{base}/zones", "admin_summary": f"{base}/admin?format=geojson"})
+                           geojson_urls={"zones": f"{base}/zones", "admin_summary": f"{base}/admin?format=geojson"},
+                           brief_url=f"{base}/brief")
     else:  # the public block gap (geo.public) in the gap's place; zones and admin are the viewer's
         tiles = TileSource(url_template=f"{base}/tiles/gap_public/{{z}}/{{x}}/{{y}}.png",
                            tilejson_url=f"{base}/tilejson/gap_public.json",
-                           geojson_urls={"zones": f"{base}/zones", "admin_summary": f"{base}/admin?format=geojson"})
+                           geojson_urls={"zones": f"{base}/zones", "admin_summary": f"{base}/admin?format=geojson"},
+                           brief_url=f"{base}/brief")  # the viewer-safe briefing, for a viewer
     src = folder if planner else viewer_folder(folder, storage.workspace / "cache" / "views")
     page = render_html(operations_map(src, tiles=tiles), "url", base_url=MAP_ASSETS_URL)
     page = page.replace("<head>", '<head>\n<link rel="icon" href="data:,">', 1)  # no favicon request

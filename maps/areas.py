@@ -26,6 +26,9 @@ __all__ = [
     "add_sites",
     "ZONE_FIELDS",
     "NEW_ZONE_FIELDS",
+    "NO_BASE_IN_REACH",
+    "is_missing",
+    "first_text",
     "ADMIN_FIELDS",
 ]
 
@@ -39,7 +42,7 @@ Row = Mapping[str, Any]
 
 ADMIN_FIELDS: dict[str, tuple[str, Callable[[Row], Any]]] = {
     # property: (tooltip label, value from the admin_summary row)
-    "name": ("Admin area", lambda r: str(r.get("name") or r.get("admin_id") or "")),
+    "name": ("Admin area", lambda r: first_text(r, "name", "admin_id", missing="")),
     "mean_gap": ("Mean gap", lambda r: fmt_number(r.get("mean_gap"), 1)),
     "max_gap": ("Max gap", lambda r: fmt_number(r.get("max_gap"), 1)),
     "pop_weighted_gap": ("Population-weighted gap", lambda r: fmt_number(r.get("pop_weighted_gap"), 1)),
@@ -48,6 +51,35 @@ ADMIN_FIELDS: dict[str, tuple[str, Callable[[Row], Any]]] = {
     "pop_critical": ("People at critical gap", lambda r: fmt_number(r.get("pop_critical"), 0)),
 }
 
+NO_BASE_IN_REACH = "none within reach"
+"""What a zone's tooltip says when no base reaches it (the nearest-base columns are empty or NaN)."""
+
+
+def is_missing(v: Any) -> bool:
+    """None, NaN (a float NaN is truthy, so ``v or default`` keeps it), NaT or blank text."""
+    if v is None:
+        return True
+    if isinstance(v, float | np.floating):
+        return not np.isfinite(v)
+    if isinstance(v, str):
+        return not v.strip() or v.strip().lower() in ("nan", "none", "nat")
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def first_text(r: Row, *keys: str, missing: str = "–") -> str:
+    """The first of ``keys`` that has a value in ``r``, as text; ``missing`` if none has."""
+    for k in keys:
+        v = r.get(k)
+        if not is_missing(v):
+            return str(v)
+    return missing
+
+
 ZONE_FIELDS: dict[str, tuple[str, Callable[[Row], Any]]] = {
     "zone": ("Vacuum zone", lambda r: f"{r.get('zone_id', '')} ({r.get('gap_class', '')})"),
     "area": ("Area", lambda r: fmt_number(r.get("area_km2"), 0, "km²")),
@@ -55,15 +87,15 @@ ZONE_FIELDS: dict[str, tuple[str, Callable[[Row], Any]]] = {
     "events": ("Recent events", lambda r: f"{fmt_number(r.get('recent_events'), 0)} "
                                           f"({fmt_number(r.get('fatalities'), 0)} fatalities)"),
     "gap": ("Gap mean / max", lambda r: f"{fmt_number(r.get('mean_gap'), 1)} / {fmt_number(r.get('max_gap'), 1)}"),
-    "nearest": ("Nearest base", lambda r: str(r.get("nearest_base_name") or r.get("nearest_base_id")
-                                              or r.get("nearest_remaining_base_name")
-                                              or r.get("nearest_remaining_base_id") or "–")),
+    "nearest": ("Nearest base", lambda r: first_text(r, "nearest_base_name", "nearest_base_id",
+                                                     "nearest_remaining_base_name", "nearest_remaining_base_id",
+                                                     missing=NO_BASE_IN_REACH)),
     "travel": ("Travel time from it", lambda r: _hours(r.get("travel_time_h"))),
 }
 NEW_ZONE_FIELDS: dict[str, tuple[str, Callable[[Row], Any]]] = {
     **ZONE_FIELDS,
     "nearest": ("Nearest remaining base", ZONE_FIELDS["nearest"][1]),
-    "opened_by": ("Opened by closing", lambda r: str(r.get("opened_by") or "–")),
+    "opened_by": ("Opened by closing", lambda r: first_text(r, "opened_by")),
 }
 
 

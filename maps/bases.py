@@ -17,8 +17,7 @@ from .vectors import fmt_number
 
 __all__ = [
     "base_radius", "base_popup_html", "add_bases", "add_air_reach", "air_popup_rows", "AIR_COLOR", "popup_table",
-    "STRENGTH_SOURCES", "BASE_PANE",
-    "CRITICALITY_LABELS",
+    "STRENGTH_SOURCES", "BASE_PANE", "CRITICALITY_LABELS", "WHOLE_NUMBER_COLUMNS", "column_digits",
 ]
 
 BASE_PANE = "vacuumBases"
@@ -39,6 +38,16 @@ CRITICALITY_LABELS = {
     "people_into_high_critical": "People into high/critical gap if it closes",
     "rank": "Criticality rank",
 }
+
+
+WHOLE_NUMBER_COLUMNS = frozenset({"rank", "population_losing_cover", "people_into_high_critical",
+                                  "new_high_critical_km2", "population", "strength"})
+"""Columns shown as whole numbers (people, troops, km², ranks): never "1,173,592.77" people."""
+
+
+def column_digits(column: str) -> int:
+    """Decimals a criticality column is shown with: 0 for counts of people, troops and km², else 2."""
+    return 0 if column in WHOLE_NUMBER_COLUMNS else 2
 
 
 def base_radius(strength: Any, presence: float = 35.0) -> float:
@@ -79,7 +88,7 @@ def base_popup_html(row: Mapping[str, Any], extra: Sequence[tuple[str, str]] = (
         if col in row:
             v = row[col]
             rows.append((CRITICALITY_LABELS.get(col, col.replace("_", " ")),
-                         fmt_number(v, 0 if col == "rank" else 2) if _is_number(v) else ("–" if v is None else str(v))))
+                         fmt_number(v, column_digits(col)) if _is_number(v) else ("–" if v is None else str(v))))
     rows.extend(extra)
     return popup_table(str(row.get("name") or row.get("base_id") or "base"), rows)
 

@@ -12,17 +12,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import folium
-from branca.element import MacroElement
+from branca.element import Figure, MacroElement
 from folium import plugins
 from jinja2 import Template
 
-from geo.legend import SurfaceStyle
+from geo.legend import SurfaceStyle, class_ranges
+
+from .style import RawHTML
 
 __all__ = [
     "LegendEntry",
     "Legend",
     "TitleBox",
     "InfoPanel",
+    "PhaseChoice",
     "surface_rows",
     "surface_section",
     "symbol_swatch",
@@ -63,12 +66,8 @@ def symbol_outline(edge: str, width: int = 2, dash: str = "solid", fill: str = "
 
 
 def _class_ranges(style: SurfaceStyle) -> list[str]:
-    b = [f"{x:g}" for x in style.breaks]
-    dash = " to " if min(style.breaks) < 0 else "&ndash;"
-    out = [f"&lt; {b[0]}"]
-    out += [f"{lo}{dash}{hi}" for lo, hi in zip(b[:-1], b[1:], strict=True)]
-    out.append(f"&ge; {b[-1]}")
-    return out
+    """Escaped value ranges of the classes (:func:`geo.legend.class_ranges`: one precision, "≥ 50")."""
+    return [html.escape(r).replace("≥", "&ge;") for r in class_ranges(style)]
 
 
 def surface_rows(style: SurfaceStyle) -> str:
@@ -152,7 +151,9 @@ class InfoPanel(_Control):
 
 
 class TitleBox(MacroElement):
-    """A title centred at the top of the map, inside its container."""
+    """A title centred at the top of the map, inside its container, with an optional
+    "how to read this map" line; it also gives the page its ``<title>`` (``page_title``,
+    default the title; ``""`` for none, e.g. the left map of a pair)."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
@@ -163,17 +164,76 @@ class TitleBox(MacroElement):
         {% endmacro %}
     """)
 
-    def __init__(self, title: str, subtitle: str = ""):
+    def __init__(self, title: str, subtitle: str = "", *, how_to_read: str = "", page_title: str | None = None):
         super().__init__()
         self._name = "TitleBox"
         self.title = title
         self.subtitle = subtitle
+        self.how_to_read = how_to_read
+        self.page_title = title if page_title is None else page_title
         self.html = f'<div class="vt-main">{html.escape(title)}</div>' + (
-            f'<div class="vt-sub">{html.escape(subtitle)}</div>' if subtitle else "")
+            f'<div class="vt-sub">{html.escape(subtitle)}</div>' if subtitle else "") + (
+            f'<div class="vt-how"><b>How to read this map:</b> {html.escape(how_to_read)}</div>' if how_to_read else "")
+
+    def render(self, **kwargs):
+        figure = self.get_root()
+        if self.page_title and isinstance(figure, Figure):
+            figure.header.add_child(RawHTML(f"<title>{html.escape(self.page_title)}</title>"), name="vacuum_title")
+        return super().render(**kwargs)
 
 
-def add_standard_controls(m: folium.Map, *, collapsed: bool = False) -> None:
-    """Layer switcher, full-screen button and distance/area measuring (the scale bar is a Map option)."""
+class PhaseChoice(MacroElement):
+    """Radio buttons that show one phase's layer group at a time (the others off the map).
+
+    The groups are kept out of the layer switcher (``control=False``); ``selected`` is the
+    index shown first. ``html`` holds the markup (tests read it)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var groups = [{% for g in this.groups %}{{ g.get_name() }}{{ "," if not loop.last }}{% endfor %}];
+            var ctl = L.control({position: {{ this.position|tojson }}});
+            ctl.onAdd = function () {
+                var div = L.DomUtil.create('div', 'vacuum-phases leaflet-control');
+                div.innerHTML = {{ this.html|tojson }};
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                div.querySelectorAll('input[type=radio]').forEach(function (input) {
+                    input.addEventListener('change', function () {
+                        var k = parseInt(input.value, 10);
+                        groups.forEach(function (g, i) {
+                            if (i === k) { if (!map.hasLayer(g)) { map.addLayer(g); } }
+                            else if (map.hasLayer(g)) { map.removeLayer(g); }
+                        });
+                    });
+                });
+                return div;
+            };
+            ctl.addTo(map);
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, groups: Sequence[folium.FeatureGroup], labels: Sequence[str], *, selected: int = -1,
+                 heading: str = "Phase shown", position: str = "topright"):
+        super().__init__()
+        if len(groups) != len(labels) or not groups:
+            raise ValueError(f"need one label per phase group, got {len(groups)} groups and {len(labels)} labels")
+        self._name = "PhaseChoice"
+        self.groups = list(groups)
+        self.position = position
+        self.selected = selected % len(groups)
+        name = f"vacuum-phase-{id(self):x}"
+        rows = "".join(f'<label class="vp-row"><input type="radio" name="{name}" value="{i}"'
+                       f'{" checked" if i == self.selected else ""}> {html.escape(lab)}</label>'
+                       for i, lab in enumerate(labels))
+        self.html = f"<b>{html.escape(heading)}</b>{rows}"
+
+
+def add_standard_controls(m: folium.Map, *, collapsed: bool = True) -> None:
+    """Layer switcher (collapsed: a button that opens on hover, so it never covers the
+    legend), full-screen button and distance/area measuring (the scale bar is a Map option)."""
     plugins.Fullscreen(position="topleft", title="Full screen", title_cancel="Exit full screen").add_to(m)
     plugins.MeasureControl(position="topleft", primary_length_unit="kilometers",
                                   secondary_length_unit="miles", primary_area_unit="sqkilometers",

@@ -20,7 +20,7 @@ import pandas as pd
 from geo.legend import STYLES
 
 from .areas import add_admin_layers, add_zones
-from .bases import CRITICALITY_LABELS, add_bases
+from .bases import CRITICALITY_LABELS, add_bases, column_digits
 from .controls import (
     InfoPanel,
     Legend,
@@ -34,7 +34,7 @@ from .controls import (
 )
 from .errors import MapError
 from .folder import CRITICALITY_COLUMNS, join_criticality, open_analysis, read_layer
-from .operations import GAP_LAYER_NAME, cell_km, downloads_footer, new_map, title_for
+from .operations import GAP_LAYER_NAME, HOW_TO_READ, cell_km, downloads_footer, new_map, title_for
 from .style import ADMIN_EDGE, BASE_EDGE, CLOSED_COLOR, ZONE_COLOR
 from .surfaces import add_surface
 from .tiles import TileSource
@@ -46,6 +46,7 @@ __all__ = [
     "pick_column",
     "quantile_classes",
     "fmt_value",
+    "legend_decimals",
     "SHORT_LABELS",
     "CRITICALITY_COLORS",
 ]
@@ -98,15 +99,27 @@ def quantile_classes(values: np.ndarray, n: int = len(CRITICALITY_COLORS)) -> tu
     return edges, [CRITICALITY_COLORS[i] for i in idx]
 
 
-def _classes_section(title: str, values: np.ndarray, edges: np.ndarray, colors: list[str]) -> str:
+def legend_decimals(values: np.ndarray, whole: bool = False) -> int:
+    """One precision for a whole legend: two significant digits of its smallest non-zero
+    magnitude (0.0004 -> 5, 0.08 -> 3, 12.5 -> 0), at most 6; 0 for ``whole`` numbers."""
+    v = np.abs(np.asarray(values, dtype=float))
+    v = v[np.isfinite(v) & (v > 0)]
+    if whole or not len(v):
+        return 0
+    return int(min(6, max(0, -math.floor(math.log10(float(v.min()))) + 1)))
+
+
+def _classes_section(title: str, values: np.ndarray, edges: np.ndarray, colors: list[str],
+                     whole: bool = False) -> str:
     finite = values[np.isfinite(values)]
     lo = [float(finite.min()), *edges.tolist()]
     hi = [*edges.tolist(), float(finite.max())]
+    d = legend_decimals(np.array([*lo, *hi]), whole)
     rows = []
     for c, a, b in zip(colors, lo, hi, strict=True):
         n = int(((finite >= a) & ((finite < b) if b != hi[-1] else (finite <= b))).sum())
-        rows.append(f'<div class="vl-row">{symbol_swatch(c, BASE_EDGE)}<span>{fmt_value(a)} to '
-                    f'{fmt_value(b)}</span><span class="vl-range">{n} bases</span></div>')
+        rows.append(f'<div class="vl-row">{symbol_swatch(c, BASE_EDGE)}<span>{fmt_number(a, d)} to '
+                    f'{fmt_number(b, d)}</span><span class="vl-range">{n} bases</span></div>')
     rows.reverse()  # most critical first
     return (f'<details class="vl-criticality" open><summary><b>{html.escape(title)}</b> '
             f'<span class="vl-note">(quantile classes)</span></summary>{"".join(rows)}</details>')
@@ -180,16 +193,19 @@ def criticality_map(
     entries.append(LegendEntry(g.layer_name, symbol_circle(CRITICALITY_COLORS[-1], BASE_EDGE),
                                f"colour: {name}; circle area ~ strength"))
 
+    def show(v: float) -> str:
+        return fmt_number(v, 0) if column_digits(col) == 0 else fmt_value(v)
+
     rows = "".join(
-        f'<tr><td class="num">{int(r):d}</td><td>{html.escape(str(n))}</td><td class="num">{fmt_value(v)}</td></tr>'
+        f'<tr><td class="num">{int(r):d}</td><td>{html.escape(str(n))}</td><td class="num">{show(v)}</td></tr>'
         for r, n, v in zip(order["rank"].head(top), order["name"].fillna(order["base_id"]).head(top),
                            pd.to_numeric(order[col], errors="coerce").head(top), strict=True)
         if math.isfinite(float(r)))
     InfoPanel(f"<b>Bases whose closure opens the most vacuum</b><table><tr><th>#</th><th>base</th>"
               f"<th>{html.escape(name)}</th></tr>{rows}</table>", position="bottomleft").add_to(m)
-    Legend([_classes_section(long_name, v, breaks, colors), surface_section(STYLES["gap"])], entries,
+    Legend([_classes_section(long_name, v, breaks, colors, whole=column_digits(col) == 0), surface_section(STYLES["gap"])], entries,
            footer=downloads_footer(tiles)).add_to(m)
-    TitleBox(title_for(folder, "Base criticality"),
-             f"the darker a base, the more vacuum its closure opens · colour: {name}").add_to(m)
+    TitleBox(title_for(folder, "Base criticality"), f"colour: {name}",
+             how_to_read=HOW_TO_READ["criticality"]).add_to(m)
     add_standard_controls(m)
     return m

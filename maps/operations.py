@@ -45,11 +45,25 @@ from .style import (
 )
 from .surfaces import add_surface
 from .tiles import TileSource
-from .vectors import fmt_number
+from .vectors import fmt_number, fmt_people
 
-__all__ = ["operations_map", "new_map", "title_for", "cell_km", "GAP_LAYER_NAME", "downloads_footer"]
+__all__ = ["operations_map", "new_map", "title_for", "cell_km", "GAP_LAYER_NAME", "downloads_footer", "HOW_TO_READ",
+           "MAX_ZOOM"]
 
 GAP_LAYER_NAME = "Coverage gap (0-100)"
+
+MAX_ZOOM = 18
+"""The map's own zoom limit: with the plain background no tile layer sets one, and marker
+clustering needs it."""
+
+HOW_TO_READ = {
+    "operations": "red is where forecast violence meets people that no base reaches in time, green is covered "
+                  "or quiet; purple outlines are vacuum zones; click a base or hover an area for its figures.",
+    "criticality": "the darker a base, the more vacuum its closure alone would open; the panel ranks them.",
+    "scenario": "left is today, right the plan; choose a phase on the right to see the gap after it, the new "
+                "vacuum zones (dashed pink) and the bases closed so far (grey).",
+}
+"""The one line under each map's title that says how to read it."""
 
 # (property, tooltip label, decimals) for layers the browser fetches from the service
 REMOTE_ADMIN_FIELDS = (("name", "Admin area", 0), ("mean_gap", "Mean gap", 1), ("max_gap", "Max gap", 1),
@@ -72,7 +86,7 @@ def new_map(folder: AnalysisFolder, *, basemap: str | None = None, carto_api_key
     legend (right, 300 px) and ``padding_left`` pixels on the left.
     """
     bbox = folder.summary.get("grid", {}).get("bounds_lonlat")
-    m = folium.Map(location=center_latlon(bbox) if bbox else (0.0, 0.0), zoom_start=6, tiles=None,
+    m = folium.Map(location=center_latlon(bbox) if bbox else (0.0, 0.0), zoom_start=6, tiles=None, maxZoom=MAX_ZOOM,
                    control_scale=True, zoom_snap=0.25, zoom_delta=0.5, **map_kwargs)
     add_basemaps(m, default=basemap, carto_api_key=carto_api_key)
     add_panes(m)
@@ -98,12 +112,17 @@ def _cluster_symbol() -> str:
 
 
 def downloads_footer(tiles: TileSource | None) -> str:
-    """Links to the service's GeoJSON products (served mode)."""
-    if tiles is None or not tiles.geojson_urls:
+    """Links to the service's GeoJSON products and the briefing (served mode)."""
+    if tiles is None or not (tiles.geojson_urls or tiles.brief_url):
         return ""
     links = " · ".join(f'<a href="{html.escape(u, quote=True)}" target="_blank">{html.escape(k.replace("_", " "))}</a>'
                        for k, u in tiles.geojson_urls.items())
-    return f"GeoJSON: {links}"
+    out = f"GeoJSON: {links}" if links else ""
+    if tiles.brief_url:
+        u = html.escape(tiles.brief_url, quote=True)
+        out += ("<br>" if out else "") + (f'Briefing: <a href="{u}?format=pdf" target="_blank">PDF</a> · '
+                                          f'<a href="{u}?format=html" target="_blank">HTML</a>')
+    return out
 
 
 def operations_map(
@@ -217,10 +236,12 @@ def operations_map(
     gap = s.get("gap", {})
     zs = s.get("zones", {})
     lay = s.get("layers", {})
-    subtitle = (f"{lay.get('bases', len(bases))} bases · {lay.get('events_in_window', 0)} events in the look-back window"
-                f" · {zs.get('count', 0)} vacuum zones: {zs.get('area_km2', 0):,.0f} km², "
-                f"{zs.get('population', 0):,.0f} people · mean gap {fmt_number(gap.get('mean'), 1)} "
+    # fmt_number: a figure missing from the summary (None, e.g. no population raster) shows as "–"
+    subtitle = (f"{lay.get('bases', len(bases))} bases · {fmt_number(lay.get('events_in_window', 0))} events in the "
+                f"look-back window · {fmt_number(zs.get('count', 0))} vacuum zones: "
+                f"{fmt_number(zs.get('area_km2', 0))} km², {fmt_people(zs.get('population', 0))} people · "
+                f"mean gap {fmt_number(gap.get('mean'), 1)} "
                 f"(population-weighted {fmt_number(gap.get('population_weighted_mean'), 1)})")
-    TitleBox(title or title_for(folder), subtitle).add_to(m)
+    TitleBox(title or title_for(folder), subtitle, how_to_read=HOW_TO_READ["operations"]).add_to(m)
     add_standard_controls(m)
     return m

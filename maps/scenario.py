@@ -27,6 +27,7 @@ from .bases import add_bases
 from .controls import (
     Legend,
     LegendEntry,
+    PhaseChoice,
     TitleBox,
     surface_section,
     symbol_circle,
@@ -36,7 +37,7 @@ from .controls import (
 from .coords import bounds_latlon, center_latlon
 from .elements import walk
 from .folder import open_analysis, read_layer
-from .operations import cell_km, title_for
+from .operations import HOW_TO_READ, MAX_ZOOM, cell_km, title_for
 from .scenario_folder import Scenario, read_scenario
 from .style import (
     ADMIN_EDGE,
@@ -75,7 +76,8 @@ def scenario_map(
     crs = folder.grid_crs
     bbox = folder.summary.get("grid", {}).get("bounds_lonlat")
     dual = plugins.DualMap(location=center_latlon(bbox) if bbox else (0.0, 0.0), layout="horizontal",
-                           tiles=None, zoom_start=6, control_scale=True, zoom_snap=0.25, zoom_delta=0.5)
+                           tiles=None, zoom_start=6, maxZoom=MAX_ZOOM, control_scale=True, zoom_snap=0.25,
+                           zoom_delta=0.5)
     before, after = dual.m1, dual.m2
     for m in (before, after):
         _frame(m, bbox, basemap, carto_api_key)
@@ -99,7 +101,7 @@ def scenario_map(
     g = add_bases(before, bases, name=f"Bases before the plan ({len(bases)})", extra_rows=plan_rows)
     b_entries.append(LegendEntry(g.layer_name, symbol_circle(BASE_COLOR, BASE_EDGE), "circle area ~ strength"))
     Legend([surface_section(STYLES["gap"])], b_entries, position="bottomleft").add_to(before)
-    TitleBox(f"Before · {title_for(folder)}", f"{len(bases)} bases open").add_to(before)
+    TitleBox(f"Before · {title_for(folder)}", f"{len(bases)} bases open", page_title="").add_to(before)
 
     # ---- after: one layer group per phase, deltas, remaining bases
     a_entries: list[LegendEntry] = []
@@ -110,6 +112,7 @@ def scenario_map(
     has_cov_delta = False
     gone_so_far: dict[str, str] = {}  # base -> popup line (closed / handed over, in which phase)
     handed: set[str] = set()
+    phase_groups: list[folium.FeatureGroup] = []
     strength = dict(zip(bases["base_id"].astype(str), bases["strength"], strict=True)) if "strength" in bases else {}
     for ph in sc.phases:
         for b in ph.closed:
@@ -120,7 +123,8 @@ def scenario_map(
         for b, troops in ph.reduced.items():
             if troops is not None:
                 strength[b] = troops
-        group = folium.FeatureGroup(name=ph.label, show=ph is last)
+        group = folium.FeatureGroup(name=ph.label, show=ph is last, control=False)  # chosen by PhaseChoice
+        phase_groups.append(group)
         add_surface(after, "gap", name=f"{ph.label}: gap after", path=ph.require("gap.tif"), parent=group)
         nz_path = ph.path("new_zones.geojson")
         n_new = 0
@@ -165,8 +169,10 @@ def scenario_map(
     if has_cov_delta:
         sections.append(surface_section(STYLES["coverage_delta"], collapsed=True))
     Legend(sections, a_entries, position="bottomright", layers_open=False).add_to(after)
-    TitleBox(f"After · {sc.name}", f"{len(sc.phases)} phases · {len(closed)} bases closed or handed over · "
-             f"shown: {last.label}").add_to(after)
+    TitleBox(f"After · {sc.name}", f"{len(sc.phases)} phases · {len(closed)} bases closed or handed over",
+             how_to_read=HOW_TO_READ["scenario"],
+             page_title=f"{sc.name}: before and after · {title_for(folder)}").add_to(after)
+    PhaseChoice(phase_groups, [ph.label for ph in sc.phases], selected=len(phase_groups) - 1).add_to(after)
     for m in (before, after):
         plugins.MeasureControl(position="topleft", primary_length_unit="kilometers",
                                primary_area_unit="sqkilometers").add_to(m)

@@ -89,6 +89,10 @@ _CSS = """
   box-shadow: 0 1px 5px rgba(0,0,0,0.4); pointer-events: none; max-width: 60%; }
 .vacuum-title .vt-main { font-size: 16px; font-weight: bold; color: #222; }
 .vacuum-title .vt-sub { font-size: 12px; color: #444; margin-top: 2px; }
+.vacuum-title .vt-how { font-size: 11.5px; color: #333; margin-top: 3px; }
+.vacuum-phases { background: rgba(255,255,255,0.94); padding: 6px 10px; border-radius: 4px; font-size: 12px;
+  box-shadow: 0 1px 5px rgba(0,0,0,0.4); max-width: 280px; }
+.vacuum-phases .vp-row { display: block; margin: 2px 0; cursor: pointer; }
 .vacuum-legend { background: rgba(255,255,255,0.94); padding: 8px 10px; border-radius: 4px; font-size: 12px;
   line-height: 16px; color: #222; box-shadow: 0 1px 5px rgba(0,0,0,0.4); max-height: 62vh; overflow-y: auto;
   max-width: 300px; }

@@ -31,12 +31,14 @@ class TileSource:
     ``{surface}``. ``tilejson_url``: TileJSON of the gap surface (its ``bounds`` and
     zoom range are applied in the browser, so no tile is asked for outside the
     grid). ``geojson_urls``: product name (``zones``, ``bases``, ``admin_summary``,
-    ...) to the URL serving it; listed as downloads in the legend.
+    ...) to the URL serving it; listed as downloads in the legend. ``brief_url``: the
+    briefing (``?format=pdf|html`` added), linked in the legend too.
     """
 
     url_template: str
     tilejson_url: str | None = None
     geojson_urls: Mapping[str, str] = field(default_factory=dict)
+    brief_url: str | None = None
 
     def __post_init__(self) -> None:
         missing = [p for p in _XYZ if p not in self.url_template]

@@ -18,7 +18,7 @@ from pyproj import CRS
 
 from .coords import WGS84, to_wgs84
 
-__all__ = ["simplify_for_web", "feature_collection", "fmt_number", "DEFAULT_TOLERANCE_M", "DEFAULT_DIGITS"]
+__all__ = ["simplify_for_web", "feature_collection", "fmt_number", "fmt_people", "DEFAULT_TOLERANCE_M", "DEFAULT_DIGITS"]
 
 DEFAULT_TOLERANCE_M = 500.0
 """Half a 1 km cell: finer than the surface the outlines are drawn over."""
@@ -68,6 +68,11 @@ def fmt_number(value: Any, digits: int = 0, unit: str = "") -> str:
         return "–"
     s = f"{v:,.{digits}f}"
     return f"{s} {unit}".rstrip() if unit else s
+
+
+def fmt_people(value: Any) -> str:
+    """People as a whole number with thousands separators: 1173592.77 -> '1,173,593'."""
+    return fmt_number(value, 0)
 
 
 def feature_collection(
