@@ -72,7 +72,8 @@ def editor_html(analysis_id: str | None, analysis_name: str, as_of: str | None) 
   <section id="actions"><button id="save" type="button">Save</button>
     <button id="export" type="button">Export YAML</button>
     <button id="submit" type="button">Run full scenario</button>
-    <a id="brief" hidden>Download briefing</a>
+    <a id="brief" hidden>Download the briefing (PDF)</a>
+    <a id="brief-html" hidden target="_blank" rel="noopener">the briefing as a page</a>
     <details><summary>Import YAML</summary><textarea id="import-text" rows="8"
       placeholder="paste a plan file (as vacuum scenario --plan reads)"></textarea>
       <button id="import" type="button">Import</button></details>

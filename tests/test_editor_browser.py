@@ -4,6 +4,7 @@ exports the plan and gets the same YAML back, runs the full scenario and downloa
 briefing. Screenshots of each step go to docs/img/editor_*.png; the click-to-map times
 are printed (bench/RESULTS.md records them; no timing is asserted)."""
 
+import io
 import os
 import signal
 import time
@@ -146,8 +147,15 @@ def test_a_planner_builds_a_two_phase_plan_in_the_browser(served, tmp_path):
             page.locator("#submit").click()
             page.wait_for_selector("#brief:not([hidden])", timeout=180_000)
             page.screenshot(path=str(IMG / "editor_5_submitted.png"))
+            with page.expect_download(timeout=120_000) as dl:
+                page.locator("#brief").click()
+            from pypdf import PdfReader
+
+            pdf = Path(dl.value.path()).read_bytes()  # before the browser closes and removes it
+            brief = "\n".join(p_.extract_text() for p_ in PdfReader(io.BytesIO(pdf)).pages)
         finally:
             browser.close()
     print(f"\nclick-to-map times (ms, request to overlay drawn): {times_ms}")
+    assert pdf[:5] == b"%PDF-" and "Phase 2" in brief
     assert errors == [], errors
     assert outside == [], outside

@@ -311,8 +311,9 @@
       const poll = async () => {
         const st = await api("GET", job.status_url);
         if (st.status === "done") {
-          const a = $("brief"); a.href = `/scenarios/${job.id}/brief?format=html`; a.hidden = false;
-          a.download = `briefing_${job.id}.html`;
+          const a = $("brief"); a.hidden = false; a.href = "#"; a.dataset.url = `/scenarios/${job.id}/brief`;
+          a.dataset.file = `briefing_${job.id}.pdf`;
+          const h = $("brief-html"); h.href = `/scenarios/${job.id}/brief?format=html`; h.hidden = false;
           document.body.dataset.scenario = job.id;
           message(`Scenario ${job.id} done.`, "ok");
         } else if (st.status === "failed" || st.status === "interrupted") message(`Scenario ${job.id} ${st.status}: ${st.error}`, "error");
@@ -320,6 +321,20 @@
       };
       poll();
     } catch (e) { message(e.message, "error"); }
+  }
+
+  async function downloadBrief(e) {  // fetched with the page's own headers, then saved
+    e.preventDefault();
+    const a = $("brief");
+    message("Drawing the briefing…", "ok");
+    try {
+      const r = await fetch(a.dataset.url, { headers: { Accept: "application/pdf" } });
+      if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(await r.blob()); link.download = a.dataset.file;
+      document.body.appendChild(link); link.click(); link.remove();
+      message("Briefing downloaded.", "ok");
+    } catch (err) { message(`The briefing could not be drawn: ${err.message}`, "error"); }
   }
 
   // ------------------------------------------------------------------ start
@@ -348,6 +363,7 @@
     $("export").addEventListener("click", exportYaml);
     $("import").addEventListener("click", importYaml);
     $("submit").addEventListener("click", submit);
+    $("brief").addEventListener("click", downloadBrief);
     $("add-cond").addEventListener("click", () => {
       const ph = state.plan.phases[state.selected];
       const c = { condition: $("cond-metric").value, op: $("cond-op").value, threshold: Number($("cond-threshold").value) };
