@@ -42,7 +42,7 @@ from .errors import ConfigError, UnknownIdError
 
 __all__ = ["TroopBudgetError", "BudgetProblem", "BudgetChoice", "chord_breakpoints", "protected_value",
            "solve_greedy", "solve_ilp", "check_troops", "DEFAULT_FRACTIONS", "problem_from_baseline",
-           "is_presence_only", "mission_troops"]
+           "is_presence_only", "mission_troops", "solve", "choice_table", "ILP_MAX_BASES"]
 
 DEFAULT_FRACTIONS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
 """Troop levels a base may be kept at, as fractions of its strength (0 = closed is always allowed)."""
@@ -267,19 +267,21 @@ def _var(prob, pulp, name: str, **kw):
     return pulp.LpVariable(name, **kw)
 
 
-def _cbc(pulp, time_limit_s: float):
+def _cbc(pulp, time_limit_s: float, gap_rel: float, warm: bool):
     """CBC: the system's (COIN_CMD) if installed, else the one bundled with PuLP, whose
     PULP_CBC_CMD wrapper PuLP 3.3 marks deprecated for 4.0 (not ours to fix: silenced here only)."""
-    coin = pulp.COIN_CMD(msg=False, timeLimit=time_limit_s)
+    kw = {"msg": False, "timeLimit": time_limit_s, "gapRel": gap_rel, "warmStart": warm}
+    coin = pulp.COIN_CMD(**kw)
     if coin.available():
         return coin
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="PULP_CBC_CMD is deprecated", category=DeprecationWarning)
-        return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s)
+        return pulp.PULP_CBC_CMD(**kw)
 
 
 def solve_ilp(problem: BudgetProblem, budget: float, *, chord_error: float = 0.002,
-              p_quantum: float | None = None, time_limit_s: float = 120.0) -> BudgetChoice:
+              p_quantum: float | None = None, time_limit_s: float = 120.0, gap_rel: float = 1e-6,
+              start: Sequence[int] | None = None) -> BudgetChoice:
     """The exact optimum of the piecewise-linear model (CBC), evaluated with the exact F."""
     import pulp
 
@@ -299,26 +301,34 @@ def solve_ilp(problem: BudgetProblem, budget: float, *, chord_error: float = 0.0
         top = fixed[gi] + float(pm[gi] @ wmax)
         pts = chord_breakpoints(top, chord_error)
         zi = _var(prob, pulp, f"z_{gi}", lowBound=0)
-        expr = fixed[gi] + pulp.lpSum(problem.levels[b][k][1] * pm[gi, b] * var
-                                      for (b, k), var in y.items() if pm[gi, b] > 0)
+        ii = _var(prob, pulp, f"i_{gi}", lowBound=0)  # the group's intensity, one equality
+        prob += ii == fixed[gi] + pulp.lpSum(problem.levels[b][k][1] * pm[gi, b] * var
+                                             for (b, k), var in y.items() if pm[gi, b] > 0)
         for a0, a1 in zip(pts[:-1], pts[1:], strict=True):
             f0, f1 = -math.expm1(-a0), -math.expm1(-a1)
             s = (f1 - f0) / (a1 - a0)
-            prob += zi <= f0 + s * (expr - a0)
+            prob += zi <= f0 + s * (ii - a0)
         prob += zi <= -math.expm1(-pts[-1])
         z.append(zi)
     prob += pulp.lpSum(float(v[gi]) * z[gi] for gi in range(len(v)))
-    status = prob.solve(_cbc(pulp, time_limit_s))
+    if start is not None:  # a feasible start (e.g. the greedy's) lets CBC prune from the first node
+        for (b, k), var in y.items():
+            var.setInitialValue(1 if start[b] == k else 0)
+    status = prob.solve(_cbc(pulp, time_limit_s, gap_rel, start is not None))
     level = [-1] * m
     for (b, k), var in y.items():
         if var.varValue is not None and var.varValue > 0.5:
             level[b] = k
     obj = float(pulp.value(prob.objective) or 0.0)
+    online = _online_bound(problem, level, budget, protected_value(problem, level))
+    optimal = pulp.LpStatus[status] == "Optimal" and gap_rel <= 1e-6
+    certified = obj + chord_error * problem.total_value if (p_quantum is None and optimal) else math.inf
     bound = {"status": pulp.LpStatus[status], "ilp_objective": obj, "groups": int(len(v)),
-             "chord_error": chord_error, "p_quantum": p_quantum,
-             "upper_bound_on_optimum": (obj + chord_error * problem.total_value) if p_quantum is None else None,
-             "bound": ("OPT <= ILP objective + chord_error * sum(v) (exact groups)" if p_quantum is None else
-                       "protections rounded to p_quantum: optimal for the rounded model, no certified bound")}
+             "chord_error": chord_error, "p_quantum": p_quantum, "upper_bound_on_optimum": min(certified, online),
+             "bound": ("OPT <= min(ILP objective + chord_error * sum(v), F(S) + knapsack of single-option gains)"
+                       if math.isfinite(certified) else
+                       "protections rounded to p_quantum (optimal for the rounded model); "
+                       "OPT <= F(S) + knapsack of single-option gains from S (submodularity)")}
     return _choice(problem, level, "ilp", t0, bound)
 
 
@@ -394,3 +404,48 @@ def problem_from_baseline(baseline, *, people: np.ndarray | None = None, candida
     pres = [b for b in baseline.bases["base_id"][is_presence_only(baseline.bases)] if b in baseline.model.ids]
     fixed_troops = float(sum(v for k, v in troops.items() if k not in set(cand)))
     return BudgetProblem(cand, v_all[cells], np.maximum(fixed, 0.0), prot, levels, pres, fixed_troops)
+
+
+ILP_MAX_BASES = 30
+"""``solve(method="auto")`` runs the integer programme up to this many bases to choose among, the
+greedy beyond (CBC's branch and bound grows fast with the bases; the greedy stays linear)."""
+
+
+def solve(problem: BudgetProblem, budget: float, method: str = "auto", *, p_quantum: float | None = 0.1,
+          time_limit_s: float = 120.0) -> BudgetChoice:
+    """``ilp``, ``greedy`` or ``auto`` (the ILP, started from the greedy, up to :data:`ILP_MAX_BASES`)."""
+    if method not in ("auto", "ilp", "greedy"):
+        raise ConfigError(f"method {method!r}: use auto, ilp or greedy")
+    g = solve_greedy(problem, budget)
+    if method == "greedy" or (method == "auto" and len(problem.base_ids) > ILP_MAX_BASES):
+        return g
+    start = [-1 if t == 0 else [a for a, _ in problem.levels[b]].index(t) for b, t in enumerate(g.troops)]
+    c = solve_ilp(problem, budget, p_quantum=p_quantum, time_limit_s=time_limit_s, start=start)
+    return c if c.protected >= g.protected else g  # a rounded model could, in principle, lose to the greedy
+
+
+def choice_table(choice: BudgetChoice, bases, problem: BudgetProblem):
+    """One row per base of the mission: strength, troops kept and what happens to it.
+
+    ``status``: ``kept``, ``reduced``, ``closed``, ``not in the choice`` (stays open) or
+    ``presence only, 0 troops`` (HQ, observers, police: kept at no troop cost)."""
+    import pandas as pd
+
+    kept = dict(zip(choice.base_ids, choice.troops, strict=True))
+    pres = set(problem.presence_only)
+    rows = []
+    for r in bases.itertuples(index=False):
+        bid, s = r.base_id, float(r.strength)
+        if bid in pres:
+            t, status = 0.0, "presence only, 0 troops"
+        elif bid in kept:
+            t = kept[bid]
+            status = "closed" if t == 0 else ("kept" if t >= s else "reduced")
+        else:
+            t, status = s, "not in the choice"
+        rows.append({"base_id": bid, "name": r.name, "strength": s, "troops_kept": t, "status": status,
+                     "presence_only": bid in pres})
+    order = {"kept": 0, "reduced": 1, "not in the choice": 2, "presence only, 0 troops": 3, "closed": 4}
+    df = pd.DataFrame(rows)
+    return df.sort_values(["status", "troops_kept"], key=lambda c: c.map(order) if c.name == "status" else -c,
+                          kind="stable").reset_index(drop=True)

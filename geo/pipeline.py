@@ -289,7 +289,7 @@ def exposure_stage(ex: Executor, grid: Grid, params: Params, inputs: AnalysisInp
             and sites["population"].notna().any():
         towns = sites[sites["kind"] == "town"]
     pop = ex.whole(grid_population, grid.shape, np.float64, grid, inputs.population_path,
-                   inputs.population_units, towns)
+                   inputs.population_units, towns, sites)  # + the people of protected sites the raster misses
     kw = {"cell_area_km2": grid.cell_area_km2, "reference": params.population_reference,
           "floor": params.exposure_floor, "site_exposure": params.critical_site_exposure}
     if sites is None or len(sites) == 0:

@@ -317,7 +317,7 @@ def _phase_doc(k: int, ph: ResolvedPhase, res: PhaseResult, zones: gpd.GeoDataFr
                                                  "nearest_remaining_base_name", "travel_time_h"]].to_dict()
                                   if len(zones) else None)},
         "sites_losing_cover": ([] if lost_sites is None else
-                               [{"name": n, "kind": kd} for n, kd in zip(lost_sites["name"], lost_sites["kind"], strict=True)]),
+                               [_lost_site(r) for r in lost_sites.to_dict("records")]),
         **res.numbers,
     }
 
@@ -387,6 +387,17 @@ def _closing_order(b: Baseline, phases: list[ResolvedPhase], n_phases: int | Non
             mclp["overlap_with_greedy"] = _jaccard(mk, set(greedy_keep))
             out["maximal_covering"] = mclp
     out["_seconds"] = round(time.perf_counter() - t0, 4)
+    return out
+
+
+def _lost_site(r: dict) -> dict:
+    """A site losing cover: its name and layer kind; for a protected site (``critical``) its
+    kind (IDP camp, hospital, ...) and people (None when the layer gives none)."""
+    out = {"name": r["name"], "kind": r["kind"]}
+    if r["kind"] == "critical":
+        pop = r.get("population")
+        out["site_kind"] = str(r.get("subtype") or "") or None
+        out["people"] = None if pop is None or pop != pop else float(pop)
     return out
 
 
