@@ -169,7 +169,9 @@ def _summary(plan: Plan, b: Baseline, cover_threshold: float, base_gap: np.ndarr
                      "population_high_critical": float(b.population[np.isfinite(base_gap) & (class_index(base_gap, b.params.class_breaks) >= 3)].sum())},
         "phases": phase_docs,
         "most_critical_bases": crit.head(5)[["rank", "base_id", "name", "added_vacuum", "population_losing_cover"]].to_dict("records"),
-        "closing_order": {k: order[k] for k in ("plan_cumulative_vacuum", "suggested_cumulative_vacuum", "improvement_pct")},
+        "closing_order": {**{k: order[k] for k in ("plan_cumulative_vacuum", "suggested_cumulative_vacuum", "improvement_pct")},
+                          "mission_wide": ({k: order["mission_wide"][k] for k in ("cumulative_vacuum", "improvement_pct")}
+                                           if "mission_wide" in order else None)},
         "timings_s": timings,
     }
 
@@ -369,6 +371,7 @@ def _closing_order(b: Baseline, phases: list[ResolvedPhase], n_phases: int | Non
         "improvement_pct": (100.0 * (plan_sum - sugg_sum) / plan_sum) if plan_sum > 0 else 0.0,
         "greedy_sequence": [{"base_id": s, "vacuum_after": v} for s, v in seq],
     }
+    out["mission_wide"] = _mission_wide_order(b, plan_groups, plan_curve)
     n_keep = len([t for t in b.model.terms if not t.national]) - len(to_close)
     if n_keep > 0:
         try:
@@ -388,6 +391,29 @@ def _closing_order(b: Baseline, phases: list[ResolvedPhase], n_phases: int | Non
             out["maximal_covering"] = mclp
     out["_seconds"] = round(time.perf_counter() - t0, 4)
     return out
+
+
+def _mission_wide_order(b: Baseline, plan_groups: list[list[str]], plan_curve: list[float]) -> dict:
+    """The greedy over every base of the mission (not only the plan's), freeing as many troops
+    as the plan's closures do phase by phase: least added vacuum per troop freed."""
+    from .decision import _troops
+
+    troops = _troops(b)
+    steps = np.cumsum([sum(troops.get(x, 0.0) for x in g) for g in plan_groups])
+    seq = greedy_closing_order(b, None, troops_to_free=float(steps[-1]) if len(steps) else 0.0)
+    groups: list[list[str]] = [[] for _ in plan_groups]
+    freed, k = 0.0, 0
+    for bid, _ in seq:
+        while k < len(steps) - 1 and freed >= steps[k]:
+            k += 1
+        groups[k].append(bid)
+        freed += troops.get(bid, 0.0)
+    curve = order_cost(b, groups)
+    ps, ms = float(sum(plan_curve)), float(sum(curve))
+    return {"candidates": "every base of the mission with troops",
+            "troops_freed_per_phase": [float(x) for x in steps], "phases": groups, "curve": curve,
+            "cumulative_vacuum": ms, "improvement_pct": (100.0 * (ps - ms) / ps) if ps > 0 else 0.0,
+            "greedy_sequence": [{"base_id": x, "troops": troops.get(x, 0.0), "vacuum_after": v} for x, v in seq]}
 
 
 def _lost_site(r: dict) -> dict:

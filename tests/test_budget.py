@@ -176,3 +176,25 @@ def test_bases_to_choose_among_must_have_troops(post_and_battalion):
 
     with pytest.raises(UnknownIdError, match=r"obs \(presence only, 0 troops\)"):
         problem_from_baseline(post_and_battalion, candidates=["bat", "obs"])
+
+
+def test_closing_order_searches_every_base_and_frees_the_troops_asked(post_and_battalion):
+    from geo.decision import greedy_closing_order, vacuum_measure
+    from geo.scenario import WhatIf
+
+    bl = post_and_battalion
+    # no list given: every base of the mission is a candidate, the empty post too
+    assert {b for b, _ in greedy_closing_order(bl)} == {"bat", "obs", "coy"}
+
+    def added(bid):
+        w = WhatIf(bl)
+        w.set_weight(bid, 0.0)
+        return vacuum_measure(w.gap(), bl.exposure) - vacuum_measure(bl.baseline_gap(), bl.exposure)
+
+    # freeing 100 troops: the base with the least added vacuum per troop freed; the post frees none
+    per_troop = {"bat": added("bat") / 650, "coy": added("coy") / 120}
+    first = min(per_troop, key=per_troop.get)
+    seq = greedy_closing_order(bl, troops_to_free=100)
+    assert [b for b, _ in seq] == [first]
+    # 700 troops: both bases (650 or 120 alone is not enough), never the post
+    assert sorted(b for b, _ in greedy_closing_order(bl, troops_to_free=700)) == ["bat", "coy"]
