@@ -336,12 +336,10 @@ def solve_ilp(problem: BudgetProblem, budget: float, *, chord_error: float = 0.0
 # ------------------------------------------------------------------ from a stored analysis
 
 def is_presence_only(bases) -> np.ndarray:
-    """Rows of a bases table that hold no troops (HQ, observers, police: Geo-PKO 0 troops)."""
-    strength = np.nan_to_num(bases["strength"].to_numpy(dtype=float), nan=0.0)
-    flag = strength <= 0
-    if "strength_source" in bases:
-        flag |= bases["strength_source"].astype(str).to_numpy() == "presence_only"
-    return flag
+    """Rows of a bases table that hold no troops (:func:`geo.zones.presence_only`)."""
+    from .zones import presence_only
+
+    return presence_only(bases)
 
 
 def mission_troops(baseline) -> dict[str, float]:

@@ -22,7 +22,7 @@ from .errors import UnknownIdError
 from .scenario import Baseline, WhatIf
 
 __all__ = ["vacuum_measure", "closure_effect", "base_criticality", "greedy_closing_order",
-           "order_cost", "phase_sizes", "maximal_covering_keep"]
+           "order_cost", "phase_sizes", "maximal_covering_keep", "base_troops"]
 
 
 def vacuum_measure(gap: np.ndarray, exposure: np.ndarray) -> float:
@@ -131,7 +131,7 @@ def greedy_closing_order(baseline: Baseline, to_close: Sequence[str] | None = No
     unknown = [b for b in remaining if b not in w.weight]
     if unknown:
         raise UnknownIdError(f"unknown base id(s) {unknown}; known: {sorted(w.weight)}")
-    troops = _troops(baseline)
+    troops = base_troops(baseline)
     if troops_to_free is not None:
         if not troops_to_free >= 0:
             raise ValueError(f"troops_to_free must be >= 0, got {troops_to_free}")
@@ -154,7 +154,7 @@ def greedy_closing_order(baseline: Baseline, to_close: Sequence[str] | None = No
     return seq
 
 
-def _troops(baseline: Baseline) -> dict[str, float]:
+def base_troops(baseline: Baseline) -> dict[str, float]:
     """Troops per base (0 for presence-only sites: HQ, observers, police)."""
     b = baseline.bases
     st = np.nan_to_num(b["strength"].to_numpy(dtype=float), nan=0.0)

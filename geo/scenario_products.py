@@ -396,9 +396,9 @@ def _closing_order(b: Baseline, phases: list[ResolvedPhase], n_phases: int | Non
 def _mission_wide_order(b: Baseline, plan_groups: list[list[str]], plan_curve: list[float]) -> dict:
     """The greedy over every base of the mission (not only the plan's), freeing as many troops
     as the plan's closures do phase by phase: least added vacuum per troop freed."""
-    from .decision import _troops
+    from .decision import base_troops
 
-    troops = _troops(b)
+    troops = base_troops(b)
     steps = np.cumsum([sum(troops.get(x, 0.0) for x in g) for g in plan_groups])
     seq = greedy_closing_order(b, None, troops_to_free=float(steps[-1]) if len(steps) else 0.0)
     groups: list[list[str]] = [[] for _ in plan_groups]
