@@ -61,10 +61,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"troop ceiling {args.troops:,.0f} of {total:,.0f}; {len(problem.base_ids)} bases to choose among, "
           f"{len(problem.presence_only)} presence-only sites kept at no troop cost")
     for c in choices:
-        ub = c.bound.get("upper_bound_on_optimum")
         print(f"  {c.method}: {c.total_troops + problem.fixed_troops:,.0f} troops, protects {c.protected:,.0f} of "
-              f"{c.total_value:,.0f} risk-weighted people ({100 * c.protected / max(c.total_value, 1e-12):.1f} %)"
-              + (f"; optimum at most {ub:,.0f}" if ub is not None else "") + f"; {c.seconds:.2f} s")
+              f"{c.total_value:,.0f} risk-weighted people ({100 * c.protected / max(c.total_value, 1e-12):.1f} %); "
+              f"{c.seconds:.2f} s")
+    ub = min(c.bound["upper_bound_on_optimum"] for c in choices)
+    print(f"  the optimum protects at most {ub:,.0f}: {best.method} is within "
+          f"{100 * (1 - best.protected / ub) if ub > 0 else 0:.1f} % of it")
     for r in table.itertuples(index=False):
         print(f"    {r.name:<24} {r.strength:>7,.0f} -> {r.troops_kept:>7,.0f}  {r.status}")
     if args.out:

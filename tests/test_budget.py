@@ -198,3 +198,25 @@ def test_closing_order_searches_every_base_and_frees_the_troops_asked(post_and_b
     assert [b for b, _ in seq] == [first]
     # 700 troops: both bases (650 or 120 alone is not enough), never the post
     assert sorted(b for b, _ in greedy_closing_order(bl, troops_to_free=700)) == ["bat", "coy"]
+
+
+@pytest.mark.slow
+def test_on_the_demo_troops_beat_counting_bases(demo_analysis):
+    """The maximal-covering keep set counts bases; at the same troops the budget choice protects
+    at least as much of its own objective, and spends none of them on 0-troop posts."""
+    from geo.budget import mission_troops
+    from geo.decision import maximal_covering_keep
+
+    bl = load_baseline(demo_analysis)
+    troops = mission_troops(bl)
+    mclp = set(maximal_covering_keep(bl, 14)["keep"])
+    ceiling = sum(t for b, t in troops.items() if b in mclp)
+    p = problem_from_baseline(bl, fractions=(1.0,))
+    mclp_level = [0 if b in mclp else -1 for b in p.base_ids]
+    assert p.troops_of(mclp_level) == ceiling
+    c = solve_ilp(p, ceiling, p_quantum=0.1)
+    assert c.total_troops <= ceiling
+    assert c.protected >= protected_value(p, mclp_level) - 1e-6 * p.total_value
+    # every presence-only post stays (it is not a choice and costs nothing)
+    pres = set(bl.bases["base_id"][bl.bases["strength_source"] == "presence_only"])
+    assert set(p.presence_only) == pres and not pres & set(p.base_ids)
