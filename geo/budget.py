@@ -405,8 +405,8 @@ def problem_from_baseline(baseline, *, people: np.ndarray | None = None, candida
         cand = list(dict.fromkeys(candidates))
         bad = [c for c in cand if c not in troops]
         if bad:
-            pres = set(baseline.bases["base_id"][is_presence_only(baseline.bases)])
-            why = [f"{c} (presence only, 0 troops)" if c in pres else c for c in bad]
+            pres_ids = set(baseline.bases["base_id"][is_presence_only(baseline.bases)])
+            why = [f"{c} (presence only, 0 troops)" if c in pres_ids else c for c in bad]
             raise UnknownIdError(f"--bases: {', '.join(why)} not a base with troops in the analysis; "
                                  f"choose among {', '.join(sorted(troops))}")
     risk, _ = read_surface(baseline.folder / "risk.tif")

@@ -13,8 +13,8 @@ from shapely.geometry import Point, box
 from geo.budget import (
     BudgetProblem,
     TroopBudgetError,
-    chord_breakpoints,
     check_troops,
+    chord_breakpoints,
     problem_from_baseline,
     protected_value,
     solve_greedy,

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-from conftest import SHARED_DATA
 from affine import Affine
+from conftest import SHARED_DATA
 from shapely.geometry import Point, box
 
 from geo.errors import LayerError

@@ -16,7 +16,6 @@ from ..errors import (
     MissingColumnError,
 )
 from ..readers import layer_source, read_vector
-from .protected import check_kinds, protected_schema
 from .common import (
     ROAD_COLUMNS,
     SITE_COLUMNS,
@@ -33,6 +32,7 @@ from .common import (
     resolve_fields,
     row_numbers,
 )
+from .protected import check_kinds, protected_schema
 
 __all__ = ["load_roads", "load_sites"]
 
