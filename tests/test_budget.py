@@ -220,3 +220,20 @@ def test_on_the_demo_troops_beat_counting_bases(demo_analysis):
     # every presence-only post stays (it is not a choice and costs nothing)
     pres = set(bl.bases["base_id"][bl.bases["strength_source"] == "presence_only"])
     assert set(p.presence_only) == pres and not pres & set(p.base_ids)
+
+
+def test_plan_keep_command(post_and_battalion, tmp_path, capsys):
+    from cli.main import main
+
+    folder = str(post_and_battalion.folder)
+    assert main(["plan-keep", folder, "--troops", "-5"]) == 2
+    assert "cannot be below zero; give 0..770" in capsys.readouterr().err
+    assert main(["plan-keep", folder, "--troops", "771"]) == 2
+    assert "above the mission's total of 770 troops" in capsys.readouterr().err
+    assert main(["plan-keep", folder, "--troops", "650", "--fractions", "1", "--method", "both",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "presence only, 0 troops" in out and "the optimum protects at most" in out
+    t = pd.read_csv(tmp_path / "keep.csv").set_index("base_id")
+    assert t.loc["obs", "status"] == "presence only, 0 troops" and t.loc["bat", "status"] == "kept"
+    assert t.loc["coy", "status"] == "closed"
