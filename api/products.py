@@ -44,7 +44,8 @@ __all__ = [
 ]
 
 SURFACE_NAMES = tuple(SURFACES)
-BASE_COLUMNS_IN_ZONES = ("nearest_base_id", "nearest_base_name", "travel_time_h")
+BASE_COLUMNS_IN_ZONES = ("nearest_base_id", "nearest_base_name", "travel_time_h",
+                         "presence_site_id", "presence_site_name", "presence_site_travel_time_h")
 """Zone columns that tell where a base is: left out for viewers."""
 
 

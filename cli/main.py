@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMAND_MODULES = ("cli.scenario", "cli.backtest", "cli.mapcmd", "cli.serve", "cli.pyramid", "cli.export", "cli.effect",
-                   "cli.package", "cli.brief")
+                   "cli.package", "cli.brief", "cli.plankeep")
 """Further subcommands, each a module with ``register(subparsers)`` that sets
 ``func`` (taking the parsed args, returning an exit status) on its parser. Every module
 listed must import and offer ``register``: none is skipped."""

@@ -80,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
     if co["plan_cumulative_vacuum"] is not None:
         print(f"closing order: plan {co['plan_cumulative_vacuum']:.2f}, suggested {co['suggested_cumulative_vacuum']:.2f} "
               f"({co['improvement_pct']:.1f}% lower cumulative vacuum); details in closing_order.json")
+        mw = co.get("mission_wide")
+        if mw:
+            print(f"closing order over all bases, freeing the same troops per phase: {mw['cumulative_vacuum']:.2f} "
+                  f"({mw['improvement_pct']:.1f}% lower than the plan)")
     print(f"wrote {args.out}/")
     return 0
 

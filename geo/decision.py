@@ -22,7 +22,7 @@ from .errors import UnknownIdError
 from .scenario import Baseline, WhatIf
 
 __all__ = ["vacuum_measure", "closure_effect", "base_criticality", "greedy_closing_order",
-           "order_cost", "phase_sizes", "maximal_covering_keep"]
+           "order_cost", "phase_sizes", "maximal_covering_keep", "base_troops"]
 
 
 def vacuum_measure(gap: np.ndarray, exposure: np.ndarray) -> float:
@@ -112,27 +112,55 @@ def order_cost(baseline: Baseline, groups: Sequence[Sequence[str]]) -> list[floa
     return out
 
 
-def greedy_closing_order(baseline: Baseline, to_close: Sequence[str]) -> list[tuple[str, float]]:
+def greedy_closing_order(baseline: Baseline, to_close: Sequence[str] | None = None, *,
+                         troops_to_free: float | None = None) -> list[tuple[str, float]]:
     """Close, one at a time, the base whose closure adds least vacuum given those already closed.
 
-    Returns ``[(base_id, vacuum measure after closing it), ...]``. Each choice is an
-    exact incremental evaluation of every remaining candidate.
+    ``to_close``: the bases to order (default: every base of the mission in the analysis,
+    national forces apart). Returns ``[(base_id, vacuum measure after closing it), ...]``;
+    each choice is an exact incremental evaluation of every remaining candidate.
+
+    With ``troops_to_free``, the search is over all of ``to_close`` but stops once the closed
+    bases hold that many troops: each step closes the base adding least vacuum **per troop
+    freed** (presence-only sites, 0 troops, free none and are never chosen).
     """
     w = WhatIf(baseline)
+    if to_close is None:
+        to_close = [t.base_id for t in baseline.model.terms if not t.national]
     remaining = list(dict.fromkeys(to_close))
     unknown = [b for b in remaining if b not in w.weight]
     if unknown:
         raise UnknownIdError(f"unknown base id(s) {unknown}; known: {sorted(w.weight)}")
+    troops = base_troops(baseline)
+    if troops_to_free is not None:
+        if not troops_to_free >= 0:
+            raise ValueError(f"troops_to_free must be >= 0, got {troops_to_free}")
+        remaining = [b for b in remaining if troops.get(b, 0.0) > 0]
     v = vacuum_measure(w.gap(), baseline.exposure)
-    seq = []
-    while remaining:
-        effects = [(closure_effect(w, b).added_vacuum, k, b) for k, b in enumerate(remaining)]
-        dv, _, best = min(effects)
+    seq: list[tuple[str, float]] = []
+    freed = 0.0
+    while remaining and (troops_to_free is None or freed < troops_to_free):
+        if troops_to_free is None:
+            effects = [(closure_effect(w, b).added_vacuum, k, b) for k, b in enumerate(remaining)]
+        else:
+            effects = [(closure_effect(w, b).added_vacuum / troops[b], k, b) for k, b in enumerate(remaining)]
+        _, _, best = min(effects)
+        dv = closure_effect(w, best).added_vacuum
         w.set_weight(best, 0.0)
         v += dv
+        freed += troops.get(best, 0.0)
         seq.append((best, v))
         remaining.remove(best)
     return seq
+
+
+def base_troops(baseline: Baseline) -> dict[str, float]:
+    """Troops per base (0 for presence-only sites: HQ, observers, police)."""
+    b = baseline.bases
+    st = np.nan_to_num(b["strength"].to_numpy(dtype=float), nan=0.0)
+    if "strength_source" in b:
+        st = np.where(b["strength_source"].astype(str).to_numpy() == "presence_only", 0.0, st)
+    return dict(zip(b["base_id"], st, strict=True))
 
 
 def maximal_covering_keep(baseline: Baseline, keep: int, *, block_km: float = 10.0) -> dict:

@@ -16,7 +16,8 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Params", "PARAMETERS", "load_params", "ROAD_SPEEDS_KMH", "EVENT_TYPE_WEIGHTS", "UNIT_TYPES"]
+__all__ = ["Params", "PARAMETERS", "load_params", "ROAD_SPEEDS_KMH", "EVENT_TYPE_WEIGHTS", "UNIT_TYPES",
+           "SITE_KIND_WEIGHTS"]
 
 
 ROAD_SPEEDS_KMH: dict[str, float] = {
@@ -46,6 +47,18 @@ EVENT_TYPE_WEIGHTS: dict[str, float] = {
     "riots": 0.3,
     "protests": 0.0,
     "strategic_developments": 0.2,
+}
+
+SITE_KIND_WEIGHTS: dict[str, float] = {
+    # protected-site kind (geo.layers.protected.PROTECTED_KINDS): weight of each of its people
+    "idp_camp": 2.0,  # displaced people in camps: targeted, and the first duty of a PoC mandate
+    "refugee_site": 2.0,
+    "hospital": 1.5,  # patients and staff cannot leave; attacks on care are grave violations
+    "clinic": 1.25,
+    "school": 1.25,
+    "market": 1.0,
+    "shelter": 1.0,
+    "other": 1.0,
 }
 
 UNIT_TYPES: dict[str, tuple[float, float]] = {
@@ -111,6 +124,7 @@ class Params:
     exposure_floor: float = 0.3
     critical_site_radius_km: float = 10.0
     critical_site_exposure: float = 0.8
+    site_kind_weights: dict[str, float] = field(default_factory=lambda: dict(SITE_KIND_WEIGHTS))
     # --- gap
     threat_weight: float = 2.0
     exposure_weight: float = 1.0
@@ -170,6 +184,7 @@ PARAMETERS: dict[str, ParamInfo] = {
     "exposure_floor": ParamInfo("0..1", "empty land still matters (armed groups move and base there): with it, strong threat and no cover alone reach high (need >= 0.3^(1/3) = 0.67)"),
     "critical_site_radius_km": ParamInfo("km", "airstrips, towns and critical sites make their surroundings exposed"),
     "critical_site_exposure": ParamInfo("0..1", "minimum exposure near a critical site"),
+    "site_kind_weights": ParamInfo("x people, by kind", "people at a protected site count this many times in the risk-weighted population a troop budget protects (camps 2, hospitals 1.5, clinics and schools 1.25, others 1): displaced people and patients cannot move away from a threat"),
     "threat_weight": ParamInfo("exponent weight", "need = threat^2/3 x exposure^1/3: violence matters twice as much as people"),
     "exposure_weight": ParamInfo("exponent weight", "see threat_weight"),
     "class_breaks": ParamInfo("gap 0..100", "low < 20 <= moderate < 40 <= elevated < 60 <= high < 80 <= critical"),
@@ -237,6 +252,9 @@ def _check(p: Params) -> None:
     for name, w in p.event_type_weights.items():
         if not isinstance(w, int | float) or w < 0:
             raise ConfigError(f"event_type_weights[{name!r}] must be a weight >= 0, got {w!r}")
+    for name, w in p.site_kind_weights.items():
+        if not isinstance(w, int | float) or not w >= 0:
+            raise ConfigError(f"site_kind_weights[{name!r}] must be a weight >= 0 (x people), got {w!r}")
     for name, mult in p.unit_types.items():
         if len(mult) != 2 or any(not isinstance(m, int | float) or m < 0 for m in mult):
             raise ConfigError(f"unit_types[{name!r}] must be [strength multiplier, reach multiplier] >= 0, got {mult!r}")
@@ -266,7 +284,7 @@ def load_params(path: str | Path | None = None, **overrides: Any) -> Params:
     unknown = set(values) - set(PARAMETERS)
     if unknown:
         raise ConfigError(f"unknown model parameter(s) {sorted(unknown)}; known: {', '.join(sorted(PARAMETERS))}")
-    for name in ("road_speeds_kmh", "event_type_weights", "unit_types"):
+    for name in ("road_speeds_kmh", "event_type_weights", "unit_types", "site_kind_weights"):
         if name in values:
             if not isinstance(values[name], dict):
                 raise ConfigError(f"model parameter {name} must be a table, got {values[name]!r}")

@@ -50,7 +50,7 @@ from .score import gap_score
 from .summaries import GAP_CLASS_NAMES, class_index
 from .threat import density_of_counts, event_cells, gaussian_radius, threat_index
 from .types import BBox
-from .zones import zone_terms
+from .zones import nearest_with_troops, zone_terms
 
 __all__ = ["AnalysisInputs", "Analysis", "Layers", "EventSelection", "analyze", "SURFACES", "Stages",
            "prepare_layers", "place_forces", "select_events", "analysis_summary"]
@@ -197,6 +197,9 @@ def analyze(
     zone_in = ZoneInputs(arrays["gap"], arrays["population"], arrays["nearest_base"], travel.nearest_hours)
     zones = st.run("zones", ex.zones, grid, params, zone_in, sel.events, bases)
     zones = zone_terms(zones, grid, out)
+    # a zone's nearest base is the nearest with troops; a presence-only site nearer is named beside it
+    zones = st.run("zones_presence", nearest_with_troops, zones, grid, bases, out["nearest_base"], out["cost"],
+                   params.travel_time_cap_h)
     admin_table = None
     if lay.admin is not None:
         admin_table = st.run("admin_summary", ex.admin_summary, grid, params, lay.admin, arrays["gap"],
@@ -300,7 +303,7 @@ def exposure_stage(ex: Executor, grid: Grid, params: Params, inputs: AnalysisInp
             and sites["population"].notna().any():
         towns = sites[sites["kind"] == "town"]
     pop = ex.whole(grid_population, grid.shape, np.float64, grid, inputs.population_path,
-                   inputs.population_units, towns)
+                   inputs.population_units, towns, sites)  # + the people of protected sites the raster misses
     kw = {"cell_area_km2": grid.cell_area_km2, "reference": params.population_reference,
           "floor": params.exposure_floor, "site_exposure": params.critical_site_exposure}
     if sites is None or len(sites) == 0:

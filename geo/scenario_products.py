@@ -254,7 +254,9 @@ def _summary(plan: Plan, b: Baseline, cover_threshold: float, base_gap: np.ndarr
                      "population_high_critical": float(b.population[np.isfinite(base_gap) & (class_index(base_gap, b.params.class_breaks) >= 3)].sum())},
         "phases": phase_docs,
         "most_critical_bases": crit.head(5)[["rank", "base_id", "name", "added_vacuum", "population_losing_cover"]].to_dict("records"),
-        "closing_order": {k: order[k] for k in ("plan_cumulative_vacuum", "suggested_cumulative_vacuum", "improvement_pct")},
+        "closing_order": {**{k: order[k] for k in ("plan_cumulative_vacuum", "suggested_cumulative_vacuum", "improvement_pct")},
+                          "mission_wide": ({k: order["mission_wide"][k] for k in ("cumulative_vacuum", "improvement_pct")}
+                                           if "mission_wide" in order else None)},
         "timings_s": timings,
     }
 
@@ -411,7 +413,7 @@ def _phase_doc(k: int, ph: ResolvedPhase, res: PhaseResult, zones: gpd.GeoDataFr
                                                  "nearest_remaining_base_name", "travel_time_h"]].to_dict()
                                   if len(zones) else None)},
         "sites_losing_cover": ([] if lost_sites is None else
-                               [{"name": n, "kind": kd} for n, kd in zip(lost_sites["name"], lost_sites["kind"], strict=True)]),
+                               [_lost_site(r) for r in lost_sites.to_dict("records")]),
         **res.numbers,
     }
 
@@ -505,6 +507,7 @@ def _closing_order(b: Baseline, phases: list[ResolvedPhase], n_phases: int | Non
         "improvement_pct": (100.0 * (plan_sum - sugg_sum) / plan_sum) if plan_sum > 0 else 0.0,
         "greedy_sequence": [{"base_id": s, "vacuum_after": v} for s, v in seq],
     }
+    out["mission_wide"] = _mission_wide_order(b, plan_groups, plan_curve)
     n_keep = len([t for t in b.model.terms if not t.national]) - len(to_close)
     if n_keep > 0:
         try:
@@ -523,6 +526,40 @@ def _closing_order(b: Baseline, phases: list[ResolvedPhase], n_phases: int | Non
             mclp["overlap_with_greedy"] = _jaccard(mk, set(greedy_keep))
             out["maximal_covering"] = mclp
     out["_seconds"] = round(time.perf_counter() - t0, 4)
+    return out
+
+
+def _mission_wide_order(b: Baseline, plan_groups: list[list[str]], plan_curve: list[float]) -> dict:
+    """The greedy over every base of the mission (not only the plan's), freeing as many troops
+    as the plan's closures do phase by phase: least added vacuum per troop freed."""
+    from .decision import base_troops
+
+    troops = base_troops(b)
+    steps = np.cumsum([sum(troops.get(x, 0.0) for x in g) for g in plan_groups])
+    seq = greedy_closing_order(b, None, troops_to_free=float(steps[-1]) if len(steps) else 0.0)
+    groups: list[list[str]] = [[] for _ in plan_groups]
+    freed, k = 0.0, 0
+    for bid, _ in seq:
+        while k < len(steps) - 1 and freed >= steps[k]:
+            k += 1
+        groups[k].append(bid)
+        freed += troops.get(bid, 0.0)
+    curve = order_cost(b, groups)
+    ps, ms = float(sum(plan_curve)), float(sum(curve))
+    return {"candidates": "every base of the mission with troops",
+            "troops_freed_per_phase": [float(x) for x in steps], "phases": groups, "curve": curve,
+            "cumulative_vacuum": ms, "improvement_pct": (100.0 * (ps - ms) / ps) if ps > 0 else 0.0,
+            "greedy_sequence": [{"base_id": x, "troops": troops.get(x, 0.0), "vacuum_after": v} for x, v in seq]}
+
+
+def _lost_site(r: dict) -> dict:
+    """A site losing cover: its name and layer kind; for a protected site (``critical``) its
+    kind (IDP camp, hospital, ...) and people (None when the layer gives none)."""
+    out = {"name": r["name"], "kind": r["kind"]}
+    if r["kind"] == "critical":
+        pop = r.get("population")
+        out["site_kind"] = str(r.get("subtype") or "") or None
+        out["people"] = None if pop is None or pop != pop else float(pop)
     return out
 
 

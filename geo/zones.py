@@ -22,7 +22,8 @@ from .errors import ConfigError, GridError, InvalidGeometryError, LayerError, Mi
 from .grid import Grid, check_crs
 from .summaries import DEFAULT_BREAKS, GAP_CLASS_NAMES, class_index
 
-__all__ = ["ZONE_COLUMNS", "label_zones", "vacuum_zones", "zone_terms", "TERM_COLUMNS"]
+__all__ = ["ZONE_COLUMNS", "label_zones", "vacuum_zones", "zone_terms", "TERM_COLUMNS", "PRESENCE_LABEL",
+           "presence_only", "nearest_with_troops"]
 
 ZONE_COLUMNS: tuple[str, ...] = (
     "zone_id",
@@ -362,3 +363,71 @@ def zone_terms(zones: gpd.GeoDataFrame, grid: Grid, surfaces: dict[str, np.ndarr
         with np.errstate(invalid="ignore", divide="ignore"):
             out[col] = np.round(np.where(n > 0, s / n, np.nan), 4)
     return out
+
+
+PRESENCE_LABEL = "presence only, 0 troops"
+"""How a site with no troops (HQ, observers, police: Geo-PKO 0 troops) is flagged in tables and tooltips."""
+
+
+def presence_only(bases: pd.DataFrame) -> np.ndarray:
+    """True for the bases that hold no troops: ``strength`` 0 or ``strength_source`` ``presence_only``."""
+    strength = np.nan_to_num(pd.to_numeric(bases["strength"], errors="coerce").to_numpy(dtype=float), nan=0.0)
+    flag = strength <= 0
+    if "strength_source" in bases:
+        flag |= bases["strength_source"].astype(str).to_numpy() == "presence_only"
+    return flag
+
+
+def nearest_with_troops(
+    zones: gpd.GeoDataFrame, grid: Grid, bases: pd.DataFrame, nearest_base: np.ndarray, cost_h: np.ndarray | None,
+    cap_h: float,
+) -> gpd.GeoDataFrame:
+    """``zones`` whose nearest base is a presence-only site get, as their nearest base, the
+    nearest base **with troops** (within ``cap_h`` hours over ``cost_h``), and the presence
+    site beside it: ``presence_site_id``, ``presence_site_name``, ``presence_site_travel_time_h``
+    (None / NaN where the nearest base has troops). ``nearest_base`` is the grid of nearest
+    base rows (-1 none) the zones were measured with; ``bases`` is in that row order.
+    """
+    out = zones.copy()
+    n = len(out)
+    out["presence_site_id"] = pd.Series([None] * n, dtype="object", index=out.index)
+    out["presence_site_name"] = pd.Series([None] * n, dtype="object", index=out.index)
+    out["presence_site_travel_time_h"] = np.full(n, np.nan)
+    if n == 0 or "nearest_base_id" not in out or len(bases) == 0:
+        return out
+    pres = presence_only(bases)
+    pres_ids = set(bases["base_id"][pres])
+    hit = out["nearest_base_id"].isin(pres_ids).to_numpy()
+    if not hit.any():
+        return out
+    out.loc[hit, "presence_site_id"] = out.loc[hit, "nearest_base_id"]
+    out.loc[hit, "presence_site_name"] = out.loc[hit, "nearest_base_name"]
+    out.loc[hit, "presence_site_travel_time_h"] = out.loc[hit, "travel_time_h"]
+    troop_rows = np.flatnonzero(~pres)
+    ids, names, hours = _troop_nearest(out[hit], grid, bases, troop_rows, cost_h, cap_h)
+    out.loc[hit, "nearest_base_id"] = pd.Series(ids, index=out.index[hit], dtype="object")
+    out.loc[hit, "nearest_base_name"] = pd.Series(names, index=out.index[hit], dtype="object")
+    out.loc[hit, "travel_time_h"] = hours
+    return out
+
+
+def _troop_nearest(zones: gpd.GeoDataFrame, grid: Grid, bases: pd.DataFrame, troop_rows: np.ndarray,
+                   cost_h: np.ndarray | None, cap_h: float) -> tuple[list[object], list[object], np.ndarray]:
+    """Nearest base with troops (id, name, hours) of each zone: a multi-source search from the
+    troop bases, then :func:`_nearest_bases` on the zones' cells."""
+    from rasterio import features
+
+    from .traveltime import build_graph, nearest_source
+
+    k = len(zones)
+    if cost_h is None or len(troop_rows) == 0:
+        return [None] * k, [None] * k, np.full(k, np.nan)
+    xy = bases.geometry.iloc[troop_rows]
+    r, c, ok = grid.rowcol(xy.x.to_numpy(), xy.y.to_numpy())
+    cells = (r[ok] * grid.width + c[ok]).astype(np.int64)
+    rows = troop_rows[ok]
+    hours, which = nearest_source(build_graph(cost_h), [int(x) for x in cells], cap_h)
+    near = np.where(which >= 0, rows[np.clip(which, 0, None)] if len(rows) else -1, -1).astype(np.int64)
+    labels = features.rasterize(((g, i + 1) for i, g in enumerate(zones.geometry)), out_shape=grid.shape,
+                                transform=grid.transform, fill=0, dtype="int32")
+    return _nearest_bases(labels, k, bases, near, hours)

@@ -12,6 +12,7 @@ import numpy as np
 from pyproj import CRS
 
 from geo.legend import STYLES, SurfaceStyle
+from geo.zones import PRESENCE_LABEL
 
 from .coords import points_latlon
 from .style import ADMIN_EDGE, NEW_ZONE_COLOR, SITE_COLOR, ZONE_COLOR
@@ -91,12 +92,21 @@ ZONE_FIELDS: dict[str, tuple[str, Callable[[Row], Any]]] = {
                                                      "nearest_remaining_base_name", "nearest_remaining_base_id",
                                                      missing=NO_BASE_IN_REACH)),
     "travel": ("Travel time from it", lambda r: _hours(r.get("travel_time_h"))),
+    "presence": ("Nearer presence site", lambda r: _presence(r)),
 }
 NEW_ZONE_FIELDS: dict[str, tuple[str, Callable[[Row], Any]]] = {
     **ZONE_FIELDS,
     "nearest": ("Nearest remaining base", ZONE_FIELDS["nearest"][1]),
     "opened_by": ("Opened by closing", lambda r: first_text(r, "opened_by")),
 }
+
+
+def _presence(r: Row) -> str:
+    """A presence-only site nearer than the nearest base with troops: ``"Ndélé (presence only, 0 troops), 0.0 h"``."""
+    name = r.get("presence_site_name")
+    if not name or (isinstance(name, float) and not np.isfinite(name)):
+        return "–"
+    return f"{name} ({PRESENCE_LABEL}), {_hours(r.get('presence_site_travel_time_h'))}"
 
 
 def _hours(v: Any) -> str:

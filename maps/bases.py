@@ -10,6 +10,8 @@ from typing import Any
 import folium
 import geopandas as gpd
 
+from geo.zones import PRESENCE_LABEL
+
 from .coords import point_latlon
 from .folder import CRITICALITY_COLUMNS
 from .style import BASE_COLOR, BASE_EDGE
@@ -17,7 +19,7 @@ from .vectors import fmt_number
 
 __all__ = [
     "base_radius", "base_popup_html", "add_bases", "add_air_reach", "air_popup_rows", "AIR_COLOR", "popup_table",
-    "STRENGTH_SOURCES", "BASE_PANE", "CRITICALITY_LABELS", "WHOLE_NUMBER_COLUMNS", "column_digits",
+    "STRENGTH_SOURCES", "BASE_PANE", "CRITICALITY_LABELS", "WHOLE_NUMBER_COLUMNS", "column_digits", "strength_text",
 ]
 
 BASE_PANE = "vacuumBases"
@@ -61,6 +63,15 @@ def base_radius(strength: Any, presence: float = 35.0) -> float:
     return round(3.0 + 0.32 * math.sqrt(max(s, presence)), 1)
 
 
+def strength_text(row: Mapping[str, Any]) -> str:
+    """``"650 troops"``, or ``"presence only, 0 troops"`` for a site with no troops (HQ, observers,
+    police; the engine models them as a small presence, see ``presence_strength``)."""
+    if row.get("strength_source") == "presence_only" or (_is_number(row.get("strength"))
+                                                          and float(row["strength"]) == 0):
+        return PRESENCE_LABEL
+    return fmt_number(row.get("strength"), 0, "troops")
+
+
 def popup_table(title: str, rows: Sequence[tuple[str, str]]) -> str:
     """HTML of a popup: a heading and a two-column table (values already formatted)."""
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
@@ -75,7 +86,7 @@ def base_popup_html(row: Mapping[str, Any], extra: Sequence[tuple[str, str]] = (
         rows.append(("Base id", str(row["base_id"])))
     if row.get("mission"):
         rows.append(("Mission", str(row["mission"])))
-    rows.append(("Strength", fmt_number(row.get("strength"), 0, "troops")))
+    rows.append(("Strength", strength_text(row)))
     if row.get("unit_type"):
         rows.append(("Unit type", str(row["unit_type"]).replace("_", " ")))
     src = row.get("strength_source")
@@ -132,7 +143,7 @@ def add_bases(
             fill_color=color,
             fill_opacity=fill_opacity,
             popup=folium.Popup(popup, max_width=360),
-            tooltip=html.escape(f"{row.get('name') or bid}: {fmt_number(row.get('strength'), 0, 'troops')}"),
+            tooltip=html.escape(f"{row.get('name') or bid}: {strength_text(row)}"),
         )
         marker.options["pane"] = BASE_PANE  # folium's path_options drops it
         marker.add_to(group)

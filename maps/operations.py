@@ -72,7 +72,8 @@ REMOTE_ADMIN_FIELDS = (("name", "Admin area", 0), ("mean_gap", "Mean gap", 1), (
 REMOTE_ZONE_FIELDS = (("zone_id", "Vacuum zone", 0), ("gap_class", "Class", 0), ("area_km2", "Area (km²)", 0),
                       ("population", "Population", 0), ("recent_events", "Recent events", 0),
                       ("fatalities", "Fatalities", 0), ("max_gap", "Max gap", 1),
-                      ("nearest_base_name", "Nearest base", 0), ("travel_time_h", "Travel time (h)", 1))
+                      ("nearest_base_name", "Nearest base", 0), ("travel_time_h", "Travel time (h)", 1),
+                      ("presence_site_name", "Nearer presence site (presence only, 0 troops)", 0))
 PUBLIC_ZONE_FIELDS = (("gap_class", "Block gap class", 0), ("block_gap", "Block gap", 1),
                       ("zone_area_km2", "Zone area in block (km²)", 0), ("zone_population", "People in zones", 0))
 """Tooltip of the viewers' zones: the public blocks a zone touches (geo.public)."""

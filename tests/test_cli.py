@@ -138,6 +138,6 @@ def test_every_listed_subcommand_is_offered(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--help"])
     assert exit_.value.code == 0
-    commands = set(re.search(r"\{([a-z,]+)\}", capsys.readouterr().out).group(1).split(","))
+    commands = set(re.search(r"\{([a-z,-]+)\}", capsys.readouterr().out).group(1).split(","))
     assert commands == {"analyze", "demo", "scenario", "backtest", "map", "serve", "pyramid", "export", "effect", "package",
-                        "brief"}
+                        "brief", "plan-keep"}

@@ -32,6 +32,7 @@ from .common import (
     resolve_fields,
     row_numbers,
 )
+from .protected import check_kinds, protected_schema
 
 __all__ = ["load_roads", "load_sites"]
 
@@ -151,6 +152,13 @@ def load_sites(
     gdf = read_vector(path, crs=crs)
     source = layer_source(gdf)
     col = columns_by_lower(gdf)
+    if mapping is None and kind == "critical":
+        found = protected_schema(gdf)
+        if found is not None:  # an OSM health or displacement extract: kinds from its tags
+            return _protected_sites(gdf, *found)
+        if "site_kind" in col and "subtype" not in col:
+            gdf = gdf.rename(columns={col["site_kind"]: "subtype"})
+            col = columns_by_lower(gdf)
     if mapping is None and has_columns(gdf, _GEONAMES):
         _check_kind(source, "GeoNames populated places", kind, "town")
         cols = {"site_id": col["geonameid"], "name": col["name"], "population": col["population"], "subtype": None}
@@ -178,17 +186,34 @@ def load_sites(
         if cols["population"]
         else np.full(len(gdf), np.nan)
     )
+    subtype = as_text(gdf[cols["subtype"]]) if cols["subtype"] else pd.Series([""] * len(gdf), index=gdf.index)
+    if kind == "critical":
+        check_kinds(subtype, gdf, str(cols["subtype"] or "subtype"))
     data = {
         "site_id": ids,
         "name": required_text(gdf[str(cols["name"])], source=source, column=str(cols["name"])),
         "kind": [kind] * len(gdf),
         "population": population.astype("float64"),
-        "subtype": as_text(gdf[cols["subtype"]]) if cols["subtype"] else [""] * len(gdf),
+        "subtype": subtype,
     }
     return finish_layer(
         gdf, indexed(data, gdf.index), SITE_COLUMNS, what=f"sites ({kind})", id_column="site_id",
         allowed={"Point"}, attrs={"schema": schema},
     )  # fmt: skip
+
+
+def _protected_sites(gdf: gpd.GeoDataFrame, schema: str, data: dict) -> gpd.GeoDataFrame:
+    """A recognised OSM extract as critical sites; a facility listed twice keeps its first row."""
+    gdf = gdf.set_geometry(gpd.GeoSeries(data.pop("geometry"), index=gdf.index, crs=gdf.crs))
+    data["kind"] = ["critical"] * len(gdf)
+    data["population"] = np.asarray(data["population"], dtype="float64")
+    frame = indexed(data, gdf.index)
+    dup = pd.Series(frame["site_id"], index=gdf.index).duplicated().to_numpy()
+    if dup.any():
+        gdf = gdf[~dup]
+        frame = {k: (v[~dup] if isinstance(v, np.ndarray) else pd.Series(v)[~dup]) for k, v in frame.items()}
+    return finish_layer(gdf, frame, SITE_COLUMNS, what="sites (critical)", id_column="site_id",
+                        allowed={"Point"}, attrs={"schema": schema, "duplicate_ids_dropped": int(dup.sum())})
 
 
 def _check_kind(source: str, schema: str, kind: str, expected: str) -> None:
