@@ -25,6 +25,7 @@ from geo.monitor import (
     load_monitor,
     monitor_dates,
     parse_every,
+    run_monitor,
     track_zones,
     unit_stats,
 )
@@ -200,26 +201,26 @@ def test_resume_continues_without_recomputing(tmp_path):
 
 
 @pytest.mark.slow
-def test_interrupted_monitor_is_marked_and_resumes(tmp_path, monkeypatch):
-    import geo.monitor as gm
+def test_interrupted_monitor_is_marked_and_resumes(tmp_path):
+    from geo.inputs import InputSpec
+    from geo.params import load_params
 
     out = tmp_path / "mon"
-    real = gm._one_date
-    calls = {"n": 0}
+    spec = InputSpec(bases=DEMO / "bases_geopko_v2.1.csv", events=DEMO / "events_ged_v23.1.csv",
+                     admin=DEMO / "admin1_naturalearth.geojson")
+    params = load_params(None, resolution_m=20000, forecast_model="logistic")
 
-    def stop_second(run, d):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(run, d)
+    def stop(done):
+        raise KeyboardInterrupt  # as Ctrl-C after the first date
 
-    monkeypatch.setattr(gm, "_one_date", stop_second)
-    assert main(["monitor", *FAST, "--dates", "2020-10-31,2020-11-10", "--out", str(out)]) == 130
+    with pytest.raises(KeyboardInterrupt):
+        run_monitor(spec, params, [date(2020, 10, 31), date(2020, 11, 10)], out, surfaces_only=True, on_date=stop,
+                    charts=False)
     state = load_monitor(out)
-    assert state.status == "interrupted" and state.finished == ["2020-10-31"]
-    monkeypatch.setattr(gm, "_one_date", real)
+    assert state.status == "interrupted" and state.finished == ["2020-10-31"] and "KeyboardInterrupt" in state.error
     assert main(["monitor", "--resume", str(out), "--quiet", "--no-charts"]) == 0
     assert load_monitor(out).finished == ["2020-10-31", "2020-11-10"]
+    assert load_monitor(out).status == "complete"
 
 
 def test_a_killed_monitor_reads_as_interrupted(tmp_path):
