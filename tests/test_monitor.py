@@ -186,7 +186,7 @@ def test_three_dates_over_the_demo(tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_continues_without_recomputing(tmp_path):
+def test_resume_continues_without_recomputing(tmp_path, capsys):
     out = tmp_path / "mon"
     # four dates inside one quarter: one forecast fit per process
     assert main(["monitor", *FAST, "--dates", "2020-10-31,2020-11-10", "--out", str(out)]) == 0
@@ -198,6 +198,15 @@ def test_resume_continues_without_recomputing(tmp_path):
     for d, h in before.items():
         assert _hashes(out / "dates" / d) == h, d
     assert len(pd.read_csv(out / "series" / "admin.csv")) == 4 * 17
+    # layers that changed since (here: the stored grid made one column wider) are refused
+    doc = json.loads((out / "monitor.json").read_text())
+    doc["grid"]["width"] += 1
+    (out / "monitor.json").write_text(json.dumps(doc))
+    assert main(["monitor", "--resume", str(out), "--dates", "2020-10-31,2020-11-10,2020-11-20,2020-11-30,2020-12-10",
+                 "--quiet", "--no-charts"]) == 2
+    assert "differs from the monitor's first date" in capsys.readouterr().err
+    assert load_monitor(out).status == "interrupted"
+    assert _hashes(out / "dates" / "2020-10-31") == before["2020-10-31"]
 
 
 @pytest.mark.slow
@@ -255,12 +264,12 @@ def test_bad_ranges_name_what_the_files_hold(tmp_path, capsys):
     assert "--max-dates" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_resume_refuses_a_changed_grid(tmp_path, capsys):
-    out = tmp_path / "mon"
-    assert main(["monitor", *FAST, "--dates", "2020-10-31", "--out", str(out)]) == 0
-    doc = json.loads((out / "monitor.json").read_text())
-    doc["grid"]["width"] += 1  # as if the layers had changed between runs
-    (out / "monitor.json").write_text(json.dumps(doc))
-    assert main(["monitor", "--resume", str(out), "--dates", "2020-10-31,2020-11-30", "--quiet", "--no-charts"]) == 2
-    assert "differs from the monitor's first date" in capsys.readouterr().err
+def test_reuse_recomputes_only_for_a_new_key():
+    from geo.pipeline import Reuse
+
+    calls = []
+    r = Reuse()
+    assert r.get("travel", "k1", lambda: calls.append(1) or "a") == "a"
+    assert r.get("travel", "k1", lambda: calls.append(2) or "b") == "a"
+    assert r.get("travel", "k2", lambda: calls.append(3) or "c") == "c"
+    assert calls == [1, 3] and r.hits == {"travel": 1}
