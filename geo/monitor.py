@@ -159,22 +159,25 @@ def check_range(dates: Sequence[date], inputs: AnalysisInputs, params: Params) -
                            f"{held}; choose dates inside it")
 
 
-def _map_span(path: Any) -> str:
-    """'the bases file holds maps from YYYY-MM to YYYY-MM' for a Geo-PKO CSV, else ''."""
+def _map_span(path: Any, mission: str | None = None) -> str:
+    """'the bases file holds maps (of MISSION) from YYYY-MM to YYYY-MM' for a Geo-PKO CSV, else ''."""
     if not isinstance(path, (str, Path)) or not str(path).lower().endswith(".csv"):
         return ""
     try:
-        head = pd.read_csv(path, usecols=lambda c: c.lower() in ("year", "month"), dtype=str)
+        head = pd.read_csv(path, usecols=lambda c: c.lower() in ("year", "month", "mission"), dtype=str)
     except (ValueError, OSError):
         return ""
     cols = {c.lower(): c for c in head.columns}
     if "year" not in cols or "month" not in cols:
         return ""
+    if mission and "mission" in cols:
+        head = head[head[cols["mission"]].str.upper() == mission.upper()]
     ym = pd.to_numeric(head[cols["year"]], errors="coerce") * 100 + pd.to_numeric(head[cols["month"]], errors="coerce")
     ym = ym.dropna().astype(int)
     if ym.empty:
         return ""
-    return f"; the bases file holds maps from {ym.min() // 100}-{ym.min() % 100:02d} to {ym.max() // 100}-{ym.max() % 100:02d}"
+    of = f" of {mission}" if mission else ""
+    return f"; the bases file holds maps{of} from {ym.min() // 100}-{ym.min() % 100:02d} to {ym.max() // 100}-{ym.max() % 100:02d}"
 
 
 # --- the series -------------------------------------------------------------------------
@@ -444,7 +447,7 @@ def _static_inputs(spec: InputSpec, dates: list[date], params: Params) -> Analys
     try:
         static = build_inputs(replace(spec, as_of=dates[-1], keep_events_after_as_of=True))
     except EmptyLayerError as exc:
-        raise MonitorError(f"{exc}{_map_span(spec.bases)}; choose dates inside it") from None
+        raise MonitorError(f"{exc}{_map_span(spec.bases, spec.mission)}; choose dates inside it") from None
     check_range(dates, static, params)
     return static
 
@@ -457,7 +460,7 @@ def _inputs_at(run: _Run, d: date) -> AnalysisInputs:
                                    mapping={"bases": s.mapping["bases"]} if "bases" in s.mapping else {},
                                    layer_crs=s.layer_crs, allow_future_events=s.allow_future_events))
     except EmptyLayerError as exc:
-        raise MonitorError(f"{d}: {exc}{_map_span(s.bases)}; start the dates on or after the first map") from None
+        raise MonitorError(f"{d}: {exc}{_map_span(s.bases, s.mission)}; start the dates on or after the first map") from None
     first = run.static.bases.crs
     if b.bases.crs != first:
         raise CRSMismatchError(f"{d}: the bases layer is in {b.bases.crs.name}, at {run.state.dates[0]} in "

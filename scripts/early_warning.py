@@ -1,10 +1,10 @@
 """Early warning against history: did `vacuum monitor` alert before the surges of events?
 
-    PYTHONPATH=. .venv/bin/python scripts/early_warning.py car  [--out out/ew] [--resolution 5000]
+    PYTHONPATH=. .venv/bin/python scripts/early_warning.py car  [--out out/ew] [--resolution 10000] [--forecast-model logistic]
     PYTHONPATH=. .venv/bin/python scripts/early_warning.py mali [--out out/ew]
 
 car:  MINUSCA (Geo-PKO v2.1 maps), UCDP GED 23.1 events, OCHA admin-2 units (72 sous-préfectures),
-      quarterly as-of dates 2014-03-31 .. 2018-12-31.
+      quarterly as-of dates 2014-12-31 (MINUSCA's first map is October 2014) .. 2018-12-31.
 mali: MINUSMA (Geo-PKO v2.1 maps), UCDP GED 20.1 location-year aggregates (year only: every
       row dated 1 July), Natural Earth admin-1 units of Mali, quarterly 2014-03-31 .. 2019-12-31.
 
@@ -55,14 +55,14 @@ class Case:
 CASES = {
     "car": Case("MINUSCA", SHARED / "ucdp_ged/ged_v23_1_caf_events.csv", False,
                 SHARED / "boundaries/ocha_codab_caf_adm2_2015.geojson", None, "adm2_pcode", "adm2_name",
-                date(2014, 3, 31), date(2018, 12, 31), 3),
+                date(2014, 12, 31), date(2018, 12, 31), 3),
     "mali": Case("MINUSMA", SHARED / "ucdp_ged/ged_v20_1_location_year_aggregate_mli_cod_caf_ssd.csv", True,
                  SHARED / "boundaries/ne_admin1_mli_cod_caf_ssd.geojson", ("iso3", "MLI"), "adm1_code", "name",
                  date(2014, 3, 31), date(2019, 12, 31), 12),
 }
 
 
-def run(case_name: str, out: Path, resolution: float) -> Path:
+def run(case_name: str, out: Path, resolution: float, model: str) -> Path:
     """The monitor over the case (resumed if its folder holds an unfinished one)."""
     from geo.inputs import InputSpec
     from geo.monitor import load_monitor, monitor_dates, run_monitor
@@ -81,7 +81,7 @@ def run(case_name: str, out: Path, resolution: float) -> Path:
                      year_only=c.year_only, admin=admin_path, admin_id_column=c.id_column,
                      admin_name_column=c.name_column)
     dates = monitor_dates(c.start, c.end, 3)
-    params = load_params(None, resolution_m=resolution)
+    params = load_params(None, resolution_m=resolution, forecast_model=model)
 
     def say(d) -> None:
         print(f"  {case_name} {d.index}/{d.total} {d.as_of}: {d.seconds:.1f} s {','.join(d.reused)}", file=sys.stderr)
@@ -161,9 +161,12 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("case", choices=sorted(CASES))
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "early_warning")
-    ap.add_argument("--resolution", type=float, default=5000.0)
+    ap.add_argument("--resolution", type=float, default=10000.0, help="grid cell size, m (default 10 km: the "
+                    "forecast units, and the backtest's scoring blocks)")
+    ap.add_argument("--forecast-model", default="logistic", help="forecast_model (default logistic: one fit per "
+                    "quarter in minutes on the shared machine; auto also tries gradient-boosted trees)")
     args = ap.parse_args()
-    folder = run(args.case, args.out, args.resolution)
+    folder = run(args.case, args.out, args.resolution, args.forecast_model)
     print(json.dumps(evaluate(args.case, folder), indent=2))
     return 0
 

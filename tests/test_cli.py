@@ -139,4 +139,5 @@ def test_every_listed_subcommand_is_offered(capsys):
         main(["--help"])
     assert exit_.value.code == 0
     commands = set(re.search(r"\{([a-z,]+)\}", capsys.readouterr().out).group(1).split(","))
-    assert commands == {"analyze", "demo", "scenario", "backtest", "map", "serve", "pyramid", "export", "effect"}
+    assert commands == {"analyze", "demo", "scenario", "backtest", "map", "serve", "pyramid", "export", "effect",
+                        "monitor"}
