@@ -181,7 +181,7 @@ def unit_alerts(series: pd.DataFrame, rules: AlertRules, gap_breaks: Sequence[fl
         unc = g["people_uncovered"].astype(float).to_numpy()
         for i in range(1, len(g)):
             if math.isfinite(lost[i]) and lost[i] >= rules.uncovered_people:
-                sev = "high" if lost[i] >= 10 * rules.uncovered_people else "medium"
+                sev: Literal["low", "medium", "high"] = "high" if lost[i] >= 10 * rules.uncovered_people else "medium"
                 out.append(Alert(dates[i].isoformat(), "uncovered", sev, str(uid), name, "people_uncovered",
                                  float(unc[i - 1]), float(unc[i]), dates[i - 1].isoformat(),
                                  f"{name}: {lost[i]:,.0f} people lost cover since {dates[i - 1]}", ev[i]))

@@ -119,7 +119,7 @@ def monitor_dates(start: date, end: date, every_months: int) -> list[date]:
     if end < start:
         raise MonitorError(f"--to {end} is before --from {start}; give the earlier date as --from")
     month_end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date() == start
-    out = []
+    out: list[date] = []
     k = 0
     while True:
         t = pd.Timestamp(start) + pd.DateOffset(months=k * every_months)

@@ -47,7 +47,7 @@ def write_charts(series: pd.DataFrame, alerts: Sequence[Alert], folder: Path) ->
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
-    by_unit = {a.unit_id: [] for a in alerts}
+    by_unit: dict[str, list[Alert]] = {a.unit_id: [] for a in alerts}
     for a in alerts:
         by_unit[a.unit_id].append(a)
     groups = [(uid, g.sort_values("date")) for uid, g in series.groupby("unit_id", sort=True)]

@@ -141,9 +141,8 @@ def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, par
     candidates = ("logistic", "hgb") if params.forecast_model == "auto" else (params.forecast_model,)
     key = _training_key(history, origins, h, area, candidates, block_km) if fitted is not None else None
     if key is not None and key in fitted:  # type: ignore[operator]
-        model, base.positives, base.method, base.note = fitted[key]  # type: ignore[index]
-        base.model = model
-        base.probability.ravel()[area] = model.predict_proba(X)[:, 1]
+        base.model, base.positives, base.method, base.note = fitted[key]  # type: ignore[index]
+        base.probability.ravel()[area] = base.model.predict_proba(X)[:, 1]  # type: ignore[union-attr]
         return base
     data = build_origin_set(ev, origins, h, units=area, label_events=label_ev)
     base.positives = int(data.y.sum())

@@ -101,7 +101,9 @@ def period_counts(events: pd.DataFrame, units: gpd.GeoDataFrame, id_column: str,
     freq = "QE-DEC" if months == 3 else "YE-DEC"
     ends = pd.date_range(pd.Timestamp(first) - pd.DateOffset(years=6), pd.Timestamp(last) + pd.DateOffset(years=2),
                          freq=freq)
-    j["period_end"] = ends[ends.searchsorted(pd.to_datetime(j["date"]).dt.normalize())]
+    when = pd.to_datetime(j["date"]).dt.normalize()
+    j = j[(when > ends[0] - pd.DateOffset(months=months)) & (when <= ends[-1])]
+    j["period_end"] = ends[ends.searchsorted(when[j.index])]
     tab = j.groupby([id_column, "period_end"]).size().unstack(fill_value=0)
     return tab.reindex(index=units[id_column].astype(str), columns=ends, fill_value=0)
 
@@ -149,7 +151,8 @@ def evaluate(case_name: str, folder: Path) -> dict:
                 leads.append((start - a["date"].min()).days / 30.44)
         false = sum(1 for _, a in sel.iterrows()
                     if not any(a["date"] <= s <= a["date"] + lead for s in every.get(a["unit_id"], [])))
-        out[label] = {"alerts": len(sel), "warned": warned, "median_lead_months":
+        out[label] = {"alerts": len(sel), "by_rule": {f"{r}/{m}": int(n) for (r, m), n in sel.groupby(["rule", "metric"]).size().items()},
+                      "warned": warned, "leads_months": sorted(round(x) for x in leads), "median_lead_months":
                       round(float(pd.Series(leads).median()), 1) if leads else None, "false_alerts": false}
     followed = sum(1 for uid in units[c.id_column].astype(str) for d in dates
                    if any(d <= s <= d + lead for s in every.get(uid, [])))
@@ -167,7 +170,7 @@ def main() -> int:
                     "quarter in minutes on the shared machine; auto also tries gradient-boosted trees)")
     args = ap.parse_args()
     folder = run(args.case, args.out, args.resolution, args.forecast_model)
-    print(json.dumps(evaluate(args.case, folder), indent=2))
+    print(json.dumps(evaluate(args.case, folder), indent=2, default=str))
     return 0
 
 

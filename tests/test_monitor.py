@@ -17,7 +17,14 @@ import pytest
 from shapely.geometry import box
 
 from cli.main import main
-from geo.alerts import AlertRules, alert_rules, class_crossings, rise_onsets, unit_alerts, zone_alerts
+from geo.alerts import (
+    AlertRules,
+    alert_rules,
+    class_crossings,
+    rise_onsets,
+    unit_alerts,
+    zone_alerts,
+)
 from geo.errors import ConfigError
 from geo.monitor import (
     MonitorError,
