@@ -280,3 +280,21 @@ def test_reuse_recomputes_only_for_a_new_key():
     assert r.get("travel", "k1", lambda: calls.append(2) or "b") == "a"
     assert r.get("travel", "k2", lambda: calls.append(3) or "c") == "c"
     assert calls == [1, 3] and r.hits == {"travel": 1}
+
+
+@pytest.mark.slow
+def test_a_reused_date_is_the_same_as_a_fresh_analysis():
+    from geo.inputs import InputSpec, build_inputs
+    from geo.params import load_params
+    from geo.pipeline import Reuse, analyze
+
+    inputs = build_inputs(InputSpec(bases=DEMO / "bases_geopko_v2.1.csv", events=DEMO / "events_ged_v23.1.csv",
+                                    admin=DEMO / "admin1_naturalearth.geojson", as_of=date(2020, 10, 31)))
+    params = load_params(None, resolution_m=20000, forecast_model="logistic")
+    reuse = Reuse()
+    analyze(inputs, params, date(2020, 10, 31), reuse=reuse)
+    again = analyze(inputs, params, date(2020, 11, 30), reuse=reuse)
+    fresh = analyze(inputs, params, date(2020, 11, 30))
+    assert reuse.hits == {"friction": 1, "travel": 1} and len(reuse.forecasts) == 1  # one fit for both dates
+    for name, values in fresh.surfaces.items():
+        np.testing.assert_array_equal(again.surfaces[name], values, err_msg=name)
