@@ -185,6 +185,14 @@ def atom_feed(alerts: list[dict[str, Any]], base_url: str) -> bytes:
 
 
 _ID = Annotated[str, PathParam(description="monitor id", examples=["mo_0123456789ab"])]
+_ALERTS_200: dict[str, Any] = {
+    "description": "alerts (viewers: on forecast risk and new zones)",
+    "content": {"application/json": {"example": [{
+        "alert_id": "2020-06-30/crossing/risk_mean/CAF-809", "date": "2020-06-30", "rule": "crossing",
+        "severity": "medium", "unit_id": "CAF-809", "unit_name": "Ouaka", "metric": "risk_mean",
+        "before": 0.04, "after": 0.18, "before_date": "2020-05-31", "event_ids": ["328777"],
+        "message": "Ouaka: risk_mean entered class 15-35 %", "zone": None, "monitor": "mo_0123456789ab"}]},
+        ATOM: {"example": "<?xml version='1.0' encoding='utf-8'?><feed xmlns=\"http://www.w3.org/2005/Atom\">...</feed>"}}}
 _Since = Annotated[date | None, Query(description="alerts dated on or after this date")]
 _Unit = Annotated[str | None, Query(description="admin unit id or name")]
 _Sev = Annotated[Literal["low", "medium", "high"] | None, Query(description="this severity or higher")]
@@ -238,8 +246,13 @@ def build_router() -> APIRouter:
     def cancel(monitor_id: _ID, s: ServicesDep, who: Caller) -> JobStatus:
         return _status(cancel_job(s, who, monitor_id, "monitor"))
 
-    @router.get("/monitors/{monitor_id}/series", dependencies=[Depends(require("viewer"))],
-                responses=error_responses(401, 404, 409), summary="The series per admin unit (JSON or CSV)")
+    @router.get("/monitors/{monitor_id}/series", dependencies=[Depends(require("viewer"))], responses={
+        200: {"description": "one row per admin unit and date (docs/monitoring.md)",
+              "content": {"application/json": {"example": [{
+                  "unit_id": "CAF-809", "name": "Ouaka", "level": 1, "date": "2020-06-30", "risk_mean": 0.18,
+                  "risk_max": 0.41, "events_in_window": 12, "event_ids": "328777;328778"}]},
+                  CSV: {"example": "unit_id,name,level,date,risk_mean,...\nCAF-809,Ouaka,1,2020-06-30,0.18,...\n"}}},
+        **error_responses(401, 404, 409)}, summary="The series per admin unit (JSON or CSV)")
     def series(monitor_id: _ID, s: ServicesDep, who: Caller,
                format: Annotated[Literal["json", "csv"], Query()] = "json") -> Response:
         import pandas as pd
@@ -253,7 +266,8 @@ def build_router() -> APIRouter:
         return JSONResponse(json.loads(tab.to_json(orient="records")))
 
     @router.get("/monitors/{monitor_id}/alerts", dependencies=[Depends(require("viewer"))],
-                responses=error_responses(401, 404, 409), summary="The alerts of one monitor (JSON or Atom)")
+                responses={200: _ALERTS_200, **error_responses(401, 404, 409)},
+                summary="The alerts of one monitor (JSON or Atom)")
     def monitor_alerts(monitor_id: _ID, s: ServicesDep, who: Caller, request: Request, since: _Since = None,
                        unit: _Unit = None, severity: _Sev = None, format: _Fmt = None,
                        accept: Annotated[str | None, Header()] = None) -> Response:
@@ -261,24 +275,18 @@ def build_router() -> APIRouter:
         got = _filter(_alerts_of(folder, monitor_id, who.can("planner")), since, unit, severity)
         return _answer(got, format, accept, request)
 
-    @router.get("/monitors/{monitor_id}/charts/{filename}", dependencies=[Depends(require("planner"))],
-                responses=error_responses(401, 403, 404, 409), summary="A chart (overview.png, unit_<id>.png)")
-    def chart(monitor_id: _ID, filename: str, s: ServicesDep) -> FileResponse:
+    @router.get("/monitors/{monitor_id}/charts/{chart}", dependencies=[Depends(require("planner"))], responses={
+        200: {"description": "a PNG chart", "content": {"image/png": {"example": "(binary PNG)"}}},
+        **error_responses(401, 403, 404, 409)}, summary="A chart (overview.png, unit_<id>.png)")
+    def chart(monitor_id: _ID, chart: str, s: ServicesDep) -> FileResponse:
         folder = finished_folder(s.storage, monitor_id, "monitor") / "charts"
-        path = folder / filename
-        if "/" in filename or not filename.endswith(".png") or not path.is_file():
-            raise NotFoundError(f"no chart {filename!r}; charts: {', '.join(sorted(p.name for p in folder.glob('*.png')))}")
+        path = folder / chart
+        if "/" in chart or not chart.endswith(".png") or not path.is_file():
+            raise NotFoundError(f"no chart {chart!r}; charts: {', '.join(sorted(p.name for p in folder.glob('*.png')))}")
         return FileResponse(path, media_type="image/png")
 
     @router.get("/alerts", dependencies=[Depends(require("viewer"))], responses={
-        200: {"description": "alerts of every finished monitor",
-              "content": {"application/json": {"example": [{
-                  "alert_id": "2020-06-30/crossing/risk_mean/CAF-809", "date": "2020-06-30", "rule": "crossing",
-                  "severity": "medium", "unit_id": "CAF-809", "unit_name": "Ouaka", "metric": "risk_mean",
-                  "before": 0.04, "after": 0.18, "before_date": "2020-05-31", "event_ids": ["328777"],
-                  "message": "Ouaka: risk_mean entered class 15-35 %", "zone": None, "monitor": "mo_0123456789ab"}]},
-                  ATOM: {"example": "<?xml version='1.0' encoding='utf-8'?><feed xmlns=\"http://www.w3.org/2005/Atom\">...</feed>"}}},
-        **error_responses(401)}, summary="Alerts of all monitors (JSON, or Atom with ?format=atom)")
+        200: _ALERTS_200, **error_responses(401)}, summary="Alerts of all monitors (JSON, or Atom with ?format=atom)")
     def alerts(s: ServicesDep, who: Caller, request: Request, since: _Since = None, unit: _Unit = None,
                severity: _Sev = None, format: _Fmt = None,
                accept: Annotated[str | None, Header()] = None) -> Response:
