@@ -103,7 +103,7 @@ class JobKind:
 
 
 JOB_KINDS: dict[str, JobKind] = {}
-JOB_KIND_MODULES = ("api.analyses", "api.scenarios")
+JOB_KIND_MODULES = ("api.analyses", "api.scenarios", "api.monitors")
 """Modules that register job kinds on import, each with a ``register_job_kind(JobKind(...))``
 call at its top level; a new kind's module is added here and its jobs, routes and tiles plug
 in. Every module listed must import and register a kind (see :func:`load_job_kinds`)."""

@@ -22,7 +22,8 @@ from geo import __version__
 from geo.errors import VacuumError
 
 __all__ = [
-    "CLIError", "HelpFormatter", "VacuumParser", "LAYER_ARGS", "COMMAND_MODULES", "build_parser", "parse_bbox", "parse_max_age", "parse_overrides",
+    "CLIError", "HelpFormatter", "VacuumParser", "LAYER_ARGS", "COMMAND_MODULES", "build_parser", "add_analyze_arguments",
+    "analyze_spec", "parse_bbox", "parse_max_age", "parse_overrides",
     "read_config", "Progress", "run_analyze", "run_demo", "main",
 ]
 
@@ -130,14 +131,12 @@ class VacuumParser(argparse.ArgumentParser):
         return ns
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = VacuumParser(prog="vacuum", description="Map where peacekeepers cannot reach in time.")
-    p.add_argument("--version", action="version", version=f"vacuum {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=VacuumParser)
-
-    a = sub.add_parser("analyze", help="score a coverage gap surface from layer files")
+def add_analyze_arguments(a: argparse.ArgumentParser, *, as_of: bool = True) -> None:
+    """The layer, model and run flags of ``vacuum analyze`` (all but ``--out`` and ``--quiet``),
+    shared with the commands that run the same analysis (``vacuum monitor``)."""
     a.add_argument("--config", type=Path, help="TOML file with [model], [layers] and [run] tables")
-    a.add_argument("--as-of", type=_parse_date, help="analysis date YYYY-MM-DD (default: config, else latest event)")
+    if as_of:
+        a.add_argument("--as-of", type=_parse_date, help="analysis date YYYY-MM-DD (default: config, else latest event)")
     a.add_argument("--resolution", type=float, help="grid cell size in metres (default 1000)")
     a.add_argument("--crs", help="analysis CRS, e.g. EPSG:32634 (default: equal-area centred on the area)")
     a.add_argument("--bbox", type=parse_bbox, help="area of interest W,S,E,N in lon/lat (instead of --admin)")
@@ -168,6 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--dask", metavar="SCHEDULER",
                    help="run on a Dask cluster: a scheduler address (tcp://HOST:8786), or local[:N] for a "
                         "local cluster of N worker processes (see docs/scaling.md)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = VacuumParser(prog="vacuum", description="Map where peacekeepers cannot reach in time.")
+    p.add_argument("--version", action="version", version=f"vacuum {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=VacuumParser)
+
+    a = sub.add_parser("analyze", help="score a coverage gap surface from layer files")
+    add_analyze_arguments(a)
     a.add_argument("--out", type=Path, required=True, help="output folder")
     a.add_argument("--quiet", action="store_true", help="no progress bars or stage timings")
 
@@ -183,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMAND_MODULES = ("cli.scenario", "cli.backtest", "cli.mapcmd", "cli.serve", "cli.pyramid", "cli.export", "cli.effect",
-                   "cli.package", "cli.brief", "cli.plankeep")
+                   "cli.package", "cli.brief", "cli.plankeep", "cli.monitor")
 """Further subcommands, each a module with ``register(subparsers)`` that sets
 ``func`` (taking the parsed args, returning an exit status) on its parser. Every module
 listed must import and offer ``register``: none is skipped."""
@@ -297,7 +305,7 @@ def analyze_spec(args: argparse.Namespace):
     raw_bbox = args.bbox or (tuple(cfg_run["bbox"]) if "bbox" in cfg_run else None)
     if raw_bbox is not None and len(raw_bbox) != 4:
         raise CLIError(f"bbox {raw_bbox}: need 4 numbers W,S,E,N")
-    as_of = args.as_of or (date.fromisoformat(str(cfg_run["as_of"])) if "as_of" in cfg_run else None)
+    as_of = getattr(args, "as_of", None) or (date.fromisoformat(str(cfg_run["as_of"])) if "as_of" in cfg_run else None)
     spec = InputSpec(
         **{name: pick(name) for name in LAYER_ARGS}, population_units=units,
         bbox=BBox(*(float(v) for v in raw_bbox)) if raw_bbox is not None else None,

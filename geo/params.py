@@ -275,7 +275,7 @@ def load_params(path: str | Path | None = None, **overrides: Any) -> Params:
             doc = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-        unknown_tables = set(doc) - {"model", "layers", "run"}
+        unknown_tables = set(doc) - {"model", "layers", "run", "alerts"}  # [alerts]: geo.alerts (vacuum monitor)
         if unknown_tables:
             raise ConfigError(f"config file {path}: unknown table(s) {sorted(unknown_tables)}; use [model], [layers], [run]")
         values.update(doc.get("model", {}))

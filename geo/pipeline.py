@@ -52,7 +52,7 @@ from .threat import density_of_counts, event_cells, gaussian_radius, threat_inde
 from .types import BBox
 from .zones import nearest_with_troops, zone_terms
 
-__all__ = ["AnalysisInputs", "Analysis", "Layers", "EventSelection", "analyze", "SURFACES", "Stages",
+__all__ = ["AnalysisInputs", "Analysis", "Layers", "EventSelection", "analyze", "SURFACES", "Stages", "Reuse",
            "prepare_layers", "place_forces", "select_events", "analysis_summary"]
 
 SURFACES = ("gap", "risk", "coverage", "threat", "exposure", "travel_time", "population")
@@ -128,6 +128,47 @@ class Analysis:
     air: gpd.GeoDataFrame | None = None  # airfields flown from (geo.air.air_links_frame), grid CRS
 
 
+@dataclass
+class Reuse:
+    """What a series of analyses (:mod:`geo.monitor`) carries from one date to the next:
+    the friction and travel results, each under a key of everything it depends on (the
+    grid, the parameters, the friction layers; the force table), and fitted forecast
+    models by their training set (:func:`geo.risk.forecast_risk`). A key that differs is
+    recomputed and replaces the entry; ``hits`` counts what was reused."""
+
+    friction: tuple[str, tuple] | None = None
+    travel: tuple[str, Travel] | None = None
+    forecasts: dict[str, object] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)
+
+    def get(self, slot: str, key: str, compute: Callable[[], object]):
+        held = getattr(self, slot)
+        if held is not None and held[0] == key:
+            self.hits[slot] = self.hits.get(slot, 0) + 1
+            return held[1]
+        value = compute()
+        setattr(self, slot, (key, value))
+        return value
+
+
+def _fingerprint(*parts: object) -> str:
+    """A content hash of grids, parameters, frames (geometry and attributes) and arrays."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in parts:
+        if isinstance(p, gpd.GeoDataFrame):
+            h.update(pd.util.hash_pandas_object(p.drop(columns=p.geometry.name), index=False).to_numpy().tobytes())
+            h.update(b"".join(p.geometry.to_wkb()))
+            h.update(str(p.crs).encode())
+        elif isinstance(p, np.ndarray):
+            h.update(p.tobytes())
+        else:
+            h.update(repr(p).encode())
+        h.update(b"|")
+    return h.hexdigest()
+
+
 class Stages:
     """Runs and times the stages of an analysis, reporting them to ``progress``."""
 
@@ -160,11 +201,13 @@ def analyze(
     crs: CRS | None = None,
     progress: Callable[[str, float], None] | None = None,
     n_jobs: int | None = None,
+    reuse: Reuse | None = None,
 ) -> Analysis:
     """Run the model on one set of layers as of a date.
 
     ``executor`` chooses where the stages run (default: this process, travel times on
-    ``n_jobs`` forked workers); the result does not depend on it.
+    ``n_jobs`` forked workers); the result does not depend on it. ``reuse`` carries
+    friction, travel times and fitted forecasts between the dates of a monitor.
     """
     if executor is not None and n_jobs is not None:
         raise ConfigError("give n_jobs to the executor (LocalExecutor(n_jobs=...)), not to analyze")
@@ -177,17 +220,23 @@ def analyze(
     forces, dropped = place_forces(bases, lay.national, grid, params, inputs.bases)
     sel = st.run("events", select_events, lay.events, grid, params, as_of, inputs.events)
 
-    inside, cost = st.run("friction", lambda: ex.persist(*ex.friction(grid, params, lay.top, lay.roads,
-                                                                      lay.impassable, lay.water)))
+    friction = lambda: ex.persist(*ex.friction(grid, params, lay.top, lay.roads,  # noqa: E731
+                                               lay.impassable, lay.water))
+    key = _fingerprint(grid.to_dict(), params.as_dict(), lay.top, lay.roads, lay.impassable, lay.water) if reuse else ""
+    inside, cost = st.run("friction", reuse.get, "friction", key, friction) if reuse else st.run("friction", friction)
     base_cells = np.array([f.cell for f in forces if not f.national], dtype=np.int64)
-    travel: Travel = st.run("travel_time", ex.travel, grid, cost, forces, base_cells,
-                            params.travel_time_cap_h, st.fraction("travel_time"))
+    travel_fn = lambda: ex.travel(grid, cost, forces, base_cells, params.travel_time_cap_h,  # noqa: E731
+                                  st.fraction("travel_time"))
+    key = _fingerprint(key, [(f.cell, f.t_max, f.national) for f in forces], base_cells) if reuse else ""
+    travel: Travel = st.run("travel_time", reuse.get, "travel", key, travel_fn) if reuse else \
+        st.run("travel_time", travel_fn)
     air = plan_air(bases, lay.sites, forces, grid, params)
     travel = st.run("air", air_stage, ex, grid, cost, forces, travel, air, params)
     model = st.run("coverage", CoverageModel, grid.shape,
                    [f.term(r) for f, r in zip(forces, travel.reaches, strict=True)])
     threat = st.run("threat", threat_stage, ex, grid, params, sel)
-    fc, risk = st.run("forecast", forecast_stage, ex, grid, params, as_of, sel, inside, threat)
+    fc, risk = st.run("forecast", forecast_stage, ex, grid, params, as_of, sel, inside, threat,
+                      None if reuse is None else reuse.forecasts)
     population, expo = st.run("exposure", exposure_stage, ex, grid, params, inputs, lay.sites)
     base_rows = np.array([f.row for f in forces if not f.national], dtype=np.int32)
     arrays = st.run("gap", surface_stage, ex, params, inside, threat, risk, expo, ex.asarray(model.coverage()),
@@ -287,10 +336,13 @@ def threat_stage(ex: Executor, grid: Grid, params: Params, sel: EventSelection):
     return ex.persist(ex.map_blocks(threat_index, dens, dtype=np.float64, reference=params.threat_reference))[0]
 
 
-def forecast_stage(ex: Executor, grid: Grid, params: Params, as_of: date, sel: EventSelection, inside, threat):
-    """The fitted forecast on the client (units are coarse), painted onto the grid's cells."""
+def forecast_stage(ex: Executor, grid: Grid, params: Params, as_of: date, sel: EventSelection, inside, threat,
+                   fitted: dict | None = None):
+    """The fitted forecast on the client (units are coarse), painted onto the grid's cells;
+    ``fitted``: models of earlier dates by training set, reused when it is the same."""
     got = ex.gather({"inside": inside, "threat": threat})
-    fc = forecast_risk(sel.history, grid, got["inside"].astype(bool), params, as_of, fallback=got["threat"])
+    fc = forecast_risk(sel.history, grid, got["inside"].astype(bool), params, as_of, fallback=got["threat"],
+                       fitted=fitted)
     return fc, ex.asarray(fc.on_grid(grid))
 
 

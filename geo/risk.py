@@ -112,11 +112,13 @@ def _weights(m: ForecastModel) -> dict[str, Any]:
 
 
 def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, params: Params, as_of: date,
-                  fallback: np.ndarray | None = None) -> RiskForecast:
+                  fallback: np.ndarray | None = None, fitted: dict | None = None) -> RiskForecast:
     """The forecast as of ``as_of`` from ``history`` (events in the grid CRS, dated on or
     before ``as_of``; events later than that are refused). ``fallback``: the threat index
     on the grid, used (per unit: the mean over its cells in the area) when not even
-    persistence can be fitted."""
+    persistence can be fitted. ``fitted``: models fitted at earlier dates, keyed by their
+    training set (origins, units, the events up to the last label); a model whose training
+    set is the same is reused, not refitted (the fit depends on nothing else)."""
     h = int(params.forecast_horizon_months)
     block_km, coarse = params.forecast_block_km, None
     if grid.resolution_km > block_km:  # a coarse grid: one cell per unit
@@ -138,9 +140,14 @@ def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, par
         return _kernel_fallback(base, grid, inside, fallback, area,
                                 f"no training origin: a {h}-month window must close by {as_of} within "
                                 f"{params.forecast_train_years:g} years of history")
+    candidates = ("logistic", "hgb") if params.forecast_model == "auto" else (params.forecast_model,)
+    key = _training_key(history, origins, h, area, candidates, block_km) if fitted is not None else None
+    if key is not None and key in fitted:  # type: ignore[operator]
+        base.model, base.positives, base.method, base.note = fitted[key]  # type: ignore[index]
+        base.probability.ravel()[area] = base.model.predict_proba(X)[:, 1]  # type: ignore[union-attr]
+        return base
     data = build_origin_set(ev, origins, h, units=area, label_events=label_ev)
     base.positives = int(data.y.sum())
-    candidates = ("logistic", "hgb") if params.forecast_model == "auto" else (params.forecast_model,)
     try:
         # one thread: on 2 shared cores OpenMP's spinning threads made the fit 2-3 times slower
         # (bench/RESULTS.md); the fitted model is the same
@@ -158,7 +165,31 @@ def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, par
     base.model = model
     flat = base.probability.ravel()
     flat[area] = model.predict_proba(X)[:, 1]
+    if key is not None:
+        fitted[key] = (model, base.positives, base.method, base.note)  # type: ignore[index]
     return base
+
+
+def _training_key(history: gpd.GeoDataFrame, origins: list, h: int, area: np.ndarray, candidates: tuple,
+                  block_km: float) -> str:
+    """Everything a fit depends on: origins, horizon, units, candidates and the events
+    dated up to the last origin's label window end (features and labels use no later one)."""
+    import hashlib
+
+    from .forecast.features import horizon_end
+
+    last = pd.Timestamp(horizon_end(max(origins), h))
+    when = pd.to_datetime(history["date"])
+    ev = history[when <= last]
+    hsh = hashlib.sha256(repr((sorted(str(o) for o in origins), h, candidates, block_km)).encode())
+    hsh.update(area.tobytes())
+    hsh.update(pd.to_datetime(ev["date"]).to_numpy().astype("datetime64[D]").tobytes())
+    hsh.update(np.ascontiguousarray(ev.geometry.x.to_numpy()).tobytes())
+    hsh.update(np.ascontiguousarray(ev.geometry.y.to_numpy()).tobytes())
+    for col in ("event_type", "fatalities"):
+        if col in ev:
+            hsh.update(pd.util.hash_pandas_object(ev[col], index=False).to_numpy().tobytes())
+    return hsh.hexdigest()
 
 
 def _in_area(events: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray) -> np.ndarray:

@@ -272,6 +272,7 @@ ROLES_BELOW = {"none": (), "viewer": (None,), "planner": (None, "viewer"), "admi
 """Callers below each minimum role: no key at all, then each lower role."""
 
 PATH_PARAMS = {"layer_id": "ly_nope", "analysis_id": "an_nope", "scenario_id": "sc_nope", "key_id": "nope",
+               "monitor_id": "mo_nope", "chart": "overview.png",
                "filename": "summary.json", "phase": "1", "surface": "threat", "z": "0", "x": "0", "y": "0",
                "path": "leaflet/leaflet.css", "collectionId": "an_nope-zones", "featureId": "1", "mapCollectionId": "an_nope-risk",
                "tileMatrixSetId": "WebMercatorQuad", "plan_id": "pl_nope"}

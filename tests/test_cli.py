@@ -140,4 +140,4 @@ def test_every_listed_subcommand_is_offered(capsys):
     assert exit_.value.code == 0
     commands = set(re.search(r"\{([a-z,-]+)\}", capsys.readouterr().out).group(1).split(","))
     assert commands == {"analyze", "demo", "scenario", "backtest", "map", "serve", "pyramid", "export", "effect", "package",
-                        "brief", "plan-keep"}
+                        "brief", "plan-keep", "monitor"}
