@@ -200,7 +200,7 @@ assert found == [], found
 assert api.jobs.JOB_KINDS == {{}}, api.jobs.JOB_KINDS
 assert "api.analyses" not in sys.modules and "api.scenarios" not in sys.modules
 api.create_app(Settings(workspace={str(tmp_path)!r}, workers=1, _env_file=None))
-assert sorted(api.jobs.JOB_KINDS) == ["analysis", "scenario"], sorted(api.jobs.JOB_KINDS)
+assert sorted(api.jobs.JOB_KINDS) == ["analysis", "monitor", "scenario"], sorted(api.jobs.JOB_KINDS)
 print("ok")
 """
     root = Path(__file__).resolve().parents[1]
