@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.analyses import (
@@ -284,6 +284,28 @@ def build_router() -> APIRouter:
         if "/" in chart or not chart.endswith(".png") or not path.is_file():
             raise NotFoundError(f"no chart {chart!r}; charts: {', '.join(sorted(p.name for p in folder.glob('*.png')))}")
         return FileResponse(path, media_type="image/png")
+
+    @router.get("/monitors/{monitor_id}/map", dependencies=[Depends(require("viewer"))], response_class=HTMLResponse,
+                responses={200: {"content": {"text/html": {"example": "<!doctype html>... the monitoring map ..."}}},
+                           **error_responses(401, 403, 404, 409)},
+                summary="The monitoring map: a time slider over the dates (viewers: the block gap)")
+    async def monitor_page(monitor_id: _ID, s: ServicesDep, who: Caller) -> HTMLResponse:
+        """Gap and risk per date, zones by date, the units' figures, the alerts linked to their
+        place (``maps.monitor``). Viewers get the 150 km block gap and the alerts they may see."""
+        from fastapi.concurrency import run_in_threadpool
+
+        from api.security import html_page
+        from maps import render_html
+        from maps.monitor import monitor_map
+
+        folder = finished_folder(s.storage, monitor_id, "monitor")
+        public = not who.can("planner")
+        cache = s.storage.workspace / "cache" / "pages" / f"{monitor_id}-monitor-{'viewer' if public else 'planner'}.html"
+        if not cache.is_file():
+            page = await run_in_threadpool(lambda: render_html(monitor_map(folder, public=public)))
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(page, encoding="utf-8")
+        return html_page(cache.read_text(encoding="utf-8"), unsafe_eval=True)
 
     @router.get("/alerts", dependencies=[Depends(require("viewer"))], responses={
         200: _ALERTS_200, **error_responses(401)}, summary="Alerts of all monitors (JSON, or Atom with ?format=atom)")

@@ -138,7 +138,11 @@ def run(args: argparse.Namespace) -> int:
     total = sum(state.seconds.values())
     import json
 
+    from maps import save_html
+    from maps.monitor import monitor_map
+
+    save_html(monitor_map(out), out / "map.html")  # the time slider over the dates (maps.monitor)
     n_alerts = len(json.loads((out / "alerts.json").read_text())["alerts"])
     print(f"monitor {state.status}: {len(state.finished)} dates ({state.finished[0]} to {state.finished[-1]}) "
-          f"in {total:.1f} s; {n_alerts} alerts; wrote {out}/")
+          f"in {total:.1f} s; {n_alerts} alerts; wrote {out}/ (map: {out}/map.html)")
     return 0

@@ -126,3 +126,18 @@ def test_a_viewer_finds_no_base_in_anything_a_monitor_offers(client, keys, monit
     names = {"MINUSCA-" + str(x) for x in bases["location"]}
     assert not any(n in blob for n in names)
     assert "base" not in json.dumps(client.get(f"/monitors/{mid}/alerts", headers=keys["viewer"]).json()[:50]).lower()
+
+
+def test_the_monitoring_map_steps_through_the_dates_by_role(client, keys, monitor):
+    mid = monitor["id"]
+    planner = client.get(f"/monitors/{mid}/map", headers=keys["planner"])
+    viewer = client.get(f"/monitors/{mid}/map", headers=keys["viewer"])
+    assert planner.status_code == viewer.status_code == 200
+    for page in (planner.text, viewer.text):
+        assert json.dumps(DATES) in page and 'id="vm-slider"' in page
+        assert len(re.findall(r'L\.imageOverlay\(\s*"data:image/png;base64,', page)) == 2 * len(DATES)  # gap, risk
+    assert "coverage gap (150 km blocks)" in viewer.text and "coverage gap (150 km blocks)" not in planner.text
+    # the alerts a viewer may not see are not on the viewer's map
+    hidden = [a["message"] for a in client.get("/alerts", headers=keys["planner"]).json()
+              if a["metric"] != "risk_mean" and a["rule"] != "new_zone"]
+    assert all(m not in viewer.text for m in hidden)
