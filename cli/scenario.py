@@ -25,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "handover steps name with to:; overrides the plan's national_forces")
     p.add_argument("--enforce", action="store_true",
                    help="stop the plan at the first phase whose conditions fail (benchmarks.json says why)")
+    p.add_argument("--history", type=Path,
+                   help="dated events (GED/ACLED/generic) reaching past the analysis: each phase dated within them "
+                        "is scored with the forecast fitted again at its date on the events known by then "
+                        "(a backtest of a real drawdown); without it every phase uses the analysis' forecast")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
 
@@ -44,10 +48,15 @@ def run(args: argparse.Namespace) -> int:
     effect = resolve_effect(args.effect or args.effect_prior or plan.effect,
                             None if (args.effect or args.effect_prior) else args.plan.parent)
     baseline = load_baseline(args.analysis)
+    history = None
+    if args.history is not None:
+        from geo.layers import load_events
+
+        history = load_events(args.history).to_crs(baseline.grid.crs)
     prog = Progress(args.quiet)
     s = run_scenario(baseline, plan, args.out, closing_phases=args.phases,
                      cover_threshold=args.cover_threshold, progress=prog, effect=effect,
-                     enforce=args.enforce)
+                     enforce=args.enforce, history=history)
     prog.close()
     print(f"{s['plan']}: baseline exposure-weighted gap {s['baseline']['vacuum_measure']:.2f}, "
           f"{s['baseline']['population_high_critical']:,.0f} people in high/critical cells")
@@ -57,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
               f"{nz['count']} new vacuum zones, {nz['area_km2']:,.0f} km², {nz['population']:,.0f} people; "
               f"{ph['population_losing_cover']:,.0f} people lose cover; gap {ph['vacuum_measure']:.2f}")
         print("      " + _expected_line(ph["expected_change"]))
+        vp, dt = ph["vs_previous"], ph["dated"]
+        print(f"      vs the previous phase: {vp['new_high_critical_km2']:,.0f} km² newly high/critical, "
+              f"{vp['population_losing_cover']:,.0f} people lose cover; forecast: {dt['method']} ({dt['note']})")
         if nz["largest"]:
             lz = nz["largest"]
             tt = lz.get("travel_time_h")

@@ -11,12 +11,12 @@ from xml.etree import ElementTree as ET
 
 import pandas as pd
 import pytest
+from conftest import DEMO, upload_demo_layers
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
 from api.testing import ADMIN_KEY
-from tests.conftest import DEMO, upload_demo_layers
 
 pytestmark = pytest.mark.slow
 

@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DEMO, events_in_window_by_hand
 from shapely.geometry import box
 
 from cli.main import main
@@ -36,7 +37,6 @@ from geo.monitor import (
     track_zones,
     unit_stats,
 )
-from tests.conftest import DEMO, events_in_window_by_hand
 
 # --- dates ----------------------------------------------------------------------------
 

@@ -12,11 +12,11 @@ from datetime import date
 
 import numpy as np
 import pytest
+from served_analysis import live_server
 
 from api.errors import RequestError
 from api.ogc.query import DateInterval, bbox_meets, feature_bbox, parse_bbox, parse_datetime, select
 from api.testing import DEMO
-from tests.served_analysis import live_server
 
 VIEWER_PRODUCTS = {"zones", "admin_summary", "events", "sites", "gap_public", "risk", "threat", "exposure", "population"}
 """What docs/service.md lets a viewer see, as collections."""
