@@ -252,3 +252,20 @@ def test_an_imported_yaml_lists_every_problem_with_its_line(client, keys, analys
     assert "2 problems" in detail
     assert "line 8" in detail and "gap_meen" in detail and "gap_mean" in detail  # with the fix
     assert "line 12" in detail and "strength" in detail
+
+
+def test_the_demo_conditions_plan_imports_and_previews_with_its_national_force(client, keys, analysis):
+    """data/minusca/plan_conditions.yaml: conditions on every phase, Bambari handed to a named
+    (illustrative) national force."""
+    text = (DEMO / "plan_conditions.yaml").read_text(encoding="utf-8")
+    r = client.post("/plans/import", headers=keys["planner"], json={"analysis_id": analysis, "yaml": text})
+    assert r.status_code == 201, r.text
+    plan = r.json()["plan"]
+    r = client.post("/plans/preview", headers=keys["planner"], json={"analysis_id": analysis, "plan": plan})
+    assert r.status_code == 200, r.text
+    phases = r.json()["phases"]
+    assert len(phases) == 3 and all(p["benchmarks"] for p in phases)
+    hand = [s for s in phases[2]["steps"] if s["kind"] == "handover"]
+    assert [s["base_id"] for s in hand] == ["MINUSCA:bambari"]
+    doc = yaml.safe_load(text)
+    assert len(phases[2]["benchmarks"]) == len(doc["phases"][2]["conditions"])

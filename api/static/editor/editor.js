@@ -57,7 +57,7 @@
     phase.actions.forEach((a) => {
       if (a.close) a.close.forEach((b) => { steps[b] = { kind: "close" }; });
       if (a.reduce) steps[a.reduce.base] = { kind: "reduce", strength: a.reduce.strength };
-      if (a.handover) steps[a.handover.base] = { kind: "handover", readiness: a.handover.readiness };
+      if (a.handover) steps[a.handover.base] = { kind: "handover", readiness: a.handover.readiness, to: a.handover.to };
     });
     return steps;
   }
@@ -97,19 +97,27 @@
       <label>troops <input type="number" min="0" step="10" value="${Math.round((p.strength || 0) / 2)}"></label>
       <button data-act="reduce">Reduce</button><br>
       <label>readiness <input type="number" min="0" max="1" step="0.1" value="0.5"></label>
+      <label>or to <select class="to-force"><option value="">(no named force)</option></select></label>
       <button data-act="handover">Hand over</button><br>
       <button data-act="undo">Undo in this phase</button>`;
     div.querySelector("b").textContent = p.name || id;
     div.querySelector(".muted").textContent = `${id} · ${p.unit_type || ""} · ${fmt(p.strength)} troops`;
     const [troops, ready] = div.querySelectorAll("input");
+    const to = div.querySelector(".to-force");
+    (state.plan.national_forces || []).forEach((f) => {  // the plan's national forces (an imported plan file)
+      const o = document.createElement("option"); o.value = f.id;
+      o.textContent = `${f.name || f.id} (${fmt(f.strength)} ${f.kind || ""}, readiness ${fmt(f.readiness, 1)})`;
+      to.appendChild(o);
+    });
     div.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => {
-      setStep(id, b.dataset.act, b.dataset.act === "reduce" ? Number(troops.value) : Number(ready.value));
+      const act = b.dataset.act;
+      setStep(id, act, act === "reduce" ? Number(troops.value) : Number(ready.value), act === "handover" ? to.value : "");
       marker.closePopup();
     }));
     marker.bindPopup(div).openPopup();
   }
 
-  function setStep(id, kind, value) {
+  function setStep(id, kind, value, toForce) {
     const ph = state.plan.phases[state.selected];
     const keep = [];
     ph.actions.forEach((a) => {  // drop this base's step from the phase
@@ -122,7 +130,7 @@
       const c = keep.find((a) => a.close);
       if (c) c.close.push(id); else keep.unshift({ close: [id] });
     } else if (kind === "reduce") keep.push({ reduce: { base: id, strength: value } });
-    else if (kind === "handover") keep.push({ handover: { base: id, readiness: value } });
+    else if (kind === "handover") keep.push({ handover: toForce ? { base: id, to: toForce } : { base: id, readiness: value } });
     ph.actions = keep;
     changed();
   }
@@ -135,7 +143,8 @@
       const row = document.createElement("div");
       row.className = "phase" + (i === state.selected ? " selected" : "");
       const steps = Object.entries(actionsOf(ph)).map(([b, s]) => `${s.kind} ${b}` +
-        (s.kind === "reduce" ? ` to ${s.strength}` : s.kind === "handover" ? ` (readiness ${s.readiness})` : ""));
+        (s.kind === "reduce" ? ` to ${s.strength}` : s.kind === "handover" ?
+          (s.to ? ` to ${s.to}` : ` (readiness ${s.readiness})`) : ""));
       row.innerHTML = `<label><input type="radio" name="phase" value="${i}" ${i === state.selected ? "checked" : ""}>
         <input class="ph-name" aria-label="phase name"> <input class="ph-date" type="date" aria-label="phase date"></label>
         <button class="ph-del" type="button" title="remove this phase">×</button>
