@@ -168,7 +168,8 @@ def maximal_covering_keep(baseline: Baseline, keep: int, *, block_km: float = 10
 
     Demand: blocks of ``block_km`` weighted by sum(need100/100 * exposure); a base covers
     a block if it reaches some cell of it within its response threshold. Solved with
-    spopt's MCLP (CBC through PuLP).
+    spopt's MCLP (CBC through PuLP) on the distinct coverage patterns: blocks no base covers
+    are left out and blocks covered by the same bases are one demand point (same optimum).
     """
     import pulp
     from spopt.locate import MCLP
@@ -193,15 +194,22 @@ def maximal_covering_keep(baseline: Baseline, keep: int, *, block_km: float = 10
         blk = pos[block[t.reach.index[inside]]]
         blk = blk[blk >= 0]
         cost[np.unique(blk), j] = 0.0
+    # only blocks some base covers can be covered, and blocks covered by the same set of bases
+    # are one demand point of their summed weight: the same optimum, a much smaller programme
+    reach = cost == 0.0
+    coverable = reach.any(axis=1)
+    patterns, inverse = np.unique(reach[coverable], axis=0, return_inverse=True)
+    pattern_weight = np.bincount(inverse.ravel(), weights=weights[live][coverable], minlength=len(patterns))
     with warnings.catch_warnings():
         # spopt 0.7 builds variables with PuLP's deprecated LpVariable(...) constructor; not ours to fix
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(spopt|pulp)(\..*)?")
         warnings.filterwarnings("ignore", message="Constructing LpVariable", category=DeprecationWarning)
-        model = MCLP.from_cost_matrix(cost, weights[live], service_radius=1.0, p_facilities=int(keep), name="keep")
+        model = MCLP.from_cost_matrix(np.where(patterns, 0.0, big), pattern_weight, service_radius=1.0,
+                                      p_facilities=int(keep), name="keep")
         model = model.solve(pulp.PULP_CBC_CMD(msg=False))
     chosen = [ids[j] for j, fac in enumerate(model.fac2cli) if len(fac) or _selected(model, j)]
-    covered = float(weights[live][cost.min(axis=1) == 0].sum())
-    kept_cov = float(weights[live][(cost[:, [ids.index(c) for c in chosen]] == 0).any(axis=1)].sum()) if chosen else 0.0
+    covered = float(weights[live][coverable].sum())
+    kept_cov = float(weights[live][reach[:, [ids.index(c) for c in chosen]].any(axis=1)].sum()) if chosen else 0.0
     return {"keep": chosen, "covered_demand": kept_cov, "demand_coverable_by_all": covered,
             "blocks": int(len(live)), "block_km": f * b.grid.resolution_km}
 
