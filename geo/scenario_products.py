@@ -159,8 +159,9 @@ def run_scenario(
     forces = national_forces(plan)
     t_need = time.perf_counter()
     needs = phase_need([ph.date for ph in phases], as_of=b.as_of, risk=b.risk, exposure=b.exposure,
-                       params=b.params, history=history, refit=_refit(b) if history is not None else None)
-    timings: dict[str, float] = {}
+                       params=b.params, history=history, need100=b.need100,
+                       refit=_refit(b) if history is not None else None)
+    timings: dict[str, float] = {"phase_dates": round(time.perf_counter() - t_need, 4)}
     base_gap = b.baseline_gap()
     base_cov = -np.expm1(-np.maximum(b.model.intensity.ravel(), 0.0))
     ctx = BenchmarkContext(base_gap, base_cov, b.risk, b.population, b.grid.cell_area_km2, b.params.class_breaks[2],
@@ -176,7 +177,6 @@ def run_scenario(
     prev: PhaseState | None = None
     bench: list[PhaseBenchmarks] = []
     enforced: dict | None = None
-    timings["phase_dates"] = round(time.perf_counter() - t_need, 4)
     dated = _Dated(base_gap, base_cov)
     admin_before = admin_summary(b.admin, b.grid, base_gap.reshape(shape).astype(np.float32),
                                  b.population.reshape(shape), breaks=b.params.class_breaks) if b.admin is not None else None

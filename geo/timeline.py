@@ -70,13 +70,15 @@ def phase_need(
     exposure: np.ndarray,
     params: Params,
     history: gpd.GeoDataFrame | None = None,
+    need100: np.ndarray | None = None,
     refit: Callable[[gpd.GeoDataFrame, date], tuple[np.ndarray | None, str]] | None = None,
 ) -> list[PhaseNeed]:
     """The need of each phase date. ``risk`` and ``exposure`` are the analysis' (flat,
     NaN outside the area). With ``history`` (dated events) reaching a phase's date and a
     ``refit(events_known, day) -> (risk or None, why)`` (flat), that phase's risk is refitted
     on the events on or before its date; otherwise (or when ``refit`` gives None: too little
-    history to fit) the analysis' risk is used and the phase says so."""
+    history to fit) the analysis' risk is used and the phase says so. ``need100``: the
+    analysis' own need (computed from ``risk`` and ``exposure`` when not given)."""
     risk = np.asarray(risk, dtype=np.float64)
     inside = np.isfinite(risk)
     horizon = int(params.forecast_horizon_months)
@@ -85,7 +87,8 @@ def phase_need(
         if "date" not in history:
             raise LayerError("history: events need a 'date' column; pass an events layer read by geo.layers.load_events")
         last = pd.to_datetime(history["date"]).max().date()
-    base_need = gap_score(risk, exposure, np.zeros_like(risk), params.threat_weight, params.exposure_weight)
+    base_need = (np.asarray(need100, dtype=np.float64) if need100 is not None else
+                 gap_score(risk, exposure, np.zeros_like(risk), params.threat_weight, params.exposure_weight))
     out: list[PhaseNeed] = []
     for d in dates:
         months = months_between(as_of, d)
