@@ -6,25 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import Point
-from test_scenario import AREA, AS_OF, CRS, P, _bases, _events, _plan
+from test_scenario import CRS, _events, _plan, two_bases  # noqa: F401, F811 - two_bases: the fixture
 
-from geo.pipeline import AnalysisInputs, analyze
-from geo.products import write_analysis
 from geo.scenario import load_baseline
 from geo.scenario_products import run_scenario
 
 
-@pytest.fixture(scope="module")
-def two_bases(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dated")
-    a = analyze(AnalysisInputs(bases=_bases([("a", 650, -10_000, 0), ("b", 650, 10_000, 0)]),
-                               events=_events([(-10_000, 5_000), (10_000, 5_000), (25_000, 0)]), admin=AREA),
-                P, AS_OF)
-    write_analysis(a, folder)
-    return folder
-
-
-def test_each_phase_is_measured_against_the_one_before(two_bases, tmp_path):
+def test_each_phase_is_measured_against_the_one_before(two_bases, tmp_path):  # noqa: F811
     """Closures only: cover lost since the baseline adds up phase by phase, so the second
     phase's loss against the first is its total loss minus the first phase's."""
     s = run_scenario(load_baseline(two_bases), _plan([{"close": ["b"]}], [{"close": ["a"]}]), tmp_path)
@@ -39,14 +27,14 @@ def test_each_phase_is_measured_against_the_one_before(two_bases, tmp_path):
     assert np.allclose(a2["mean_gap_change_vs_previous"], a2["mean_gap_after"] - a1.loc[a2.index, "mean_gap_after"])
 
 
-def test_without_history_every_phase_says_it_uses_the_as_of_forecast(two_bases, tmp_path):
+def test_without_history_every_phase_says_it_uses_the_as_of_forecast(two_bases, tmp_path):  # noqa: F811
     s = run_scenario(load_baseline(two_bases), _plan([{"close": ["b"]}]), tmp_path)
     d = s["phases"][0]["dated"]
     assert d["method"] == "as_of" and d["months_after_as_of"] == 6  # 2020-07-01 to 2021-01-01
     assert "no event history after 2020-07-01" in d["note"]
 
 
-def test_a_history_reaching_the_phase_refits_on_the_events_known_by_then(two_bases, tmp_path):
+def test_a_history_reaching_the_phase_refits_on_the_events_known_by_then(two_bases, tmp_path):  # noqa: F811
     later = gpd.GeoDataFrame({"event_id": ["9"], "date": pd.to_datetime(["2021-03-01"]), "event_type": ["one_sided"],
                               "fatalities": [1.0]}, geometry=[Point(10_000, 5_000)], crs=CRS)
     hist = pd.concat([_events([(-10_000, 5_000), (10_000, 5_000), (25_000, 0)]), later], ignore_index=True)
