@@ -252,7 +252,7 @@ def zones_by_hand(gap_tif: Path, threshold: float, min_area_km2: float) -> np.nd
 def served_demo(tmp_path_factory):
     """A small demo analysis served in-process with viewer and planner keys
     (:mod:`tests.served_analysis`), shared by the OGC API and HTTP-conventions tests."""
-    from tests.served_analysis import served_analysis
+    from served_analysis import served_analysis
 
     with served_analysis(tmp_path_factory.mktemp("served")) as served:
         yield served

@@ -76,6 +76,10 @@ def world(tmp_path_factory):
         assert r.status_code == 202, r.text
         st = poll_job(client, ADMIN, r.json()["id"], timeout=180)
         assert st["status"] == "done", st
+        from geo.pyramid import render_pyramid
+
+        folder = client.app.state.services.storage.job_dir("analysis", st["id"])
+        render_pyramid(folder / "gap.tif", folder / "gap.mbtiles", surface="gap", minzoom=4, maxzoom=5)  # `vacuum pyramid`
         plan = yaml.safe_load((DEMO / "plan_example.yaml").read_text(encoding="utf-8"))
         r = client.post("/scenarios", headers=ADMIN, json={
             "analysis_id": st["id"], "plan": _jsonable(plan), "phases": 2, "cover_threshold": 0.6})

@@ -161,7 +161,7 @@ def test_gdal_reads_a_cog_export_over_http(s):
     import rasterio
     from rasterio.io import MemoryFile
 
-    from tests.served_analysis import live_server
+    from served_analysis import live_server
 
     c, p, aid = s.client, s.keys["planner"], s.analysis_id
     with MemoryFile(c.get(f"/analyses/{aid}/exports/gap.tif", headers=p).content) as mf, mf.open() as ds:

@@ -20,6 +20,7 @@ from api.storage import (
     JobRecord,
     KeyRecord,
     LayerRecord,
+    PlanRecord,
     Storage,
     StorageConfig,
     new_id,
@@ -172,6 +173,17 @@ def test_every_operation_of_the_interface_behaves_as_specified(storage, config):
     st.add_audit(AuditRecord("k1", "ops", "viewer", "export", "an_1/zones.gpkg", detail={"n": 1}))
     (entry,) = st.list_audit(action="export")
     assert (entry.key_id, entry.target, entry.outcome, entry.detail) == ("k1", "an_1/zones.gpkg", "ok", {"n": 1})
+
+    # plans: versions kept, a save from a stale version refused and nothing changed
+    plan = {"name": "p", "phases": [{"name": "A", "date": "2021-03-31", "actions": [{"close": ["x"]}]}]}
+    st.add_plan(PlanRecord(id="pl_1", analysis_id="an_1", name="p", plan=plan, updated_by="ops"))
+    edited = {**plan, "name": "p2"}
+    assert st.update_plan("pl_1", 1, edited, "p2", "chief").version == 2
+    assert st.update_plan("pl_1", 1, {**plan, "name": "late"}, "late", "ops") is None
+    assert (st.get_plan("pl_1").name, st.get_plan("pl_1").plan) == ("p2", edited)
+    assert [(v["version"], v["saved_by"], v["plan"]["name"]) for v in st.plan_versions("pl_1")] == [
+        (1, "ops", "p"), (2, "chief", "p2")]
+    assert [p.id for p in st.list_plans("an_1")] == ["pl_1"] and st.list_plans("an_9") == []
 
     st.close()
     again = config.open()  # what was written is there for the next handle
