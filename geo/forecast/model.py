@@ -340,10 +340,13 @@ class ForecastModel:
         rows, weight = negative_sample(y, self.max_negatives, self.random_state)
         est = self._make(name)
         self.n_rows_fitted_ = int(y.size if rows is None else rows.size)  # the last fit's (the final one)
-        if rows is None:
-            return est.fit(X, y)
-        key = "logisticregression__sample_weight" if name == "logistic" else "sample_weight"
-        return est.fit(X[rows], y[rows], **{key: weight})
+        # a constant feature's variance can come out a hair below 0 in float sums: its sqrt is NaN,
+        # which StandardScaler then replaces by a scale of 1 (constant_mask); numpy's warning is noise
+        with np.errstate(invalid="ignore"):
+            if rows is None:
+                return est.fit(X, y)
+            key = "logisticregression__sample_weight" if name == "logistic" else "sample_weight"
+            return est.fit(X[rows], y[rows], **{key: weight})
 
     def _score(self, y: np.ndarray, p: np.ndarray) -> float:
         """Higher is better."""
