@@ -449,7 +449,7 @@ class _Dated:
               "cell_area_km2": b.grid.cell_area_km2}
         doc: dict = {"vs_previous": versus_previous(self.gap, self.cov, gap, cov, b.population, **kw),
                      "dated": need.describe()}
-        gap_d = gap if need.method == "as_of" else phase_surfaces(need.need100, -np.log1p(-np.minimum(cov, 1 - 1e-12)))[0]
+        gap_d = gap if need.method == "as_of" else phase_surfaces(need.need100, res.state.intensity)[0]
         if need.method == "refit":
             ok = np.isfinite(gap_d)
             doc["dated"].update({

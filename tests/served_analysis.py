@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from api.storage import ACTIVE_STATUSES
 from api.testing import ADMIN_KEY, DEMO
 
 __all__ = ["Served", "served_analysis", "live_server", "RESOLUTION_M", "PARAMS", "UPLOADS"]
@@ -67,10 +68,10 @@ def served_analysis(workspace: Path) -> Iterator[Served]:
         assert r.status_code == 202, r.text
         aid = r.json()["id"]
         deadline = time.monotonic() + 300
-        while (st := c.get(f"/analyses/{aid}", headers=admin).json())["status"] != "done":
-            assert st["status"] in ("queued", "running"), st
+        while (st := c.get(f"/analyses/{aid}", headers=admin).json())["status"] in ACTIVE_STATUSES:
             assert time.monotonic() < deadline, "the analysis did not finish in 300 s"
             time.sleep(0.3)
+        assert st["status"] == "done", st
         yield Served(c, aid, keys)
 
 

@@ -15,6 +15,7 @@ import yaml
 from conftest import ROOT, VacuumServer, alive, children
 from test_browser import CHROMIUM_ARGS, _chromium, _loopback
 
+from api.storage import ACTIVE_STATUSES
 from api.testing import ADMIN_KEY
 
 pytestmark = pytest.mark.slow
@@ -29,11 +30,11 @@ def served(tmp_path_factory):
         t0 = time.monotonic()
         while True:
             jobs = srv.http.get("/analyses").json()
-            if jobs and jobs[0]["status"] == "done":
+            if jobs and jobs[0]["status"] not in ACTIVE_STATUSES:
                 break
-            assert not jobs or jobs[0]["status"] not in ("failed", "interrupted"), jobs[0]
             assert time.monotonic() - t0 < 240, "the demo analysis did not finish in 240 s"
             time.sleep(0.5)
+        assert jobs[0]["status"] == "done", jobs[0]
         r = srv.http.post("/keys", json={"name": "browser planner", "role": "planner"},
                           headers={"X-API-Key": ADMIN_KEY})
         yield srv, {"X-API-Key": r.json()["key"]}, jobs[0]["id"]
@@ -95,7 +96,7 @@ def test_a_planner_builds_a_two_phase_plan_in_the_browser(served, tmp_path):
             times_ms.append(int(page.locator("#timing").get_attribute("data-ms")))
             assert page.locator(".phase.selected .steps").inner_text().strip() == "close MINUSCA:bria"
             lost_1 = _number(page, "people losing cover")
-            assert lost_1 not in ("0", "–")
+            assert int(lost_1.replace(",", "")) > 0  # closing Bria's battalion uncovers people
             page.screenshot(path=str(IMG / "editor_2_phase1.png"))
 
             # phase 2: close Kaga-Bandoro

@@ -5,27 +5,22 @@ and the refused stale save, YAML out and back in, the errors, the planner-only r
 import base64
 import io
 import json
+import time
 
 import numpy as np
 import pytest
 import rasterio
 import yaml
+from conftest import upload_demo_layers
 from fastapi.testclient import TestClient
 from PIL import Image
 from pyproj import Transformer
 
 from api.app import create_app
 from api.settings import Settings
+from api.storage import ACTIVE_STATUSES
 from api.testing import ADMIN_KEY, DEMO
 
-UPLOADS = {
-    "bases": ("bases_geopko_v2.1.csv", {"as_of": "2020-10-31"}),
-    "events": ("events_ged_v23.1.csv", {}),
-    "admin": ("admin1_naturalearth.geojson", {}),
-    "roads": ("roads_trans_african_highway.geojson", {}),
-    "towns": ("towns_geonames.csv", {}),
-    "population": ("population_worldpop2020_density.tif", {"population_units": "density"}),
-}
 # two phases, two bases: Bria (a battalion in the east) first, then Kaga-Bandoro
 PLAN = {"name": "Two closures", "phases": [
     {"name": "East", "date": "2021-03-31", "actions": [{"close": ["MINUSCA:bria"]}]},
@@ -51,12 +46,11 @@ def keys(client):
 
 
 def _wait(client, headers, url, timeout=180):
-    import time
-
+    """A job's status once it is no longer queued or running (an analysis or a scenario)."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         st = client.get(url, headers=headers).json()
-        if st["status"] not in ("queued", "running"):
+        if st["status"] not in ACTIVE_STATUSES:
             return st
         time.sleep(0.2)
     raise AssertionError(f"{url} did not finish")
@@ -64,12 +58,7 @@ def _wait(client, headers, url, timeout=180):
 
 @pytest.fixture(scope="module")
 def analysis(client, keys):
-    layers = {}
-    for kind, (name, opts) in UPLOADS.items():
-        r = client.post("/layers", headers=keys["admin"], data={"kind": kind, **opts},
-                        files={"file": (name, (DEMO / name).read_bytes())})
-        assert r.status_code == 201, r.text
-        layers[kind] = r.json()["id"]
+    layers = upload_demo_layers(client, keys["admin"], ("bases", "events", "admin", "roads", "towns", "population"))
     r = client.post("/analyses", headers=keys["planner"], json={
         "name": "plans baseline", "layers": layers, "as_of": "2020-10-31", "params": {"resolution_m": 5000}})
     st = _wait(client, keys["planner"], r.json()["status_url"])
