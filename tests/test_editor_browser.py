@@ -1,8 +1,10 @@
 """The plan editor in a real browser (Debian's Chromium driven by Playwright, loopback only):
 a planner closes two bases in two phases, sees the new zones and the numbers update, saves,
 exports the plan and gets the same YAML back, runs the full scenario and downloads its
-briefing. Screenshots of each step go to docs/img/editor_*.png; the click-to-map times
-are printed (bench/RESULTS.md records them; no timing is asserted)."""
+briefing. Screenshots of each step go to the test's temporary folder, or to
+``$VACUUM_SCREENSHOTS`` (``VACUUM_SCREENSHOTS=docs/img`` refreshes docs/img/editor_*.png), so a
+test run never changes tracked files; the click-to-map times are printed (bench/RESULTS.md
+records them; no timing is asserted)."""
 
 import io
 import os
@@ -19,7 +21,6 @@ from api.storage import ACTIVE_STATUSES
 from api.testing import ADMIN_KEY
 
 pytestmark = pytest.mark.slow
-IMG = ROOT / "docs" / "img"
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,8 @@ def _number(page, label: str) -> str:
 def test_a_planner_builds_a_two_phase_plan_in_the_browser(served, tmp_path):
     from playwright.sync_api import sync_playwright
 
+    img = ROOT / os.environ["VACUUM_SCREENSHOTS"] if os.environ.get("VACUUM_SCREENSHOTS") else tmp_path
+
     srv, planner, analysis_id = served
     errors: list[str] = []
     outside: list[str] = []
@@ -86,7 +89,7 @@ def test_a_planner_builds_a_two_phase_plan_in_the_browser(served, tmp_path):
             page.goto(srv.url + "/editor", wait_until="networkidle", timeout=60_000)
             page.wait_for_selector("body[data-ready='1']", state="attached", timeout=30_000)
             assert page.title().startswith("Plan editor: ")
-            page.screenshot(path=str(IMG / "editor_1_open.png"))
+            page.screenshot(path=str(img / "editor_1_open.png"))
 
             # phase 1: close Bria
             n = 0  # no preview yet: the plan's one phase has no steps
@@ -97,7 +100,7 @@ def test_a_planner_builds_a_two_phase_plan_in_the_browser(served, tmp_path):
             assert page.locator(".phase.selected .steps").inner_text().strip() == "close MINUSCA:bria"
             lost_1 = _number(page, "people losing cover")
             assert int(lost_1.replace(",", "")) > 0  # closing Bria's battalion uncovers people
-            page.screenshot(path=str(IMG / "editor_2_phase1.png"))
+            page.screenshot(path=str(img / "editor_2_phase1.png"))
 
             # phase 2: close Kaga-Bandoro
             page.locator("#add-phase").click()
@@ -115,7 +118,7 @@ def test_a_planner_builds_a_two_phase_plan_in_the_browser(served, tmp_path):
             assert _number(page, "people losing cover") == lost_1
             page.locator(".phase input[type=radio]").nth(1).check()
             page.wait_for_selector("body[data-phase-shown='2']", state="attached")
-            page.screenshot(path=str(IMG / "editor_3_phase2.png"))
+            page.screenshot(path=str(img / "editor_3_phase2.png"))
 
             # a benchmark on phase 2: at most 1 person may lose cover; it fails, the phase would hold
             page.locator("#cond-box summary").click()
@@ -128,7 +131,7 @@ def test_a_planner_builds_a_two_phase_plan_in_the_browser(served, tmp_path):
             row = page.locator("#benchmarks tr.fail")
             assert row.count() == 1 and "people_losing_cover" in row.inner_text() and "HOLD" in row.inner_text()
             assert "would HOLD" in page.locator("#messages").inner_text()
-            page.screenshot(path=str(IMG / "editor_4_benchmark.png"))
+            page.screenshot(path=str(img / "editor_4_benchmark.png"))
 
             # save, then export: the YAML the CLI reads, the same as the API's
             page.locator("#save").click()
@@ -147,7 +150,7 @@ def test_a_planner_builds_a_two_phase_plan_in_the_browser(served, tmp_path):
             # the full scenario, then its briefing
             page.locator("#submit").click()
             page.wait_for_selector("#brief:not([hidden])", timeout=180_000)
-            page.screenshot(path=str(IMG / "editor_5_submitted.png"))
+            page.screenshot(path=str(img / "editor_5_submitted.png"))
             with page.expect_download(timeout=120_000) as dl:
                 page.locator("#brief").click()
             from pypdf import PdfReader
