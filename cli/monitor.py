@@ -38,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--every", default="1M", help="interval: 1M, 3M, 6M, 1Y ... (default 1M)")
     p.add_argument("--dates", help="the as-of dates, comma-separated (instead of --from/--to/--every)")
     p.add_argument("--max-dates", type=int, default=None, help="allow more than 240 dates")
+    p.add_argument("--refit-every", metavar="INTERVAL",
+                   help="fit the forecast again after this long (12M, 6M, 1Y ...; 0: whenever its training set "
+                        "changes); between refits the last model, fitted on what was known at its date, forecasts "
+                        "from each date's history (default: forecast_refit_months, 12)")
     p.add_argument("--surfaces-only", action="store_true", help="per date only the surfaces (COGs), not every product")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue the monitor in DIR after its last finished date")
     p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
@@ -128,6 +132,10 @@ def run(args: argparse.Namespace) -> int:
         dates = dates_of(args)
         spec, cfg_run = analyze_spec(args)
         overrides = parse_overrides(args.set)
+        if args.refit_every is not None:
+            from geo.monitor import parse_every
+
+            overrides["forecast_refit_months"] = 0 if args.refit_every.strip() == "0" else parse_every(args.refit_every, "--refit-every")
         if args.resolution is not None:
             overrides["resolution_m"] = args.resolution
         params = load_params(args.config, **overrides)

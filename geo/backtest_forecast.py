@@ -25,13 +25,12 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 
 from .forecast.evaluate import brier_skill
 from .forecast.features import DAYS_PER_MONTH, feature_matrix, horizon_end, to_day, unit_events
-from .forecast.model import PersistenceBaseline, build_origin_set, closed_origins, quarterly_origins
+from .forecast.model import PersistenceBaseline, build_origin_set, training_origins
 from .forecast.units import UnitGrid
 from .grid import Grid
 
@@ -133,13 +132,6 @@ class Persistence:
     count: np.ndarray
     probability: np.ndarray | None
     origins: list[str]
-
-
-def training_origins(as_of: date, horizon_months: int, train_years: float) -> list[np.datetime64]:
-    """The forecast's training origins (:func:`geo.risk.forecast_risk`): quarter ends in the
-    ``train_years`` before ``as_of`` whose label window closed by ``as_of``."""
-    start = pd.Timestamp(as_of) - pd.DateOffset(months=int(round(train_years * 12)))
-    return closed_origins(quarterly_origins(start, as_of), as_of, horizon_months)
 
 
 def block_persistence(history: gpd.GeoDataFrame, grid: Grid, in_area: np.ndarray, ug: UnitGrid,

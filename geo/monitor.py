@@ -104,12 +104,12 @@ class DateDone:
 
 # --- dates ------------------------------------------------------------------------------
 
-def parse_every(text: str) -> int:
+def parse_every(text: str, flag: str = "--every") -> int:
     """``1M``, ``3M``, ``6M``, ``1Y`` ... as a number of months."""
     t = text.strip().upper()
     unit, num = t[-1:], t[:-1] or "1"
     if unit not in ("M", "Q", "Y") or not num.isdigit() or int(num) < 1:
-        raise MonitorError(f"--every {text!r}: give a number of months, quarters or years, e.g. 1M, 3M, 1Q or 1Y")
+        raise MonitorError(f"{flag} {text!r}: give a number of months, quarters or years, e.g. 1M, 3M, 1Q or 1Y")
     return int(num) * {"M": 1, "Q": 3, "Y": 12}[unit]
 
 
@@ -204,8 +204,8 @@ def unit_stats(cells: np.ndarray, surfaces: dict[str, np.ndarray], prev_coverage
     """Statistics of one unit's cells (flat indices) over the surfaces ``gap``, ``risk``,
     ``coverage``, ``population`` (NaN outside the area); people losing / gaining cover
     against ``prev_coverage`` (NaN without one)."""
-    def take(name: str) -> np.ndarray:
-        return np.asarray(surfaces[name], dtype=np.float64).ravel()[cells]
+    def take(name: str) -> np.ndarray:  # the unit's cells first, then float64 (not the whole grid)
+        return np.asarray(surfaces[name]).ravel()[cells].astype(np.float64)
 
     gap, risk, cov = take("gap"), take("risk"), take("coverage")
     pop = np.nan_to_num(take("population"), nan=0.0)
@@ -224,7 +224,7 @@ def unit_stats(cells: np.ndarray, surfaces: dict[str, np.ndarray], prev_coverage
     if prev_coverage is None:
         out["people_lost_cover"] = out["people_gained_cover"] = nan
     else:
-        before = np.asarray(prev_coverage, dtype=np.float64).ravel()[cells]
+        before = np.asarray(prev_coverage).ravel()[cells].astype(np.float64)
         was_low = np.isfinite(before) & (before < cover_threshold)
         out["people_lost_cover"] = float(pop[low & ~was_low & np.isfinite(before)].sum())
         out["people_gained_cover"] = float(pop[was_low & ~low & np.isfinite(cov)].sum())
@@ -353,6 +353,7 @@ class _Run:
     prev_coverage: np.ndarray | None = None
     prev_zones: list[tuple[str, Any]] = field(default_factory=list)
     next_zone: int = 1
+    prev_surfaces: dict[str, tuple[np.ndarray, Path]] = field(default_factory=dict)  # name -> (array, its file)
 
 
 def _now() -> str:
@@ -495,8 +496,7 @@ def _one_date(run: _Run, d: date) -> tuple[Analysis, tuple[str, ...]]:
     shutil.rmtree(tmp, ignore_errors=True)
     if run.state.surfaces_only:
         tmp.mkdir(parents=True)
-        for name in SURFACES:
-            write_cog(tmp / f"{name}.tif", res.surfaces[name], res.grid, tags={"as_of": d.isoformat()})
+        write_surfaces(run, res, d, tmp, final)
         write_json(res.summary, tmp / "summary.json")
     else:
         from .products import write_analysis
@@ -511,6 +511,36 @@ def _one_date(run: _Run, d: date) -> tuple[Analysis, tuple[str, ...]]:
     run.prev_coverage = res.surfaces["coverage"]
     run.prev_zones = list(zip(tracks, res.zones.geometry, strict=True))
     return res, reused
+
+
+def write_surfaces(run: _Run, res: Analysis, d: date, tmp: Path, final: Path) -> None:
+    """The date's surfaces as COGs in ``tmp`` (to be renamed ``final``). A surface equal to
+    the previous date's (coverage and travel time while the bases stand still, population,
+    exposure) is a hard link to that file, not a second copy: its ``as_of`` tag is the
+    date it was first computed. The others are written on two threads (GDAL compresses
+    without the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo, kept = [], {}
+    for name in SURFACES:
+        arr = res.surfaces[name]
+        held = run.prev_surfaces.get(name)
+        if held is not None and held[1].exists() and held[0].shape == arr.shape \
+                and np.array_equal(held[0], arr, equal_nan=True):
+            try:
+                os.link(held[1], tmp / f"{name}.tif")
+                kept[name] = held
+                continue
+            except OSError:  # a file system without hard links: write it again
+                pass
+        todo.append(name)
+
+    def one(name: str) -> None:
+        write_cog(tmp / f"{name}.tif", res.surfaces[name], res.grid, tags={"as_of": d.isoformat()})
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(one, todo))
+    run.prev_surfaces = {**kept, **{n: (res.surfaces[n], final / f"{n}.tif") for n in todo}}
 
 
 def _grid_key(g: dict[str, Any]) -> tuple:

@@ -119,6 +119,7 @@ class Params:
     forecast_train_years: float = 6.0
     forecast_model: str = "auto"
     forecast_max_negatives: int = 150_000
+    forecast_refit_months: int = 12
     # --- exposure
     population_reference: float = 100.0
     exposure_floor: float = 0.3
@@ -194,6 +195,7 @@ PARAMETERS: dict[str, ParamInfo] = {
     "forecast_horizon_months": ParamInfo("months", "the forecast is the probability of at least one event in the unit within this many months after the as-of date"),
     "forecast_train_years": ParamInfo("years", "training origins (quarterly) reach back this far before the as-of date; only those whose label window closed by the as-of date are used"),
     "forecast_model": ParamInfo("auto | logistic | hgb", "auto: the candidate with the best time-ordered cross-validation inside the training window"),
+    "forecast_refit_months": ParamInfo("months", "in a series of dates (vacuum monitor): a model fitted at an earlier date of the series is used again for up to this many months before it is refitted; it saw only what was known at its own fit date (no leakage) and forecasts from each date's own event history. 0: refit whenever the training set changes"),
     "forecast_max_negatives": ParamInfo("rows", "a bound on fit time: above this many negative unit-origins a seeded sample of this many is fitted, each weighted by the inverse sampling rate (case-control sampling, every positive kept); the CAR's 6-year history at 10 km (about 134,000 negatives) is fitted whole"),
 }
 
@@ -242,6 +244,8 @@ def _check(p: Params) -> None:
         raise ConfigError(f"forecast_horizon_months must be a whole number of months in 1..36, got {p.forecast_horizon_months!r}")
     if not isinstance(p.forecast_max_negatives, int) or p.forecast_max_negatives < 1000:
         raise ConfigError(f"forecast_max_negatives must be a whole number of rows >= 1000, got {p.forecast_max_negatives!r}")
+    if not isinstance(p.forecast_refit_months, int) or not 0 <= p.forecast_refit_months <= 120:
+        raise ConfigError(f"forecast_refit_months must be a whole number of months in 0..120, got {p.forecast_refit_months!r}")
     if p.forecast_model not in ("auto", "logistic", "hgb"):
         raise ConfigError(f"forecast_model must be 'auto', 'logistic' or 'hgb', got {p.forecast_model!r}")
     if not 0 < p.zone_threshold <= 100:

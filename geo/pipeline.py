@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -138,7 +138,7 @@ class Reuse:
 
     friction: tuple[str, tuple] | None = None
     travel: tuple[str, Travel] | None = None
-    forecasts: dict[str, object] = field(default_factory=dict)
+    forecasts: Any = field(default_factory=lambda: _fitted_models())  # geo.risk.FittedModels
     hits: dict[str, int] = field(default_factory=dict)
 
     def get(self, slot: str, key: str, compute: Callable[[], object]):
@@ -149,6 +149,12 @@ class Reuse:
         value = compute()
         setattr(self, slot, (key, value))
         return value
+
+
+def _fitted_models():
+    from .risk import FittedModels  # scikit-learn is imported only when a forecast is made
+
+    return FittedModels()
 
 
 def _fingerprint(*parts: object) -> str:

@@ -20,6 +20,7 @@ surface built from bases would show viewers where the bases are.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -35,14 +36,13 @@ from .forecast.model import (
     ForecastModel,
     PersistenceBaseline,
     build_origin_set,
-    closed_origins,
-    quarterly_origins,
+    training_origins,
 )
 from .forecast.units import UnitGrid, unit_grid, unit_mask
 from .grid import Grid
 from .params import Params
 
-__all__ = ["RiskForecast", "forecast_risk", "paint_units", "CV_SPLITS", "PERSISTENCE_MIN_POSITIVES"]
+__all__ = ["RiskForecast", "FittedModels", "forecast_risk", "paint_units", "CV_SPLITS", "PERSISTENCE_MIN_POSITIVES"]
 
 PERSISTENCE_MIN_POSITIVES = 5
 """Below this many positive (origin, unit) training rows, not even the persistence baseline's
@@ -51,6 +51,23 @@ calibration can be fitted meaningfully (its map from counts to probability goes 
 CV_SPLITS = 3
 """Time-ordered CV folds (the latest training origins, one each) that choose the model and
 give the calibration its held-out predictions (the latest two)."""
+
+FIT_THREADS = min(2, os.cpu_count() or 1)
+"""Threads for the cross-validation fits (each single-threaded inside): the same model on any number."""
+
+
+@dataclass
+class FittedModels:
+    """Forecast models fitted at the dates of a series (a monitor), for the later dates:
+    by their training set (origins, units, the events up to the last label: the same key,
+    the same model), and the latest one with its scope and date (``forecast_refit_months``).
+    ``len()``: the number of fits."""
+
+    by_training_set: dict[str, tuple] = field(default_factory=dict)
+    latest: tuple | None = None  # (scope key, fit date, (model, positives, method, note, fitted_as_of, origins))
+
+    def __len__(self) -> int:
+        return len(self.by_training_set)
 
 
 @dataclass
@@ -68,6 +85,7 @@ class RiskForecast:
     note: str | None = None  # why a fallback was used
     model: ForecastModel | PersistenceBaseline | None = None
     cells: np.ndarray | None = None  # the past-events kernel fallback keeps its cell values
+    fitted_as_of: str | None = None  # the date whose known history fitted the model (None: no model)
 
     def on_grid(self, grid: Grid) -> np.ndarray:
         """The risk of each grid cell: its unit's probability (0 outside the area's units),
@@ -89,6 +107,7 @@ class RiskForecast:
             "units": int(p.size), "mean": round(float(p.mean()), 4) if p.size else None,
             "max": round(float(p.max()), 4) if p.size else None,
             "train_origins": self.train_origins, "train_positives": self.positives, "note": self.note,
+            "fitted_as_of": self.fitted_as_of,
         }
         m = self.model
         if isinstance(m, ForecastModel):
@@ -112,13 +131,14 @@ def _weights(m: ForecastModel) -> dict[str, Any]:
 
 
 def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, params: Params, as_of: date,
-                  fallback: np.ndarray | None = None, fitted: dict | None = None) -> RiskForecast:
+                  fallback: np.ndarray | None = None, fitted: FittedModels | None = None) -> RiskForecast:
     """The forecast as of ``as_of`` from ``history`` (events in the grid CRS, dated on or
     before ``as_of``; events later than that are refused). ``fallback``: the threat index
     on the grid, used (per unit: the mean over its cells in the area) when not even
-    persistence can be fitted. ``fitted``: models fitted at earlier dates, keyed by their
-    training set (origins, units, the events up to the last label); a model whose training
-    set is the same is reused, not refitted (the fit depends on nothing else)."""
+    persistence can be fitted. ``fitted``: models fitted at earlier dates of a series
+    (:class:`FittedModels`); a model whose training set is the same is reused, not refitted
+    (the fit depends on nothing else), and with ``params.forecast_refit_months`` the last
+    model serves for that many months after its fit date."""
     h = int(params.forecast_horizon_months)
     block_km, coarse = params.forecast_block_km, None
     if grid.resolution_km > block_km:  # a coarse grid: one cell per unit
@@ -131,8 +151,7 @@ def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, par
     area = np.flatnonzero(unit_mask(inside, grid, ug).ravel())
     ev = unit_events(history, ug, grid.crs)
     label_ev = ev.subset(_in_area(history, grid, inside))
-    start = pd.Timestamp(as_of) - pd.DateOffset(months=int(round(params.forecast_train_years * 12)))
-    origins = closed_origins(quarterly_origins(start, as_of), as_of, h) if len(history) else []
+    origins = training_origins(as_of, h, params.forecast_train_years) if len(history) else []
     base = RiskForecast(np.full(ug.shape, np.nan), ug, "forecast", h, block_km,
                         train_origins=[str(o) for o in origins], note=coarse)
     X = feature_matrix(ev, as_of, units=area)
@@ -142,9 +161,20 @@ def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, par
                                 f"{params.forecast_train_years:g} years of history")
     candidates = ("logistic", "hgb") if params.forecast_model == "auto" else (params.forecast_model,)
     key = _training_key(history, origins, h, area, candidates, block_km) if fitted is not None else None
-    if key is not None and key in fitted:  # type: ignore[operator]
-        base.model, base.positives, base.method, base.note = fitted[key]  # type: ignore[index]
+    if key is not None and key in fitted.by_training_set:  # type: ignore[union-attr]
+        base.model, base.positives, base.method, base.note, base.fitted_as_of = \
+            fitted.by_training_set[key]  # type: ignore[union-attr]
         base.probability.ravel()[area] = base.model.predict_proba(X)[:, 1]  # type: ignore[union-attr]
+        return base
+    scope = _scope_key(h, area, candidates, block_km, params)
+    held = fitted.latest if fitted is not None and params.forecast_refit_months > 0 else None
+    if held is not None and held[0] == scope and _months_between(held[1], as_of) < params.forecast_refit_months:
+        model, positives, method, note, fit_day, train = held[2]
+        base.model, base.positives, base.method, base.fitted_as_of, base.train_origins = \
+            model, positives, method, fit_day, train
+        base.note = "; ".join(n for n in (note, f"model fitted as of {fit_day} on what was known then, used again "
+                                          f"(forecast_refit_months={params.forecast_refit_months})") if n)
+        base.probability.ravel()[area] = model.predict_proba(X)[:, 1]
         return base
     data = build_origin_set(ev, origins, h, units=area, label_events=label_ev)
     base.positives = int(data.y.sum())
@@ -154,7 +184,7 @@ def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, par
         with threadpool_limits(1):
             model: ForecastModel | PersistenceBaseline = ForecastModel(
                 h, candidates=candidates, n_splits=CV_SPLITS, max_negatives=params.forecast_max_negatives,
-                random_state=0).fit(data, as_of)
+                n_jobs=FIT_THREADS, random_state=0).fit(data, as_of)
     except InsufficientHistoryError as exc:
         if base.positives < PERSISTENCE_MIN_POSITIVES:
             return _kernel_fallback(base, grid, inside, fallback, area, str(exc))
@@ -162,12 +192,35 @@ def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, par
         model.fit(data, as_of)
         base.method = "persistence"
         base.note = "; ".join(n for n in (base.note, f"{exc}; using the persistence baseline") if n)
-    base.model = model
+    base.model, base.fitted_as_of = model, str(as_of)
     flat = base.probability.ravel()
     flat[area] = model.predict_proba(X)[:, 1]
     if key is not None:
-        fitted[key] = (model, base.positives, base.method, base.note)  # type: ignore[index]
+        record = (model, base.positives, base.method, base.note, base.fitted_as_of)
+        fitted.by_training_set[key] = record  # type: ignore[union-attr]
+        fitted.latest = (scope, as_of, (*record, list(base.train_origins)))  # type: ignore[union-attr]
     return base
+
+
+
+
+def _months_between(a: date, b: date) -> float:
+    """Whole and fractional months from ``a`` to ``b`` (``b`` before ``a``: infinite, never reused)."""
+    a, b = pd.Timestamp(a), pd.Timestamp(b)
+    if b < a:
+        return float("inf")
+    return (b.year - a.year) * 12 + (b.month - a.month) + (b.day - a.day) / 31.0
+
+
+def _scope_key(h: int, area: np.ndarray, candidates: tuple, block_km: float, params: Params) -> str:
+    """What a model must share with a later date to be used again there: horizon, units,
+    candidates and the training parameters."""
+    import hashlib
+
+    hsh = hashlib.sha256(repr((h, candidates, block_km, params.forecast_train_years,
+                               params.forecast_max_negatives)).encode())
+    hsh.update(area.tobytes())
+    return hsh.hexdigest()
 
 
 def _training_key(history: gpd.GeoDataFrame, origins: list, h: int, area: np.ndarray, candidates: tuple,

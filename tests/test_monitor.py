@@ -173,8 +173,12 @@ def test_three_dates_over_the_demo(tmp_path):
     assert state["status"] == "complete" and state["finished"] == dates.split(",")
     # one Geo-PKO map (Oct 2020) in the demo: the travel times of the first date serve the others
     assert "travel" in state["reused"]["2020-11-30"] and "travel" in state["reused"]["2020-12-31"]
-    # Nov 30 closes no new quarterly origin: the same training set, the fitted forecast reused
-    assert "forecast" in state["reused"]["2020-11-30"] and "forecast" not in state["reused"]["2020-12-31"]
+    # forecast_refit_months is 12 by default: the model fitted on 2020-10-31 serves the next two
+    # months (Dec 31 closes a new origin, but the fit is 2 months old); tests/test_forecast_refit.py
+    # checks when a model is fitted again
+    assert "forecast" in state["reused"]["2020-11-30"] and "forecast" in state["reused"]["2020-12-31"]
+    dec = json.loads((out / "dates" / "2020-12-31" / "summary.json").read_text())
+    assert dec["forecast"]["fitted_as_of"] == "2020-10-31"
     series = pd.read_csv(out / "series" / "admin.csv", dtype={"unit_id": str})
     admin = gpd.read_file(DEMO / "admin1_naturalearth.geojson")
     assert len(series) == 3 * len(admin)
