@@ -461,3 +461,20 @@ def test_a_case_control_fit_keeps_the_probability_scale():
     truth = 1 / (1 + np.exp(-(-3 + 1.5 * grid[:, 0])))
     assert np.allclose(p_full, truth, rtol=0.15)
     assert np.allclose(p_samp, p_full, rtol=0.15)
+
+
+def test_logistic_does_not_extrapolate_beyond_the_training_range():
+    """A count of 50 when training saw at most 3 gets the probability of 3 (clip), not a
+    log-odds extrapolated along the fitted slope (clip=False)."""
+    from geo.forecast.model import ForecastModel
+
+    rng = np.random.default_rng(3)
+    m = ForecastModel(12, candidates=("logistic",))
+    X = rng.integers(0, 4, size=(4000, 1)).astype(float)  # counts 0..3
+    y = rng.random(4000) < 0.02 * (1 + X[:, 0])  # more events, more risk
+    clipped = m._fit_one("logistic", X, y)
+    free = ForecastModel(12, candidates=("logistic",), clip=False)._fit_one("logistic", X, y)
+    at = np.array([[3.0], [50.0]])
+    p_clip, p_free = clipped.predict_proba(at)[:, 1], free.predict_proba(at)[:, 1]
+    assert p_clip[1] == pytest.approx(p_clip[0])  # 50 is treated as 3
+    assert p_free[1] > p_free[0] + 0.05  # the unclipped slope goes on rising
