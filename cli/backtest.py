@@ -70,6 +70,7 @@ _LABELS = {
     "distance": "distance to base",
     "past_events": "past events only",
     "need": "model w/o coverage",
+    "kernel_gap": "gap before forecast",
 }
 
 

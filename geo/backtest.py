@@ -105,6 +105,8 @@ SCORES: dict[str, str] = {
     "distance": "baseline: straight-line distance to the nearest base (km)",
     "past_events": "baseline: past events alone (time-decayed kernel density, weighted events / km²)",
     "need": "diagnostic: the model without coverage (100 x need = forecast risk and exposure)",
+    "kernel_gap": "baseline: the gap score before the forecast (issue 11's 'current gap'): the same formula "
+                  "with the past-events threat index in place of the forecast risk",
 }
 """Every score ranks units so that higher means more expected violence."""
 
@@ -419,8 +421,11 @@ def _score_surfaces(res: Analysis, params: Params, as_of: date) -> tuple[dict[st
     need = gap_score(res.surfaces["risk"], res.surfaces["exposure"], np.zeros(grid.shape),
                      params.threat_weight, params.exposure_weight)
     risk = np.where(inside, res.surfaces["risk"].astype(np.float64), np.nan)
+    kernel_gap = gap_score(res.surfaces["threat"], res.surfaces["exposure"], res.surfaces["coverage"],
+                           params.threat_weight, params.exposure_weight)
     surfaces = {"forecast": risk, "gap": gap, "travel_time": tt, "distance": dist,
-                "past_events": np.where(inside, density, np.nan), "need": need}
+                "past_events": np.where(inside, density, np.nan), "need": need,
+                "kernel_gap": np.where(inside, kernel_gap, np.nan)}
     for name, s in surfaces.items():
         bad = inside & ~np.isfinite(s)
         if bad.any():

@@ -222,7 +222,7 @@ def test_synthetic_violence_where_it_was_and_uncovered_is_ranked_first():
         sc = r["scales"][scale]
         assert set(sc["scores"]) == set(SCORES)
         # the only later-event unit is the peak of past violence, out of the base's reach
-        for name in ("gap", "past_events", "need"):
+        for name in ("gap", "past_events", "need", "kernel_gap"):
             assert sc["scores"][name]["auc"] == 1.0, (scale, name)
             assert sc["scores"][name]["top"]["5%"]["events"] == pytest.approx(1.0)
             assert sc["scores"][name]["top"]["5%"]["fatalities"] == pytest.approx(1.0)
