@@ -62,7 +62,7 @@ CASES = {
 }
 
 
-def run(case_name: str, out: Path, resolution: float, model: str) -> Path:
+def run(case_name: str, out: Path, resolution: float, model: str, refit_months: int = 12) -> Path:
     """The monitor over the case (resumed if its folder holds an unfinished one)."""
     from geo.inputs import InputSpec
     from geo.monitor import load_monitor, monitor_dates, run_monitor
@@ -81,7 +81,7 @@ def run(case_name: str, out: Path, resolution: float, model: str) -> Path:
                      year_only=c.year_only, admin=admin_path, admin_id_column=c.id_column,
                      admin_name_column=c.name_column)
     dates = monitor_dates(c.start, c.end, 3)
-    params = load_params(None, resolution_m=resolution, forecast_model=model)
+    params = load_params(None, resolution_m=resolution, forecast_model=model, forecast_refit_months=refit_months)
 
     def say(d) -> None:
         print(f"  {case_name} {d.index}/{d.total} {d.as_of}: {d.seconds:.1f} s {','.join(d.reused)}", file=sys.stderr)
@@ -168,8 +168,10 @@ def main() -> int:
                     "forecast units, and the backtest's scoring blocks)")
     ap.add_argument("--forecast-model", default="logistic", help="forecast_model (default logistic: one fit per "
                     "quarter in minutes on the shared machine; auto also tries gradient-boosted trees)")
+    ap.add_argument("--refit-months", type=int, default=12, help="forecast_refit_months (default 12, the "
+                    "monitor's default: the model fitted once a year, each date forecast from its own history)")
     args = ap.parse_args()
-    folder = run(args.case, args.out, args.resolution, args.forecast_model)
+    folder = run(args.case, args.out, args.resolution, args.forecast_model, args.refit_months)
     print(json.dumps(evaluate(args.case, folder), indent=2, default=str))
     return 0
 
