@@ -356,7 +356,7 @@ def write_npz(arrays: Mapping[str, np.ndarray], path: str | os.PathLike[str], *,
         for name, array in arrays.items():
             info = zipfile.ZipInfo(f"{name}.npy", date_time=KMZ_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
-            info._compresslevel = compresslevel  # an entry opened from a ZipInfo keeps its own level (None: 6)
+            info._compresslevel = compresslevel  # type: ignore[attr-defined]  # an entry opened from a ZipInfo keeps its own level (None: 6)
             info.external_attr = 0o644 << 16
             with z.open(info, "w", force_zip64=True) as f:
                 np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)

@@ -146,7 +146,8 @@ def write_analysis(analysis: Analysis, out_dir: str | Path, progress=None, *,
         if progress:
             progress("write_vectors", 0.0)
         paths.update({key: fut.result() for key, fut in vectors.items()})
-        from .public import write_public  # the viewer-safe products (docs/service.md), from the files above
+        # the viewer-safe products (docs/service.md), made from the files above
+        from .public import write_public
 
         public = pool.submit(write_public, out)
         for fut in model:

@@ -12,7 +12,15 @@ from pyproj import CRS
 from shapely.geometry import Point, box
 
 from geo.errors import CRSMismatchError
-from geo.export import as_dates, atomic_path, write_csv, write_geojson, write_gpkg_layer, write_json, write_npz
+from geo.export import (
+    as_dates,
+    atomic_path,
+    write_csv,
+    write_geojson,
+    write_gpkg_layer,
+    write_json,
+    write_npz,
+)
 from geo.grid import equal_area_crs
 
 LAEA = equal_area_crs(20, 6)
