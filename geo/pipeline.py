@@ -52,7 +52,7 @@ from .threat import density_of_counts, event_cells, gaussian_radius, threat_inde
 from .types import BBox
 from .zones import nearest_with_troops, needs_troop_reach, troop_reach, zone_terms
 
-__all__ = ["AnalysisInputs", "Analysis", "Layers", "EventSelection", "analyze", "SURFACES", "Stages", "Reuse",
+__all__ = ["AnalysisInputs", "Analysis", "Layers", "EventSelection", "analyze", "SURFACES", "Stages", "Reuse", "Forked",
            "prepare_layers", "place_forces", "select_events", "analysis_summary"]
 
 SURFACES = ("gap", "risk", "coverage", "threat", "exposure", "travel_time", "population")
