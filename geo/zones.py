@@ -152,25 +152,50 @@ def _nearest_bases(
         )
     t = np.asarray(nearest_time, dtype="float64")
     t = np.where(np.isnan(t), np.inf, t)
-    # position (row, col) of each zone's cell with the least travel time; ties: the first in the
-    # order of numpy's argsort of the whole grid (ndimage's rule, kept: a zone whose nearest cells
-    # tie names the same base as before)
-    positions = ndimage.minimum_position(t, labels=labels, index=np.arange(1, n + 1))
+    # each zone's least travel time and the base at that cell
+    least, base = _least_time_base(labels, n, t, nb)
     ids: list[object] = []
     names: list[object] = []
     hours = np.full(n, np.nan)
     base_ids = bases["base_id"].to_numpy()
     base_names = bases["name"].to_numpy()
-    for k, (r, c) in enumerate(positions):
-        b = int(nb[r, c])
-        if math.isfinite(t[r, c]) and b >= 0:
-            hours[k] = t[r, c]
+    for k in range(n):
+        b = int(base[k])
+        if math.isfinite(least[k]) and b >= 0:
+            hours[k] = least[k]
             ids.append(base_ids[b])
             names.append(base_names[b])
         else:
             ids.append(None)
             names.append(None)
     return ids, names, hours
+
+
+def _least_time_base(labels: np.ndarray, n: int, t: np.ndarray, nb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(least ``t``, ``nb`` at that cell) of each label 1..n, as ``ndimage.minimum_position``
+    picks the cell: when a zone's least time is reached on several cells, ndimage takes the
+    first in the order of numpy's (unstable) argsort of the whole grid. That order is needed
+    only when those cells name different bases: then, and for a label without cells, the
+    whole-grid search runs; otherwise the base is the one they share, found on the zone cells."""
+    flat = labels.ravel()
+    cells = np.flatnonzero(flat > 0)
+    lab0 = flat[cells].astype(np.int64) - 1
+    tv = t.ravel()[cells]
+    least = np.full(n, np.inf)
+    np.minimum.at(least, lab0, tv)
+    at_least = tv == least[lab0]
+    bv = nb.ravel()[cells][at_least].astype(np.int64)
+    lz = lab0[at_least]
+    lo = np.full(n, np.iinfo(np.int64).max)
+    hi = np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(lo, lz, bv)
+    np.maximum.at(hi, lz, bv)
+    has_cells = np.bincount(lab0, minlength=n)[:n] > 0
+    if has_cells.all() and not np.any(np.isfinite(least) & (lo != hi)):
+        return least, lo
+    positions = ndimage.minimum_position(t, labels=labels, index=np.arange(1, n + 1))
+    rc = np.array(positions, dtype=np.int64).reshape(n, 2)
+    return t[rc[:, 0], rc[:, 1]], np.asarray(nb)[rc[:, 0], rc[:, 1]].astype(np.int64)
 
 
 def vacuum_zones(
