@@ -38,6 +38,7 @@ from .export import (
     as_dates,
     as_multi,
     atomic_path,
+    to_wgs84,
     write_csv,
     write_geojson,
     write_geoparquet,
@@ -224,13 +225,14 @@ def _submit_vectors(pool: ThreadPoolExecutor, analysis: Analysis, out: Path) -> 
     futures: dict[str, Future] = {}
     layers: list[GpkgLayer] = []
     for vp in vector_products(analysis):
+        lonlat = to_wgs84(vp.frame, vp.name)  # once for every format (each writes lon/lat)
         if len(vp.frame) or vp.name in ("zones", "bases", "admin_summary"):
-            futures[vp.name] = pool.submit(write_geojson, vp.frame, out / f"{vp.name}.geojson")
-        typed = as_dates(as_multi(vp.frame) if vp.geometry_type == "MultiPolygon" else vp.frame, DATE_COLUMNS)
+            futures[vp.name] = pool.submit(write_geojson, lonlat, out / f"{vp.name}.geojson")
+        typed = as_dates(as_multi(lonlat) if vp.geometry_type == "MultiPolygon" else lonlat, DATE_COLUMNS)
         futures[f"{vp.name}_parquet"] = pool.submit(write_geoparquet, typed, out / f"{vp.name}.parquet")
         layers.append(GpkgLayer(vp.name, typed, vp.geometry_type))
         if vp.name in KMZ_LAYERS:
-            futures[f"{vp.name}_kmz"] = pool.submit(write_kmz, vp.frame, out / f"{vp.name}.kmz", layer=vp.name,
+            futures[f"{vp.name}_kmz"] = pool.submit(write_kmz, lonlat, out / f"{vp.name}.kmz", layer=vp.name,
                                                     name_field=KMZ_LAYERS[vp.name], colors=class_colors(vp))
     names = {layer.name for layer in layers}
     styles = [vector_style(name) for name in VECTOR_STYLES if name in names]
