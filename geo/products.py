@@ -19,6 +19,9 @@ Layout of an analysis folder::
 
 Two runs on the same inputs write the same bytes in every file but ``summary.json``
 (its ``timings_s``): GeoPackage timestamps are the as-of date, zip entries carry a fixed date.
+Independent files are written side by side on :data:`WRITE_WORKERS` threads, and hold the same
+bytes as when written one by one. ``model/coverage_terms.npz`` is deflated at zlib level 1
+(:data:`COVERAGE_TERMS_LEVEL`; level 6 before session 4 of issue 11): other bytes, the same arrays.
 """
 
 from __future__ import annotations

@@ -413,7 +413,7 @@ class TroopReach:
     cap) and that base's row in the bases layer (-1: none)."""
 
     hours: np.ndarray  # float32, grid shape
-    base_row: np.ndarray  # int64, grid shape
+    base_row: np.ndarray  # int32, grid shape
 
 
 def troop_reach(grid: Grid, bases: pd.DataFrame, cost_h: np.ndarray | None, cap_h: float) -> TroopReach | None:
@@ -430,7 +430,7 @@ def troop_reach(grid: Grid, bases: pd.DataFrame, cost_h: np.ndarray | None, cap_
     cells = (r[ok] * grid.width + c[ok]).astype(np.int64)
     rows = troop_rows[ok]
     hours, which = nearest_source(build_graph(cost_h), [int(x) for x in cells], cap_h)
-    near = np.where(which >= 0, rows[np.clip(which, 0, None)] if len(rows) else -1, -1).astype(np.int64)
+    near = np.where(which >= 0, rows[np.clip(which, 0, None)] if len(rows) else -1, -1).astype(np.int32)
     return TroopReach(hours, near)
 
 
