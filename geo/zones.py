@@ -23,7 +23,7 @@ from .errors import ConfigError, GridError, InvalidGeometryError, LayerError, Mi
 from .grid import Grid, check_crs
 from .summaries import DEFAULT_BREAKS, GAP_CLASS_NAMES, class_index
 
-__all__ = ["ZONE_COLUMNS", "label_zones", "vacuum_zones", "zone_terms", "TERM_COLUMNS", "PRESENCE_LABEL",
+__all__ = ["ZONE_COLUMNS", "label_zones", "least_time_base", "vacuum_zones", "zone_terms", "TERM_COLUMNS", "PRESENCE_LABEL",
            "presence_only", "TroopReach", "troop_reach", "needs_troop_reach", "nearest_with_troops"]
 
 ZONE_COLUMNS: tuple[str, ...] = (
@@ -153,7 +153,7 @@ def _nearest_bases(
     t = np.asarray(nearest_time, dtype="float64")
     t = np.where(np.isnan(t), np.inf, t)
     # each zone's least travel time and the base at that cell
-    least, base = _least_time_base(labels, n, t, nb)
+    least, base = least_time_base(labels, n, t, nb)
     ids: list[object] = []
     names: list[object] = []
     hours = np.full(n, np.nan)
@@ -171,8 +171,8 @@ def _nearest_bases(
     return ids, names, hours
 
 
-def _least_time_base(labels: np.ndarray, n: int, t: np.ndarray, nb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(least ``t``, ``nb`` at that cell) of each label 1..n, as ``ndimage.minimum_position``
+def least_time_base(labels: np.ndarray, n: int, t: np.ndarray, nb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pure: (least ``t``, ``nb`` at that cell) of each label 1..n, as ``ndimage.minimum_position``
     picks the cell: when a zone's least time is reached on several cells, ndimage takes the
     first in the order of numpy's (unstable) argsort of the whole grid. That order is needed
     only when those cells name different bases: then, and for a label without cells, the

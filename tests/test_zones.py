@@ -242,7 +242,7 @@ def test_errors():
 def test_a_zones_least_time_and_its_base_by_hand_and_as_ndimage_picks_it():
     from scipy import ndimage
 
-    from geo.zones import _least_time_base
+    from geo.zones import least_time_base
 
     labels = np.array([[1, 1, 0, 2],
                        [1, 1, 0, 2],
@@ -254,11 +254,11 @@ def test_a_zones_least_time_and_its_base_by_hand_and_as_ndimage_picks_it():
                    [7, 7, 9, -1],
                    [9, 9, 9, 2]])
     # zone 1: least 2.0 on two cells that both name base 7; zone 2: least 4.0 on cells naming 1 and 2
-    least, base = _least_time_base(labels, 2, t, nb)
+    least, base = least_time_base(labels, 2, t, nb)
     assert least[0] == 2.0 and base[0] == 7
     assert least[1] == 4.0 and base[1] in (1, 2)
     r, c = ndimage.minimum_position(t, labels=labels, index=[2])[0]  # the tie: the cell ndimage takes
     assert base[1] == nb[r, c]
     # a zone no base reaches: infinite time, whichever cell
-    least, base = _least_time_base(np.where(labels == 2, 1, 0).astype(np.int32), 1, np.full((3, 4), np.inf), nb)
+    least, base = least_time_base(np.where(labels == 2, 1, 0).astype(np.int32), 1, np.full((3, 4), np.inf), nb)
     assert np.isinf(least[0])
