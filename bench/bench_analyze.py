@@ -2,8 +2,12 @@
 
 Builds the layers with `make_mali_synthetic.py` (real Mali boundaries, towns and
 WorldPop; synthetic bases, events, roads at realistic densities), then runs the
-CLI in a fresh process (as a user would) and prints wall time, per-stage times
-and peak memory (the largest resident set of the main process or any worker).
+CLI in a fresh process (as a user would) and prints wall time and CPU time (user + system of
+the command and its workers; less sensitive than wall time to other jobs on the machine) of each
+run and their medians, per-stage
+times (median and last run), the time outside the timed stages (interpreter, imports, reading
+the layers), the load average before and after, and peak memory (the largest resident set of
+the main process or any worker).
 
     .venv/bin/python bench/bench_analyze.py [--runs 3] [--grid-roads-km 25]
 """
@@ -15,6 +19,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -41,11 +46,17 @@ def main() -> int:
         "--roads", str(args.data / "roads.geojson"), "--admin", str(args.data / "admin.geojson"),
         "--population", str(POP), "--population-units", "density", "--as-of", "2020-06-30", "--out", str(out),
     ]
-    walls = []
+    walls, cpus, stages = [], [], []
+    load_before = os.getloadavg()
     for _ in range(args.runs):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         walls.append(time.perf_counter() - t0)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and its workers, once they have ended
+        cpus.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+        stages.append(json.loads((out / "summary.json").read_text())["timings_s"])
+    load_after = os.getloadavg()
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     summary = json.loads((out / "summary.json").read_text())
     report = {
@@ -54,8 +65,13 @@ def main() -> int:
                 f"{summary['grid']['cells_in_area']:,} in the area",
         "bases": summary["layers"]["bases"], "events_in_window": summary["layers"]["events_in_window"],
         "mean_cells_reached_per_base": summary["layers"]["mean_cells_reached_per_force"],
-        "wall_s": {"min": round(min(walls), 2), "max": round(max(walls), 2), "runs": len(walls)},
+        "wall_s": {"min": round(min(walls), 2), "median": round(statistics.median(walls), 2),
+                   "max": round(max(walls), 2), "runs": [round(w, 2) for w in walls]},
+        "cpu_s": {"median": round(statistics.median(cpus), 2), "runs": [round(c, 2) for c in cpus]},
+        "outside_stages_s": [round(w - t["total"] - t["write"], 2) for w, t in zip(walls, stages, strict=True)],
+        "load_average": {"before": [round(v, 2) for v in load_before], "after": [round(v, 2) for v in load_after]},
         "peak_rss_mb": round(peak_kb / 1024),
+        "stages_s_median": {k: round(statistics.median(t[k] for t in stages), 3) for k in stages[-1]},
         "stages_s_last_run": summary["timings_s"],
     }
     print(json.dumps(report, indent=2))

@@ -207,8 +207,11 @@ def as_dates(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     out = df.copy()
     for col in columns:
         if col in out.columns:
-            stamps = pd.to_datetime(out[col], errors="raise")
-            out[col] = pd.array([None if pd.isna(t) else t.date() for t in stamps],
+            stamps = pd.Series(pd.to_datetime(out[col], errors="raise"), index=out.index)
+            if stamps.dt.tz is not None:  # the date on the stamp's own clock, as Timestamp.date() gives
+                stamps = stamps.dt.tz_localize(None)
+            days = stamps.to_numpy().astype("datetime64[D]")  # whole days, floored (dates before 1970 too)
+            out[col] = pd.array(pa.array(days, type=pa.date32(), mask=stamps.isna().to_numpy()),
                                 dtype=pd.ArrowDtype(pa.date32()))
     return out
 
@@ -343,14 +346,17 @@ def csvt_types(df: pd.DataFrame) -> list[str]:
     return types
 
 
-def write_npz(arrays: Mapping[str, np.ndarray], path: str | os.PathLike[str]) -> Path:
+def write_npz(arrays: Mapping[str, np.ndarray], path: str | os.PathLike[str], *,
+              compresslevel: int | None = None) -> Path:
     """``np.savez_compressed`` made reproducible: each ``NAME.npy`` entry carries the fixed
     :data:`KMZ_DATE` (numpy stamps the current time), no pickles; atomic, mode by the umask.
-    Reads back with :func:`numpy.load`."""
+    ``compresslevel``: zlib's 1 (fastest) .. 9, default 6; any level reads back the same
+    arrays. Reads back with :func:`numpy.load`."""
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for name, array in arrays.items():
             info = zipfile.ZipInfo(f"{name}.npy", date_time=KMZ_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
+            info._compresslevel = compresslevel  # type: ignore[attr-defined]  # an entry opened from a ZipInfo keeps its own level (None: 6)
             info.external_attr = 0o644 << 16
             with z.open(info, "w", force_zip64=True) as f:
                 np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)

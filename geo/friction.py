@@ -93,7 +93,8 @@ def speed_surface(
         classes = roads["road_class"].astype(str).str.lower()
         speeds = classes.map(params.road_speeds_kmh).fillna(params.unknown_road_speed_kmh).to_numpy(float)
         order = np.argsort(speeds, kind="stable")  # fastest drawn last wins
-        shapes = [(roads.geometry.iloc[i], float(speeds[i])) for i in order if roads.geometry.iloc[i] is not None]
+        geoms = roads.geometry.to_numpy()  # once: each .geometry builds a GeoSeries
+        shapes = [(geoms[i], float(speeds[i])) for i in order if geoms[i] is not None]
         road_speed = features.rasterize(
             shapes, out_shape=grid.shape, transform=grid.transform, fill=0, all_touched=True, dtype="float32"
         )

@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeAlias
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
@@ -212,7 +213,13 @@ def events_outside_admin(
     metric = equal_area_crs(lon, lat)
     union = admin.to_crs(metric).geometry.union_all()
     pts = events.to_crs(metric).geometry
-    dist_km = pts.distance(union).to_numpy() / 1000.0
+    # an event inside the area is 0 km from it: only the others are measured (a prepared
+    # point-in-polygon test is ~100 times cheaper than a distance to the whole boundary)
+    shapely.prepare(union)
+    geoms = pts.to_numpy()
+    dist_km = np.zeros(len(geoms))
+    out_of = ~shapely.contains(union, geoms)
+    dist_km[out_of] = shapely.distance(geoms[out_of], union) / 1000.0
     near = (dist_km > 0) & (dist_km <= max(SNAP_REPORT_KM, snap_km))
     if not near.any():
         return events, []

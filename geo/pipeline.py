@@ -50,9 +50,9 @@ from .score import gap_score
 from .summaries import GAP_CLASS_NAMES, class_index
 from .threat import density_of_counts, event_cells, gaussian_radius, threat_index
 from .types import BBox
-from .zones import nearest_with_troops, zone_terms
+from .zones import nearest_with_troops, needs_troop_reach, troop_reach, zone_terms
 
-__all__ = ["AnalysisInputs", "Analysis", "Layers", "EventSelection", "analyze", "SURFACES", "Stages", "Reuse",
+__all__ = ["AnalysisInputs", "Analysis", "Layers", "EventSelection", "analyze", "SURFACES", "Stages", "Reuse", "Forked",
            "prepare_layers", "place_forces", "select_events", "analysis_summary"]
 
 SURFACES = ("gap", "risk", "coverage", "threat", "exposure", "travel_time", "population")
@@ -240,21 +240,28 @@ def analyze(
     travel = st.run("air", air_stage, ex, grid, cost, forces, travel, air, params)
     model = st.run("coverage", CoverageModel, grid.shape,
                    [f.term(r) for f, r in zip(forces, travel.reaches, strict=True)])
-    threat = st.run("threat", threat_stage, ex, grid, params, sel)
-    fc, risk = st.run("forecast", forecast_stage, ex, grid, params, as_of, sel, inside, threat,
-                      None if reuse is None else reuse.forecasts)
-    population, expo = st.run("exposure", exposure_stage, ex, grid, params, inputs, lay.sites)
-    base_rows = np.array([f.row for f in forces if not f.national], dtype=np.int32)
-    arrays = st.run("gap", surface_stage, ex, params, inside, threat, risk, expo, ex.asarray(model.coverage()),
-                    population, travel, base_rows)
-    out = st.run("gather", ex.gather, {**arrays, "inside": inside, "cost": cost})
+    # a zone's nearest base is the nearest with troops: that search needs only the cost surface,
+    # so a forked process runs it while the forecast (one thread) takes this one
+    troops = _troop_search(ex, grid, bases, cost, params.travel_time_cap_h)
+    try:
+        threat = st.run("threat", threat_stage, ex, grid, params, sel)
+        fc, risk = st.run("forecast", forecast_stage, ex, grid, params, as_of, sel, inside, threat,
+                          None if reuse is None else reuse.forecasts)
+        population, expo = st.run("exposure", exposure_stage, ex, grid, params, inputs, lay.sites)
+        base_rows = np.array([f.row for f in forces if not f.national], dtype=np.int32)
+        arrays = st.run("gap", surface_stage, ex, params, inside, threat, risk, expo, ex.asarray(model.coverage()),
+                        population, travel, base_rows)
+        out = st.run("gather", ex.gather, {**arrays, "inside": inside, "cost": cost})
 
-    zone_in = ZoneInputs(arrays["gap"], arrays["population"], arrays["nearest_base"], travel.nearest_hours)
-    zones = st.run("zones", ex.zones, grid, params, zone_in, sel.events, bases)
-    zones = zone_terms(zones, grid, out)
-    # a zone's nearest base is the nearest with troops; a presence-only site nearer is named beside it
-    zones = st.run("zones_presence", nearest_with_troops, zones, grid, bases, out["nearest_base"], out["cost"],
-                   params.travel_time_cap_h)
+        zone_in = ZoneInputs(arrays["gap"], arrays["population"], arrays["nearest_base"], travel.nearest_hours)
+        zones = st.run("zones", ex.zones, grid, params, zone_in, sel.events, bases)
+        zones = zone_terms(zones, grid, out)
+        # ... and a presence-only site nearer is named beside it
+        zones = st.run("zones_presence", nearest_with_troops, zones, grid, bases, out["nearest_base"], out["cost"],
+                       params.travel_time_cap_h, troops=troops.result if troops is not None else None)
+    finally:
+        if troops is not None:
+            troops.close()
     admin_table = None
     if lay.admin is not None:
         admin_table = st.run("admin_summary", ex.admin_summary, grid, params, lay.admin, arrays["gap"],
@@ -273,6 +280,68 @@ def analyze(
 
 
 # --- stages ------------------------------------------------------------------------
+
+class Forked:
+    """``fn(*args)`` in a forked child process (the parent's arrays shared copy-on-write), its
+    value sent back through a pipe: :meth:`result` waits for it (and raises what the child
+    raised), :meth:`close` ends a child whose value is not wanted."""
+
+    def __init__(self, fn: Callable, *args: object):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork")
+        self._recv, send = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=Forked._run, args=(send, fn, args), daemon=True, name="vacuum-forked")
+        self._proc.start()
+        send.close()
+        self._done = False
+        self._value: object = None
+
+    @staticmethod
+    def _run(send, fn: Callable, args: tuple) -> None:  # pragma: no cover - runs in the child
+        try:
+            value = (True, fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+            value = (False, exc)
+        send.send(value)
+        send.close()
+
+    def result(self):
+        if not self._done:
+            try:
+                ok, value = self._recv.recv()
+            except EOFError:
+                self._proc.join()
+                raise RuntimeError(f"the forked process ended with exit code {self._proc.exitcode} "
+                                   "before sending its result") from None
+            finally:
+                self._done = True
+                self.close()
+            if not ok:
+                raise value
+            self._value = value
+        return self._value
+
+    def close(self) -> None:
+        """End the child if it is still working (its value not taken), and wait for it."""
+        if not self._done:
+            self._proc.terminate()
+            self._done = True
+        self._proc.join()
+        self._recv.close()
+
+
+def _troop_search(ex: Executor, grid: Grid, bases: gpd.GeoDataFrame, cost, cap_h: float) -> Forked | None:
+    """:func:`geo.zones.troop_reach` started in a forked process when it may be needed and the
+    executor runs here on more than one process (else None: :func:`nearest_with_troops`
+    searches itself, in this process, as before)."""
+    import multiprocessing as mp
+
+    if not (isinstance(ex, LocalExecutor) and ex.n_jobs != 1 and "fork" in mp.get_all_start_methods()
+            and needs_troop_reach(bases)):
+        return None
+    return Forked(troop_reach, grid, bases, np.asarray(cost), cap_h)
+
 
 def prepare_layers(
     inputs: AnalysisInputs, params: Params, st: Stages, *, crs: CRS | None = None, keep_crs: Iterable[str] = ()

@@ -8,7 +8,8 @@ events, nearest base) and draws its polygon.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -22,8 +23,8 @@ from .errors import ConfigError, GridError, InvalidGeometryError, LayerError, Mi
 from .grid import Grid, check_crs
 from .summaries import DEFAULT_BREAKS, GAP_CLASS_NAMES, class_index
 
-__all__ = ["ZONE_COLUMNS", "label_zones", "vacuum_zones", "zone_terms", "TERM_COLUMNS", "PRESENCE_LABEL",
-           "presence_only", "nearest_with_troops"]
+__all__ = ["ZONE_COLUMNS", "label_zones", "least_time_base", "vacuum_zones", "zone_terms", "TERM_COLUMNS", "PRESENCE_LABEL",
+           "presence_only", "TroopReach", "troop_reach", "needs_troop_reach", "nearest_with_troops"]
 
 ZONE_COLUMNS: tuple[str, ...] = (
     "zone_id",
@@ -151,23 +152,50 @@ def _nearest_bases(
         )
     t = np.asarray(nearest_time, dtype="float64")
     t = np.where(np.isnan(t), np.inf, t)
-    # position (row, col) of each zone's cell with the least travel time; ties -> first
-    positions = ndimage.minimum_position(t, labels=labels, index=np.arange(1, n + 1))
+    # each zone's least travel time and the base at that cell
+    least, base = least_time_base(labels, n, t, nb)
     ids: list[object] = []
     names: list[object] = []
     hours = np.full(n, np.nan)
     base_ids = bases["base_id"].to_numpy()
     base_names = bases["name"].to_numpy()
-    for k, (r, c) in enumerate(positions):
-        b = int(nb[r, c])
-        if math.isfinite(t[r, c]) and b >= 0:
-            hours[k] = t[r, c]
+    for k in range(n):
+        b = int(base[k])
+        if math.isfinite(least[k]) and b >= 0:
+            hours[k] = least[k]
             ids.append(base_ids[b])
             names.append(base_names[b])
         else:
             ids.append(None)
             names.append(None)
     return ids, names, hours
+
+
+def least_time_base(labels: np.ndarray, n: int, t: np.ndarray, nb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pure: (least ``t``, ``nb`` at that cell) of each label 1..n, as ``ndimage.minimum_position``
+    picks the cell: when a zone's least time is reached on several cells, ndimage takes the
+    first in the order of numpy's (unstable) argsort of the whole grid. That order is needed
+    only when those cells name different bases: then, and for a label without cells, the
+    whole-grid search runs; otherwise the base is the one they share, found on the zone cells."""
+    flat = labels.ravel()
+    cells = np.flatnonzero(flat > 0)
+    lab0 = flat[cells].astype(np.int64) - 1
+    tv = t.ravel()[cells]
+    least = np.full(n, np.inf)
+    np.minimum.at(least, lab0, tv)
+    at_least = tv == least[lab0]
+    bv = nb.ravel()[cells][at_least].astype(np.int64)
+    lz = lab0[at_least]
+    lo = np.full(n, np.iinfo(np.int64).max)
+    hi = np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(lo, lz, bv)
+    np.maximum.at(hi, lz, bv)
+    has_cells = np.bincount(lab0, minlength=n)[:n] > 0
+    if has_cells.all() and not np.any(np.isfinite(least) & (lo != hi)):
+        return least, lo
+    positions = ndimage.minimum_position(t, labels=labels, index=np.arange(1, n + 1))
+    rc = np.array(positions, dtype=np.int64).reshape(n, 2)
+    return t[rc[:, 0], rc[:, 1]], np.asarray(nb)[rc[:, 0], rc[:, 1]].astype(np.int64)
 
 
 def vacuum_zones(
@@ -297,7 +325,8 @@ def _zone_columns(
     gv = g.ravel()[zone_cells]
     cells = np.bincount(lab0, minlength=n)
     mean_gap = np.bincount(lab0, weights=gv, minlength=n) / cells
-    max_gap = np.asarray(ndimage.maximum(g, labels=labels, index=np.arange(1, n + 1)), dtype="float64")
+    max_gap = np.full(n, -np.inf)
+    np.maximum.at(max_gap, lab0, gv)  # every label 1..n has cells, none of them NaN (gap >= threshold)
     population_sum = (
         np.bincount(lab0, weights=pop.ravel()[zone_cells], minlength=n)
         if pop is not None
@@ -378,15 +407,53 @@ def presence_only(bases: pd.DataFrame) -> np.ndarray:
     return flag
 
 
+@dataclass(frozen=True)
+class TroopReach:
+    """Per cell of the grid, the hours to the nearest base with troops (inf: none within the
+    cap) and that base's row in the bases layer (-1: none)."""
+
+    hours: np.ndarray  # float32, grid shape
+    base_row: np.ndarray  # int32, grid shape
+
+
+def troop_reach(grid: Grid, bases: pd.DataFrame, cost_h: np.ndarray | None, cap_h: float) -> TroopReach | None:
+    """The nearest base with troops of every cell: one multi-source search over ``cost_h``
+    from the bases that are not presence-only, up to ``cap_h`` hours; None without a cost
+    surface or a base with troops. ``bases`` (grid CRS) in the row order of the analysis."""
+    from .traveltime import build_graph, nearest_source
+
+    troop_rows = np.flatnonzero(~presence_only(bases)) if len(bases) else np.zeros(0, dtype=np.int64)
+    if cost_h is None or len(troop_rows) == 0:
+        return None
+    xy = bases.geometry.iloc[troop_rows]
+    r, c, ok = grid.rowcol(xy.x.to_numpy(), xy.y.to_numpy())
+    cells = (r[ok] * grid.width + c[ok]).astype(np.int64)
+    rows = troop_rows[ok]
+    hours, which = nearest_source(build_graph(cost_h), [int(x) for x in cells], cap_h)
+    near = np.where(which >= 0, rows[np.clip(which, 0, None)] if len(rows) else -1, -1).astype(np.int32)
+    return TroopReach(hours, near)
+
+
+def needs_troop_reach(bases: pd.DataFrame) -> bool:
+    """Whether :func:`nearest_with_troops` can need :func:`troop_reach` for these bases: some
+    are presence-only and some hold troops."""
+    if len(bases) == 0:
+        return False
+    pres = presence_only(bases)
+    return bool(pres.any() and not pres.all())
+
+
 def nearest_with_troops(
     zones: gpd.GeoDataFrame, grid: Grid, bases: pd.DataFrame, nearest_base: np.ndarray, cost_h: np.ndarray | None,
-    cap_h: float,
+    cap_h: float, *, troops: Callable[[], TroopReach | None] | None = None,
 ) -> gpd.GeoDataFrame:
     """``zones`` whose nearest base is a presence-only site get, as their nearest base, the
     nearest base **with troops** (within ``cap_h`` hours over ``cost_h``), and the presence
     site beside it: ``presence_site_id``, ``presence_site_name``, ``presence_site_travel_time_h``
     (None / NaN where the nearest base has troops). ``nearest_base`` is the grid of nearest
     base rows (-1 none) the zones were measured with; ``bases`` is in that row order.
+    ``troops``: returns :func:`troop_reach` of these arguments, computed elsewhere (e.g. in
+    the background while the forecast runs); called only when a zone needs it.
     """
     out = zones.copy()
     n = len(out)
@@ -403,31 +470,23 @@ def nearest_with_troops(
     out.loc[hit, "presence_site_id"] = out.loc[hit, "nearest_base_id"]
     out.loc[hit, "presence_site_name"] = out.loc[hit, "nearest_base_name"]
     out.loc[hit, "presence_site_travel_time_h"] = out.loc[hit, "travel_time_h"]
-    troop_rows = np.flatnonzero(~pres)
-    ids, names, hours = _troop_nearest(out[hit], grid, bases, troop_rows, cost_h, cap_h)
+    reach = troops() if troops is not None else troop_reach(grid, bases, cost_h, cap_h)
+    ids, names, hours = _troop_nearest(out[hit], grid, bases, reach)
     out.loc[hit, "nearest_base_id"] = pd.Series(ids, index=out.index[hit], dtype="object")
     out.loc[hit, "nearest_base_name"] = pd.Series(names, index=out.index[hit], dtype="object")
     out.loc[hit, "travel_time_h"] = hours
     return out
 
 
-def _troop_nearest(zones: gpd.GeoDataFrame, grid: Grid, bases: pd.DataFrame, troop_rows: np.ndarray,
-                   cost_h: np.ndarray | None, cap_h: float) -> tuple[list[object], list[object], np.ndarray]:
-    """Nearest base with troops (id, name, hours) of each zone: a multi-source search from the
-    troop bases, then :func:`_nearest_bases` on the zones' cells."""
+def _troop_nearest(zones: gpd.GeoDataFrame, grid: Grid, bases: pd.DataFrame,
+                   reach: TroopReach | None) -> tuple[list[object], list[object], np.ndarray]:
+    """Nearest base with troops (id, name, hours) of each zone: :func:`_nearest_bases` on the
+    zones' cells over the troop search."""
     from rasterio import features
 
-    from .traveltime import build_graph, nearest_source
-
     k = len(zones)
-    if cost_h is None or len(troop_rows) == 0:
+    if reach is None:
         return [None] * k, [None] * k, np.full(k, np.nan)
-    xy = bases.geometry.iloc[troop_rows]
-    r, c, ok = grid.rowcol(xy.x.to_numpy(), xy.y.to_numpy())
-    cells = (r[ok] * grid.width + c[ok]).astype(np.int64)
-    rows = troop_rows[ok]
-    hours, which = nearest_source(build_graph(cost_h), [int(x) for x in cells], cap_h)
-    near = np.where(which >= 0, rows[np.clip(which, 0, None)] if len(rows) else -1, -1).astype(np.int64)
     labels = features.rasterize(((g, i + 1) for i, g in enumerate(zones.geometry)), out_shape=grid.shape,
                                 transform=grid.transform, fill=0, dtype="int32")
-    return _nearest_bases(labels, k, bases, near, hours)
+    return _nearest_bases(labels, k, bases, reach.base_row, reach.hours)

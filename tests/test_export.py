@@ -12,7 +12,15 @@ from pyproj import CRS
 from shapely.geometry import Point, box
 
 from geo.errors import CRSMismatchError
-from geo.export import atomic_path, write_csv, write_geojson, write_gpkg_layer, write_json
+from geo.export import (
+    as_dates,
+    atomic_path,
+    write_csv,
+    write_geojson,
+    write_gpkg_layer,
+    write_json,
+    write_npz,
+)
 from geo.grid import equal_area_crs
 
 LAEA = equal_area_crs(20, 6)
@@ -157,3 +165,33 @@ def test_writers_are_atomic(tmp_path):
             raise RuntimeError("crash")
     assert strict_json(path.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+
+
+def test_as_dates_takes_the_calendar_day_of_each_stamp():
+    import datetime as dt
+
+    import pyarrow as pa
+
+    df = pd.DataFrame({"date": ["2020-02-29T00:00:00", None, "1969-12-31T23:59:59", "1900-03-01T12:00:00"],
+                       "map_date": pd.to_datetime(["2020-01-01T23:30+05:00"] * 4), "n": [1, 2, 3, 4]},
+                      index=[10, 11, 12, 13])
+    out = as_dates(df, ["date", "map_date", "absent"])
+    assert out["date"].dtype == pd.ArrowDtype(pa.date32()) and out["map_date"].dtype == pd.ArrowDtype(pa.date32())
+    assert list(out.index) == [10, 11, 12, 13] and list(out["n"]) == [1, 2, 3, 4]
+    assert list(out["date"]) == [dt.date(2020, 2, 29), pd.NA, dt.date(1969, 12, 31), dt.date(1900, 3, 1)]
+    assert set(out["map_date"]) == {dt.date(2020, 1, 1)}  # the day on the stamp's own clock, not UTC's
+    assert list(df["date"])[0] == "2020-02-29T00:00:00"  # the input is left as it was
+
+
+def test_npz_at_any_level_reads_back_the_same_arrays(tmp_path):
+    rng = np.random.default_rng(3)
+    arrays = {"i": np.sort(rng.choice(10**6, 50_000, replace=False)).astype(np.int32),
+              "h": rng.random(50_000).astype(np.float32)}
+    fast = write_npz(arrays, tmp_path / "fast.npz", compresslevel=1)
+    default = write_npz(arrays, tmp_path / "default.npz")
+    assert fast.read_bytes() != default.read_bytes()  # the level is applied to every entry
+    for path in (fast, default):
+        with np.load(path) as z:
+            assert sorted(z.files) == ["h", "i"]
+            assert all(np.array_equal(z[k], v) and z[k].dtype == v.dtype for k, v in arrays.items())
+    assert write_npz(arrays, tmp_path / "again.npz", compresslevel=1).read_bytes() == fast.read_bytes()

@@ -330,6 +330,37 @@ def test_two_runs_are_byte_identical_but_for_timings(runs):
     assert sa == sb
 
 
+def test_products_written_on_threads_are_the_bytes_written_one_by_one(tmp_path):
+    spec = InputSpec(**{k: DEMO / v for k, v in FILES.items()}, as_of=AS_OF)
+    a = analyze(build_inputs(spec), PARAMS, AS_OF)
+    one, many = tmp_path / "one", tmp_path / "many"
+    seen: list[tuple[str, float]] = []
+    paths_one = write_analysis(a, one, workers=1)
+    paths_many = write_analysis(a, many, workers=4, progress=lambda stage, frac: seen.append((stage, frac)))
+    assert list(paths_one) == list(paths_many)  # the same products, listed in the same order
+    files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(many) for p in many.rglob("*") if p.is_file())
+    assert [str(f) for f in files if (one / f).read_bytes() != (many / f).read_bytes()] == []
+    assert not [p for p in many.rglob(".*")]  # no temporary file or folder left behind
+    assert seen[0] == ("write_cogs", 0.0) and seen[-1] == ("write_vectors", 1.0)
+
+
+def test_a_failing_product_is_raised_after_the_others_finish(tmp_path, monkeypatch):
+    import geo.products as products
+
+    spec = InputSpec(**{k: DEMO / v for k, v in FILES.items()}, as_of=AS_OF)
+    a = analyze(build_inputs(spec), PARAMS, AS_OF)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full (test)")
+
+    monkeypatch.setattr(products, "write_kmz", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_analysis(a, tmp_path / "a")
+    assert not (tmp_path / "a" / "summary.json").exists()  # no summary of a folder left incomplete
+    assert not [p for p in (tmp_path / "a").rglob(".*")]
+
+
 def test_model_files_and_pyramids_get_the_umask_mode(runs, tmp_path):
     from geo.pyramid import render_pyramid
 

@@ -121,3 +121,24 @@ def test_coverage_terms_round_trip_through_the_analysis_folder(tmp_path):
     a_idx = set(model.term("a").reach.index.tolist())
     lost = [i for i in idx_b if i not in a_idx]
     assert lost and (without[lost] == 0).all()
+
+
+def _fail(message: str) -> None:
+    raise LookupError(message)
+
+
+def test_forked_returns_the_value_raises_the_error_and_ends_an_unwanted_child():
+    import os
+    import time
+
+    from geo.pipeline import Forked
+
+    f = Forked(np.add, np.arange(3), 10)
+    assert f.result().tolist() == [10, 11, 12] and f.result().tolist() == [10, 11, 12]  # taken once, kept
+    with pytest.raises(LookupError, match="no such base"):
+        Forked(_fail, "no such base").result()
+    slow = Forked(time.sleep, 60)
+    t0 = time.perf_counter()
+    slow.close()
+    assert time.perf_counter() - t0 < 10 and slow._proc.exitcode is not None and slow._proc.exitcode < 0
+    assert Forked(os.getpid).result() != os.getpid()  # ran in another process

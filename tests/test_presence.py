@@ -23,8 +23,7 @@ P = Params(resolution_m=1000, margin_km=0, offroad_speed_kmh=10, response_thresh
            zone_min_area_km2=1, zone_threshold=35)
 
 
-@pytest.fixture(scope="module")
-def post_zone():
+def _post_inputs() -> AnalysisInputs:
     bases = gpd.GeoDataFrame({"base_id": ["bat", "obs"], "name": ["Battalion", "Observers"],
                               "strength": [650.0, 0.0], "unit_type": ["infantry", "observer"], "mission": ["M"] * 2,
                               "strength_source": ["reported", "presence_only"]},
@@ -37,8 +36,12 @@ def post_zone():
                               geometry=[Point(*q) for q in pts], crs=CRS)
     towns = gpd.GeoDataFrame({"site_id": ["t"], "name": ["T"], "kind": ["town"], "population": [30_000.0],
                               "subtype": [""]}, geometry=[Point(20_500, 2_500)], crs=CRS)
-    return analyze(AnalysisInputs(bases=bases, events=events, admin=AREA, sites=towns), P,
-                   pd.Timestamp("2020-07-01").date())
+    return AnalysisInputs(bases=bases, events=events, admin=AREA, sites=towns)
+
+
+@pytest.fixture(scope="module")
+def post_zone():
+    return analyze(_post_inputs(), P, pd.Timestamp("2020-07-01").date())  # the troop search on a forked process
 
 
 def test_presence_only_rows_are_the_zero_troop_sites():
@@ -89,3 +92,9 @@ def test_the_keep_table_flags_presence_only_sites():
     t = choice_table(solve_greedy(p, 650), bases, p).set_index("base_id")
     assert t.loc["obs", "status"] == "presence only, 0 troops" and bool(t.loc["obs", "presence_only"])
     assert t.loc["bat", "status"] == "kept" and t.loc["bat", "troops_kept"] == 650.0
+
+
+def test_the_troop_search_in_this_process_gives_the_same_zones(post_zone):
+    one = analyze(_post_inputs(), P, pd.Timestamp("2020-07-01").date(), n_jobs=1)  # one process: searched inline
+    assert one.zones.drop(columns="geometry").equals(post_zone.zones.drop(columns="geometry"))
+    assert one.zones.geometry.equals(post_zone.zones.geometry)

@@ -237,3 +237,28 @@ def test_errors():
     areas["geometry"] = areas.buffer(10)
     with pytest.raises(InvalidGeometryError, match="POLYGON"):
         vacuum_zones(gap, grid, events=areas)
+
+
+def test_a_zones_least_time_and_its_base_by_hand_and_as_ndimage_picks_it():
+    from scipy import ndimage
+
+    from geo.zones import least_time_base
+
+    labels = np.array([[1, 1, 0, 2],
+                       [1, 1, 0, 2],
+                       [0, 0, 0, 2]], dtype=np.int32)
+    t = np.array([[3.0, 2.0, 0.5, 4.0],
+                  [2.0, 5.0, 0.1, np.inf],
+                  [0.0, 0.0, 0.0, 4.0]])
+    nb = np.array([[7, 7, 9, 1],
+                   [7, 7, 9, -1],
+                   [9, 9, 9, 2]])
+    # zone 1: least 2.0 on two cells that both name base 7; zone 2: least 4.0 on cells naming 1 and 2
+    least, base = least_time_base(labels, 2, t, nb)
+    assert least[0] == 2.0 and base[0] == 7
+    assert least[1] == 4.0 and base[1] in (1, 2)
+    r, c = ndimage.minimum_position(t, labels=labels, index=[2])[0]  # the tie: the cell ndimage takes
+    assert base[1] == nb[r, c]
+    # a zone no base reaches: infinite time, whichever cell
+    least, base = least_time_base(np.where(labels == 2, 1, 0).astype(np.int32), 1, np.full((3, 4), np.inf), nb)
+    assert np.isinf(least[0])

@@ -51,6 +51,7 @@ __all__ = [
     "finish_layer",
     "slugify",
     "snake_case",
+    "snake_case_values",
     "parse_as_of",
     "actor_pairs",
     "indexed",
@@ -293,6 +294,11 @@ def slugify(text: str) -> str:
 
 def snake_case(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
+
+
+def snake_case_values(texts: pd.Series) -> pd.Series:
+    """:func:`snake_case` of every value of a text column, worked out once per distinct value."""
+    return texts.map({v: snake_case(v) for v in pd.unique(texts)})
 
 
 def parse_as_of(value: date | str | None) -> pd.Timestamp | None:

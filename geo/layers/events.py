@@ -32,7 +32,7 @@ from .common import (
     required_text,
     resolve_fields,
     row_numbers,
-    snake_case,
+    snake_case_values,
     to_float,
 )
 
@@ -197,7 +197,7 @@ def _events_acled(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     data = {
         "event_id": required_text(gdf[col[id_name]], source=source, column=col[id_name]),
         "date": parse_dates(gdf[col["event_date"]], source=source, column=col["event_date"]),
-        "event_type": etype.map(snake_case),
+        "event_type": snake_case_values(etype),
         "fatalities": _fatalities(gdf, col["fatalities"]),
         "actors": actor_pairs(gdf[col["actor1"]], actor2),
         "schema": "acled",
@@ -225,7 +225,7 @@ def _events_custom(
         else [str(r) for r in row_numbers(gdf.index)]
     )
     etype = (
-        required_text(gdf[cols["event_type"]], source=source, column=cols["event_type"]).map(snake_case)
+        snake_case_values(required_text(gdf[cols["event_type"]], source=source, column=cols["event_type"]))
         if cols["event_type"]
         else "unspecified"
     )
