@@ -43,6 +43,7 @@ from .inputs import InputSpec, build_inputs
 from .params import Params, load_params
 from .pipeline import SURFACES, Analysis, AnalysisInputs, Reuse, analyze
 from .rasters import read_surface, write_cog
+from .readers import reading_once
 from .summaries import class_index
 
 __all__ = ["MAX_DATES", "SERIES_COLUMNS", "MonitorError", "MonitorState", "DateDone", "parse_every", "monitor_dates",
@@ -376,16 +377,8 @@ def run_monitor(spec: InputSpec, params: Params, dates: Sequence[date], out: str
     run = _open(out, spec, params, dates, rules, surfaces_only, crs, n_jobs, resume)
     try:
         todo = [d for d in dates if d.isoformat() not in run.state.finished]
-        for d in todo:
-            t0 = time.perf_counter()
-            res, reused = _one_date(run, d)
-            secs = round(time.perf_counter() - t0, 3)
-            run.state.finished.append(d.isoformat())
-            run.state.seconds[d.isoformat()] = secs
-            run.state.reused[d.isoformat()] = list(reused)
-            run.state.save(out)
-            if on_date:
-                on_date(DateDone(dates.index(d) + 1, len(dates), d, secs, reused, len(res.events)))
+        with reading_once():  # the bases file is read at each date: parse it once
+            _each_date(run, todo, dates, out, on_date)
         assemble(out, run.rules, run.params, charts=charts)
         run.state.status, run.state.error = "complete", None
         run.state.save(out)
@@ -397,6 +390,21 @@ def run_monitor(spec: InputSpec, params: Params, dates: Sequence[date], out: str
             assemble(out, run.rules, run.params, charts=False)
         raise
     return run.state
+
+
+def _each_date(run: _Run, todo: list[date], dates: list[date], out: Path,
+               on_date: Callable[[DateDone], None] | None) -> None:
+    """Analyse and record each of ``todo`` in turn (``monitor.json`` after each)."""
+    for d in todo:
+        t0 = time.perf_counter()
+        res, reused = _one_date(run, d)
+        secs = round(time.perf_counter() - t0, 3)
+        run.state.finished.append(d.isoformat())
+        run.state.seconds[d.isoformat()] = secs
+        run.state.reused[d.isoformat()] = list(reused)
+        run.state.save(out)
+        if on_date:
+            on_date(DateDone(dates.index(d) + 1, len(dates), d, secs, reused, len(res.events)))
 
 
 def _open(out: Path, spec: InputSpec, params: Params, dates: list[date], rules: AlertRules, surfaces_only: bool,

@@ -132,12 +132,16 @@ class Analysis:
 class Reuse:
     """What a series of analyses (:mod:`geo.monitor`) carries from one date to the next:
     the friction and travel results, each under a key of everything it depends on (the
-    grid, the parameters, the friction layers; the force table), and fitted forecast
-    models by their training set (:func:`geo.risk.forecast_risk`). A key that differs is
-    recomputed and replaces the entry; ``hits`` counts what was reused."""
+    grid, the parameters, the friction layers; the force table), population and exposure
+    (grid, parameters, population raster, sites), the search for the nearest base with
+    troops (the travel key and the bases), and fitted forecast models
+    (:class:`geo.risk.FittedModels`). A key that differs is recomputed and replaces the
+    entry; ``hits`` counts what was reused."""
 
     friction: tuple[str, tuple] | None = None
     travel: tuple[str, Travel] | None = None
+    exposure: tuple[str, tuple] | None = None
+    troops: tuple[str, Any] | None = None
     forecasts: Any = field(default_factory=lambda: _fitted_models())  # geo.risk.FittedModels
     hits: dict[str, int] = field(default_factory=dict)
 
@@ -242,12 +246,24 @@ def analyze(
                    [f.term(r) for f, r in zip(forces, travel.reaches, strict=True)])
     # a zone's nearest base is the nearest with troops: that search needs only the cost surface,
     # so a forked process runs it while the forecast (one thread) takes this one
-    troops = _troop_search(ex, grid, bases, cost, params.travel_time_cap_h)
+    held_troops = None
+    if reuse is not None and isinstance(ex, LocalExecutor) and needs_troop_reach(bases):
+        # a monitor: the same bases and cost surface give the same search, so it is kept across dates
+        tr = reuse.get("troops", _fingerprint(key, bases),
+                       lambda: troop_reach(grid, bases, np.asarray(cost), params.travel_time_cap_h))
+        held_troops = lambda: tr  # noqa: E731
+    troops = None if held_troops is not None else _troop_search(ex, grid, bases, cost, params.travel_time_cap_h)
     try:
         threat = st.run("threat", threat_stage, ex, grid, params, sel)
         fc, risk = st.run("forecast", forecast_stage, ex, grid, params, as_of, sel, inside, threat,
                           None if reuse is None else reuse.forecasts)
-        population, expo = st.run("exposure", exposure_stage, ex, grid, params, inputs, lay.sites)
+        expo_fn = lambda: exposure_stage(ex, grid, params, inputs, lay.sites)  # noqa: E731
+        if reuse is not None:  # population and sites do not change between a monitor's dates
+            ekey = _fingerprint(grid.to_dict(), params.as_dict(), str(inputs.population_path),
+                                inputs.population_units, lay.sites if lay.sites is not None else "no sites")
+            population, expo = st.run("exposure", reuse.get, "exposure", ekey, expo_fn)
+        else:
+            population, expo = st.run("exposure", expo_fn)
         base_rows = np.array([f.row for f in forces if not f.national], dtype=np.int32)
         arrays = st.run("gap", surface_stage, ex, params, inside, threat, risk, expo, ex.asarray(model.coverage()),
                         population, travel, base_rows)
@@ -258,7 +274,8 @@ def analyze(
         zones = zone_terms(zones, grid, out)
         # ... and a presence-only site nearer is named beside it
         zones = st.run("zones_presence", nearest_with_troops, zones, grid, bases, out["nearest_base"], out["cost"],
-                       params.travel_time_cap_h, troops=troops.result if troops is not None else None)
+                       params.travel_time_cap_h,
+                       troops=held_troops or (troops.result if troops is not None else None))
     finally:
         if troops is not None:
             troops.close()

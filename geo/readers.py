@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,7 @@ __all__ = [
     "SUPPORTED_FORMATS",
     "COORDINATE_PAIRS",
     "read_vector",
+    "reading_once",
     "validate_geometries",
     "to_crs_object",
     "format_rows",
@@ -169,6 +172,12 @@ def read_vector(
             f"{path}: layer= only applies to GeoPackage (.gpkg) and zipped shapefiles (.zip)"
         )
 
+    memo = _MEMO.get()
+    if memo is not None:
+        st = path.stat()
+        mkey = (str(path.resolve()), st.st_mtime_ns, st.st_size, layer, str(user_crs), x, y)
+        if mkey in memo:
+            return memo[mkey].copy()
     if suffix == ".csv":
         gdf = _read_csv(path, x=x, y=y, user_crs=user_crs)
     else:
@@ -188,7 +197,23 @@ def read_vector(
 
     gdf = gdf.reset_index(drop=True)
     gdf.attrs["source"] = str(path)
+    if memo is not None:
+        memo[mkey] = gdf.copy()
     return gdf
+
+
+_MEMO: ContextVar[dict | None] = ContextVar("vacuum_read_memo", default=None)
+
+
+@contextmanager
+def reading_once() -> Iterator[None]:
+    """Within the block, :func:`read_vector` reads each file (path, size and modification
+    time) once and hands out copies: a monitor reads its bases file at every date."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
 
 
 # --------------------------------------------------------------------------- formats

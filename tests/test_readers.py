@@ -327,3 +327,19 @@ def test_z_is_dropped():
     out = validate_geometries(frame([Point(1, 2, 3)]), what="bases", id_column="uid", allowed={"Point"})
     assert not out.has_z.any()
     assert out.geometry.iloc[0].equals(Point(1, 2))
+
+
+def test_reading_once_hands_out_copies_and_sees_a_changed_file(tmp_path):
+    from geo.readers import reading_once
+
+    f = tmp_path / "pts.csv"
+    f.write_text("name,longitude,latitude\na,10,5\nb,11,6\n")
+    with reading_once():
+        first = read_vector(f)
+        first.loc[0, "name"] = "changed"  # the caller's copy only
+        again = read_vector(f)
+        assert list(again["name"]) == ["a", "b"]
+        f.write_text("name,longitude,latitude\na,10,5\nb,11,6\nc,12,7\n")  # a new size: read again
+        assert len(read_vector(f)) == 3
+    f.write_text("name,longitude,latitude\nz,1,1\n")
+    assert list(read_vector(f)["name"]) == ["z"]  # outside the block, no memo
