@@ -34,6 +34,7 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import CRS, Transformer
 
 from .air import air_links_frame, air_stage, plan_air
@@ -50,7 +51,7 @@ from .score import gap_score
 from .summaries import GAP_CLASS_NAMES, class_index
 from .threat import density_of_counts, event_cells, gaussian_radius, threat_index
 from .types import BBox
-from .zones import nearest_with_troops, needs_troop_reach, troop_reach, zone_terms
+from .zones import nearest_with_troops, needs_troop_reach, presence_only, troop_reach, zone_terms
 
 __all__ = ["AnalysisInputs", "Analysis", "Layers", "EventSelection", "analyze", "SURFACES", "Stages", "Reuse", "Forked",
            "prepare_layers", "place_forces", "select_events", "analysis_summary"]
@@ -249,7 +250,9 @@ def analyze(
     held_troops = None
     if reuse is not None and isinstance(ex, LocalExecutor) and needs_troop_reach(bases):
         # a monitor: the same bases and cost surface give the same search, so it is kept across dates
-        tr = reuse.get("troops", _fingerprint(key, bases),
+        # it depends on the cost surface (in the travel key), the bases' cells and which hold troops
+        tkey = _fingerprint(key, np.asarray(presence_only(bases)), np.array(shapely.get_coordinates(bases.geometry)))
+        tr = reuse.get("troops", tkey,
                        lambda: troop_reach(grid, bases, np.asarray(cost), params.travel_time_cap_h))
         held_troops = lambda: tr  # noqa: E731
     troops = None if held_troops is not None else _troop_search(ex, grid, bases, cost, params.travel_time_cap_h)
