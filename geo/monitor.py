@@ -355,6 +355,7 @@ class _Run:
     prev_zones: list[tuple[str, Any]] = field(default_factory=list)
     next_zone: int = 1
     prev_surfaces: dict[str, tuple[np.ndarray, Path]] = field(default_factory=dict)  # name -> (array, its file)
+    writer: Any = None  # the ThreadPoolExecutor compressing COGs while the next date runs
 
 
 def _now() -> str:
@@ -394,17 +395,38 @@ def run_monitor(spec: InputSpec, params: Params, dates: Sequence[date], out: str
 
 def _each_date(run: _Run, todo: list[date], dates: list[date], out: Path,
                on_date: Callable[[DateDone], None] | None) -> None:
-    """Analyse and record each of ``todo`` in turn (``monitor.json`` after each)."""
-    for d in todo:
-        t0 = time.perf_counter()
-        res, reused = _one_date(run, d)
-        secs = round(time.perf_counter() - t0, 3)
+    """Analyse and record each of ``todo`` in turn (``monitor.json`` after each). A date's
+    COGs are compressed on writer threads while the next date is analysed; a date counts
+    as finished (its folder renamed into place, ``monitor.json`` saved) once they are written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def record(d: date, secs: float, res: Analysis, reused: tuple[str, ...], finish: Callable[[], float]) -> None:
+        secs = round(secs + finish(), 3)
         run.state.finished.append(d.isoformat())
         run.state.seconds[d.isoformat()] = secs
         run.state.reused[d.isoformat()] = list(reused)
         run.state.save(out)
         if on_date:
             on_date(DateDone(dates.index(d) + 1, len(dates), d, secs, reused, len(res.events)))
+
+    pending: tuple | None = None
+    with ThreadPoolExecutor(2) as writer:
+        run.writer = writer
+        try:
+            for d in todo:
+                t0 = time.perf_counter()
+                res, reused = _analyse(run, d)
+                t1 = time.perf_counter()
+                if pending is not None:  # the previous date's files are whole before this one links to them
+                    record(*pending)
+                    pending = None
+                t2 = time.perf_counter()
+                finish = _write_date(run, d, res)
+                pending = (d, (t1 - t0) + (time.perf_counter() - t2), res, reused, finish)
+            if pending is not None:
+                record(*pending)
+        finally:
+            run.writer = None
 
 
 def _open(out: Path, spec: InputSpec, params: Params, dates: list[date], rules: AlertRules, surfaces_only: bool,
@@ -477,10 +499,8 @@ def _inputs_at(run: _Run, d: date) -> AnalysisInputs:
     return replace(run.static, bases=b.bases, warnings=[*run.static.warnings, *b.warnings])
 
 
-def _one_date(run: _Run, d: date) -> tuple[Analysis, tuple[str, ...]]:
-    """Analyse one date, write its folder (atomically: a temporary name, then renamed)."""
-    import shutil
-
+def _analyse(run: _Run, d: date) -> tuple[Analysis, tuple[str, ...]]:
+    """Analyse one date; what was reused from the dates before."""
     before, fitted = dict(run.reuse.hits), len(run.reuse.forecasts)
     res = analyze(_inputs_at(run, d), run.params, d, crs=run.crs, n_jobs=run.n_jobs, reuse=run.reuse)
     reused = tuple(k for k, v in run.reuse.hits.items() if v > before.get(k, 0))
@@ -495,16 +515,25 @@ def _one_date(run: _Run, d: date) -> tuple[Analysis, tuple[str, ...]]:
                                "(or start a new monitor with --out)")
     if res.admin is None:
         raise LayerError("a monitor needs admin units (--admin): its series are per admin unit")
+    return res, reused
+
+
+def _write_date(run: _Run, d: date, res: Analysis) -> Callable[[], float]:
+    """Write the date's folder under a temporary name; the returned call waits for the COGs
+    still being compressed, renames the folder into place and gives the seconds it waited."""
+    import shutil
+
     if run.cells is None:
-        run.cells = unit_cells(res.admin.reset_index(drop=True), res.grid)
-        units = res.admin[[c for c in ("admin_id", "name", "level", "geometry") if c in res.admin]]
+        run.cells = unit_cells(res.admin.reset_index(drop=True), res.grid)  # type: ignore[union-attr]
+        units = res.admin[[c for c in ("admin_id", "name", "level", "geometry") if c in res.admin]]  # type: ignore[index]
         write_geojson(units.rename(columns={"admin_id": "unit_id"}), run.out / "units.geojson")
     final = run.out / "dates" / d.isoformat()
     tmp = run.out / "dates" / f".{d.isoformat()}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
+    futures: list = []
     if run.state.surfaces_only:
         tmp.mkdir(parents=True)
-        write_surfaces(run, res, d, tmp, final)
+        futures = write_surfaces(run, res, d, tmp, final)
         write_json(res.summary, tmp / "summary.json")
     else:
         from .products import write_analysis
@@ -514,21 +543,26 @@ def _one_date(run: _Run, d: date) -> tuple[Analysis, tuple[str, ...]]:
     tracks, run.next_zone = track_zones(run.prev_zones, list(res.zones.geometry), run.next_zone)
     zrows = _zone_rows(res.zones, tracks, res.admin, d, res.events)
     write_geojson(zrows, tmp / "zones.geojson")
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
     run.prev_coverage = res.surfaces["coverage"]
     run.prev_zones = list(zip(tracks, res.zones.geometry, strict=True))
-    return res, reused
+
+    def finish() -> float:
+        t0 = time.perf_counter()
+        for f in futures:
+            f.result()  # a failed write raises here: the date is not finished
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        return time.perf_counter() - t0
+
+    return finish
 
 
-def write_surfaces(run: _Run, res: Analysis, d: date, tmp: Path, final: Path) -> None:
+def write_surfaces(run: _Run, res: Analysis, d: date, tmp: Path, final: Path) -> list:
     """The date's surfaces as COGs in ``tmp`` (to be renamed ``final``). A surface equal to
     the previous date's (coverage and travel time while the bases stand still, population,
     exposure) is a hard link to that file, not a second copy: its ``as_of`` tag is the
-    date it was first computed. The others are written on two threads (GDAL compresses
-    without the GIL)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    date it was first computed. The others go to ``run.writer`` (GDAL compresses without
+    the GIL): their futures are returned (written here, and none returned, without a writer)."""
     todo, kept = [], {}
     for name in SURFACES:
         arr = res.surfaces[name]
@@ -546,9 +580,12 @@ def write_surfaces(run: _Run, res: Analysis, d: date, tmp: Path, final: Path) ->
     def one(name: str) -> None:
         write_cog(tmp / f"{name}.tif", res.surfaces[name], res.grid, tags={"as_of": d.isoformat()})
 
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(one, todo))
     run.prev_surfaces = {**kept, **{n: (res.surfaces[n], final / f"{n}.tif") for n in todo}}
+    if run.writer is None:  # called on its own: write here
+        for n in todo:
+            one(n)
+        return []
+    return [run.writer.submit(one, n) for n in todo]
 
 
 def _grid_key(g: dict[str, Any]) -> tuple:
