@@ -22,7 +22,7 @@ from .errors import UnknownIdError
 from .scenario import Baseline, WhatIf
 
 __all__ = ["vacuum_measure", "closure_effect", "base_criticality", "greedy_closing_order",
-           "order_cost", "phase_sizes", "maximal_covering_keep", "base_troops"]
+           "order_cost", "phase_sizes", "maximal_covering_keep", "mclp_keep", "base_troops", "added_vacuum"]
 
 
 def vacuum_measure(gap: np.ndarray, exposure: np.ndarray) -> float:
@@ -108,17 +108,19 @@ def order_cost(baseline: Baseline, groups: Sequence[Sequence[str]]) -> list[floa
     for g in groups:
         for bid in g:
             w.set_weight(bid, 0.0)
-        out.append(vacuum_measure(w.gap(), baseline.exposure))
+        out.append(baseline.vacuum_of(w.intensity))
     return out
 
 
 def greedy_closing_order(baseline: Baseline, to_close: Sequence[str] | None = None, *,
-                         troops_to_free: float | None = None) -> list[tuple[str, float]]:
+                         troops_to_free: float | None = None, count: int | None = None) -> list[tuple[str, float]]:
     """Close, one at a time, the base whose closure adds least vacuum given those already closed.
 
     ``to_close``: the bases to order (default: every base of the mission in the analysis,
     national forces apart). Returns ``[(base_id, vacuum measure after closing it), ...]``;
-    each choice is an exact incremental evaluation of every remaining candidate.
+    each choice is an exact incremental evaluation of every remaining candidate (a
+    candidate's effect is evaluated again only when a closure changed the intensity where it
+    reaches: otherwise it is the same number). ``count``: stop after that many closures.
 
     With ``troops_to_free``, the search is over all of ``to_close`` but stops once the closed
     bases hold that many troops: each step closes the base adding least vacuum **per troop
@@ -136,22 +138,51 @@ def greedy_closing_order(baseline: Baseline, to_close: Sequence[str] | None = No
         if not troops_to_free >= 0:
             raise ValueError(f"troops_to_free must be >= 0, got {troops_to_free}")
         remaining = [b for b in remaining if troops.get(b, 0.0) > 0]
-    v = vacuum_measure(w.gap(), baseline.exposure)
+    v = baseline.vacuum_of(w.intensity)
     seq: list[tuple[str, float]] = []
     freed = 0.0
-    while remaining and (troops_to_free is None or freed < troops_to_free):
+    added: dict[str, float] = {}  # each candidate's added vacuum in the current state
+    stale = set(remaining)
+    while remaining and (troops_to_free is None or freed < troops_to_free) and (count is None or len(seq) < count):
+        for b in stale:
+            added[b] = added_vacuum(w, b)
         if troops_to_free is None:
-            effects = [(closure_effect(w, b).added_vacuum, k, b) for k, b in enumerate(remaining)]
+            effects = [(added[b], k, b) for k, b in enumerate(remaining)]
         else:
-            effects = [(closure_effect(w, b).added_vacuum / troops[b], k, b) for k, b in enumerate(remaining)]
+            effects = [(added[b] / troops[b], k, b) for k, b in enumerate(remaining)]
         _, _, best = min(effects)
-        dv = closure_effect(w, best).added_vacuum
+        dv = added[best]
         w.set_weight(best, 0.0)
         v += dv
         freed += troops.get(best, 0.0)
         seq.append((best, v))
         remaining.remove(best)
+        stale = baseline.reach_neighbours[best] & set(remaining)
     return seq
+
+
+def added_vacuum(w: WhatIf, base_id: str) -> float:
+    """``closure_effect(w, base_id).added_vacuum`` alone (the same operations, without the
+    other figures): the rise of the vacuum measure if ``base_id`` closed now."""
+    b = w.baseline
+    wt = w.weight[base_id]
+    if wt == 0:
+        return 0.0
+    need, e = _reach_need_exposure(b, base_id)
+    i_now = np.maximum(w.intensity[b.model.term(base_id).reach.index], 0.0)
+    i_new = np.maximum(i_now - wt * b.protection(base_id), 0.0)
+    den = b.exposure_total
+    return float(((need * np.exp(-i_new) - need * np.exp(-i_now)) * e).sum() / den) if den > 0 else 0.0
+
+
+def _reach_need_exposure(b: Baseline, base_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """need100 (0 outside the area) and exposure on the base's reached cells (cached on the baseline)."""
+    hit = b._reach_inputs.get(base_id)
+    if hit is None:
+        idx = b.model.term(base_id).reach.index
+        need = b.need100[idx]
+        hit = b._reach_inputs[base_id] = (np.where(np.isfinite(need), need, 0.0), b.exposure[idx])
+    return hit
 
 
 def base_troops(baseline: Baseline) -> dict[str, float]:
@@ -164,16 +195,14 @@ def base_troops(baseline: Baseline) -> dict[str, float]:
 
 
 def maximal_covering_keep(baseline: Baseline, keep: int, *, block_km: float = 10.0) -> dict:
-    """Which ``keep`` bases cover the most need-weighted exposure (spopt maximal covering).
+    """Which ``keep`` bases cover the most need-weighted exposure (maximal covering, MCLP).
 
     Demand: blocks of ``block_km`` weighted by sum(need100/100 * exposure); a base covers
-    a block if it reaches some cell of it within its response threshold. Solved with
-    spopt's MCLP (CBC through PuLP) on the distinct coverage patterns: blocks no base covers
-    are left out and blocks covered by the same bases are one demand point (same optimum).
+    a block if it reaches some cell of it within its response threshold. Solved as Church and
+    ReVelle's MCLP (CBC through PuLP, :func:`mclp_keep`) on the distinct coverage patterns:
+    blocks no base covers are left out and blocks covered by the same bases are one demand
+    point (same optimum).
     """
-    import pulp
-    from spopt.locate import MCLP
-
     b = baseline
     h, w_ = b.grid.shape
     f = max(1, int(round(block_km / b.grid.resolution_km)))
@@ -184,38 +213,59 @@ def maximal_covering_keep(baseline: Baseline, keep: int, *, block_km: float = 10
     weights = np.bincount(block, weights=demand, minlength=bh * bw)
     live = np.flatnonzero(weights > 0)
     ids = [t.base_id for t in b.model.terms if not t.national]
-    big = 1e6
-    cost = np.full((len(live), len(ids)), big)
+    reach = np.zeros((len(live), len(ids)), dtype=bool)
     pos = np.full(bh * bw, -1)
     pos[live] = np.arange(len(live))
     for j, bid in enumerate(ids):
         t = b.model.term(bid)
         inside = t.reach.hours <= t.t_resp
         blk = pos[block[t.reach.index[inside]]]
-        blk = blk[blk >= 0]
-        cost[np.unique(blk), j] = 0.0
+        reach[np.unique(blk[blk >= 0]), j] = True
     # only blocks some base covers can be covered, and blocks covered by the same set of bases
     # are one demand point of their summed weight: the same optimum, a much smaller programme
-    reach = cost == 0.0
     coverable = reach.any(axis=1)
     patterns, inverse = np.unique(reach[coverable], axis=0, return_inverse=True)
     pattern_weight = np.bincount(inverse.ravel(), weights=weights[live][coverable], minlength=len(patterns))
-    with warnings.catch_warnings():
-        # spopt 0.7 builds variables with PuLP's deprecated LpVariable(...) constructor; not ours to fix
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(spopt|pulp)(\..*)?")
-        warnings.filterwarnings("ignore", message="Constructing LpVariable", category=DeprecationWarning)
-        model = MCLP.from_cost_matrix(np.where(patterns, 0.0, big), pattern_weight, service_radius=1.0,
-                                      p_facilities=int(keep), name="keep")
-        model = model.solve(pulp.PULP_CBC_CMD(msg=False))
-    chosen = [ids[j] for j, fac in enumerate(model.fac2cli) if len(fac) or _selected(model, j)]
+    chosen = [ids[j] for j in mclp_keep(patterns, pattern_weight, int(keep))]
     covered = float(weights[live][coverable].sum())
     kept_cov = float(weights[live][reach[:, [ids.index(c) for c in chosen]].any(axis=1)].sum()) if chosen else 0.0
     return {"keep": chosen, "covered_demand": kept_cov, "demand_coverable_by_all": covered,
             "blocks": int(len(live)), "block_km": f * b.grid.resolution_km}
 
 
-def _selected(model, j: int) -> bool:
-    try:
-        return bool(model.fac_vars[j].varValue and model.fac_vars[j].varValue > 0.5)
-    except (AttributeError, IndexError):
-        return False
+def mclp_keep(covers: np.ndarray, weights: np.ndarray, p: int, *, name: str = "keep") -> list[int]:
+    """The ``p`` facilities (columns of the boolean ``covers``, demand x facility) that cover the
+    most demand ``weights``: the maximal covering location problem, solved with CBC.
+
+    maximise sum_i w_i y_i  subject to  y_i <= sum_j a_ij x_j,  sum_j x_j = p,  x, y binary.
+
+    The programme is the one spopt's ``MCLP.from_cost_matrix`` builds (same variables
+    ``x[j]``, ``y[i]``, same constraints in the same order, bundled CBC), written out here
+    so that the cross-check does not import spopt (and with it matplotlib, libpysal,
+    networkx: 1.5 s). Returns the chosen columns in order; a facility counts as chosen as
+    spopt's ``fac2cli`` reports it (selected and covering demand, or selected)."""
+    import pulp
+
+    a = np.asarray(covers, dtype=bool).astype(np.float64)
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    n_cli, n_fac = a.shape
+    prob = pulp.LpProblem(name, pulp.LpMaximize)
+    x = [prob.add_variable(f"x[{j}]", lowBound=0, upBound=1, cat=pulp.LpInteger) for j in range(n_fac)]
+    y = [prob.add_variable(f"y[{i}]", lowBound=0, upBound=1, cat=pulp.LpInteger) for i in range(n_cli)]
+    prob += pulp.lpSum([w[i] * y[i] for i in range(n_cli)]), "objective function"
+    for i in range(n_cli):
+        prob += pulp.lpSum([a[i][j] * x[j] for j in range(n_fac)]) >= y[i]
+    prob += pulp.lpSum(x) == p
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PULP_CBC_CMD is deprecated", category=DeprecationWarning)
+        solver = pulp.PULP_CBC_CMD(msg=False)
+    prob.solve(solver)
+    if prob.status != 1:
+        raise RuntimeError(f"maximal covering not solved: {pulp.LpStatus[prob.status]}")
+    yv = np.array([v.value() for v in y], dtype=float)
+    out = []
+    for j, v in enumerate(x):
+        xj = v.value() or 0.0
+        if (xj > 0 and bool(np.any((yv > 0) & (a[:, j] > 0)))) or xj > 0.5:
+            out.append(j)
+    return out

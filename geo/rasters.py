@@ -7,6 +7,8 @@ in memory and the nodata value marks it on disk.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from .errors import ConfigError, GridError, MissingCRSError
 from .export import atomic_path
 from .grid import Grid
 
-__all__ = ["write_cog", "read_surface", "COG_OPTIONS"]
+__all__ = ["write_cog", "read_surface", "COG_OPTIONS", "BackgroundWriter"]
 
 COG_OPTIONS: dict[str, str] = {
     "COMPRESS": "DEFLATE",
@@ -101,3 +103,43 @@ def read_surface(path: str | os.PathLike[str]) -> tuple[np.ndarray, Grid]:
     if nodata is not None and not np.isnan(nodata):
         array[array == np.float32(nodata)] = np.nan
     return array, grid
+
+
+class BackgroundWriter:
+    """File writes on worker threads, so that the caller computes the next product meanwhile:
+    GDAL releases the GIL while it builds overviews and compresses a COG.
+
+    ``with BackgroundWriter() as bw: bw.submit(write_cog, path, array, grid)``; leaving the
+    block waits for every write and raises the first one's error, if any. The arrays handed to
+    a write must not change until it is done. ``workers`` defaults to the number of cores
+    (at most 4); ``waited_s`` is how long leaving the block waited.
+    """
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers or max(1, min(os.cpu_count() or 1, 4))
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: list[Future] = []
+        self.waited_s = 0.0
+
+    def __enter__(self) -> BackgroundWriter:
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="vacuum-write")
+        return self
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        if self._pool is None:
+            raise RuntimeError("BackgroundWriter.submit outside its with block")
+        fut = self._pool.submit(fn, *args, **kwargs)
+        self._futures.append(fut)
+        return fut
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        import time
+
+        t0 = time.perf_counter()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        self.waited_s = time.perf_counter() - t0
+        if exc_type is None:
+            for fut in self._futures:
+                fut.result()  # the first failed write raises here

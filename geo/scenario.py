@@ -30,6 +30,8 @@ from .plan import ResolvedPhase, Step
 from .products import load_coverage_model
 from .rasters import read_surface
 from .score import gap_score
+from .summaries import AdminCells, admin_cells
+from .traveltime import CellGraph, NearestSources, build_graph, nearest_sources
 
 __all__ = ["Baseline", "WhatIf", "PhaseState", "load_baseline", "AnalysisFolderError"]
 
@@ -57,6 +59,7 @@ class Baseline:
     cost_h: np.ndarray | None
     risk: np.ndarray | None = None  # flat float64 forecast risk (NaN outside)
     _p: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _reach_inputs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def protection(self, base_id: str) -> np.ndarray:
         """p_b(t) on the base's reached cells (cached, float64)."""
@@ -78,9 +81,40 @@ class Baseline:
                            presence_strength=p.presence_strength, strength_mult=s_mult, readiness=readiness)
 
     @cached_property
+    def inside(self) -> np.ndarray:
+        """Flat indices (ascending) of the cells in the area: those with a need (finite ``need100``)."""
+        return np.flatnonzero(np.isfinite(self.need100))
+
+    @cached_property
     def exposure_total(self) -> float:
         """Sum of exposure over the cells in the area: the denominator of the vacuum measure."""
-        return float(self.exposure[np.isfinite(self.need100)].sum())
+        return float(self.exposure[self.inside].sum())
+
+    def vacuum_of(self, intensity: np.ndarray) -> float:
+        """The vacuum measure of a coverage intensity (flat): ``vacuum_measure(need100 *
+        exp(-max(I, 0)), exposure)``, computed on the cells of the area only (the same sums in
+        the same order, so the same value)."""
+        ins = self.inside
+        g = self._need_inside * np.exp(-np.maximum(intensity[ins], 0.0))
+        e = self._exposure_inside
+        fin = np.isfinite(g)
+        if not fin.all():
+            g, e = g[fin], e[fin]
+        den = float(e.sum())
+        return float((g * e).sum() / den) if den > 0 else 0.0
+
+    @cached_property
+    def population_inside(self) -> np.ndarray:
+        """Population on the cells of the area (:attr:`inside`)."""
+        return self.population[self.inside]
+
+    @cached_property
+    def _need_inside(self) -> np.ndarray:
+        return self.need100[self.inside]
+
+    @cached_property
+    def _exposure_inside(self) -> np.ndarray:
+        return self.exposure[self.inside]
 
     def baseline_gap(self) -> np.ndarray:
         return self.need100 * np.exp(-self.model.intensity.ravel())
@@ -93,6 +127,67 @@ class Baseline:
     @cached_property
     def baseline_coverage_flat(self) -> np.ndarray:
         return -np.expm1(-np.maximum(self.model.intensity.ravel().astype(np.float64), 0.0))
+
+    @cached_property
+    def graph(self) -> CellGraph | None:
+        """The travel graph of the analysis' friction (None without one), built on first use and kept."""
+        return build_graph(self.cost_h) if self.cost_h is not None else None
+
+    @cached_property
+    def base_cells(self) -> dict[str, tuple[int, int]]:
+        """Per base on the grid: its row in ``bases`` (index reset) and its flat cell (bases
+        off the grid are left out)."""
+        rows = self.bases.reset_index(drop=True)
+        pos = {bid: i for i, bid in enumerate(rows["base_id"])}
+        out = {}
+        for bid, i in pos.items():
+            geom = rows.geometry.iloc[i]
+            r, c, ok = self.grid.rowcol(np.array([geom.x]), np.array([geom.y]))
+            if ok[0]:
+                out[bid] = (i, int(r[0] * self.grid.width + c[0]))
+        return out
+
+    @cached_property
+    def nearest_open(self) -> tuple[list[str], NearestSources] | None:
+        """The nearest of the mission's bases open in the analysis (national forces apart) for
+        every node of the travel graph, within ``travel_time_cap_h``: the bases in source order
+        and the search, which a plan's closures update (:meth:`NearestSources.without`). None
+        without a travel graph."""
+        if self.graph is None:
+            return None
+        ids = [t.base_id for t in self.model.terms if not t.national and t.weight > 0 and t.base_id in self.base_cells]
+        return ids, nearest_sources(self.graph, [self.base_cells[b][1] for b in ids], self.params.travel_time_cap_h)
+
+    @cached_property
+    def admin_cells(self) -> AdminCells | None:
+        """The admin units rasterized on the grid (None without an admin layer), built on first use and kept."""
+        return admin_cells(self.admin, self.grid) if self.admin is not None else None
+
+    @cached_property
+    def reach_neighbours(self) -> dict[str, frozenset[str]]:
+        """Per base, the bases whose reach may share a cell with its reach (they share a block of
+        8 x 8 cells; the base itself included). A change of a base's weight changes the
+        intensity on its reach only, so it can alter the closure effect of these bases only."""
+        import scipy.sparse as sp
+
+        terms = self.model.terms
+        w = self.grid.width
+        bw = -(-w // 8)
+        rows, cols = [], []
+        for k, t in enumerate(terms):
+            r, c = np.divmod(t.reach.index.astype(np.int64), w)
+            blocks = np.unique((r // 8) * bw + c // 8)
+            rows.append(np.full(len(blocks), k))
+            cols.append(blocks)
+        n_blocks = (-(-self.grid.height // 8)) * bw
+        m = sp.csr_matrix((np.ones(sum(len(c) for c in cols)), (np.concatenate(rows or [np.zeros(0, int)]),
+                                                                 np.concatenate(cols or [np.zeros(0, int)]))),
+                          shape=(len(terms), n_blocks))
+        share = (m @ m.T).tocoo()
+        out: dict[str, set[str]] = {t.base_id: {t.base_id} for t in terms}
+        for i, j in zip(share.row, share.col, strict=True):
+            out[terms[i].base_id].add(terms[j].base_id)
+        return {k: frozenset(v) for k, v in out.items()}
 
     @cached_property
     def gap_totals(self) -> dict[str, float]:
@@ -167,7 +262,7 @@ class PhaseState:
 
     @cached_property
     def intensity(self) -> np.ndarray:
-        full = self.baseline.model.intensity.ravel().astype(np.float64)
+        full = np.array(self.baseline.model.intensity.ravel(), dtype=np.float64)
         full[self.touched] = self.intensity_touched
         return full
 
@@ -183,13 +278,23 @@ class PhaseState:
         full[self.touched] = self.coverage_touched
         return full
 
+    @cached_property
+    def gap_inside(self) -> np.ndarray:
+        """:attr:`gap` on the cells of the area (:attr:`Baseline.inside`)."""
+        return self.gap[self.baseline.inside]
+
+    @cached_property
+    def coverage_inside(self) -> np.ndarray:
+        """:attr:`coverage` on the cells of the area (:attr:`Baseline.inside`)."""
+        return self.coverage[self.baseline.inside]
+
 
 class WhatIf:
     """Incremental what-if on a :class:`Baseline`: weights change, terms stay."""
 
     def __init__(self, baseline: Baseline):
         self.baseline = baseline
-        self.intensity = baseline.model.intensity.ravel().astype(np.float64).copy()
+        self.intensity = np.array(baseline.model.intensity.ravel(), dtype=np.float64)
         self.weight = {t.base_id: t.weight for t in baseline.model.terms}
         self.initial_weight = dict(self.weight)
         self.closed: list[str] = []

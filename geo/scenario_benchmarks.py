@@ -104,16 +104,34 @@ def phase_benchmarks(k: int, ph: ResolvedPhase, scopes: BenchmarkScopes, ctx: Be
     return PhaseBenchmarks(k, ph.name, status, reasons, res)
 
 
-def coverage_split(w: WhatIf, cover_threshold: float) -> dict[str, float]:
+def coverage_split(w: WhatIf, cover_threshold: float, coverage_inside: np.ndarray | None = None) -> dict[str, float]:
     """Mean coverage over the area and people covered (>= ``cover_threshold``), by the mission and by
-    national forces separately (each from its own intensity)."""
+    national forces separately (each from its own intensity, as :meth:`WhatIf.split_coverage`
+    gives them), computed on the cells of the area only. ``coverage_inside``: the coverage of
+    ``w``'s current state on those cells (:attr:`PhaseState.coverage_inside`), if known: with no
+    national force it is the mission's."""
     b = w.baseline
-    ok = np.isfinite(b.need100)
-    mission, national = w.split_coverage()
-    return {"mission_coverage_mean": float(mission[ok].mean()) if ok.any() else math.nan,
-            "national_coverage_mean": float(national[ok].mean()) if ok.any() else math.nan,
-            "population_covered_mission": float(b.population[ok & (mission >= cover_threshold)].sum()),
-            "population_covered_national": float(b.population[ok & (national >= cover_threshold)].sum())}
+    ins = b.inside
+    nat = np.zeros(len(ins))
+    if not w.national and coverage_inside is not None:
+        mission = coverage_inside
+    elif w.national:
+        pos = np.full(b.grid.size, -1, dtype=np.int64)
+        pos[ins] = np.arange(len(ins))
+        for bid in w.national:
+            t = b.model.term(bid)
+            at = pos[t.reach.index]
+            keep = at >= 0
+            nat[at[keep]] += (w.weight[bid] * b.protection(bid))[keep]
+        mission = -np.expm1(-np.maximum(w.intensity[ins] - nat, 0.0))
+    else:
+        mission = -np.expm1(-np.maximum(w.intensity[ins], 0.0))  # minus no national intensity
+    national = -np.expm1(-np.maximum(nat, 0.0))
+    pop = b.population_inside
+    return {"mission_coverage_mean": float(mission.mean()) if len(ins) else math.nan,
+            "national_coverage_mean": float(national.mean()) if len(ins) else math.nan,
+            "population_covered_mission": float(pop[mission >= cover_threshold].sum()),
+            "population_covered_national": float(pop[national >= cover_threshold].sum())}
 
 
 def write_benchmarks(out: Path, phases: list[PhaseBenchmarks], enforced: dict | None) -> None:

@@ -40,11 +40,12 @@ from .decision import (
 )
 from .effect import RINGS_KM, EffectEstimate, EffectPrior, expected_change
 from .export import as_multi, write_csv, write_geojson, write_gpkg_layer, write_json
+from .grid import Grid
 from .legend import STYLES
 from .national import NO_LAYER_NOTE
 from .plan import Plan, ResolvedPhase, national_forces, resolve_plan
 from .products import write_raster_styles
-from .rasters import write_cog
+from .rasters import BackgroundWriter, write_cog
 from .scenario import Baseline, PhaseState, WhatIf
 from .scenario_benchmarks import (
     BenchmarkScopes,
@@ -56,8 +57,8 @@ from .scenario_benchmarks import (
 )
 from .summaries import admin_summary, class_index
 from .timeline import PhaseNeed, phase_need, phase_surfaces, versus_previous
-from .traveltime import CellGraph, build_graph, nearest_source
-from .zones import vacuum_zones
+from .traveltime import nearest_source
+from .zones import label_zones, vacuum_zones
 
 __all__ = ["PhaseResult", "evaluate_phase", "run_scenario"]
 
@@ -168,7 +169,6 @@ def run_scenario(
                            b.params.zone_threshold, cover_threshold)
     scopes = BenchmarkScopes(b, zones_in, forces)
     shape = b.grid.shape
-    graph = build_graph(b.cost_h) if b.cost_h is not None else None
     gpkg = out / "scenario.gpkg"
     if gpkg.exists():
         gpkg.unlink()
@@ -177,43 +177,47 @@ def run_scenario(
     prev: PhaseState | None = None
     bench: list[PhaseBenchmarks] = []
     enforced: dict | None = None
-    dated = _Dated(base_gap, base_cov)
+    dated = _Dated(b, base_gap, base_cov)
     admin_before = admin_summary(b.admin, b.grid, base_gap.reshape(shape).astype(np.float32),
-                                 b.population.reshape(shape), breaks=b.params.class_breaks) if b.admin is not None else None
-    for k, ph in enumerate(phases, start=1):
+                                 b.population.reshape(shape), breaks=b.params.class_breaks,
+                                 cells=b.admin_cells) if b.admin is not None else None
+    # the phases' COGs are written on worker threads while the next products are computed
+    with BackgroundWriter() as writer:
+        for k, ph in enumerate(phases, start=1):
+            if progress:
+                progress("phases", (k - 1) / len(phases))
+            t0 = time.perf_counter()
+            before = ((prev.gap, prev.coverage) if prev is not None else (b.baseline_gap_flat, b.baseline_coverage_flat)) \
+                if ph.conditions else None  # the state the earlier phases left
+            snap = w.snapshot() if enforce and ph.conditions else None
+            res = evaluate_phase(w, ph, base_gap, base_cov, cover_threshold)
+            pb = phase_benchmarks(k, ph, scopes, ctx, before, (res.state.gap, res.state.coverage)) if before else None
+            timings[f"phase_{k}_evaluate"] = round(time.perf_counter() - t0, 4)
+            if pb is not None:
+                bench.append(pb)
+            if pb is not None and pb.status == "hold" and snap is not None:
+                w.restore(snap)
+                enforced = {"held_at_phase": k, "phase": ph.name, "reasons": pb.reasons,
+                            "plan_that_holds": [p.name for p in phases[:k - 1]],
+                            "not_applied": [p.name for p in phases[k - 1:]]}
+                phases = phases[:k - 1]
+                break
+            prev = res.state
+            res.numbers.update(coverage_split(w, cover_threshold, res.state.coverage_inside))
+            vs_dates = dated.step(b, res, needs[k - 1], cover_threshold)
+            phase_docs.append(_write_phase(k, ph, res, w, b, base_gap, base_cov, phases[:k], gpkg, admin_before,
+                                           effect, out, timings, t0, dated, writer))
+            phase_docs[-1].update(vs_dates)
+            phase_docs[-1].update({"status": pb.status if pb else "go", "hold_reasons": pb.reasons if pb else [],
+                                   "benchmarks": results_table(pb.results) if pb else []})
+        write_benchmarks(out, bench, enforced)
         if progress:
-            progress("phases", (k - 1) / len(phases))
-        t0 = time.perf_counter()
-        before = ((prev.gap, prev.coverage) if prev is not None else (b.baseline_gap_flat, b.baseline_coverage_flat)) \
-            if ph.conditions else None  # the state the earlier phases left
-        snap = w.snapshot() if enforce and ph.conditions else None
-        res = evaluate_phase(w, ph, base_gap, base_cov, cover_threshold)
-        pb = phase_benchmarks(k, ph, scopes, ctx, before, (res.state.gap, res.state.coverage)) if before else None
-        timings[f"phase_{k}_evaluate"] = round(time.perf_counter() - t0, 4)
-        if pb is not None:
-            bench.append(pb)
-        if pb is not None and pb.status == "hold" and snap is not None:
-            w.restore(snap)
-            enforced = {"held_at_phase": k, "phase": ph.name, "reasons": pb.reasons,
-                        "plan_that_holds": [p.name for p in phases[:k - 1]],
-                        "not_applied": [p.name for p in phases[k - 1:]]}
-            phases = phases[:k - 1]
-            break
-        prev = res.state
-        res.numbers.update(coverage_split(w, cover_threshold))
-        vs_dates = dated.step(b, res, needs[k - 1], cover_threshold)
-        phase_docs.append(_write_phase(k, ph, res, w, b, base_gap, base_cov, phases[:k], graph, gpkg, admin_before,
-                                       effect, out, timings, t0, dated))
-        phase_docs[-1].update(vs_dates)
-        phase_docs[-1].update({"status": pb.status if pb else "go", "hold_reasons": pb.reasons if pb else [],
-                               "benchmarks": results_table(pb.results) if pb else []})
-    write_benchmarks(out, bench, enforced)
-    if progress:
-        progress("phases", 1.0)
-        progress("decision_support", 0.0)
-    crit, order = _write_decision_support(b, phases, closing_phases, cover_threshold, out, gpkg, timings)
-    if progress:
-        progress("decision_support", 1.0)
+            progress("phases", 1.0)
+            progress("decision_support", 0.0)
+        crit, order = _write_decision_support(b, phases, closing_phases, cover_threshold, out, gpkg, timings)
+        if progress:
+            progress("decision_support", 1.0)
+    timings["rasters_wait"] = round(writer.waited_s, 4)
     summary = _summary(plan, b, cover_threshold, base_gap, phase_docs, crit, order, timings)
     summary["national_forces"] = ({"count": len(forces), "strength": float(sum(f.strength for f in forces))}
                                   if forces else {"count": 0, "note": NO_LAYER_NOTE})
@@ -223,14 +227,15 @@ def run_scenario(
 
 
 def _write_phase(k: int, ph: ResolvedPhase, res: PhaseResult, w: WhatIf, b: Baseline, base_gap: np.ndarray,
-                 base_cov: np.ndarray, phases_so_far: list[ResolvedPhase], graph: CellGraph | None, gpkg: Path,
+                 base_cov: np.ndarray, phases_so_far: list[ResolvedPhase], gpkg: Path,
                  admin_before: pd.DataFrame | None, effect: EffectEstimate | EffectPrior | None, out: Path,
-                 timings: dict[str, float], t0: float, dated: _Dated) -> dict:
-    """phase_k/: rasters, new zones, lost sites, admin change, expected change; returns the phase's summary entry."""
+                 timings: dict[str, float], t0: float, dated: _Dated, writer: BackgroundWriter) -> dict:
+    """phase_k/: rasters (handed to ``writer``), new zones, lost sites, admin change, expected
+    change; returns the phase's summary entry."""
     d = out / f"phase_{k}"
     d.mkdir(exist_ok=True)
-    gap2 = _write_phase_rasters(d, b, ph, res, base_gap, base_cov)
-    zones = _phase_zones(w, b, res, phases_so_far, graph)
+    gap2 = _write_phase_rasters(d, b, ph, res, base_gap, base_cov, writer)
+    zones = _phase_zones(w, b, res, phases_so_far)
     write_geojson(zones, d / "new_zones.geojson")
     write_gpkg_layer(as_multi(zones), gpkg, f"new_zones_phase_{k}", geometry_type="MultiPolygon")
     lost_sites = _write_lost_sites(b, res, base_cov, d, gpkg, k)
@@ -306,8 +311,9 @@ def _write_expected_change(b: Baseline, res: PhaseResult, phases_so_far: list[Re
 
 
 def _write_phase_rasters(d: Path, b: Baseline, ph: ResolvedPhase, res: PhaseResult,
-                         base_gap: np.ndarray, base_cov: np.ndarray) -> np.ndarray:
-    """gap, coverage and their change against the baseline as COGs; returns the gap grid."""
+                         base_gap: np.ndarray, base_cov: np.ndarray, writer: BackgroundWriter) -> np.ndarray:
+    """gap, coverage and their change against the baseline as styled COGs, written by
+    ``writer``'s threads; returns the gap grid."""
     shape = b.grid.shape
     gap2 = res.state.gap.reshape(shape).astype(np.float32)
     cov2 = np.where(np.isfinite(res.state.gap), res.state.coverage, np.nan).reshape(shape).astype(np.float32)
@@ -318,47 +324,73 @@ def _write_phase_rasters(d: Path, b: Baseline, ph: ResolvedPhase, res: PhaseResu
                "coverage_delta": ((cov2.ravel() - base_cov).reshape(shape).astype(np.float32),
                                   f"coverage change, {ph.name} vs baseline", "change in 0..1")}
     for name, (values, description, unit) in rasters.items():
-        write_raster_styles(write_cog(d / f"{name}.tif", values, b.grid, description=description, unit=unit),
-                            STYLES[name])
+        writer.submit(_write_styled_cog, d / f"{name}.tif", values, b.grid, description, unit, name)
     return gap2
 
 
-def _nearest_remaining(w: WhatIf, b: Baseline, graph: CellGraph | None) -> tuple[gpd.GeoDataFrame, np.ndarray | None, np.ndarray | None]:
-    """Base rows, and per cell the row of the nearest UN base still open and its travel time (None without roads)."""
+def _write_styled_cog(path: Path, values: np.ndarray, grid, description: str, unit: str, style: str) -> None:
+    write_raster_styles(write_cog(path, values, grid, description=description, unit=unit), STYLES[style])
+
+
+def _nearest_remaining(w: WhatIf, b: Baseline) -> tuple[gpd.GeoDataFrame, np.ndarray | None, np.ndarray | None]:
+    """Base rows, and per cell the row of the nearest UN base still open and its travel time
+    (None without roads). The search over the bases open in the analysis is done once
+    (:attr:`Baseline.nearest_open`) and redone only where the plan closed a cell's nearest base."""
     # UN bases still open (handed-over bases are national forces now, not "remaining")
     remaining = [t.base_id for t in b.model.terms
                  if not t.national and w.weight[t.base_id] > 0 and t.base_id not in w.closed]
     rows = b.bases.reset_index(drop=True)
-    pos = {bid: i for i, bid in enumerate(rows["base_id"])}
-    near_t = near_b = None
-    if graph is not None and remaining:
-        cells = []
-        keep_rows = []
-        for bid in remaining:
-            geom = rows.geometry.iloc[pos[bid]]
-            r, c, ok = b.grid.rowcol(np.array([geom.x]), np.array([geom.y]))
-            if ok[0]:
-                cells.append(int(r[0] * b.grid.width + c[0]))
-                keep_rows.append(pos[bid])
-        near_t, which = nearest_source(graph, cells, b.params.travel_time_cap_h)
-        near_b = np.where(which >= 0, np.array(keep_rows, dtype=np.int32)[np.clip(which, 0, None)], -1)
+    if b.graph is None or not remaining:
+        return rows, None, None
+    on_grid = [bid for bid in remaining if bid in b.base_cells]
+    ids, search = b.nearest_open  # type: ignore[misc]  # a graph: not None
+    if set(on_grid) <= set(ids):
+        keep = set(on_grid)
+        near_t, which = search.without(b.graph, [i for i, bid in enumerate(ids) if bid not in keep]).on_grid(b.graph)
+        src = ids
+    else:  # a base open now that was not in the analysis' search (a reinforced empty site)
+        near_t, which = nearest_source(b.graph, [b.base_cells[bid][1] for bid in on_grid], b.params.travel_time_cap_h)
+        src = on_grid
+    src_rows = np.array([b.base_cells[bid][0] for bid in src], dtype=np.int32)
+    near_b = np.where(which >= 0, src_rows[np.clip(which, 0, None)] if len(src_rows) else -1, -1)
     return rows, near_b, near_t
 
 
-def _phase_zones(w: WhatIf, b: Baseline, res: PhaseResult, phases_so_far: list[ResolvedPhase],
-                 graph: CellGraph | None) -> gpd.GeoDataFrame:
-    """New vacuum zones, with the nearest remaining base, its travel time and the base that opened each."""
+def _phase_zones(w: WhatIf, b: Baseline, res: PhaseResult, phases_so_far: list[ResolvedPhase]) -> gpd.GeoDataFrame:
+    """New vacuum zones, with the nearest remaining base, its travel time and the base that opened each.
+    The nearest remaining base (a search over the whole grid) is looked for only when the new
+    cells can make a zone at all."""
     shape = b.grid.shape
-    rows, near_b, near_t = _nearest_remaining(w, b, graph)
-    masked = np.where(res.new_zone_mask, res.state.gap, np.nan).reshape(shape).astype(np.float32)
-    zones = vacuum_zones(masked, b.grid, threshold=b.params.zone_threshold, min_area_km2=b.params.zone_min_area_km2,
-                         population=b.population.reshape(shape), events=b.events,
-                         bases=rows if near_b is not None else None,
-                         nearest_base=near_b, nearest_time=near_t, breaks=b.params.class_breaks)
+    p = b.params
+    if not _zone_possible(res.new_zone_mask, b):
+        # vacuum_zones' empty table (its columns, the grid's CRS), asked of a one-cell grid of
+        # the same CRS rather than of a grid-sized surface with nothing to label
+        one = Grid(b.grid.crs, b.grid.transform, 1, 1)
+        zones = vacuum_zones(np.full((1, 1), np.nan, dtype=np.float32), one, threshold=p.zone_threshold,
+                             min_area_km2=p.zone_min_area_km2, breaks=p.class_breaks)
+    else:
+        rows, near_b, near_t = _nearest_remaining(w, b)
+        masked = np.where(res.new_zone_mask, res.state.gap, np.nan).reshape(shape).astype(np.float32)
+        zones = vacuum_zones(masked, b.grid, threshold=p.zone_threshold, min_area_km2=p.zone_min_area_km2,
+                             population=b.population.reshape(shape), events=b.events,
+                             bases=rows if near_b is not None else None,
+                             nearest_base=near_b, nearest_time=near_t, breaks=p.class_breaks)
     changed = [s.base_id for p in phases_so_far for s in p.steps]
     zones["opened_by"] = _opened_by(w, zones, list(dict.fromkeys(changed)), b)
     return zones.rename(columns={"nearest_base_id": "nearest_remaining_base_id",
                                  "nearest_base_name": "nearest_remaining_base_name"})
+
+
+def _zone_possible(mask: np.ndarray, b: Baseline) -> bool:
+    """False when no vacuum zone can come out of the cells of ``mask`` (flat bool): its largest
+    8-connected part is smaller than a zone's minimum area (with a margin, so that a zone
+    :func:`geo.zones.vacuum_zones` keeps is never ruled out)."""
+    need = b.params.zone_min_area_km2 / b.grid.cell_area_km2 * (1 - 1e-6) - 1
+    n = int(np.count_nonzero(mask))
+    if n == 0 or n < need:
+        return False
+    labels, k = label_zones(mask.reshape(b.grid.shape))
+    return k > 0 and int(np.bincount(labels.ravel())[1:].max()) >= need
 
 
 def _write_lost_sites(b: Baseline, res: PhaseResult, base_cov: np.ndarray, d: Path, gpkg: Path,
@@ -382,7 +414,8 @@ def _write_admin_change(b: Baseline, admin: gpd.GeoDataFrame, admin_before: pd.D
     """Admin units before / after the phase, largest rise of the population-weighted gap first;
     ``*_change_vs_previous`` against the previous phase's table (phase 1: the baseline).
     Returns this phase's table of the units (for the next phase)."""
-    after = admin_summary(admin, b.grid, gap2, b.population.reshape(b.grid.shape), breaks=b.params.class_breaks)
+    after = admin_summary(admin, b.grid, gap2, b.population.reshape(b.grid.shape), breaks=b.params.class_breaks,
+                          cells=b.admin_cells if admin is b.admin else None)
     stats = ["mean_gap", "max_gap", "pop_weighted_gap", "pop_high_or_critical"]
     tab = admin_before[["admin_id", "name", "level", *stats]].merge(
         after[["admin_id", *stats]], on="admin_id", suffixes=("_before", "_after"))
@@ -439,15 +472,18 @@ class _Dated:
     """What a phase is measured against: the previous phase's gap and coverage (as-of
     forecast) and its gap at its own date; the previous phase's admin table."""
 
-    def __init__(self, base_gap: np.ndarray, base_cov: np.ndarray):
-        self.gap, self.cov, self.gap_at_date = base_gap, base_cov, base_gap
+    def __init__(self, b: Baseline, base_gap: np.ndarray, base_cov: np.ndarray):
+        self.cov, self.gap_at_date = base_cov, base_gap
+        # the previous gap and coverage on the area's cells (versus_previous leaves the others out: no gap)
+        self.gap_in, self.cov_in = base_gap[b.inside], base_cov[b.inside]
         self.admin: pd.DataFrame | None = None
 
     def step(self, b: Baseline, res: PhaseResult, need: PhaseNeed, cover_threshold: float) -> dict:
         gap, cov = res.state.gap, res.state.coverage
+        gap_in, cov_in = res.state.gap_inside, res.state.coverage_inside
         kw = {"zone_threshold": b.params.zone_threshold, "cover_threshold": cover_threshold,
               "cell_area_km2": b.grid.cell_area_km2}
-        doc: dict = {"vs_previous": versus_previous(self.gap, self.cov, gap, cov, b.population, **kw),
+        doc: dict = {"vs_previous": versus_previous(self.gap_in, self.cov_in, gap_in, cov_in, b.population_inside, **kw),
                      "dated": need.describe()}
         gap_d = gap if need.method == "as_of" else phase_surfaces(need.need100, res.state.intensity)[0]
         if need.method == "refit":
@@ -456,7 +492,8 @@ class _Dated:
                 "mean_gap": float(np.nanmean(gap_d)), "vacuum_measure": vacuum_measure(gap_d, b.exposure),
                 "population_high_critical": float(b.population[ok & (gap_d >= b.params.class_breaks[2])].sum()),
                 "vs_previous": versus_previous(self.gap_at_date, self.cov, gap_d, cov, b.population, **kw)})
-        self.gap, self.cov, self.gap_at_date = gap, cov, gap_d
+        self.cov, self.gap_at_date = cov, gap_d
+        self.gap_in, self.cov_in = gap_in, cov_in
         return doc
 
 
@@ -517,7 +554,7 @@ def _closing_order(b: Baseline, phases: list[ResolvedPhase], n_phases: int | Non
         else:
             all_ids = [t.base_id for t in b.model.terms if not t.national]
             plan_keep = sorted(set(all_ids) - set(to_close))
-            greedy_all = [s for s, _ in greedy_closing_order(b, all_ids)][: len(to_close)]
+            greedy_all = [s for s, _ in greedy_closing_order(b, all_ids, count=len(to_close))]
             greedy_keep = sorted(set(all_ids) - set(greedy_all))
             mk = set(mclp["keep"])
             mclp["plan_keeps"] = plan_keep

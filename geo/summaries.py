@@ -2,18 +2,18 @@
 
 :func:`class_index` and :func:`zonal_stats` are pure array functions;
 :func:`admin_summary` checks the admin layer, rasterizes it on the grid and
-calls them.
+calls them. :func:`admin_cells` rasterizes a layer once for many summaries.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from rasterio.features import rasterize
-from scipy import ndimage
 
 from .errors import ConfigError, GridError, MissingColumnError
 from .grid import Grid, check_crs
@@ -26,6 +26,10 @@ __all__ = [
     "check_breaks",
     "class_index",
     "zonal_stats",
+    "ZoneCells",
+    "zone_cells",
+    "AdminCells",
+    "admin_cells",
     "admin_summary",
 ]
 
@@ -108,24 +112,74 @@ def zonal_stats(
     - ``share_area_high_or_critical``: share (0..1) of ``cells`` in class high or
       critical, NaN if ``cells`` is 0.
     """
-    n, zi, g, pop = _zonal_inputs(zone_index, n_zones, gap, population)
-    in_zone = zi >= 0
-    valid = in_zone & ~np.isnan(g)
-    z_all, p_all = zi[in_zone], pop[in_zone]
-    z, gv, pv = zi[valid], g[valid], pop[valid]
-    cls = class_index(gv, breaks)
-    high, crit = cls == HIGH, cls == CRITICAL
+    zc = zone_cells(zone_index, n_zones)
+    g = np.asarray(gap)
+    _same_shape("gap", g, zc.shape)
+    if population is not None:
+        _same_shape("population", np.asarray(population), zc.shape)
+    return _cell_stats(zc, g, population, breaks)
 
-    cells = np.bincount(z, minlength=n)[:n]
+
+@dataclass(frozen=True)
+class ZoneCells:
+    """The cells of a zone raster that lie in a zone: flat indices in row-major order and the
+    zone of each. Built once (:func:`zone_cells`), it serves :func:`zonal_stats` on many surfaces."""
+
+    shape: tuple[int, ...]
+    n: int
+    cells: np.ndarray  # intp flat cell indices, ascending
+    zone: np.ndarray  # intp zone 0..n-1 of each
+
+
+def zone_cells(zone_index: np.ndarray, n_zones: int) -> ZoneCells:
+    """:class:`ZoneCells` of ``zone_index`` (each cell's zone 0..n-1, ``-1`` = none)."""
+    n = int(n_zones)
+    if n < 0:
+        raise ConfigError(f"n_zones must be >= 0, got {n_zones}")
+    zi = np.asarray(zone_index)
+    if zi.dtype.kind not in "iu":
+        raise GridError(f"zone_index must hold integers, got dtype {zi.dtype}")
+    if zi.size and (zi.min() < -1 or zi.max() >= n):
+        raise GridError(
+            f"zone_index values must lie in -1..{n - 1} for {n} zones, "
+            f"got {zi.min()}..{zi.max()}"
+        )
+    flat = zi.ravel()
+    cells = np.flatnonzero(flat >= 0)
+    return ZoneCells(zi.shape, n, cells, flat[cells].astype(np.intp))
+
+
+def _cell_stats(zc: ZoneCells, gap: np.ndarray, population: np.ndarray | None,
+                breaks: Sequence[float]) -> pd.DataFrame:
+    """:func:`zonal_stats` on the cells of ``zc`` (``gap`` and ``population`` of its shape)."""
+    n = zc.n
+    g_in = np.asarray(gap).ravel()[zc.cells].astype(np.float64)
+    if population is None:
+        p_in = np.zeros(len(zc.cells))
+    else:
+        p_in = np.asarray(population).ravel()[zc.cells].astype(np.float64)
+        p_in[np.isnan(p_in)] = 0.0
+    ok = ~np.isnan(g_in)
+    if ok.all():
+        z, gv, pv = zc.zone, g_in, p_in
+    else:
+        z, gv, pv = zc.zone[ok], g_in[ok], p_in[ok]
+    k = len(GAP_CLASS_NAMES)
+    by_class = z * k + class_index(gv, breaks)  # gv holds no NaN: classes 0..k-1
+    # counts and population per (zone, class); a bin sums its cells in cell order, as a
+    # bincount over only that class's cells would
+    n_by_class = np.bincount(by_class, minlength=n * k)[: n * k].reshape(n, k)
+    pop_by_class = np.bincount(by_class, weights=pv, minlength=n * k)[: n * k].reshape(n, k)
+    cells = n_by_class.sum(axis=1)
     gap_sum = _per_zone(z, n, gv)
     pop_valid = _per_zone(z, n, pv)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_gap = np.where(cells > 0, gap_sum / cells, np.nan)
         pop_weighted = np.where(pop_valid > 0, _per_zone(z, n, gv * pv) / pop_valid, np.nan)
-        n_hc = np.bincount(z[high | crit], minlength=n)[:n]
+        n_hc = n_by_class[:, HIGH] + n_by_class[:, CRITICAL]
         share = np.where(cells > 0, n_hc / cells, np.nan)
-    pop_high = _per_zone(z[high], n, pv[high])
-    pop_crit = _per_zone(z[crit], n, pv[crit])
+    pop_high = np.array(pop_by_class[:, HIGH], dtype=np.float64)
+    pop_crit = np.array(pop_by_class[:, CRITICAL], dtype=np.float64)
 
     return pd.DataFrame(
         {
@@ -133,7 +187,7 @@ def zonal_stats(
             "mean_gap": mean_gap,
             "max_gap": _max_per_zone(gv, z, cells, n),
             "pop_weighted_gap": pop_weighted,
-            "population": _per_zone(z_all, n, p_all),
+            "population": _per_zone(zc.zone, n, p_in),
             "pop_high": pop_high,
             "pop_critical": pop_crit,
             "pop_high_or_critical": pop_high + pop_crit,
@@ -143,46 +197,16 @@ def zonal_stats(
     )
 
 
-def _zonal_inputs(
-    zone_index: np.ndarray, n_zones: int, gap: np.ndarray, population: np.ndarray | None
-) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """Checked, flat arrays for :func:`zonal_stats`: zone number, zone of each cell, gap, population (NaN = 0)."""
-    n = int(n_zones)
-    if n < 0:
-        raise ConfigError(f"n_zones must be >= 0, got {n_zones}")
-    zi = np.asarray(zone_index)
-    if zi.dtype.kind not in "iu":
-        raise GridError(f"zone_index must hold integers, got dtype {zi.dtype}")
-    g = np.asarray(gap, dtype="float64")
-    _same_shape("gap", g, zi.shape)
-    pop: np.ndarray
-    if population is None:
-        pop = np.zeros(zi.shape)
-    else:
-        pop = np.asarray(population, dtype="float64")
-        _same_shape("population", pop, zi.shape)
-        pop = np.where(np.isnan(pop), 0.0, pop)
-    if zi.size and (zi.min() < -1 or zi.max() >= n):
-        raise GridError(
-            f"zone_index values must lie in -1..{n - 1} for {n} zones, "
-            f"got {zi.min()}..{zi.max()}"
-        )
-    return n, zi.ravel().astype(np.int64), g.ravel(), pop.ravel()
-
-
 def _per_zone(zones: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
     return np.bincount(zones, weights=weights, minlength=n).astype("float64")[:n]
 
 
 def _max_per_zone(gv: np.ndarray, z: np.ndarray, cells: np.ndarray, n: int) -> np.ndarray:
-    if n and z.size:
-        # ndimage.maximum needs labels 1..n and ignores label 0
-        max_gap = np.asarray(
-            ndimage.maximum(gv, labels=z + 1, index=np.arange(1, n + 1)), dtype="float64"
-        )
-        max_gap[cells == 0] = np.nan
-        return max_gap
-    return np.full(n, np.nan)
+    """Largest ``gv`` per zone ``z`` (NaN for a zone without cells); the max is exact in any order."""
+    max_gap = np.full(n, -np.inf)
+    np.maximum.at(max_gap, z, gv)
+    max_gap[cells == 0] = np.nan
+    return max_gap
 
 
 def _rasterize_index(geoms: gpd.GeoSeries, grid: Grid) -> np.ndarray:
@@ -204,6 +228,34 @@ def _rasterize_index(geoms: gpd.GeoSeries, grid: Grid) -> np.ndarray:
     )
 
 
+@dataclass(frozen=True)
+class AdminCells:
+    """An admin layer rasterized on a grid once, level by level (:func:`admin_cells`), for
+    :func:`admin_summary` of many surfaces on the same layer and grid."""
+
+    shape: tuple[int, int]
+    n: int  # rows of the layer
+    levels: tuple[tuple[np.ndarray, ZoneCells], ...]  # per level: its rows in the layer, their cells
+
+
+def admin_cells(admin: gpd.GeoDataFrame, grid: Grid) -> AdminCells:
+    """Each level of ``admin`` (grid CRS, columns ``admin_id``, ``name``, ``level``) rasterized
+    on ``grid``: a cell belongs to the unit that contains its centre; where units of one level
+    overlap, the later row wins."""
+    check_crs(admin, grid.crs, "admin layer")
+    missing = [c for c in ("admin_id", "name", "level") if c not in admin.columns]
+    if missing:
+        raise MissingColumnError(
+            f"admin layer lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, admin.columns))}"
+        )
+    levels = admin["level"].to_numpy()
+    out = []
+    for level in pd.unique(admin["level"]):
+        rows = np.flatnonzero(pd.isna(levels) if pd.isna(level) else levels == level)
+        out.append((rows, zone_cells(_rasterize_index(admin.geometry.iloc[rows], grid), len(rows))))
+    return AdminCells(grid.shape, len(admin), tuple(out))
+
+
 def admin_summary(
     admin: gpd.GeoDataFrame,
     grid: Grid,
@@ -211,6 +263,7 @@ def admin_summary(
     population: np.ndarray | None = None,
     *,
     breaks: Sequence[float] = DEFAULT_BREAKS,
+    cells: AdminCells | None = None,
 ) -> pd.DataFrame:
     """Gap statistics per admin unit: one row per row of ``admin``, in its order.
 
@@ -218,6 +271,8 @@ def admin_summary(
     and optionally ``parent``. Each level is rasterized on its own (a cell
     belongs to the unit that contains its centre; where units of one level
     overlap, the later row wins), then :func:`zonal_stats` runs per level.
+    ``cells``: the layer already rasterized on the grid (:func:`admin_cells`), to summarise
+    several surfaces without rasterizing again.
 
     Columns: ``admin_id``, ``name``, ``level``, ``parent`` (None if the layer
     has none), ``area_km2`` (every cell whose centre is in the unit, times the
@@ -226,12 +281,11 @@ def admin_summary(
     still gets a row, with ``area_km2`` 0, ``cells`` 0, population 0 and the gap
     statistics NaN: refine the grid if such units matter.
     """
-    check_crs(admin, grid.crs, "admin layer")
-    missing = [c for c in ("admin_id", "name", "level") if c not in admin.columns]
-    if missing:
-        raise MissingColumnError(
-            f"admin layer lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, admin.columns))}"
-        )
+    if cells is None:
+        cells = admin_cells(admin, grid)
+    elif cells.n != len(admin) or cells.shape != grid.shape:
+        raise GridError(f"admin cells of {cells.n} units on a {cells.shape} grid do not match the layer of "
+                        f"{len(admin)} units on {grid.shape}; build them with admin_cells(admin, grid)")
     g = np.asarray(gap)
     if g.shape != grid.shape:
         raise GridError(f"gap has shape {g.shape}, the grid is {grid.shape}")
@@ -242,19 +296,16 @@ def admin_summary(
     n = len(admin)
     stats = pd.DataFrame(index=pd.RangeIndex(n), columns=list(STAT_COLUMNS), dtype="float64")
     area_cells = np.zeros(n, dtype=np.int64)
-    levels = admin["level"].to_numpy()
-    for level in pd.unique(admin["level"]):
-        rows = np.flatnonzero(pd.isna(levels) if pd.isna(level) else levels == level)
-        idx = _rasterize_index(admin.geometry.iloc[rows], grid)
-        st = zonal_stats(idx, len(rows), g, population, breaks=breaks)
+    for rows, zc in cells.levels:
+        st = _cell_stats(zc, g, population, breaks)
         stats.iloc[rows] = st.to_numpy()
-        area_cells[rows] = np.bincount(idx[idx >= 0].ravel(), minlength=len(rows))[: len(rows)]
+        area_cells[rows] = np.bincount(zc.zone, minlength=len(rows))[: len(rows)]
 
     out = pd.DataFrame(
         {
             "admin_id": admin["admin_id"].to_numpy(),
             "name": admin["name"].to_numpy(),
-            "level": levels,
+            "level": admin["level"].to_numpy(),
             "parent": admin["parent"].to_numpy() if "parent" in admin.columns else [None] * n,
             "area_km2": area_cells * grid.cell_area_km2,
         }

@@ -19,7 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-__all__ = ["CellGraph", "build_graph", "Reach", "reach_from", "reach_many", "nearest_source"]
+__all__ = ["CellGraph", "build_graph", "Reach", "reach_from", "reach_many", "nearest_source", "nearest_sources",
+           "NearestSources"]
 
 _STEPS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
@@ -158,13 +159,106 @@ def nearest_source(
 
     Sources on impassable cells reach only their own cell.
     """
-    h, w = cg.shape
-    t = np.full(h * w, np.inf, dtype=np.float32)
-    which = np.full(h * w, -1, dtype=np.int32)
-    src = np.asarray(sources, dtype=np.int64)
-    if len(src) == 0:
+    return nearest_sources(cg, sources, limit_h).on_grid(cg)
+
+
+@dataclass(frozen=True)
+class NearestSources:
+    """The nearest of a set of sources for every node of a graph (:func:`nearest_sources`), kept
+    so that the search can be redone without some of them (:meth:`without`)."""
+
+    sources: np.ndarray  # int64 source cells, in the order given
+    active: np.ndarray  # bool per source: still a source
+    hours: np.ndarray  # float64 per node: hours to the nearest active source, inf beyond the limit
+    which: np.ndarray  # int32 per node: position of that source in ``sources``, -1 none
+    limit_h: float
+
+    def on_grid(self, cg: CellGraph) -> tuple[np.ndarray, np.ndarray]:
+        """``(hours, which)`` on the grid (float32 hours, inf where none; -1 where none); an active
+        source on an impassable cell holds its own cell."""
+        h, w = cg.shape
+        t = np.full(h * w, np.inf, dtype=np.float32)
+        which = np.full(h * w, -1, dtype=np.int32)
+        t[cg.cell_of_node] = self.hours.astype(np.float32)
+        which[cg.cell_of_node] = self.which
+        nodes = cg.node_of_cell[self.sources] if len(self.sources) else np.zeros(0, dtype=np.int32)
+        for p in np.flatnonzero((nodes < 0) & self.active):  # stranded sources hold their own cell
+            if t[self.sources[p]] > 0:
+                t[self.sources[p]] = 0.0
+                which[self.sources[p]] = p
         return t.reshape(cg.shape), which.reshape(cg.shape)
-    nodes = cg.node_of_cell[src]
+
+    def without(self, cg: CellGraph, drop: Sequence[int]) -> NearestSources:
+        """The same search with the sources at positions ``drop`` removed, redone only on the
+        nodes whose nearest source was one of them. Such a node's new nearest path enters that
+        region last from a node outside it, whose nearest source (and hours) did not change:
+        those boundary nodes, at their hours, and any remaining source inside the region, at 0,
+        seed a multi-source Dijkstra restricted to the region. Positions keep their meaning."""
+        drop = np.unique(np.asarray(drop, dtype=np.int64))
+        if len(drop) and (drop.min() < 0 or drop.max() >= len(self.sources)):
+            raise ValueError(f"source positions {drop.tolist()} out of 0..{len(self.sources) - 1}")
+        active = self.active.copy()
+        active[drop] = False
+        gone = np.zeros(len(self.sources) + 1, dtype=bool)  # index -1 (no source) -> last, False
+        gone[drop] = True
+        region = np.flatnonzero(gone[self.which])
+        hours, which = self.hours.copy(), self.which.copy()
+        if len(region) == 0:
+            return NearestSources(self.sources, active, hours, which, self.limit_h)
+        n = len(self.hours)
+        if len(region) > n // 3:  # most of the graph: a new search is cheaper, and gives the same
+            keep = np.flatnonzero(active)
+            again = nearest_sources(cg, self.sources[keep], self.limit_h)
+            which = np.where(again.which >= 0, keep[np.clip(again.which, 0, None)], -1).astype(np.int32)
+            return NearestSources(self.sources, active, again.hours, which, self.limit_h)
+        local = np.full(n, -1, dtype=np.int64)
+        local[region] = np.arange(len(region))
+        rows = cg.graph[region].tocoo()  # edges out of the region (row = position in the region)
+        nbr = rows.col
+        outside = local[nbr] < 0
+        within = ~outside & (nbr != region[rows.row])  # self-loops (no neighbour there) are no edges
+        boundary = np.unique(nbr[outside])
+        boundary = boundary[np.isfinite(hours[boundary])]
+        into = cg.graph[boundary].tocoo()  # edges from the boundary into the region
+        keep = local[into.col] >= 0
+        nr, nb = len(region), len(boundary)
+        # seeds: per remaining source one virtual node, linked to its boundary nodes (at their
+        # hours) and, if it lies in the region, to its own node (at 0)
+        src_nodes = cg.node_of_cell[self.sources] if len(self.sources) else np.zeros(0, dtype=np.int32)
+        inside_src = np.flatnonzero(active & (src_nodes >= 0))
+        inside_src = inside_src[local[src_nodes[inside_src]] >= 0]
+        firsts: dict[int, int] = {}
+        for p in inside_src[::-1]:  # the first position wins a shared cell, as in a full search
+            firsts[int(src_nodes[p])] = int(p)
+        seed_pos = np.concatenate([which[boundary], np.array(list(firsts.values()), dtype=np.int64)])
+        seed_node = np.concatenate([nr + np.arange(nb), local[np.array(list(firsts.keys()), dtype=np.int64)]])
+        seed_w = np.concatenate([hours[boundary], np.zeros(len(firsts))])
+        vpos, vidx = np.unique(seed_pos, return_inverse=True)
+        nv = len(vpos)
+        r = np.concatenate([rows.row[within], nr + into.row[keep], nr + nb + vidx.ravel()])
+        c = np.concatenate([local[nbr[within]], local[into.col[keep]], seed_node])
+        wt = np.concatenate([rows.data[within], into.data[keep], seed_w])
+        sub = sp.csr_matrix((wt, (r, c)), shape=(nr + nb + nv, nr + nb + nv))
+        if nv:
+            d, _, origin = dijkstra(sub, directed=True, indices=nr + nb + np.arange(nv), limit=float(self.limit_h),
+                                    min_only=True, return_predecessors=True)
+            d_r, o_r = d[:nr], origin[:nr]
+            reached = np.isfinite(d_r) & (o_r >= 0)
+            hours[region] = np.where(reached, d_r, np.inf)
+            which[region] = np.where(reached, vpos[np.clip(o_r - nr - nb, 0, None)], -1).astype(np.int32)
+        else:
+            hours[region], which[region] = np.inf, -1
+        return NearestSources(self.sources, active, hours, which, self.limit_h)
+
+
+def nearest_sources(cg: CellGraph, sources: Sequence[int], limit_h: float) -> NearestSources:
+    """Hours to the nearest of ``sources`` (cells) for every node, and which one, within
+    ``limit_h`` hours (a multi-source Dijkstra); :meth:`NearestSources.on_grid` puts them on the grid."""
+    src = np.asarray(sources, dtype=np.int64)
+    n = len(cg.cell_of_node)
+    hours = np.full(n, np.inf)
+    which = np.full(n, -1, dtype=np.int32)
+    nodes = cg.node_of_cell[src] if len(src) else np.zeros(0, dtype=np.int32)
     live = np.flatnonzero(nodes >= 0)
     if len(live):
         d, _, origin = dijkstra(
@@ -178,12 +272,6 @@ def nearest_source(
         keys = np.array(sorted(first_pos), dtype=np.int64)
         vals = np.array([first_pos[k] for k in keys], dtype=np.int32)
         hit = origin >= 0
-        t[cg.cell_of_node] = d.astype(np.float32)
-        w_nodes = np.full(len(d), -1, dtype=np.int32)
-        w_nodes[hit] = vals[np.searchsorted(keys, origin[hit])]
-        which[cg.cell_of_node] = w_nodes
-    for p in np.flatnonzero(nodes < 0):  # stranded sources hold their own cell
-        if t[src[p]] > 0:
-            t[src[p]] = 0.0
-            which[src[p]] = p
-    return t.reshape(cg.shape), which.reshape(cg.shape)
+        hours = np.asarray(d, dtype=np.float64)
+        which[hit] = vals[np.searchsorted(keys, origin[hit])]
+    return NearestSources(src, np.ones(len(src), dtype=bool), hours, which, float(limit_h))
