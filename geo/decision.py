@@ -138,7 +138,7 @@ def greedy_closing_order(baseline: Baseline, to_close: Sequence[str] | None = No
         if not troops_to_free >= 0:
             raise ValueError(f"troops_to_free must be >= 0, got {troops_to_free}")
         remaining = [b for b in remaining if troops.get(b, 0.0) > 0]
-    v = baseline.vacuum_of(w.intensity)
+    v = baseline.vacuum_open  # = vacuum_of(w.intensity): nothing is closed yet
     seq: list[tuple[str, float]] = []
     freed = 0.0
     added: dict[str, float] = {}  # each candidate's added vacuum in the current state
@@ -207,8 +207,7 @@ def maximal_covering_keep(baseline: Baseline, keep: int, *, block_km: float = 10
     h, w_ = b.grid.shape
     f = max(1, int(round(block_km / b.grid.resolution_km)))
     bh, bw = -(-h // f), -(-w_ // f)
-    rr, cc = np.divmod(np.arange(h * w_), w_)
-    block = (rr // f) * bw + (cc // f)
+    block = ((np.arange(h) // f)[:, None] * bw + (np.arange(w_) // f)[None, :]).ravel()
     demand = np.nan_to_num(b.need100 / 100.0) * b.exposure
     weights = np.bincount(block, weights=demand, minlength=bh * bw)
     live = np.flatnonzero(weights > 0)

@@ -120,13 +120,23 @@ class Baseline:
         return self.need100 * np.exp(-self.model.intensity.ravel())
 
     @cached_property
+    def intensity_flat(self) -> np.ndarray:
+        """The analysis' coverage intensity, flat float64 (do not change it in place)."""
+        return np.array(self.model.intensity.ravel(), dtype=np.float64)
+
+    @cached_property
     def baseline_gap_flat(self) -> np.ndarray:
         """:meth:`baseline_gap`, computed once (do not change it in place)."""
-        return self.need100 * np.exp(-np.maximum(self.model.intensity.ravel().astype(np.float64), 0.0))
+        return self.need100 * np.exp(-np.maximum(self.intensity_flat, 0.0))
 
     @cached_property
     def baseline_coverage_flat(self) -> np.ndarray:
-        return -np.expm1(-np.maximum(self.model.intensity.ravel().astype(np.float64), 0.0))
+        return -np.expm1(-np.maximum(self.intensity_flat, 0.0))
+
+    @cached_property
+    def vacuum_open(self) -> float:
+        """The vacuum measure with every base as in the analysis (:meth:`vacuum_of` its intensity)."""
+        return self.vacuum_of(self.intensity_flat)
 
     @cached_property
     def graph(self) -> CellGraph | None:
@@ -262,7 +272,7 @@ class PhaseState:
 
     @cached_property
     def intensity(self) -> np.ndarray:
-        full = np.array(self.baseline.model.intensity.ravel(), dtype=np.float64)
+        full = self.baseline.intensity_flat.copy()
         full[self.touched] = self.intensity_touched
         return full
 
@@ -294,7 +304,7 @@ class WhatIf:
 
     def __init__(self, baseline: Baseline):
         self.baseline = baseline
-        self.intensity = np.array(baseline.model.intensity.ravel(), dtype=np.float64)
+        self.intensity = baseline.intensity_flat.copy()
         self.weight = {t.base_id: t.weight for t in baseline.model.terms}
         self.initial_weight = dict(self.weight)
         self.closed: list[str] = []

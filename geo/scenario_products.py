@@ -312,24 +312,28 @@ def _write_expected_change(b: Baseline, res: PhaseResult, phases_so_far: list[Re
 
 def _write_phase_rasters(d: Path, b: Baseline, ph: ResolvedPhase, res: PhaseResult,
                          base_gap: np.ndarray, base_cov: np.ndarray, writer: BackgroundWriter) -> np.ndarray:
-    """gap, coverage and their change against the baseline as styled COGs, written by
-    ``writer``'s threads; returns the gap grid."""
+    """gap, coverage and their change against the baseline as styled COGs, written (the changes
+    also computed) on ``writer``'s threads; returns the gap grid."""
     shape = b.grid.shape
-    gap2 = res.state.gap.reshape(shape).astype(np.float32)
-    cov2 = np.where(np.isfinite(res.state.gap), res.state.coverage, np.nan).reshape(shape).astype(np.float32)
+    gap, coverage = res.state.gap, res.state.coverage
+    gap2 = gap.reshape(shape).astype(np.float32)
+    cov2 = np.where(np.isfinite(gap), coverage, np.nan).reshape(shape).astype(np.float32)
     rasters = {"gap": (gap2, f"gap after {ph.name}", "score 0..100"),
                "coverage": (cov2, f"coverage after {ph.name}", "0..1"),
-               "gap_delta": ((res.state.gap - base_gap).reshape(shape).astype(np.float32),
+               "gap_delta": (lambda: (gap - base_gap).reshape(shape).astype(np.float32),
                              f"gap change, {ph.name} vs baseline", "score points"),
-               "coverage_delta": ((cov2.ravel() - base_cov).reshape(shape).astype(np.float32),
+               "coverage_delta": (lambda: (cov2.ravel() - base_cov).reshape(shape).astype(np.float32),
                                   f"coverage change, {ph.name} vs baseline", "change in 0..1")}
     for name, (values, description, unit) in rasters.items():
         writer.submit(_write_styled_cog, d / f"{name}.tif", values, b.grid, description, unit, name)
     return gap2
 
 
-def _write_styled_cog(path: Path, values: np.ndarray, grid, description: str, unit: str, style: str) -> None:
-    write_raster_styles(write_cog(path, values, grid, description=description, unit=unit), STYLES[style])
+def _write_styled_cog(path: Path, values: np.ndarray | Callable[[], np.ndarray], grid: Grid, description: str,
+                      unit: str, style: str) -> None:
+    """One COG (of ``values``, or of what it returns) and its QGIS/SLD styles."""
+    arr = values() if callable(values) else values
+    write_raster_styles(write_cog(path, arr, grid, description=description, unit=unit), STYLES[style])
 
 
 def _nearest_remaining(w: WhatIf, b: Baseline) -> tuple[gpd.GeoDataFrame, np.ndarray | None, np.ndarray | None]:

@@ -57,7 +57,7 @@ def test_file_is_a_tiled_cog_with_overviews(tmp_path):
         assert ds.overviews(1) == [2, 4]  # halved until the smaller side fits one block
         structure = ds.tags(ns="IMAGE_STRUCTURE")
         assert structure["LAYOUT"] == "COG"
-        assert structure["PREDICTOR"] == "3"
+        assert structure["PREDICTOR"] == "2"  # horizontal differencing, floats too (geo.rasters.COG_OPTIONS)
         # overviews are averages: a 2x2 block of level 2 averages 4 full-resolution cells
         full = ds.read(1, masked=True)
         ov = ds.read(1, out_shape=(550, 650), masked=True)
