@@ -22,7 +22,8 @@ from .errors import UnknownIdError
 from .scenario import Baseline, WhatIf
 
 __all__ = ["vacuum_measure", "closure_effect", "base_criticality", "greedy_closing_order",
-           "order_cost", "phase_sizes", "maximal_covering_keep", "mclp_keep", "base_troops", "added_vacuum"]
+           "order_cost", "phase_sizes", "maximal_covering_keep", "mclp_problem", "mclp_keep", "base_troops",
+           "added_vacuum"]
 
 
 def vacuum_measure(gap: np.ndarray, exposure: np.ndarray) -> float:
@@ -142,7 +143,7 @@ def greedy_closing_order(baseline: Baseline, to_close: Sequence[str] | None = No
     seq: list[tuple[str, float]] = []
     freed = 0.0
     added: dict[str, float] = {}  # each candidate's added vacuum in the current state
-    stale = set(remaining)
+    stale: set[str] | frozenset[str] = set(remaining)
     while remaining and (troops_to_free is None or freed < troops_to_free) and (count is None or len(seq) < count):
         for b in stale:
             added[b] = added_vacuum(w, b)
@@ -198,10 +199,10 @@ def maximal_covering_keep(baseline: Baseline, keep: int, *, block_km: float = 10
     """Which ``keep`` bases cover the most need-weighted exposure (maximal covering, MCLP).
 
     Demand: blocks of ``block_km`` weighted by sum(need100/100 * exposure); a base covers
-    a block if it reaches some cell of it within its response threshold. Solved as Church and
-    ReVelle's MCLP (CBC through PuLP, :func:`mclp_keep`) on the distinct coverage patterns:
-    blocks no base covers are left out and blocks covered by the same bases are one demand
-    point (same optimum).
+    a block if it reaches some cell of it within its response threshold. Solved as the maximal
+    covering location problem (:func:`mclp_keep`: CBC through PuLP, the programme spopt's MCLP
+    builds) on the distinct coverage patterns: blocks no base covers are left out and blocks
+    covered by the same bases are one demand point (same optimum).
     """
     b = baseline
     h, w_ = b.grid.shape
@@ -232,17 +233,17 @@ def maximal_covering_keep(baseline: Baseline, keep: int, *, block_km: float = 10
             "blocks": int(len(live)), "block_km": f * b.grid.resolution_km}
 
 
-def mclp_keep(covers: np.ndarray, weights: np.ndarray, p: int, *, name: str = "keep") -> list[int]:
-    """The ``p`` facilities (columns of the boolean ``covers``, demand x facility) that cover the
-    most demand ``weights``: the maximal covering location problem, solved with CBC.
+def mclp_problem(covers: np.ndarray, weights: np.ndarray, p: int, *, name: str = "keep"):
+    """The maximal covering location problem (Church and ReVelle) as a PuLP programme: choose
+    ``p`` facilities (columns of the boolean ``covers``, demand x facility) to cover the most
+    demand ``weights``:
 
-    maximise sum_i w_i y_i  subject to  y_i <= sum_j a_ij x_j,  sum_j x_j = p,  x, y binary.
+        maximise sum_i w_i y_i  subject to  y_i <= sum_j a_ij x_j,  sum_j x_j = p,  x, y binary.
 
-    The programme is the one spopt's ``MCLP.from_cost_matrix`` builds (same variables
-    ``x[j]``, ``y[i]``, same constraints in the same order, bundled CBC), written out here
-    so that the cross-check does not import spopt (and with it matplotlib, libpysal,
-    networkx: 1.5 s). Returns the chosen columns in order; a facility counts as chosen as
-    spopt's ``fac2cli`` reports it (selected and covering demand, or selected)."""
+    It is the programme spopt's ``MCLP.from_cost_matrix`` builds (variables ``x[j]``, ``y[i]``,
+    the same constraints in the same order: tests/test_decision.py compares the two), written
+    out here so that the cross-check does not import spopt, and with it matplotlib, libpysal
+    and networkx (1.5 s of a scenario's time). Returns ``(problem, x, y)``."""
     import pulp
 
     a = np.asarray(covers, dtype=bool).astype(np.float64)
@@ -255,16 +256,27 @@ def mclp_keep(covers: np.ndarray, weights: np.ndarray, p: int, *, name: str = "k
     for i in range(n_cli):
         prob += pulp.lpSum([a[i][j] * x[j] for j in range(n_fac)]) >= y[i]
     prob += pulp.lpSum(x) == p
+    return prob, x, y
+
+
+def mclp_keep(covers: np.ndarray, weights: np.ndarray, p: int) -> list[int]:
+    """The columns of the ``p`` facilities :func:`mclp_problem` chooses (bundled CBC), in order;
+    a facility counts as chosen as spopt's ``fac2cli`` reports it (selected and covering some
+    covered demand, or selected)."""
+    import pulp
+
+    prob, x, y = mclp_problem(covers, weights, p)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="PULP_CBC_CMD is deprecated", category=DeprecationWarning)
         solver = pulp.PULP_CBC_CMD(msg=False)
     prob.solve(solver)
     if prob.status != 1:
         raise RuntimeError(f"maximal covering not solved: {pulp.LpStatus[prob.status]}")
-    yv = np.array([v.value() for v in y], dtype=float)
+    a = np.asarray(covers, dtype=bool)
+    yv = np.array([v.value() or 0.0 for v in y], dtype=float)
     out = []
     for j, v in enumerate(x):
         xj = v.value() or 0.0
-        if (xj > 0 and bool(np.any((yv > 0) & (a[:, j] > 0)))) or xj > 0.5:
+        if (xj > 0 and bool(np.any((yv > 0) & a[:, j]))) or xj > 0.5:
             out.append(j)
     return out

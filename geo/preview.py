@@ -64,8 +64,8 @@ class PhasePreview:
     status: str = "go"  # "hold" when a condition of the phase fails
     hold_reasons: list[str] = field(default_factory=list)
     benchmarks: list[dict[str, Any]] = field(default_factory=list)  # geo.benchmarks.results_table rows
-    gap: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]  # 2-D float32 on the grid
-    new_mask: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]  # flat bool: rose into high/critical
+    gap: np.ndarray = field(default=None, repr=False)  # type: ignore[arg-type]  # 2-D float32 on the grid
+    new_mask: np.ndarray = field(default=None, repr=False)  # type: ignore[arg-type]  # flat bool: rose into high/critical
 
 
 class PlanPreviewer:

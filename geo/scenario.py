@@ -32,6 +32,7 @@ from .rasters import read_surface
 from .score import gap_score
 from .summaries import AdminCells, admin_cells
 from .traveltime import CellGraph, NearestSources, build_graph, nearest_sources
+from .zones import vacuum_zones
 
 __all__ = ["Baseline", "WhatIf", "PhaseState", "load_baseline", "AnalysisFolderError"]
 
@@ -94,14 +95,17 @@ class Baseline:
         """The vacuum measure of a coverage intensity (flat): ``vacuum_measure(need100 *
         exp(-max(I, 0)), exposure)``, computed on the cells of the area only (the same sums in
         the same order, so the same value)."""
-        ins = self.inside
-        g = self._need_inside * np.exp(-np.maximum(intensity[ins], 0.0))
+        g = self._need_inside * np.exp(-np.maximum(intensity[self.inside], 0.0))
         e = self._exposure_inside
-        fin = np.isfinite(g)
-        if not fin.all():
+        num = float((g * e).sum())
+        if not np.isfinite(num):  # a non-finite gap somewhere: vacuum_measure leaves such cells out
+            fin = np.isfinite(g)
             g, e = g[fin], e[fin]
-        den = float(e.sum())
-        return float((g * e).sum() / den) if den > 0 else 0.0
+            num = float((g * e).sum())
+            den = float(e.sum())
+        else:  # every gap finite: the denominator is the whole area's exposure
+            den = self.exposure_total
+        return num / den if den > 0 else 0.0
 
     @cached_property
     def population_inside(self) -> np.ndarray:
@@ -167,6 +171,15 @@ class Baseline:
             return None
         ids = [t.base_id for t in self.model.terms if not t.national and t.weight > 0 and t.base_id in self.base_cells]
         return ids, nearest_sources(self.graph, [self.base_cells[b][1] for b in ids], self.params.travel_time_cap_h)
+
+    @cached_property
+    def empty_zones(self) -> gpd.GeoDataFrame:
+        """:func:`geo.zones.vacuum_zones`' table without a zone (its columns, the grid's CRS),
+        asked once of a one-cell grid of the same CRS (copy it before changing it)."""
+        p = self.params
+        one = Grid(self.grid.crs, self.grid.transform, 1, 1)
+        return vacuum_zones(np.full((1, 1), np.nan, dtype=np.float32), one, threshold=p.zone_threshold,
+                            min_area_km2=p.zone_min_area_km2, breaks=p.class_breaks)
 
     @cached_property
     def admin_cells(self) -> AdminCells | None:

@@ -19,6 +19,7 @@ Deltas are against the baseline (the analysis), phases are cumulative.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -256,7 +257,7 @@ def _summary(plan: Plan, b: Baseline, cover_threshold: float, base_gap: np.ndarr
         "as_of": b.as_of.isoformat(),
         "cover_threshold": cover_threshold,
         "baseline": {"vacuum_measure": vacuum_measure(base_gap, b.exposure), "mean_gap": float(np.nanmean(base_gap)),
-                     "population_high_critical": float(b.population[np.isfinite(base_gap) & (class_index(base_gap, b.params.class_breaks) >= 3)].sum())},
+                     "population_high_critical": _people_high_critical(b, base_gap)},
         "phases": phase_docs,
         "most_critical_bases": crit.head(5)[["rank", "base_id", "name", "added_vacuum", "population_losing_cover"]].to_dict("records"),
         "closing_order": {**{k: order[k] for k in ("plan_cumulative_vacuum", "suggested_cumulative_vacuum", "improvement_pct")},
@@ -264,6 +265,13 @@ def _summary(plan: Plan, b: Baseline, cover_threshold: float, base_gap: np.ndarr
                                            if "mission_wide" in order else None)},
         "timings_s": timings,
     }
+
+
+def _people_high_critical(b: Baseline, gap: np.ndarray) -> float:
+    """People in cells of class high or critical of ``gap`` (flat), summed over the area's cells
+    only (the others have no gap: the same cells in the same order)."""
+    g = gap[b.inside]
+    return float(b.population_inside[np.isfinite(g) & (class_index(g, b.params.class_breaks) >= 3)].sum())
 
 
 def _effect_areas(b: Baseline, res: PhaseResult, phases_so_far: list[ResolvedPhase],
@@ -367,11 +375,7 @@ def _phase_zones(w: WhatIf, b: Baseline, res: PhaseResult, phases_so_far: list[R
     shape = b.grid.shape
     p = b.params
     if not _zone_possible(res.new_zone_mask, b):
-        # vacuum_zones' empty table (its columns, the grid's CRS), asked of a one-cell grid of
-        # the same CRS rather than of a grid-sized surface with nothing to label
-        one = Grid(b.grid.crs, b.grid.transform, 1, 1)
-        zones = vacuum_zones(np.full((1, 1), np.nan, dtype=np.float32), one, threshold=p.zone_threshold,
-                             min_area_km2=p.zone_min_area_km2, breaks=p.class_breaks)
+        zones = b.empty_zones.copy()
     else:
         rows, near_b, near_t = _nearest_remaining(w, b)
         masked = np.where(res.new_zone_mask, res.state.gap, np.nan).reshape(shape).astype(np.float32)
@@ -387,9 +391,9 @@ def _phase_zones(w: WhatIf, b: Baseline, res: PhaseResult, phases_so_far: list[R
 
 def _zone_possible(mask: np.ndarray, b: Baseline) -> bool:
     """False when no vacuum zone can come out of the cells of ``mask`` (flat bool): its largest
-    8-connected part is smaller than a zone's minimum area (with a margin, so that a zone
-    :func:`geo.zones.vacuum_zones` keeps is never ruled out)."""
-    need = b.params.zone_min_area_km2 / b.grid.cell_area_km2 * (1 - 1e-6) - 1
+    8-connected part is smaller than a zone's minimum area. vacuum_zones keeps a part of at least
+    ceil(min_area / cell_area - 1e-9) cells; the looser 1e-6 here never rules out one it keeps."""
+    need = max(1, math.ceil(b.params.zone_min_area_km2 / b.grid.cell_area_km2 - 1e-6))
     n = int(np.count_nonzero(mask))
     if n == 0 or n < need:
         return False

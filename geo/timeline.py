@@ -90,10 +90,11 @@ def phase_need(
     base_need = (np.asarray(need100, dtype=np.float64) if need100 is not None else
                  gap_score(risk, exposure, np.zeros_like(risk), params.threat_weight, params.exposure_weight))
     out: list[PhaseNeed] = []
+    risk_mean: float | None = None
     for d in dates:
         months = months_between(as_of, d)
         why = ""
-        if last is not None and refit is not None and as_of < d <= last:
+        if history is not None and last is not None and refit is not None and as_of < d <= last:
             known = history[pd.to_datetime(history["date"]).dt.date <= d]
             fitted, why = refit(known, d)
             if fitted is not None:
@@ -113,7 +114,9 @@ def phase_need(
             note = f"no event history after {as_of}: the forecast of {as_of}, {months} month(s) earlier"
         if months > horizon:
             note += f"; the phase lies beyond that forecast's {horizon}-month horizon"
-        out.append(PhaseNeed(d, "as_of", base_need, float(np.nanmean(risk)), months, note))
+        if risk_mean is None:
+            risk_mean = float(np.nanmean(risk))  # the analysis' risk: the same for every as-of phase
+        out.append(PhaseNeed(d, "as_of", base_need, risk_mean, months, note))
     return out
 
 

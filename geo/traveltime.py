@@ -194,13 +194,13 @@ class NearestSources:
         region last from a node outside it, whose nearest source (and hours) did not change:
         those boundary nodes, at their hours, and any remaining source inside the region, at 0,
         seed a multi-source Dijkstra restricted to the region. Positions keep their meaning."""
-        drop = np.unique(np.asarray(drop, dtype=np.int64))
-        if len(drop) and (drop.min() < 0 or drop.max() >= len(self.sources)):
-            raise ValueError(f"source positions {drop.tolist()} out of 0..{len(self.sources) - 1}")
+        pos = np.unique(np.asarray(drop, dtype=np.int64))
+        if len(pos) and (pos.min() < 0 or pos.max() >= len(self.sources)):
+            raise ValueError(f"source positions {pos.tolist()} out of 0..{len(self.sources) - 1}")
         active = self.active.copy()
-        active[drop] = False
+        active[pos] = False
         gone = np.zeros(len(self.sources) + 1, dtype=bool)  # index -1 (no source) -> last, False
-        gone[drop] = True
+        gone[pos] = True
         region = np.flatnonzero(gone[self.which])
         hours, which = self.hours.copy(), self.which.copy()
         if len(region) == 0:
@@ -209,7 +209,8 @@ class NearestSources:
         if len(region) > n // 3:  # most of the graph: a new search is cheaper, and gives the same
             keep = np.flatnonzero(active)
             again = nearest_sources(cg, self.sources[keep], self.limit_h)
-            which = np.where(again.which >= 0, keep[np.clip(again.which, 0, None)], -1).astype(np.int32)
+            which = (np.where(again.which >= 0, keep[np.clip(again.which, 0, None)], -1).astype(np.int32)
+                     if len(keep) else again.which)
             return NearestSources(self.sources, active, again.hours, which, self.limit_h)
         local = np.full(n, -1, dtype=np.int64)
         local[region] = np.arange(len(region))
@@ -251,7 +252,7 @@ class NearestSources:
         return NearestSources(self.sources, active, hours, which, self.limit_h)
 
 
-def nearest_sources(cg: CellGraph, sources: Sequence[int], limit_h: float) -> NearestSources:
+def nearest_sources(cg: CellGraph, sources: Sequence[int] | np.ndarray, limit_h: float) -> NearestSources:
     """Hours to the nearest of ``sources`` (cells) for every node, and which one, within
     ``limit_h`` hours (a multi-source Dijkstra); :meth:`NearestSources.on_grid` puts them on the grid."""
     src = np.asarray(sources, dtype=np.int64)

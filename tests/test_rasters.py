@@ -8,7 +8,7 @@ from affine import Affine
 import geo.rasters as rasters
 from geo.errors import ConfigError, GridError, MissingCRSError
 from geo.grid import Grid, equal_area_crs
-from geo.rasters import read_surface, write_cog
+from geo.rasters import BackgroundWriter, read_surface, write_cog
 
 
 def make_grid(height: int, width: int, res: float = 1000.0) -> Grid:
@@ -116,3 +116,26 @@ def test_read_surface_without_crs_raises(tmp_path):
         ds.write(np.zeros((2, 3), dtype="float32"), 1)
     with pytest.raises(MissingCRSError, match="no CRS"):
         read_surface(path)
+
+
+def test_background_writer_waits_for_every_write(tmp_path):
+    grid = make_grid(600, 700)  # more than one block: overviews too
+    arrays = [surface(grid, seed=s) for s in range(4)]
+    with BackgroundWriter(workers=2) as bw:
+        for k, a in enumerate(arrays):
+            bw.submit(write_cog, tmp_path / f"s{k}.tif", a, grid)
+    for k, a in enumerate(arrays):  # all written once the block is left, each as written alone
+        back, _ = read_surface(tmp_path / f"s{k}.tif")
+        np.testing.assert_array_equal(back, a)
+    assert bw.waited_s >= 0
+
+
+def test_background_writer_raises_a_failed_write_after_the_others(tmp_path):
+    grid = make_grid(4, 5)
+    with pytest.raises(GridError, match="does not match grid shape"):
+        with BackgroundWriter(workers=2) as bw:
+            bw.submit(write_cog, tmp_path / "bad.tif", np.zeros((3, 3)), grid)
+            bw.submit(write_cog, tmp_path / "good.tif", surface(grid), grid)
+    assert (tmp_path / "good.tif").exists() and not (tmp_path / "bad.tif").exists()
+    with pytest.raises(RuntimeError, match="outside its with block"):
+        BackgroundWriter().submit(print)

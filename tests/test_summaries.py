@@ -13,6 +13,7 @@ from geo.summaries import (
     ADMIN_COLUMNS,
     GAP_CLASS_NAMES,
     STAT_COLUMNS,
+    admin_cells,
     admin_summary,
     class_index,
     zonal_stats,
@@ -173,3 +174,25 @@ def test_admin_summary_checks_crs_columns_and_shape():
         admin_summary(admin_layer().drop(columns="level"), grid, gap)
     with pytest.raises(GridError, match=r"\(3, 4\)"):
         admin_summary(admin_layer(), grid, np.zeros((3, 4)))
+
+
+def test_admin_cells_rasterized_once_give_the_same_summaries():
+    grid = small_grid()
+    rng = np.random.default_rng(2)
+    cells = admin_cells(admin_layer(), grid)
+    for _ in range(3):
+        gap = rng.uniform(0, 100, grid.shape)
+        gap[rng.random(grid.shape) < 0.2] = nan
+        pop = rng.uniform(0, 10, grid.shape)
+        once = admin_summary(admin_layer(), grid, gap, pop, cells=cells)
+        pd.testing.assert_frame_equal(once, admin_summary(admin_layer(), grid, gap, pop))
+    with pytest.raises(GridError, match="admin_cells"):
+        admin_summary(admin_layer().iloc[:2], grid, gap, cells=cells)
+
+
+def test_zonal_stats_max_of_negative_gaps_and_empty_zones():
+    zone = np.array([[0, 0, 1, -1]])
+    df = zonal_stats(zone, 3, np.array([[-5.0, -2.0, nan, 7.0]]), None)
+    assert df["max_gap"].iloc[0] == -2.0
+    assert np.isnan(df["max_gap"].iloc[1]) and np.isnan(df["max_gap"].iloc[2])  # only NaN / no cell
+    assert df["cells"].tolist() == [2, 0, 0]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from skimage.graph import MCP_Geometric
 
 from geo.friction import hours_per_cell
-from geo.traveltime import build_graph, nearest_source, reach_from, reach_many
+from geo.traveltime import build_graph, nearest_source, nearest_sources, reach_from, reach_many
 
 R2 = math.sqrt(2)
 
@@ -137,3 +137,35 @@ def test_bad_cost_rejected():
         build_graph(np.ones(5))
     with pytest.raises(ValueError, match=">= 0"):
         build_graph(-np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nearest_without_some_sources_equals_a_new_search_without_them(seed):
+    """Dropping sources redoes the search only where a dropped source was the nearest (or, past a
+    third of the graph, anew): the hours and the winning source are those of a search over the
+    remaining sources alone, bit for bit."""
+    rng = np.random.default_rng(seed)
+    cost = rng.uniform(0.05, 1.0, (40, 50))
+    cost[rng.random(cost.shape) < 0.1] = np.inf  # impassable cells
+    g = build_graph(cost)
+    cells = rng.choice(cost.size, 9, replace=False).tolist()
+    cells.append(cells[0])  # two sources on one cell: the first position wins it
+    cells.append(int(np.flatnonzero(np.isinf(cost.ravel()))[0]))  # a source on an impassable cell
+    full = nearest_sources(g, cells, 6.0)
+    np.testing.assert_array_equal(full.on_grid(g)[0], nearest_source(g, cells, 6.0)[0])
+    for drop in ([0], [3], [0, 9], [1, 2, 4], [10], list(range(8)), list(range(11)), []):
+        keep = [i for i in range(len(cells)) if i not in drop]
+        t, which = full.without(g, drop).on_grid(g)
+        t_ref, which_ref = nearest_source(g, [cells[i] for i in keep], 6.0)
+        np.testing.assert_array_equal(t, t_ref)
+        np.testing.assert_array_equal(which, np.where(which_ref >= 0, np.array(keep + [-1])[which_ref], -1))
+    # dropping in two goes is dropping at once
+    a, b = full.without(g, [1]).without(g, [2, 5]), full.without(g, [1, 2, 5])
+    np.testing.assert_array_equal(a.hours, b.hours)
+    np.testing.assert_array_equal(a.which, b.which)
+
+
+def test_nearest_without_rejects_unknown_positions():
+    g = build_graph(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="out of 0..1"):
+        nearest_sources(g, [0, 8], 10).without(g, [2])
