@@ -169,21 +169,11 @@ def added_vacuum(w: WhatIf, base_id: str) -> float:
     wt = w.weight[base_id]
     if wt == 0:
         return 0.0
-    need, e = _reach_need_exposure(b, base_id)
+    need, e = b.reach_need_exposure(base_id)
     i_now = np.maximum(w.intensity[b.model.term(base_id).reach.index], 0.0)
     i_new = np.maximum(i_now - wt * b.protection(base_id), 0.0)
     den = b.exposure_total
     return float(((need * np.exp(-i_new) - need * np.exp(-i_now)) * e).sum() / den) if den > 0 else 0.0
-
-
-def _reach_need_exposure(b: Baseline, base_id: str) -> tuple[np.ndarray, np.ndarray]:
-    """need100 (0 outside the area) and exposure on the base's reached cells (cached on the baseline)."""
-    hit = b._reach_inputs.get(base_id)
-    if hit is None:
-        idx = b.model.term(base_id).reach.index
-        need = b.need100[idx]
-        hit = b._reach_inputs[base_id] = (np.where(np.isfinite(need), need, 0.0), b.exposure[idx])
-    return hit
 
 
 def base_troops(baseline: Baseline) -> dict[str, float]:

@@ -7,6 +7,7 @@ in memory and the nodata value marks it on disk.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -137,8 +138,6 @@ class BackgroundWriter:
         return fut
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        import time
-
         t0 = time.perf_counter()
         pool, self._pool = self._pool, None
         if pool is not None:

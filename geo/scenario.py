@@ -71,6 +71,15 @@ class Baseline:
             self._p[base_id] = p
         return p
 
+    def reach_need_exposure(self, base_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """need100 (0 outside the area) and exposure on the base's reached cells (cached)."""
+        hit = self._reach_inputs.get(base_id)
+        if hit is None:
+            idx = self.model.term(base_id).reach.index
+            need = self.need100[idx]
+            hit = self._reach_inputs[base_id] = (np.where(np.isfinite(need), need, 0.0), self.exposure[idx])
+        return hit
+
     def weight_for(self, base_id: str, strength: float, readiness: float = 1.0, unit_type: str | None = None) -> float:
         """The weight of ``strength`` troops at the base (of the base's unit type, or ``unit_type``)."""
         row = self.bases.loc[self.bases["base_id"] == base_id]

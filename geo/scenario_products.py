@@ -61,7 +61,7 @@ from .timeline import PhaseNeed, phase_need, phase_surfaces, versus_previous
 from .traveltime import nearest_source
 from .zones import label_zones, vacuum_zones
 
-__all__ = ["PhaseResult", "evaluate_phase", "run_scenario"]
+__all__ = ["PhaseResult", "evaluate_phase", "run_scenario", "nearest_remaining", "zone_possible"]
 
 
 @dataclass
@@ -344,7 +344,7 @@ def _write_styled_cog(path: Path, values: np.ndarray | Callable[[], np.ndarray],
     write_raster_styles(write_cog(path, arr, grid, description=description, unit=unit), STYLES[style])
 
 
-def _nearest_remaining(w: WhatIf, b: Baseline) -> tuple[gpd.GeoDataFrame, np.ndarray | None, np.ndarray | None]:
+def nearest_remaining(w: WhatIf, b: Baseline) -> tuple[gpd.GeoDataFrame, np.ndarray | None, np.ndarray | None]:
     """Base rows, and per cell the row of the nearest UN base still open and its travel time
     (None without roads). The search over the bases open in the analysis is done once
     (:attr:`Baseline.nearest_open`) and redone only where the plan closed a cell's nearest base."""
@@ -374,10 +374,10 @@ def _phase_zones(w: WhatIf, b: Baseline, res: PhaseResult, phases_so_far: list[R
     cells can make a zone at all."""
     shape = b.grid.shape
     p = b.params
-    if not _zone_possible(res.new_zone_mask, b):
+    if not zone_possible(res.new_zone_mask, b):
         zones = b.empty_zones.copy()
     else:
-        rows, near_b, near_t = _nearest_remaining(w, b)
+        rows, near_b, near_t = nearest_remaining(w, b)
         masked = np.where(res.new_zone_mask, res.state.gap, np.nan).reshape(shape).astype(np.float32)
         zones = vacuum_zones(masked, b.grid, threshold=p.zone_threshold, min_area_km2=p.zone_min_area_km2,
                              population=b.population.reshape(shape), events=b.events,
@@ -389,7 +389,7 @@ def _phase_zones(w: WhatIf, b: Baseline, res: PhaseResult, phases_so_far: list[R
                                  "nearest_base_name": "nearest_remaining_base_name"})
 
 
-def _zone_possible(mask: np.ndarray, b: Baseline) -> bool:
+def zone_possible(mask: np.ndarray, b: Baseline) -> bool:
     """False when no vacuum zone can come out of the cells of ``mask`` (flat bool): its largest
     8-connected part is smaller than a zone's minimum area. vacuum_zones keeps a part of at least
     ceil(min_area / cell_area - 1e-9) cells; the looser 1e-6 here never rules out one it keeps."""

@@ -12,7 +12,7 @@ from test_scenario import _plan, six, two_bases  # noqa: F401  (fixtures)
 
 import geo.scenario_products as sp
 from geo.grid import Grid, equal_area_crs
-from geo.plan import Step
+from geo.plan import ResolvedPhase, Step
 from geo.scenario import WhatIf, load_baseline
 from geo.scenario_benchmarks import coverage_split
 from geo.traveltime import nearest_source
@@ -26,7 +26,7 @@ def test_nearest_remaining_base_equals_a_search_over_the_open_bases(six):  # noq
     for step in (Step("close", rows[0][0]), Step("reduce", rows[1][0], strength=35.0),
                  Step("handover", rows[2][0], strength=rows[2][1], readiness=0.5), Step("close", rows[5][0])):
         w.apply(step)
-        out_rows, near_b, near_t = sp._nearest_remaining(w, bl)
+        out_rows, near_b, near_t = sp.nearest_remaining(w, bl)
         # by hand: the mission's bases still open (handed-over ones are national forces now)
         open_ids = [r[0] for r in rows if w.weight[r[0]] > 0 and r[0] not in w.closed]
         cells = [bl.base_cells[b][1] for b in open_ids]
@@ -41,7 +41,7 @@ def test_a_phase_without_a_new_zone_searches_no_travel_time(two_bases, tmp_path,
     def no_search(*_a, **_k):
         raise AssertionError("the nearest remaining base was searched for")
 
-    monkeypatch.setattr(sp, "_nearest_remaining", no_search)
+    monkeypatch.setattr(sp, "nearest_remaining", no_search)
     bl = load_baseline(two_bases)
     s = sp.run_scenario(bl, _plan([{"reduce": {"base": "a", "strength": 600}}]), tmp_path)
     assert s["phases"][0]["new_zones"]["count"] == 0
@@ -68,18 +68,18 @@ def test_zone_possible_never_rules_out_a_zone_that_vacuum_zones_keeps(min_area):
             mask = rng.random(b.grid.shape) < density
             zones = vacuum_zones(np.where(mask, 90.0, np.nan), b.grid, threshold=50, min_area_km2=min_area)
             if len(zones):
-                assert sp._zone_possible(mask.ravel(), b)
+                assert sp.zone_possible(mask.ravel(), b)
 
 
 def test_zone_possible_by_hand():
     b = _zone_args(4.0)  # 1 km² cells: a zone needs 4 connected cells
     mask = np.zeros((12, 12), dtype=bool)
-    assert not sp._zone_possible(mask.ravel(), b)
+    assert not sp.zone_possible(mask.ravel(), b)
     mask[0, 0:3] = True  # 3 cells
     mask[5, 5] = mask[6, 6] = True  # 2 cells, diagonal: 8-connected
-    assert not sp._zone_possible(mask.ravel(), b)
+    assert not sp.zone_possible(mask.ravel(), b)
     mask[7, 7] = mask[8, 8] = True  # now 4 on one diagonal
-    assert sp._zone_possible(mask.ravel(), b)
+    assert sp.zone_possible(mask.ravel(), b)
 
 
 def test_coverage_split_on_the_area_equals_the_whole_grid_s(six):  # noqa: F811
@@ -97,6 +97,6 @@ def test_coverage_split_on_the_area_equals_the_whole_grid_s(six):  # noqa: F811
         assert coverage_split(w, 0.5) == by_grid, state
         w = WhatIf(bl)
         w.apply(Step("close", rows[0][0]))
-    st = w.run_phase(sp.ResolvedPhase("p", bl.as_of, ()))
+    st = w.run_phase(ResolvedPhase("p", bl.as_of, ()))
     assert coverage_split(w, 0.5, st.coverage_inside) == coverage_split(w, 0.5)
     np.testing.assert_array_equal(st.gap_inside, st.gap[bl.inside])
