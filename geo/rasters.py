@@ -52,6 +52,7 @@ def write_cog(
     description: str | None = None,
     unit: str | None = None,
     tags: dict[str, Any] | None = None,
+    threads: int | None = None,
 ) -> Path:
     """Write one band as a Cloud-Optimized GeoTIFF; return the path.
 
@@ -60,7 +61,9 @@ def write_cog(
     (none when the grid fits in one tile). NaN in ``array`` is written as
     ``nodata``; ±inf is kept as is. ``description`` becomes the band
     description, ``unit`` the band's unit type (GDAL ``GetUnitType``: QGIS shows it) and
-    ``tags`` dataset metadata (values as strings).
+    ``tags`` dataset metadata (values as strings). ``threads``: GDAL's compression threads
+    (default every core, :data:`COG_OPTIONS`); 1 where several COGs are written at once
+    (:class:`BackgroundWriter`: its threads are the parallelism).
 
     The file is written under a temporary name in the same folder and moved
     into place, so a crash never leaves a half-written COG. ``array`` is not
@@ -77,7 +80,7 @@ def write_cog(
         raise ConfigError(f"nodata {nodata} cannot be stored as {dt.name}; choose another nodata")
     data = np.where(np.isnan(arr), nodata, arr) if arr.dtype.kind in "fc" else arr
     data = data.astype(dt, copy=False)
-    options = dict(COG_OPTIONS)
+    options = dict(COG_OPTIONS, **({"NUM_THREADS": str(int(threads))} if threads else {}))
 
     profile = grid.profile(dtype=dt.name, nodata=nodata)
     with MemoryFile() as mem:

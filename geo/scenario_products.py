@@ -341,7 +341,7 @@ def _write_styled_cog(path: Path, values: np.ndarray | Callable[[], np.ndarray],
                       unit: str, style: str) -> None:
     """One COG (of ``values``, or of what it returns) and its QGIS/SLD styles."""
     arr = values() if callable(values) else values
-    write_raster_styles(write_cog(path, arr, grid, description=description, unit=unit), STYLES[style])
+    write_raster_styles(write_cog(path, arr, grid, description=description, unit=unit, threads=1), STYLES[style])
 
 
 def nearest_remaining(w: WhatIf, b: Baseline) -> tuple[gpd.GeoDataFrame, np.ndarray | None, np.ndarray | None]:
