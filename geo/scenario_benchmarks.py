@@ -9,7 +9,7 @@ measures every condition of a phase before and after its steps, and writes
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -49,6 +49,16 @@ class BenchmarkScopes:
     zones: gpd.GeoDataFrame | None
     forces: list[NationalForce] | None
     _masks: dict[tuple[str, str | None], np.ndarray] = field(default_factory=dict)
+    _inside_ctx: tuple[BenchmarkContext, BenchmarkContext, np.ndarray] | None = None
+
+    def inside_context(self, ctx: BenchmarkContext) -> tuple[BenchmarkContext, np.ndarray]:
+        """``ctx`` on the area's cells only (:attr:`Baseline.inside`), and a mask of all of them."""
+        if self._inside_ctx is None or self._inside_ctx[0] is not ctx:
+            ins = self.b.inside
+            small = replace(ctx, base_gap=ctx.base_gap[ins], base_cov=ctx.base_cov[ins],
+                            risk=None if ctx.risk is None else ctx.risk[ins], population=ctx.population[ins])
+            self._inside_ctx = (ctx, small, np.ones(len(ins), dtype=bool))
+        return self._inside_ctx[1], self._inside_ctx[2]
 
     def polygon(self, spec: ConditionSpec):
         if spec.scope_kind == "unit" and self.b.admin is not None:
@@ -56,6 +66,11 @@ class BenchmarkScopes:
         if spec.scope_kind == "zone" and self.zones is not None:
             return self.zones.loc[self.zones["zone_id"].astype(int) == int(spec.scope_id or -1)].union_all()
         return None
+
+    def whole_area(self, spec: ConditionSpec) -> bool:
+        """True when the scope is every cell (:meth:`polygon` None: no unit or zone to cut)."""
+        return not ((spec.scope_kind == "unit" and self.b.admin is not None)
+                    or (spec.scope_kind == "zone" and self.zones is not None))
 
     def mask(self, spec: ConditionSpec) -> np.ndarray:
         key = (spec.scope_kind, spec.scope_id)
@@ -95,11 +110,21 @@ class PhaseBenchmarks:
 
 
 def phase_benchmarks(k: int, ph: ResolvedPhase, scopes: BenchmarkScopes, ctx: BenchmarkContext,
-                     before: tuple[np.ndarray, np.ndarray], after: tuple[np.ndarray, np.ndarray]) -> PhaseBenchmarks:
-    """Every condition of phase ``k`` measured on the (gap, coverage) before and after its steps."""
-    res = [evaluate_condition(c, k, ph.name, before, after, scopes.mask(c), ctx,
-                              scopes.readiness(c) if c.metric == "national_readiness" else math.nan)
-           for c in ph.conditions]
+                     before: tuple[np.ndarray, np.ndarray], after: tuple[np.ndarray, np.ndarray], *,
+                     before_inside: tuple[np.ndarray, np.ndarray] | None = None,
+                     after_inside: tuple[np.ndarray, np.ndarray] | None = None) -> PhaseBenchmarks:
+    """Every condition of phase ``k`` measured on the (gap, coverage) before and after its steps.
+    ``before_inside``, ``after_inside``: the same states on the area's cells (:attr:`Baseline.inside`),
+    if known: a condition over the whole area is measured on them (cells outside the area have
+    no gap, so these are the cells it counts, in the same order: the same values)."""
+    res = []
+    for c in ph.conditions:
+        readiness = scopes.readiness(c) if c.metric == "national_readiness" else math.nan
+        if before_inside is not None and after_inside is not None and scopes.whole_area(c):
+            small, everywhere = scopes.inside_context(ctx)
+            res.append(evaluate_condition(c, k, ph.name, before_inside, after_inside, everywhere, small, readiness))
+        else:
+            res.append(evaluate_condition(c, k, ph.name, before, after, scopes.mask(c), ctx, readiness))
     status, reasons = phase_status(res)
     return PhaseBenchmarks(k, ph.name, status, reasons, res)
 

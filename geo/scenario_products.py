@@ -192,7 +192,13 @@ def run_scenario(
                 if ph.conditions else None  # the state the earlier phases left
             snap = w.snapshot() if enforce and ph.conditions else None
             res = evaluate_phase(w, ph, base_gap, base_cov, cover_threshold)
-            pb = phase_benchmarks(k, ph, scopes, ctx, before, (res.state.gap, res.state.coverage)) if before else None
+            pb = None
+            if before:
+                before_in = ((prev.gap_inside, prev.coverage_inside) if prev is not None else
+                             (b.baseline_gap_flat[b.inside], b.baseline_coverage_flat[b.inside]))
+                pb = phase_benchmarks(k, ph, scopes, ctx, before, (res.state.gap, res.state.coverage),
+                                      before_inside=before_in,
+                                      after_inside=(res.state.gap_inside, res.state.coverage_inside))
             timings[f"phase_{k}_evaluate"] = round(time.perf_counter() - t0, 4)
             if pb is not None:
                 bench.append(pb)

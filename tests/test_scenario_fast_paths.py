@@ -1,6 +1,6 @@
 """The scenario's shortcuts give what the long way gives: the nearest remaining base from the
 analysis' search updated for the closures, against a new search; no search at all where no
-zone can form; coverage figures on the area's cells, against the whole grid."""
+zone can form; coverage figures and benchmarks on the area's cells, against the whole grid."""
 
 from types import SimpleNamespace
 
@@ -100,3 +100,31 @@ def test_coverage_split_on_the_area_equals_the_whole_grid_s(six):  # noqa: F811
     st = w.run_phase(ResolvedPhase("p", bl.as_of, ()))
     assert coverage_split(w, 0.5, st.coverage_inside) == coverage_split(w, 0.5)
     np.testing.assert_array_equal(st.gap_inside, st.gap[bl.inside])
+
+
+def test_benchmarks_over_the_area_on_its_cells_equal_the_whole_grid_s(two_bases):  # noqa: F811
+    from geo.benchmarks import BenchmarkContext
+    from geo.plan import parse_plan, resolve_plan
+    from geo.scenario_benchmarks import BenchmarkScopes, phase_benchmarks
+
+    bl = load_baseline(two_bases)
+    conds = [{"condition": c, "op": "<=", "threshold": t} for c, t in
+             (("gap_mean", 100), ("people_losing_cover", 0), ("people_high_or_critical", 1e9),
+              ("new_zone_area_km2", 0), ("risk", 1))]
+    conds.append({"condition": "gap_mean", "unit": "West", "op": "<", "threshold": 50})
+    plan = parse_plan({"name": "t", "phases": [{"name": "p", "date": "2021-01-01", "actions": [{"close": ["a"]}],
+                                                "conditions": conds}]})
+    ph = resolve_plan(plan, bl.bases, bl.admin, None)[0]
+    base_gap, base_cov = bl.baseline_gap(), -np.expm1(-np.maximum(bl.model.intensity.ravel(), 0.0))
+    ctx = BenchmarkContext(base_gap, base_cov, bl.risk, bl.population, bl.grid.cell_area_km2,
+                           bl.params.class_breaks[2], bl.params.zone_threshold, 0.5)
+    w = WhatIf(bl)
+    st = w.run_phase(ph)
+    before = (bl.baseline_gap_flat, bl.baseline_coverage_flat)
+    whole = phase_benchmarks(1, ph, BenchmarkScopes(bl, None, None), ctx, before, (st.gap, st.coverage))
+    ins = bl.inside
+    fast = phase_benchmarks(1, ph, BenchmarkScopes(bl, None, None), ctx, before, (st.gap, st.coverage),
+                            before_inside=(before[0][ins], before[1][ins]),
+                            after_inside=(st.gap_inside, st.coverage_inside))
+    assert len(whole.results) == 6
+    assert fast.results == whole.results
