@@ -192,8 +192,10 @@ class Baseline:
 
     @cached_property
     def admin_cells(self) -> AdminCells | None:
-        """The admin units rasterized on the grid (None without an admin layer), built on first use and kept."""
-        return admin_cells(self.admin, self.grid) if self.admin is not None else None
+        """The admin units rasterized on the grid with their population (None without an admin
+        layer), built on first use and kept."""
+        return (admin_cells(self.admin, self.grid, self.population.reshape(self.grid.shape))
+                if self.admin is not None else None)
 
     @cached_property
     def reach_neighbours(self) -> dict[str, frozenset[str]]:

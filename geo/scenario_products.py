@@ -179,9 +179,9 @@ def run_scenario(
     bench: list[PhaseBenchmarks] = []
     enforced: dict | None = None
     dated = _Dated(b, base_gap, base_cov)
-    admin_before = admin_summary(b.admin, b.grid, base_gap.reshape(shape).astype(np.float32),
-                                 b.population.reshape(shape), breaks=b.params.class_breaks,
-                                 cells=b.admin_cells) if b.admin is not None else None
+    # the units' population comes with b.admin_cells
+    admin_before = admin_summary(b.admin, b.grid, base_gap.reshape(shape).astype(np.float32), None,
+                                 breaks=b.params.class_breaks, cells=b.admin_cells) if b.admin is not None else None
     # the phases' COGs are written on worker threads while the next products are computed
     with BackgroundWriter() as writer:
         for k, ph in enumerate(phases, start=1):
@@ -428,8 +428,9 @@ def _write_admin_change(b: Baseline, admin: gpd.GeoDataFrame, admin_before: pd.D
     """Admin units before / after the phase, largest rise of the population-weighted gap first;
     ``*_change_vs_previous`` against the previous phase's table (phase 1: the baseline).
     Returns this phase's table of the units (for the next phase)."""
-    after = admin_summary(admin, b.grid, gap2, b.population.reshape(b.grid.shape), breaks=b.params.class_breaks,
-                          cells=b.admin_cells if admin is b.admin else None)
+    after = (admin_summary(admin, b.grid, gap2, None, breaks=b.params.class_breaks, cells=b.admin_cells)
+             if admin is b.admin else  # the units' population comes with b.admin_cells
+             admin_summary(admin, b.grid, gap2, b.population.reshape(b.grid.shape), breaks=b.params.class_breaks))
     stats = ["mean_gap", "max_gap", "pop_weighted_gap", "pop_high_or_critical"]
     tab = admin_before[["admin_id", "name", "level", *stats]].merge(
         after[["admin_id", *stats]], on="admin_id", suffixes=("_before", "_after"))

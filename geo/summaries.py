@@ -129,10 +129,13 @@ class ZoneCells:
     n: int
     cells: np.ndarray  # intp flat cell indices, ascending
     zone: np.ndarray  # intp zone 0..n-1 of each
+    population: np.ndarray | None = None  # population on ``cells`` (NaN as 0), when built with one
+    population_total: np.ndarray | None = None  # its sum per zone
 
 
-def zone_cells(zone_index: np.ndarray, n_zones: int) -> ZoneCells:
-    """:class:`ZoneCells` of ``zone_index`` (each cell's zone 0..n-1, ``-1`` = none)."""
+def zone_cells(zone_index: np.ndarray, n_zones: int, population: np.ndarray | None = None) -> ZoneCells:
+    """:class:`ZoneCells` of ``zone_index`` (each cell's zone 0..n-1, ``-1`` = none); with
+    ``population`` (its shape), the population on those cells too, for every summary to reuse."""
     n = int(n_zones)
     if n < 0:
         raise ConfigError(f"n_zones must be >= 0, got {n_zones}")
@@ -146,19 +149,34 @@ def zone_cells(zone_index: np.ndarray, n_zones: int) -> ZoneCells:
         )
     flat = zi.ravel()
     cells = np.flatnonzero(flat >= 0)
-    return ZoneCells(zi.shape, n, cells, flat[cells].astype(np.intp))
+    zone = flat[cells].astype(np.intp)
+    if population is None:
+        return ZoneCells(zi.shape, n, cells, zone)
+    _same_shape("population", np.asarray(population), zi.shape)
+    p_in = _on_cells(population, cells)
+    return ZoneCells(zi.shape, n, cells, zone, p_in, _per_zone(zone, n, p_in))
+
+
+def _on_cells(population: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """``population`` (float64) on the flat ``cells``, NaN as 0."""
+    p = np.asarray(population).ravel()[cells].astype(np.float64)
+    p[np.isnan(p)] = 0.0
+    return p
 
 
 def _cell_stats(zc: ZoneCells, gap: np.ndarray, population: np.ndarray | None,
                 breaks: Sequence[float]) -> pd.DataFrame:
-    """:func:`zonal_stats` on the cells of ``zc`` (``gap`` and ``population`` of its shape)."""
+    """:func:`zonal_stats` on the cells of ``zc`` (``gap`` and ``population`` of its shape; without
+    ``population``, that of ``zc`` if it has one, else none)."""
     n = zc.n
     g_in = np.asarray(gap).ravel()[zc.cells].astype(np.float64)
-    if population is None:
-        p_in = np.zeros(len(zc.cells))
+    pop_total = None
+    if population is not None:
+        p_in = _on_cells(population, zc.cells)
+    elif zc.population is not None:
+        p_in, pop_total = zc.population, zc.population_total
     else:
-        p_in = np.asarray(population).ravel()[zc.cells].astype(np.float64)
-        p_in[np.isnan(p_in)] = 0.0
+        p_in = np.zeros(len(zc.cells))
     ok = ~np.isnan(g_in)
     if ok.all():
         z, gv, pv = zc.zone, g_in, p_in
@@ -187,7 +205,7 @@ def _cell_stats(zc: ZoneCells, gap: np.ndarray, population: np.ndarray | None,
             "mean_gap": mean_gap,
             "max_gap": _max_per_zone(gv, z, cells, n),
             "pop_weighted_gap": pop_weighted,
-            "population": _per_zone(zc.zone, n, p_in),
+            "population": pop_total if pop_total is not None else _per_zone(zc.zone, n, p_in),
             "pop_high": pop_high,
             "pop_critical": pop_crit,
             "pop_high_or_critical": pop_high + pop_crit,
@@ -238,10 +256,11 @@ class AdminCells:
     levels: tuple[tuple[np.ndarray, ZoneCells], ...]  # per level: its rows in the layer, their cells
 
 
-def admin_cells(admin: gpd.GeoDataFrame, grid: Grid) -> AdminCells:
+def admin_cells(admin: gpd.GeoDataFrame, grid: Grid, population: np.ndarray | None = None) -> AdminCells:
     """Each level of ``admin`` (grid CRS, columns ``admin_id``, ``name``, ``level``) rasterized
     on ``grid``: a cell belongs to the unit that contains its centre; where units of one level
-    overlap, the later row wins."""
+    overlap, the later row wins. With ``population`` (grid-shaped), the units' population too:
+    :func:`admin_summary` uses it when given these cells and no population."""
     check_crs(admin, grid.crs, "admin layer")
     missing = [c for c in ("admin_id", "name", "level") if c not in admin.columns]
     if missing:
@@ -252,7 +271,7 @@ def admin_cells(admin: gpd.GeoDataFrame, grid: Grid) -> AdminCells:
     out = []
     for level in pd.unique(admin["level"]):
         rows = np.flatnonzero(pd.isna(levels) if pd.isna(level) else levels == level)
-        out.append((rows, zone_cells(_rasterize_index(admin.geometry.iloc[rows], grid), len(rows))))
+        out.append((rows, zone_cells(_rasterize_index(admin.geometry.iloc[rows], grid), len(rows), population)))
     return AdminCells(grid.shape, len(admin), tuple(out))
 
 
@@ -272,7 +291,8 @@ def admin_summary(
     belongs to the unit that contains its centre; where units of one level
     overlap, the later row wins), then :func:`zonal_stats` runs per level.
     ``cells``: the layer already rasterized on the grid (:func:`admin_cells`), to summarise
-    several surfaces without rasterizing again.
+    several surfaces without rasterizing again; if they were built with a population, a
+    ``population`` of None means theirs.
 
     Columns: ``admin_id``, ``name``, ``level``, ``parent`` (None if the layer
     has none), ``area_km2`` (every cell whose centre is in the unit, times the

@@ -186,6 +186,9 @@ def test_admin_cells_rasterized_once_give_the_same_summaries():
         pop = rng.uniform(0, 10, grid.shape)
         once = admin_summary(admin_layer(), grid, gap, pop, cells=cells)
         pd.testing.assert_frame_equal(once, admin_summary(admin_layer(), grid, gap, pop))
+        # cells built with the population carry it
+        with_pop = admin_summary(admin_layer(), grid, gap, None, cells=admin_cells(admin_layer(), grid, pop))
+        pd.testing.assert_frame_equal(with_pop, once)
     with pytest.raises(GridError, match="admin_cells"):
         admin_summary(admin_layer().iloc[:2], grid, gap, cells=cells)
 
