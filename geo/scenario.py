@@ -21,6 +21,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .coverage import BaseTerm, CoverageModel, base_weight, decay
 from .errors import LayerError, VacuumError
@@ -202,8 +203,6 @@ class Baseline:
         """Per base, the bases whose reach may share a cell with its reach (they share a block of
         8 x 8 cells; the base itself included). A change of a base's weight changes the
         intensity on its reach only, so it can alter the closure effect of these bases only."""
-        import scipy.sparse as sp
-
         terms = self.model.terms
         w = self.grid.width
         bw = -(-w // 8)
