@@ -116,8 +116,17 @@ def test_a_viewer_is_refused_every_planner_collection(served_demo):
             r = c.get(url, headers=v)
             assert (r.status_code, r.json()["error"]) == (403, "PermissionDeniedError"), (url, r.text)
             assert "planner" in r.json()["detail"]
-    assert c.get(f"/ogc/collections/{aid}-gap/map/tiles/WebMercatorQuad/6/31/33",
-                 headers=served_demo.keys["planner"]).status_code in (200, 404)  # the role passes; 404 off the area
+    # the role passes: the planner gets the tile at the centre of the gap's bounds (its TileJSON),
+    # and a 404 for one on the far side of the world
+    p = served_demo.keys["planner"]
+    tj = _get(c, f"/analyses/{aid}/tilejson/gap.json", p).json()
+    w, s, e, n = tj["bounds"]
+    z = tj["maxzoom"]
+    x, y = _tile_xy((w + e) / 2, (s + n) / 2, z)  # OGC paths name the row before the column
+    r = c.get(f"/ogc/collections/{aid}-gap/map/tiles/WebMercatorQuad/{z}/{y}/{x}", headers=p)
+    assert r.status_code == 200, r.text
+    x, y = _tile_xy(-170.0, (s + n) / 2, z)
+    assert c.get(f"/ogc/collections/{aid}-gap/map/tiles/WebMercatorQuad/{z}/{y}/{x}", headers=p).status_code == 404
 
 
 @pytest.mark.slow
