@@ -292,16 +292,6 @@ def _age_s(ts: str | None) -> float:
         return float("inf")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class JobManager:
     """Submits jobs to worker processes and keeps job statuses truthful."""
 
@@ -534,5 +524,7 @@ class JobManager:
             return False
         fresh = _age_s(inst.heartbeat_at) < self.stale_after_s
         if inst.host == self.host:  # same machine: a dead process is dead now, not in a minute
-            return fresh and _pid_alive(inst.pid) and inst.pid != os.getpid()
+            from geo.monitor import pid_alive  # the check a monitor folder's owner gets too
+
+            return fresh and pid_alive(inst.pid) and inst.pid != os.getpid()
         return fresh

@@ -46,7 +46,7 @@ from .rasters import read_surface, write_cog
 from .readers import reading_once
 from .summaries import class_index
 
-__all__ = ["MAX_DATES", "SERIES_COLUMNS", "MonitorError", "MonitorState", "DateDone", "parse_every", "monitor_dates",
+__all__ = ["pid_alive", "MAX_DATES", "SERIES_COLUMNS", "MonitorError", "MonitorState", "DateDone", "parse_every", "monitor_dates",
            "check_dates", "unit_cells", "unit_stats", "track_zones", "run_monitor", "load_monitor", "spec_to_json",
            "spec_from_json", "check_range"]
 
@@ -625,13 +625,14 @@ def load_monitor(out: str | Path) -> MonitorState:
         raise MonitorError(f"{out}: no monitor.json; is it a monitoring folder (vacuum monitor --out DIR)?")
     doc = json.loads(path.read_text(encoding="utf-8"))
     state = MonitorState(**doc)
-    if state.status == "running" and state.host == socket.gethostname() and state.pid and not _alive(state.pid):
+    if state.status == "running" and state.host == socket.gethostname() and state.pid and not pid_alive(state.pid):
         state.status = "interrupted"
         state.error = state.error or f"process {state.pid} stopped before the monitor finished"
     return state
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (one of another user's counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

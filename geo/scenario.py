@@ -293,23 +293,23 @@ class PhaseState:
     def coverage_touched(self) -> np.ndarray:
         return -np.expm1(-np.maximum(self.intensity_touched, 0.0))
 
+    def _on_grid(self, baseline_flat: np.ndarray, touched: np.ndarray) -> np.ndarray:
+        """The baseline's flat surface with the touched cells' new values."""
+        full = baseline_flat.copy()
+        full[self.touched] = touched
+        return full
+
     @cached_property
     def intensity(self) -> np.ndarray:
-        full = self.baseline.intensity_flat.copy()
-        full[self.touched] = self.intensity_touched
-        return full
+        return self._on_grid(self.baseline.intensity_flat, self.intensity_touched)
 
     @cached_property
     def gap(self) -> np.ndarray:
-        full = self.baseline.baseline_gap_flat.copy()
-        full[self.touched] = self.gap_touched
-        return full
+        return self._on_grid(self.baseline.baseline_gap_flat, self.gap_touched)
 
     @cached_property
     def coverage(self) -> np.ndarray:
-        full = self.baseline.baseline_coverage_flat.copy()
-        full[self.touched] = self.coverage_touched
-        return full
+        return self._on_grid(self.baseline.baseline_coverage_flat, self.coverage_touched)
 
     @cached_property
     def gap_inside(self) -> np.ndarray:
