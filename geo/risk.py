@@ -42,7 +42,7 @@ from .forecast.units import UnitGrid, unit_grid, unit_mask
 from .grid import Grid
 from .params import Params
 
-__all__ = ["RiskForecast", "FittedModels", "forecast_risk", "paint_units", "CV_SPLITS", "PERSISTENCE_MIN_POSITIVES"]
+__all__ = ["RiskForecast", "Fit", "FittedModels", "forecast_risk", "paint_units", "CV_SPLITS", "PERSISTENCE_MIN_POSITIVES"]
 
 PERSISTENCE_MIN_POSITIVES = 5
 """Below this many positive (origin, unit) training rows, not even the persistence baseline's
@@ -56,15 +56,28 @@ FIT_THREADS = min(2, os.cpu_count() or 1)
 """Threads for the cross-validation fits (each single-threaded inside): the same model on any number."""
 
 
+@dataclass(frozen=True)
+class Fit:
+    """One fitted forecast model of a series and what a later date needs to use it again."""
+
+    model: Any  # ForecastModel | PersistenceBaseline
+    positives: int
+    method: str
+    note: str | None
+    as_of: date  # the date whose known history fitted it
+    train_origins: list[str]
+    scope: str  # horizon, units, candidates and training parameters (:func:`_scope_key`)
+
+
 @dataclass
 class FittedModels:
     """Forecast models fitted at the dates of a series (a monitor), for the later dates:
     by their training set (origins, units, the events up to the last label: the same key,
-    the same model), and the latest one with its scope and date (``forecast_refit_months``).
-    ``len()``: the number of fits."""
+    the same model), and the latest one (``forecast_refit_months``). ``len()``: the number
+    of fits."""
 
-    by_training_set: dict[str, tuple] = field(default_factory=dict)
-    latest: tuple | None = None  # (scope key, fit date, (model, positives, method, note, fitted_as_of, origins))
+    by_training_set: dict[str, Fit] = field(default_factory=dict)
+    latest: Fit | None = None
 
     def __len__(self) -> int:
         return len(self.by_training_set)
@@ -160,22 +173,14 @@ def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, par
                                 f"no training origin: a {h}-month window must close by {as_of} within "
                                 f"{params.forecast_train_years:g} years of history")
     candidates = ("logistic", "hgb") if params.forecast_model == "auto" else (params.forecast_model,)
+    scope = _scope_key(h, area, candidates, block_km, params)
     key = _training_key(history, origins, h, area, candidates, block_km) if fitted is not None else None
     if key is not None and key in fitted.by_training_set:  # type: ignore[union-attr]
-        base.model, base.positives, base.method, base.note, base.fitted_as_of = \
-            fitted.by_training_set[key]  # type: ignore[union-attr]
-        base.probability.ravel()[area] = base.model.predict_proba(X)[:, 1]  # type: ignore[union-attr]
-        return base
-    scope = _scope_key(h, area, candidates, block_km, params)
+        return _use(base, fitted.by_training_set[key], X, area)  # type: ignore[union-attr]
     held = fitted.latest if fitted is not None and params.forecast_refit_months > 0 else None
-    if held is not None and held[0] == scope and _months_between(held[1], as_of) < params.forecast_refit_months:
-        model, positives, method, note, fit_day, train = held[2]
-        base.model, base.positives, base.method, base.fitted_as_of, base.train_origins = \
-            model, positives, method, fit_day, train
-        base.note = "; ".join(n for n in (note, f"model fitted as of {fit_day} on what was known then, used again "
-                                          f"(forecast_refit_months={params.forecast_refit_months})") if n)
-        base.probability.ravel()[area] = model.predict_proba(X)[:, 1]
-        return base
+    if held is not None and held.scope == scope and _months_between(held.as_of, as_of) < params.forecast_refit_months:
+        return _use(base, held, X, area, f"model fitted as of {held.as_of} on what was known then, used again "
+                                         f"(forecast_refit_months={params.forecast_refit_months})")
     data = build_origin_set(ev, origins, h, units=area, label_events=label_ev)
     base.positives = int(data.y.sum())
     try:
@@ -196,12 +201,18 @@ def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, par
     flat = base.probability.ravel()
     flat[area] = model.predict_proba(X)[:, 1]
     if key is not None:
-        record = (model, base.positives, base.method, base.note, base.fitted_as_of)
-        fitted.by_training_set[key] = record  # type: ignore[union-attr]
-        fitted.latest = (scope, as_of, (*record, list(base.train_origins)))  # type: ignore[union-attr]
+        fit = Fit(model, base.positives, base.method, base.note, as_of, list(base.train_origins), scope)
+        fitted.by_training_set[key] = fitted.latest = fit  # type: ignore[union-attr]
     return base
 
 
+def _use(base: RiskForecast, fit: Fit, X: Any, area: np.ndarray, why: str | None = None) -> RiskForecast:
+    """``base`` forecast by a model fitted at an earlier date of the series."""
+    base.model, base.positives, base.method = fit.model, fit.positives, fit.method
+    base.fitted_as_of, base.train_origins = str(fit.as_of), list(fit.train_origins)
+    base.note = "; ".join(n for n in (fit.note, why) if n) or None
+    base.probability.ravel()[area] = fit.model.predict_proba(X)[:, 1]
+    return base
 
 
 def _months_between(a: date, b: date) -> float:
