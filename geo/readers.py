@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -44,6 +44,8 @@ __all__ = [
     "COORDINATE_PAIRS",
     "read_vector",
     "reading_once",
+    "file_identity",
+    "remembered",
     "validate_geometries",
     "to_crs_object",
     "format_rows",
@@ -203,6 +205,7 @@ def read_vector(
 
 
 _MEMO: ContextVar[dict | None] = ContextVar("vacuum_read_memo", default=None)
+T = TypeVar("T")
 
 
 @contextmanager
@@ -214,6 +217,29 @@ def reading_once() -> Iterator[None]:
         yield
     finally:
         _MEMO.reset(token)
+
+
+def file_identity(path: str | Path) -> tuple | None:
+    """Inside :func:`reading_once`: the file's (resolved path, path as given, modification
+    time, size), a key for :func:`remembered`; outside it, None (nothing is kept)."""
+    if _MEMO.get() is None:
+        return None
+    p = Path(str(path).rsplit("::", 1)[0])
+    st = p.stat()
+    return (str(p.resolve()), str(path), st.st_mtime_ns, st.st_size)
+
+
+def remembered(key: tuple | None, compute: Callable[[], T]) -> T:
+    """Inside :func:`reading_once`, ``compute()`` once per ``key`` (which should hold a
+    :func:`file_identity`); the value is shared, so the caller must not modify it. Outside
+    (or with a None key): ``compute()`` every time."""
+    memo = _MEMO.get()
+    if memo is None or key is None:
+        return compute()
+    full = ("remembered", *key)
+    if full not in memo:
+        memo[full] = compute()
+    return memo[full]
 
 
 # --------------------------------------------------------------------------- formats

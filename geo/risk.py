@@ -52,6 +52,10 @@ CV_SPLITS = 3
 """Time-ordered CV folds (the latest training origins, one each) that choose the model and
 give the calibration its held-out predictions (the latest two)."""
 
+REFIT_FOLDS = 2
+"""A refit in a series that keeps its family fits only the folds its calibrator is fitted on
+(``ForecastModel.calibration_origins``, 2): no choice is left to make."""
+
 FIT_THREADS = min(2, os.cpu_count() or 1)
 """Threads for the cross-validation fits (each single-threaded inside): the same model on any number."""
 
@@ -183,13 +187,21 @@ def forecast_risk(history: gpd.GeoDataFrame, grid: Grid, inside: np.ndarray, par
                                          f"(forecast_refit_months={params.forecast_refit_months})")
     data = build_origin_set(ev, origins, h, units=area, label_events=label_ev)
     base.positives = int(data.y.sum())
+    # a refit in a series keeps the family the series' first fit chose by cross-validation:
+    # it needs only the folds its calibrator is fitted on (the same calibrator, the same model)
+    kept = held.model.model_name_ if held is not None and held.scope == scope \
+        and isinstance(held.model, ForecastModel) else None
     try:
         # one thread: on 2 shared cores OpenMP's spinning threads made the fit 2-3 times slower
         # (bench/RESULTS.md); the fitted model is the same
         with threadpool_limits(1):
             model: ForecastModel | PersistenceBaseline = ForecastModel(
-                h, candidates=candidates, n_splits=CV_SPLITS, max_negatives=params.forecast_max_negatives,
+                h, candidates=(kept,) if kept else candidates, n_splits=CV_SPLITS,
+                cv_folds=REFIT_FOLDS if kept else None, max_negatives=params.forecast_max_negatives,
                 n_jobs=FIT_THREADS, random_state=0).fit(data, as_of)
+        if kept and len(candidates) > 1:
+            base.note = "; ".join(n for n in (base.note, f"refitted as {kept}, the family chosen by cross-validation "
+                                                         f"at {held.as_of}") if n)  # type: ignore[union-attr]
     except InsufficientHistoryError as exc:
         if base.positives < PERSISTENCE_MIN_POSITIVES:
             return _kernel_fallback(base, grid, inside, fallback, area, str(exc))

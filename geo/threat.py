@@ -19,7 +19,7 @@ from scipy import ndimage
 from .grid import Grid, check_crs
 from .params import Params
 
-__all__ = ["event_weights", "kernel_density", "density_of_counts", "threat_index", "threat_surface",
+__all__ = ["event_weights", "kernel_density", "gaussian_of_points", "gaussian_kernel", "density_of_counts", "threat_index", "threat_surface",
            "events_in_window", "event_cells", "gaussian_radius"]
 
 
@@ -47,8 +47,43 @@ def kernel_density(
     flat = np.bincount(np.asarray(rows) * w + np.asarray(cols), weights=weights, minlength=h * w)
     counts = flat.reshape(shape)
     if bandwidth_cells > 0:
-        counts = ndimage.gaussian_filter(counts, sigma=bandwidth_cells, mode="constant", truncate=4.0)
+        counts = gaussian_of_points(counts, bandwidth_cells)
     return counts / cell_area_km2
+
+
+def gaussian_kernel(sigma_cells: float, radius: int) -> np.ndarray:
+    """The 1-D kernel of ``scipy.ndimage.gaussian_filter1d`` (order 0), ``2 radius + 1`` taps summing to 1."""
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 / (float(sigma_cells) ** 2) * x * x)
+    return k / k.sum()
+
+
+# a stamp's fixed cost (Python and numpy call overhead) in cells of work
+_STAMP_OVERHEAD_CELLS = 4000
+
+
+def gaussian_of_points(counts: np.ndarray, sigma_cells: float) -> np.ndarray:
+    """``scipy.ndimage.gaussian_filter(counts, sigma, mode="constant", truncate=4.0)``
+    (equal to rounding) of a sparse grid of weighted counts.
+
+    The separable filter costs two passes of ``2r + 1`` taps over every cell; events fill
+    few cells, so where that is cheaper the kernel's outer product is stamped around each
+    non-zero cell instead (a few hundred cells of events on a CAR-sized grid: about ten
+    times faster). Mass leaving the grid is lost, as with ``mode="constant"``."""
+    counts = np.asarray(counts, dtype=np.float64)
+    radius = gaussian_radius(sigma_cells)
+    rr, cc = np.nonzero(counts)
+    size = 2 * radius + 1
+    if rr.size * (size * size + _STAMP_OVERHEAD_CELLS) >= 2 * counts.size * size:
+        return ndimage.gaussian_filter(counts, sigma=sigma_cells, mode="constant", truncate=4.0)
+    k = gaussian_kernel(sigma_cells, radius)
+    stamp = np.outer(k, k)
+    out = np.zeros_like(counts)
+    h, w = counts.shape
+    for r, c, v in zip(rr.tolist(), cc.tolist(), counts[rr, cc].tolist(), strict=True):
+        r0, r1, c0, c1 = max(r - radius, 0), min(r + radius + 1, h), max(c - radius, 0), min(c + radius + 1, w)
+        out[r0:r1, c0:c1] += v * stamp[r0 - r + radius:r1 - r + radius, c0 - c + radius:c1 - c + radius]
+    return out
 
 
 def threat_index(density: np.ndarray, reference: float) -> np.ndarray:

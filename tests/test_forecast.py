@@ -478,3 +478,27 @@ def test_logistic_does_not_extrapolate_beyond_the_training_range():
     p_clip, p_free = clipped.predict_proba(at)[:, 1], free.predict_proba(at)[:, 1]
     assert p_clip[1] == pytest.approx(p_clip[0])  # 50 is treated as 3
     assert p_free[1] > p_free[0] + 0.05  # the unclipped slope goes on rising
+
+
+def test_threads_and_the_calibration_folds_alone_give_the_same_model():
+    """The fits on a thread pool (finals included, the loser's thrown away) must equal the
+    sequential fit; a refit of one family on only the folds its calibrator uses (cv_folds=2,
+    calibration_origins=2) must equal that family fitted with every fold."""
+    ev, static = _synthetic(5)
+    as_of = "2018-12-31"
+    origins = closed_origins(quarterly_origins("2014-01-01", "2018-12-31"), as_of, 12)
+    data = build_origin_set(ev, origins, 12, static=static)
+    X = feature_matrix(ev, as_of, static=static)
+    kw = {"n_splits": 3, "hgb_params": {"max_iter": 20}, "random_state": 0}
+    seq = ForecastModel(12, n_jobs=1, **kw).fit(data, as_of)
+    pooled = ForecastModel(12, n_jobs=2, **kw).fit(data, as_of)
+    assert pooled.model_name_ == seq.model_name_
+    np.testing.assert_array_equal(pooled.predict_proba(X), seq.predict_proba(X))
+    for family in ("logistic", "hgb"):
+        every = ForecastModel(12, candidates=(family,), n_jobs=1, **kw).fit(data, as_of)
+        two = ForecastModel(12, candidates=(family,), cv_folds=2, n_jobs=2, **kw).fit(data, as_of)
+        np.testing.assert_array_equal(two.predict_proba(X), every.predict_proba(X))
+        assert [f["test_origin"] for f in two.cv_results_[family]["folds"]] == \
+            [f["test_origin"] for f in every.cv_results_[family]["folds"]][-2:]
+    with pytest.raises(ForecastError, match="cv_folds must be at least 1"):
+        ForecastModel(12, cv_folds=0, **kw).fit(data, as_of)

@@ -79,3 +79,15 @@ def test_refit_months_out_of_range_names_the_parameter():
 
     with pytest.raises(ConfigError, match="forecast_refit_months must be a whole number of months in 0..120"):
         load_params(None, forecast_refit_months=-1)
+
+
+def test_a_refit_keeps_the_family_cross_validation_chose_at_the_first_fit(demo):
+    params = load_params(None, forecast_model="auto", forecast_refit_months=12)
+    fitted = FittedModels()
+    first = _at(demo, params, date(2019, 6, 30), fitted)
+    assert set(first.model.cv_results_) == {"logistic", "hgb"}  # the first fit chooses
+    again = _at(demo, params, date(2020, 6, 30), fitted)  # 12 months on: refitted
+    assert again.model is not first.model and again.fitted_as_of == "2020-06-30"
+    assert list(again.model.cv_results_) == [first.model.model_name_]
+    assert len(again.model.cv_results_[first.model.model_name_]["folds"]) == 2  # the calibration folds
+    assert f"refitted as {first.model.model_name_}" in again.note and "at 2019-06-30" in again.note

@@ -135,6 +135,24 @@ def test_geopko21_as_of_picks_an_earlier_map():
 
 
 @real_data
+def test_geopko21_read_once_gives_each_dates_own_map_and_fresh_copies():
+    # a monitor reads the bases at every date inside reading_once: the maps are built once,
+    # yet each date must still get its own map (the two the tests above name) and a copy
+    from geo.readers import reading_once
+
+    with reading_once():
+        early = load_bases(GEOPKO21, mission="MINUSCA", as_of="2017-01-01")
+        late = load_bases(GEOPKO21, mission="MINUSCA")
+        early.loc[early.index[0], "strength"] = -1.0  # the caller's copy only
+        early.attrs["maps"]["MINUSCA"]["source"] = "changed"
+        again = load_bases(GEOPKO21, mission="MINUSCA", as_of="2017-01-01")
+    assert again.attrs["maps"]["MINUSCA"] == {"source": "Map no. 4522 Rev. 7", "map_date": "2016-09"}
+    assert late.attrs["maps"]["MINUSCA"] == {"source": "Map no. 4522 Rev. 19", "map_date": "2020-10"}
+    assert (len(again), len(late)) == (17, 20)
+    assert (again["strength"] >= 0).all()
+
+
+@real_data
 def test_geopko21_unknown_strength_is_one_company():
     bases = load_bases(GEOPKO21, mission="MONUSCO", as_of="2014-09-30")
     site = bases.set_index("name").loc["Mbuji-Mayi"]

@@ -4,11 +4,12 @@ import math
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from geo.coverage import BaseTerm, CoverageModel, base_weight, decay
 from geo.exposure import disaggregate, exposure_index, site_proximity
 from geo.score import gap_score
-from geo.threat import event_weights, kernel_density, threat_index
+from geo.threat import event_weights, gaussian_kernel, gaussian_of_points, kernel_density, threat_index
 from geo.traveltime import Reach
 
 
@@ -177,3 +178,30 @@ def test_population_units_must_be_stated(tmp_path):
     p = _raster(tmp_path / "pop.tif", np.ones((2, 2)))
     with pytest.raises(LayerError, match="must be 'count' or 'density'"):
         population_on_grid(p, grid_for_area(BBox(20.0, 6.0, 20.2, 6.2)), "people")
+
+
+@pytest.mark.parametrize("n_points", [1, 7, 60])
+def test_stamped_kernel_equals_scipys_gaussian_filter(n_points):
+    # the stamped path must give scipy's separable filter (mode constant: mass off the grid lost),
+    # points placed on the edges and corners as well as inside
+    rng = np.random.default_rng(n_points)
+    counts = np.zeros((90, 130))
+    rows = np.r_[0, 89, rng.integers(0, 90, n_points)]
+    cols = np.r_[0, 129, rng.integers(0, 130, n_points)]
+    np.add.at(counts, (rows, cols), rng.random(rows.size) * 4 + 0.5)
+    expected = ndimage.gaussian_filter(counts, sigma=6.0, mode="constant", truncate=4.0)
+    got = gaussian_of_points(counts, 6.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_dense_counts_take_scipys_filter_and_match():
+    # every cell non-zero: the separable filter is cheaper and is the path taken; same values
+    counts = np.random.default_rng(3).random((40, 50))
+    np.testing.assert_allclose(gaussian_of_points(counts, 3.0),
+                               ndimage.gaussian_filter(counts, sigma=3.0, mode="constant", truncate=4.0), rtol=1e-12)
+
+
+def test_gaussian_kernel_is_scipys_by_hand():
+    # sigma 1, radius 1: weights exp(-1/2), 1, exp(-1/2) over their sum
+    e = np.exp(-0.5)
+    np.testing.assert_allclose(gaussian_kernel(1.0, 1), [e / (1 + 2 * e), 1 / (1 + 2 * e), e / (1 + 2 * e)])

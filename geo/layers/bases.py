@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -17,7 +18,7 @@ from ..errors import (
     EmptyLayerError,
     LayerError,
 )
-from ..readers import layer_source, read_vector
+from ..readers import file_identity, layer_source, read_vector, remembered
 from .common import (
     BASE_COLUMNS,
     GEOPKO_COMPANY_SIZE,
@@ -131,7 +132,9 @@ def load_bases(
     gdf = read_vector(path, crs=crs)
     as_of_ts = parse_as_of(as_of)
     if mapping is None and has_columns(gdf, _V21_SIGNATURE):
-        return _drop_stale(_bases_geopko21(gdf, as_of=as_of_ts, mission=mission), as_of_ts, max_map_age_days)
+        ident = file_identity(path)  # in a monitor (reading_once): each map is built once
+        key = (*ident, str(crs), mission) if ident else None
+        return _drop_stale(_bases_geopko21(gdf, as_of=as_of_ts, mission=mission, key=key), as_of_ts, max_map_age_days)
     if mapping is None and has_columns(gdf, _V23_SIGNATURE):
         return _drop_stale(_bases_geopko23(gdf, as_of=as_of_ts, mission=mission), as_of_ts, max_map_age_days)
     what = "bases" if mapping else "bases (not a Geo-PKO v2.1 or v2.3 file)"
@@ -193,11 +196,28 @@ def _base_ids(missions: pd.Series, names: pd.Series, groups: pd.Series) -> list[
     return ids
 
 
-def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, mission: str | None) -> gpd.GeoDataFrame:
+def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, mission: str | None,
+                    key: tuple | None = None) -> gpd.GeoDataFrame:
+    """The bases of each mission's latest map; ``key`` (a :func:`geo.readers.file_identity`
+    with the CRS and mission): inside ``reading_once`` the file's map table is parsed once
+    and each map's bases are built once, later dates choosing the same maps get copies."""
     source = layer_source(gdf)
     require_columns(gdf, (*_V21_QUICK, *_V21_OTHER), schema="Geo-PKO v2.1")
     col = {k: columns_by_lower(gdf)[k] for k in (*_V21_SIGNATURE, *_V21_QUICK, *_V21_OTHER)}
-    gdf, maps, latest = _v21_latest_maps(gdf, col, source, as_of=as_of, mission=mission)
+    table = remembered(key and ("geo_pko_v2.1 maps", *key), lambda: _v21_maps(gdf, col, source, mission))
+    maps, latest = _v21_latest_maps(table, source, as_of=as_of, mission=mission)
+    chosen = tuple(zip(latest["mission"], latest["source"], latest["map_date"].astype(str), strict=True))
+    built = remembered(key and ("geo_pko_v2.1 bases", *key, chosen),
+                       lambda: _v21_bases(gdf.loc[maps.index], col, source, maps, latest))
+    out = built.copy()
+    out.attrs = copy.deepcopy(built.attrs)
+    return out
+
+
+def _v21_bases(gdf: gpd.GeoDataFrame, col: dict[str, str], source: str, maps: pd.DataFrame,
+               latest: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The bases layer of the rows ``gdf`` of the chosen maps (``maps``: their mission,
+    source, map_date; ``latest``: one row per mission naming its map)."""
     strength, strength_source = _v21_strength(gdf, col, source)
     unit_type, hq = _v21_unit_type(gdf, col, source, strength, strength_source)
     air = np.logical_or.reduce([parse_flags(gdf[col[n]], source=source, column=col[n]) > 0 for n in _V21_AIR])
@@ -223,11 +243,9 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     )  # fmt: skip
 
 
-def _v21_latest_maps(
-    gdf: gpd.GeoDataFrame, col: dict[str, str], source: str, *, as_of: pd.Timestamp | None, mission: str | None
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
-    """The rows of each mission's latest map on or before ``as_of``, their (mission, source,
-    map_date, rev), and one row per mission naming the map chosen."""
+def _v21_maps(gdf: gpd.GeoDataFrame, col: dict[str, str], source: str, mission: str | None) -> pd.DataFrame:
+    """Per row of ``mission`` (all missions: None) its (mission, source, map_date, rev),
+    indexed like ``gdf``."""
     missions = _filter_mission(gdf, required_text(gdf[col["mission"]], source=source, column=col["mission"]), mission)
     gdf = gdf.loc[missions.index]
     years = parse_integers(gdf[col["year"]], source=source, column=col["year"], lo=1900, hi=2100)
@@ -241,6 +259,14 @@ def _v21_latest_maps(
         index=gdf.index,
     )
     maps["rev"] = maps["source"].map(_revision)
+    return maps
+
+
+def _v21_latest_maps(
+    maps: pd.DataFrame, source: str, *, as_of: pd.Timestamp | None, mission: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of ``maps`` (:func:`_v21_maps`) of each mission's latest map on or before
+    ``as_of``, and one row per mission naming the map chosen."""
     if as_of is not None:
         maps = maps[maps["map_date"] <= as_of]
         if maps.empty:
@@ -254,8 +280,7 @@ def _v21_latest_maps(
     )
     chosen = set(zip(latest["mission"], latest["source"], latest["map_date"], strict=True))
     keep = [k in chosen for k in zip(maps["mission"], maps["source"], maps["map_date"], strict=True)]
-    maps = maps[keep]
-    return gdf.loc[maps.index], maps, latest
+    return maps[keep], latest
 
 
 def _v21_strength(gdf: gpd.GeoDataFrame, col: dict[str, str], source: str) -> tuple[np.ndarray, np.ndarray]:
