@@ -9,7 +9,13 @@ from scipy import ndimage
 from geo.coverage import BaseTerm, CoverageModel, base_weight, decay
 from geo.exposure import disaggregate, exposure_index, site_proximity
 from geo.score import gap_score
-from geo.threat import event_weights, gaussian_kernel, gaussian_of_points, kernel_density, threat_index
+from geo.threat import (
+    event_weights,
+    gaussian_kernel,
+    gaussian_of_points,
+    kernel_density,
+    threat_index,
+)
 from geo.traveltime import Reach
 
 
