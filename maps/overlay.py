@@ -167,6 +167,17 @@ def _warp_nearest(src: np.ndarray, dst: np.ndarray, grid: Grid, dst_transform: A
     )
 
 
+def _colorize_valued(image: np.ndarray, style: SurfaceStyle, alpha: int) -> np.ndarray:
+    """:func:`geo.legend.colorize` of ``image``, called on its pixels with a value only: most
+    of an image is outside the country (NaN), and colorize works pixel by pixel, so the rest
+    take its colour of NaN (transparent)."""
+    valued = ~np.isnan(image)
+    out = np.empty(image.shape + (4,), dtype=np.uint8)
+    out[...] = colorize(np.full(1, np.nan, dtype=np.float32), style, alpha=alpha)[0]
+    out[valued] = colorize(image[valued], style, alpha=alpha)
+    return out
+
+
 def render_surface(
     values: np.ndarray,
     grid: Grid,
@@ -182,7 +193,7 @@ def render_surface(
     if np.shape(values) != grid.shape:
         raise GridError(f"surface of shape {np.shape(values)} on a grid of shape {grid.shape}")
     index = warp_index(grid, max_pixels)
-    rgba = colorize(index.take(values), style, alpha=alpha)
+    rgba = _colorize_valued(index.take(values), style, alpha)
     buf = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buf, format="PNG", **({"optimize": True} if optimize else {"compress_level": 6}))
     return SurfaceImage(buf.getvalue(), index.bounds_lonlat, index.width, index.height, style)

@@ -109,6 +109,12 @@ def test_the_index_picks_the_cells_gdal_picks_on_the_demo_surfaces(demo_analysis
             assert_same_image(values, grid, style_for(name), max_pixels, optimize=max_pixels == 50_000)
 
 
+@pytest.mark.parametrize("fill", [np.nan, 42.0])
+def test_surfaces_without_nan_or_all_nan(fill):
+    _, grid = synthetic(25.0, 2.0, 80, 50, 10_000.0, seed=2)
+    assert_same_image(np.full(grid.shape, fill, dtype=np.float32), grid, style_for("gap"), 600_000)
+
+
 def test_float64_cell_numbers_for_grids_beyond_int32(monkeypatch):
     monkeypatch.setattr(overlay, "_INT32_CELLS", 10)  # as if the grid had more than 2**31 cells
     values, grid = synthetic(20.0, 6.0, 150, 100, 5_000.0, seed=3)
