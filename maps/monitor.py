@@ -95,7 +95,7 @@ def _unit_popups(folder: Path, series: pd.DataFrame, dates: list[str], public: b
         chart = folder / "charts" / f"unit_{uid}.png"
         if chart.is_file() and not public:  # the charts plot the gap: planners
             doc["chart"] = "data:image/png;base64," + base64.b64encode(chart.read_bytes()).decode("ascii")
-        for _, r in rows.iterrows():
+        for r in rows.to_dict("records"):  # plain values: much faster than iterrows
             d = str(r["date"])[:10]
             if d in dates:
                 doc[d] = "".join(f"<tr><th>{html.escape(label)}</th><td>{_fmt(r.get(col), how)}</td></tr>"
