@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from affine import Affine
 from PIL import Image
+from pyogrio.errors import DataSourceError
 from pyproj import CRS, Transformer
 from rasterio.crs import CRS as RioCRS
 from rasterio.warp import Resampling, reproject
@@ -26,6 +27,7 @@ import maps.overlay as overlay
 from geo.errors import GridError
 from geo.grid import Grid, equal_area_crs
 from geo.legend import colorize, style_for
+from geo.public import block_cells, public_gap
 from geo.rasters import read_surface
 from maps.monitor import MONITOR_MAX_PIXELS, monitor_map
 from maps.overlay import clear_warp_cache, render_surface, warp_index
@@ -165,12 +167,24 @@ def test_a_surface_of_another_shape_is_refused():
         render_surface(values[:, :-1], grid, style_for("gap"))
 
 
-def test_the_monitor_images_are_the_gdal_images(folder):  # noqa: F811
+@pytest.mark.parametrize("public", [False, True])
+def test_the_monitor_images_are_the_gdal_images(folder, public):  # noqa: F811
     """End to end on the hand-made monitor folder of test_monitor_map: each embedded PNG is
-    the one drawn from the GDAL warp of that date's COG."""
+    the one drawn from the GDAL warp of that date's COG (the viewers': of its block gap)."""
     clear_warp_cache()
-    page = monitor_map(folder).get_root().render()
+    page = monitor_map(folder, public=public).get_root().render()
     urls = re.findall(r"L\.imageOverlay\(\s*\"data:image/png;base64,([^\"]+)\"", page)
-    expected = [gdal_png(*read_surface(folder / "dates" / d / f"{s}.tif"), style_for(s), MONITOR_MAX_PIXELS, False)
-                for d in DATES for s in ("gap", "risk")]
+    expected = []
+    for d in DATES:
+        for surface in ("gap", "risk"):
+            values, grid = read_surface(folder / "dates" / d / f"{surface}.tif")
+            if public and surface == "gap":
+                values, surface = public_gap(values, block_cells(grid.resolution)), "gap_public"
+            expected.append(gdal_png(values, grid, style_for(surface), MONITOR_MAX_PIXELS, False))
     assert [base64.b64decode(u) for u in urls] == expected
+
+
+def test_a_broken_zones_file_fails_the_monitor_map(folder):  # noqa: F811
+    (folder / "dates" / DATES[0] / "zones.geojson").write_text("{not json")
+    with pytest.raises(DataSourceError, match="zones.geojson"):  # the images not yet begun are cancelled
+        monitor_map(folder)
