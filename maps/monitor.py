@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,14 @@ def _image(path: Path, surface: str, public: bool) -> tuple[str, list[list[float
     return img.data_url, img.bounds
 
 
+def _zones_json(path: Path) -> str | None:
+    """A date's vacuum zones as GeoJSON text; None when the date has none (or no file)."""
+    if not path.is_file():
+        return None
+    zones = gpd.read_file(path)
+    return zones.to_json(default=str) if len(zones) else None
+
+
 def _fmt(v: Any, how: Any) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "–"
@@ -86,13 +95,34 @@ def _unit_popups(folder: Path, series: pd.DataFrame, dates: list[str], public: b
         chart = folder / "charts" / f"unit_{uid}.png"
         if chart.is_file() and not public:  # the charts plot the gap: planners
             doc["chart"] = "data:image/png;base64," + base64.b64encode(chart.read_bytes()).decode("ascii")
-        for _, r in rows.iterrows():
+        for r in rows.to_dict("records"):  # plain values: much faster than iterrows
             d = str(r["date"])[:10]
             if d in dates:
                 doc[d] = "".join(f"<tr><th>{html.escape(label)}</th><td>{_fmt(r.get(col), how)}</td></tr>"
                                  for col, label, how in fields if col in r)
         out[str(uid)] = doc
     return out
+
+
+def _page_parts(folder: Path, dates: list[str], units: gpd.GeoDataFrame, series: pd.DataFrame,
+                public: bool) -> tuple[dict[tuple[str, str], tuple[str, list[list[float]]]], dict[str, str | None],
+                                       str, dict[str, dict[str, str]]]:
+    """The page's heavy parts: the images by (date, surface), on two threads, and meanwhile
+    on this one the zones' GeoJSON by date, the units' GeoJSON and the unit popups."""
+    keys = [(d, surface) for d in dates for surface in ("gap", "risk")]
+    with ThreadPoolExecutor(2) as pool:  # reading, colouring and PNG encoding release the GIL
+        pending = [pool.submit(_image, folder / "dates" / d / f"{surface}.tif", surface, public and surface == "gap")
+                   for d, surface in keys]
+        try:
+            zones = {d: None if public else _zones_json(folder / "dates" / d / "zones.geojson") for d in dates}
+            units_json = units.to_json(default=str)
+            popups = _unit_popups(folder, series, dates, public)
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
+        images = dict(zip(keys, (f.result() for f in pending), strict=True))
+    return images, zones, units_json, popups
 
 
 class _TimeSlider(MacroElement):
@@ -190,6 +220,7 @@ def monitor_map(folder: str | Path, *, public: bool = False, basemap: str | None
         alerts = [a for a in alerts if a.get("metric") in ("risk_mean", "risk_max") or a.get("rule") == "new_zone"]
     alerts = [{k: ("" if a.get(k) is None else a.get(k)) for k in ("date", "unit_id", "unit_name", "message")}
               for a in alerts]
+    images, zones, units_json, popups = _page_parts(folder, dates, units, series, public)
     m = folium.Map(location=(0.0, 0.0), zoom_start=6, tiles=None, control_scale=True, zoom_snap=0.25)
     add_basemaps(m, default=basemap)
     add_panes(m)
@@ -197,33 +228,22 @@ def monitor_map(folder: str | Path, *, public: bool = False, basemap: str | None
     w, s, e, n = units.total_bounds
     m.fit_bounds(bounds_latlon((w, s, e, n)))
     gap_layers, risk_layers, zone_layers = [], [], []
-    from concurrent.futures import ThreadPoolExecutor
-
-    jobs = [(folder / "dates" / d / f"{surface}.tif", surface, public and surface == "gap")
-            for d in dates for surface in ("gap", "risk")]
-    with ThreadPoolExecutor(2) as pool:  # reading, warping and PNG encoding release the GIL
-        images = dict(zip(((str(j[0])) for j in jobs), pool.map(lambda j: _image(*j), jobs), strict=True))
     for d in dates:
-        day = folder / "dates" / d
         for surface, bucket in (("gap", gap_layers), ("risk", risk_layers)):
-            url, bounds = images[str(day / f"{surface}.tif")]
+            url, bounds = images[d, surface]
             layer = ImageOverlay(image=url, bounds=bounds, name=f"{surface} {d}", interactive=False,
                                  show=False, control=False, pane="vacuumSurface")
             layer.add_to(m)
             bucket.append(layer)
-        zones_path = day / "zones.geojson"
-        zones = gpd.read_file(zones_path) if zones_path.is_file() and not public else None
-        fg = folium.GeoJson(zones.to_json(default=str) if zones is not None and len(zones) else
-                            {"type": "FeatureCollection", "features": []}, name=f"zones {d}", show=False,
+        fg = folium.GeoJson(zones[d] or {"type": "FeatureCollection", "features": []}, name=f"zones {d}", show=False,
                             control=False, style_function=lambda _f: {"color": "#3f007d", "weight": 2, "fill": False})
         fg.add_to(m)
         zone_layers.append(fg)
-    units_layer = folium.GeoJson(units.to_json(default=str), name="Admin units",
+    units_layer = folium.GeoJson(units_json, name="Admin units",
                                  style_function=lambda _f: {"color": "#444", "weight": 1, "fillOpacity": 0.0},
                                  highlight_function=lambda _f: {"weight": 3},
                                  tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False))
     units_layer.add_to(m)
-    popups = _unit_popups(folder, series, dates, public)
     gap_label = "coverage gap (150 km blocks)" if public else "coverage gap"
     _TimeSlider(dates, gap_layers, risk_layers, zone_layers, units_layer, popups, alerts, gap_label).add_to(m)
     Legend([surface_section(style_for("gap_public" if public else "gap")), surface_section(style_for("risk"))],
