@@ -70,7 +70,8 @@ def main() -> int:
                    f"load average {os.getloadavg()[0]:.1f} at the end",
         "grid": f"{first['grid']['width']}x{first['grid']['height']} at {first['grid']['resolution_m']:g} m",
         "dates": len(state["finished"]), "wall_s": round(wall, 1),
-        "cpu_s": round(ru.ru_utime + ru.ru_stime, 1),  # on a shared machine: the time the work itself took "sum_of_dates_s": round(sum(secs), 1),
+        "cpu_s": round(ru.ru_utime + ru.ru_stime, 1),  # on a shared machine: the time the work itself took
+        "sum_of_dates_s": round(sum(secs), 1),
         "per_date_s": {"min": round(min(secs), 2), "max": round(max(secs), 2)},
         "travel_reused": sum("travel" in v for v in state["reused"].values()),
         "forecast_reused": sum("forecast" in v for v in state["reused"].values()),

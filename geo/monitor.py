@@ -26,6 +26,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -355,7 +356,7 @@ class _Run:
     prev_zones: list[tuple[str, Any]] = field(default_factory=list)
     next_zone: int = 1
     prev_surfaces: dict[str, tuple[np.ndarray, Path]] = field(default_factory=dict)  # name -> (array, its file)
-    writer: Any = None  # the ThreadPoolExecutor compressing COGs while the next date runs
+    writer: Any = None  # the thread writing a date's files while the next date is analysed
 
 
 def _now() -> str:
@@ -396,10 +397,8 @@ def run_monitor(spec: InputSpec, params: Params, dates: Sequence[date], out: str
 def _each_date(run: _Run, todo: list[date], dates: list[date], out: Path,
                on_date: Callable[[DateDone], None] | None) -> None:
     """Analyse and record each of ``todo`` in turn (``monitor.json`` after each). A date's
-    COGs are compressed on writer threads while the next date is analysed; a date counts
-    as finished (its folder renamed into place, ``monitor.json`` saved) once they are written."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    files are written on a writer thread while the next date is analysed; a date counts as
+    finished (its folder renamed into place, ``monitor.json`` saved) once they are written."""
     def record(d: date, secs: float, res: Analysis, reused: tuple[str, ...], finish: Callable[[], float]) -> None:
         secs = round(secs + finish(), 3)
         run.state.finished.append(d.isoformat())
@@ -410,23 +409,28 @@ def _each_date(run: _Run, todo: list[date], dates: list[date], out: Path,
             on_date(DateDone(dates.index(d) + 1, len(dates), d, secs, reused, len(res.events)))
 
     pending: tuple | None = None
-    with ThreadPoolExecutor(2) as writer:
-        run.writer = writer
-        try:
-            for d in todo:
-                t0 = time.perf_counter()
-                res, reused = _analyse(run, d)
-                t1 = time.perf_counter()
-                if pending is not None:  # the previous date's files are whole before this one links to them
-                    record(*pending)
-                    pending = None
-                t2 = time.perf_counter()
-                finish = _write_date(run, d, res)
-                pending = (d, (t1 - t0) + (time.perf_counter() - t2), res, reused, finish)
-            if pending is not None:
+    # one writer thread: a forked writer made this process 2x slower (copy-on-write faults on
+    # every page it wrote after each fork), and two writers gained nothing on 2 cores
+    run.writer = ThreadPoolExecutor(1, thread_name_prefix="vacuum-monitor-writer")
+    try:
+        for d in todo:
+            t0 = time.perf_counter()
+            res, reused = _analyse(run, d)
+            t1 = time.perf_counter()
+            if pending is not None:  # the previous date's files are whole before this one links to them
                 record(*pending)
-        finally:
-            run.writer = None
+                pending = None
+            t2 = time.perf_counter()
+            finish = _write_date(run, d, res)
+            pending = (d, (t1 - t0) + (time.perf_counter() - t2), res, reused, finish)
+        if pending is not None:
+            record(*pending)
+            pending = None
+    finally:
+        if pending is not None:  # an error or an interrupt: the writer of an unrecorded date is ended
+            pending[4](abandon=True)
+        run.writer.shutdown(wait=True)
+        run.writer = None
 
 
 def _open(out: Path, spec: InputSpec, params: Params, dates: list[date], rules: AlertRules, surfaces_only: bool,
@@ -518,9 +522,12 @@ def _analyse(run: _Run, d: date) -> tuple[Analysis, tuple[str, ...]]:
     return res, reused
 
 
-def _write_date(run: _Run, d: date, res: Analysis) -> Callable[[], float]:
-    """Write the date's folder under a temporary name; the returned call waits for the COGs
-    still being compressed, renames the folder into place and gives the seconds it waited."""
+def _write_date(run: _Run, d: date, res: Analysis) -> Callable[..., float]:
+    """Write the date's folder under a temporary name, on ``run.writer`` (a thread: GDAL
+    compresses without the GIL while the next date is analysed here); the returned call
+    waits for it (raising what it raised), renames the folder into place and gives the
+    seconds it waited (``abandon=True``: cancels or waits out the writer and removes the
+    partial folder)."""
     import shutil
 
     if run.cells is None:
@@ -530,26 +537,27 @@ def _write_date(run: _Run, d: date, res: Analysis) -> Callable[[], float]:
     final = run.out / "dates" / d.isoformat()
     tmp = run.out / "dates" / f".{d.isoformat()}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
-    futures: list = []
-    if run.state.surfaces_only:
-        tmp.mkdir(parents=True)
-        futures = write_surfaces(run, res, d, tmp, final)
-        write_json(res.summary, tmp / "summary.json")
-    else:
-        from .products import write_analysis
-
-        write_analysis(res, tmp)
-    write_csv(date_series(res, run.cells, run.prev_coverage, run.rules), tmp / "units.csv")
+    tmp.mkdir(parents=True)
+    todo = link_unchanged(run, res, d, tmp, final) if run.state.surfaces_only else []
     tracks, run.next_zone = track_zones(run.prev_zones, list(res.zones.geometry), run.next_zone)
-    zrows = _zone_rows(res.zones, tracks, res.admin, d, res.events)
-    write_geojson(zrows, tmp / "zones.geojson")
+    job = (res, d, tmp, todo, tracks, run.cells, run.prev_coverage, run.rules, run.state.surfaces_only)
+    if run.writer is not None:
+        writer = run.writer.submit(_write_files, *job)
+    else:  # called on its own: write here
+        _write_files(*job)
+        writer = None
     run.prev_coverage = res.surfaces["coverage"]
     run.prev_zones = list(zip(tracks, res.zones.geometry, strict=True))
 
-    def finish() -> float:
+    def finish(abandon: bool = False) -> float:
         t0 = time.perf_counter()
-        for f in futures:
-            f.result()  # a failed write raises here: the date is not finished
+        if abandon:
+            if writer is not None and not writer.cancel():
+                wait([writer])  # already writing: let it end before its folder goes
+            shutil.rmtree(tmp, ignore_errors=True)
+            return 0.0
+        if writer is not None:
+            writer.result()  # a failed write raises here: the date is not finished
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
         return time.perf_counter() - t0
@@ -557,18 +565,34 @@ def _write_date(run: _Run, d: date, res: Analysis) -> Callable[[], float]:
     return finish
 
 
-def write_surfaces(run: _Run, res: Analysis, d: date, tmp: Path, final: Path) -> list:
-    """The date's surfaces as COGs in ``tmp`` (to be renamed ``final``). A surface equal to
-    the previous date's (coverage and travel time while the bases stand still, population,
-    exposure) is a hard link to that file, not a second copy: its ``as_of`` tag is the
-    date it was first computed. The others go to ``run.writer`` (GDAL compresses without
-    the GIL): their futures are returned (written here, and none returned, without a writer)."""
+def _write_files(res: Analysis, d: date, tmp: Path, todo: list[str], tracks: list[str], cells: list[np.ndarray],
+                 prev_coverage: np.ndarray | None, rules: AlertRules, surfaces_only: bool) -> None:
+    """A date's files in ``tmp``: the surfaces ``todo`` as COGs (surfaces only) or every
+    product, the series rows (``units.csv``) and the tracked zones (``zones.geojson``)."""
+    if surfaces_only:
+        for name in todo:
+            # one compression thread: the other core runs the next date
+            write_cog(tmp / f"{name}.tif", res.surfaces[name], res.grid, tags={"as_of": d.isoformat()}, threads=1)
+        write_json(res.summary, tmp / "summary.json")
+    else:
+        from .products import write_analysis
+
+        write_analysis(res, tmp)
+    write_csv(date_series(res, cells, prev_coverage, rules), tmp / "units.csv")
+    write_geojson(_zone_rows(res.zones, tracks, res.admin, d, res.events), tmp / "zones.geojson")
+
+
+def link_unchanged(run: _Run, res: Analysis, d: date, tmp: Path, final: Path) -> list[str]:
+    """Surfaces equal to the previous date's (coverage and travel time while the bases stand
+    still, population, exposure) become hard links in ``tmp`` to that date's files, not
+    second copies (their ``as_of`` tag is the date each was first computed); the names of
+    the others, to be written, are returned. ``run.prev_surfaces`` is updated for the next date."""
     todo, kept = [], {}
     for name in SURFACES:
         arr = res.surfaces[name]
         held = run.prev_surfaces.get(name)
         if held is not None and held[1].exists() and held[0].shape == arr.shape \
-                and np.array_equal(held[0], arr, equal_nan=True):
+                and (held[0] is arr or np.array_equal(held[0], arr, equal_nan=True)):
             try:
                 os.link(held[1], tmp / f"{name}.tif")
                 kept[name] = held
@@ -576,16 +600,8 @@ def write_surfaces(run: _Run, res: Analysis, d: date, tmp: Path, final: Path) ->
             except OSError:  # a file system without hard links: write it again
                 pass
         todo.append(name)
-
-    def one(name: str) -> None:
-        write_cog(tmp / f"{name}.tif", res.surfaces[name], res.grid, tags={"as_of": d.isoformat()})
-
     run.prev_surfaces = {**kept, **{n: (res.surfaces[n], final / f"{n}.tif") for n in todo}}
-    if run.writer is None:  # called on its own: write here
-        for n in todo:
-            one(n)
-        return []
-    return [run.writer.submit(one, n) for n in todo]
+    return todo
 
 
 def _grid_key(g: dict[str, Any]) -> tuple:

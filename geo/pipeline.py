@@ -48,7 +48,7 @@ from .provenance import Provenance
 from .records import AnalysisSummary, ClassTotals, Force, GapStats
 from .risk import RiskForecast, forecast_risk
 from .score import gap_score
-from .summaries import GAP_CLASS_NAMES, class_index
+from .summaries import GAP_CLASS_NAMES, admin_cells, admin_summary, class_index
 from .threat import density_of_counts, event_cells, gaussian_radius, threat_index
 from .types import BBox
 from .zones import nearest_with_troops, needs_troop_reach, presence_only, troop_reach, zone_terms
@@ -135,7 +135,7 @@ class Reuse:
     the friction and travel results, each under a key of everything it depends on (the
     grid, the parameters, the friction layers; the force table), population and exposure
     (grid, parameters, population raster, sites), the search for the nearest base with
-    troops (the travel key and the bases), and fitted forecast models
+    troops (the travel key and the bases), the admin units' cells (grid and layer), and fitted forecast models
     (:class:`geo.risk.FittedModels`). A key that differs is recomputed and replaces the
     entry; ``hits`` counts what was reused."""
 
@@ -143,6 +143,8 @@ class Reuse:
     travel: tuple[str, Travel] | None = None
     exposure: tuple[str, tuple] | None = None
     troops: tuple[str, Any] | None = None
+    admin_cells: tuple[str, Any] | None = None
+    surfaces: dict = field(default_factory=dict)  # name -> (input, inside, surface): surface_stage's
     forecasts: Any = field(default_factory=lambda: _fitted_models())  # geo.risk.FittedModels
     hits: dict[str, int] = field(default_factory=dict)
 
@@ -268,8 +270,9 @@ def analyze(
         else:
             population, expo = st.run("exposure", expo_fn)
         base_rows = np.array([f.row for f in forces if not f.national], dtype=np.int32)
+        held = reuse.surfaces if reuse is not None and isinstance(ex, LocalExecutor) else None
         arrays = st.run("gap", surface_stage, ex, params, inside, threat, risk, expo, ex.asarray(model.coverage()),
-                        population, travel, base_rows)
+                        population, travel, base_rows, held)
         out = st.run("gather", ex.gather, {**arrays, "inside": inside, "cost": cost})
 
         zone_in = ZoneInputs(arrays["gap"], arrays["population"], arrays["nearest_base"], travel.nearest_hours)
@@ -283,7 +286,12 @@ def analyze(
         if troops is not None:
             troops.close()
     admin_table = None
-    if lay.admin is not None:
+    if lay.admin is not None and reuse is not None and isinstance(ex, LocalExecutor):
+        # a monitor: the units are rasterized once (their cells depend on the grid and the layer only)
+        cells = reuse.get("admin_cells", _fingerprint(grid.to_dict(), lay.admin), lambda: admin_cells(lay.admin, grid))
+        admin_table = st.run("admin_summary", admin_summary, lay.admin, grid, arrays["gap"], arrays["population"],
+                             breaks=params.class_breaks, cells=cells)
+    elif lay.admin is not None:
         admin_table = st.run("admin_summary", ex.admin_summary, grid, params, lay.admin, arrays["gap"],
                              arrays["population"])
     st.timings["total"] = round(time.perf_counter() - t_start, 3)
@@ -464,17 +472,39 @@ def exposure_stage(ex: Executor, grid: Grid, params: Params, inputs: AnalysisInp
 
 
 def surface_stage(ex: Executor, params: Params, inside, threat, risk, expo, coverage, population,
-                  travel: Travel, base_rows: np.ndarray) -> dict:
+                  travel: Travel, base_rows: np.ndarray, held: dict | None = None) -> dict:
     """The gap (forecast risk and exposure left uncovered), and every surface as the
     products hold it: float32, NaN outside the area; the nearest base as a row of the
-    bases layer (-1: none within the cap)."""
+    bases layer (-1: none within the cap). ``held`` (a monitor's, local arrays): the
+    surfaces of the previous date by the inputs they were made from; an input that is the
+    same object (population, exposure, travel kept across dates) gives the same surface
+    object again, not a copy (its files are then hard links, see geo.monitor)."""
     gap = ex.map_blocks(gap_score, risk, expo, coverage, dtype=np.float64,
                         threat_weight=params.threat_weight, exposure_weight=params.exposure_weight)
-    hours = ex.map_blocks(finite_or_nan, travel.nearest_hours, dtype=np.float64)
     raw = {"gap": gap, "risk": risk, "coverage": coverage, "threat": threat, "exposure": expo,
-           "travel_time": hours, "population": population}
-    out = {k: ex.map_blocks(outside_nan, v, inside, dtype=np.float32) for k, v in raw.items()}
-    out["nearest_base"] = ex.map_blocks(base_row_of, travel.nearest_which, dtype=np.int32, base_rows=base_rows)
+           "travel_time": travel.nearest_hours, "population": population}
+    make = {"travel_time": lambda v: outside_nan(finite_or_nan(v), inside)}
+    out = {}
+    for k, v in raw.items():
+        if held is not None and k in held and held[k][0] is v and held[k][1] is inside:
+            out[k] = held[k][2]
+        elif held is not None:
+            out[k] = make.get(k, lambda a: outside_nan(a, inside))(v)
+            out[k].setflags(write=False)  # shared with the next date: nobody writes into it
+            held[k] = (v, inside, out[k])
+        elif k == "travel_time":
+            out[k] = ex.map_blocks(outside_nan, ex.map_blocks(finite_or_nan, v, dtype=np.float64), inside,
+                                   dtype=np.float32)
+        else:
+            out[k] = ex.map_blocks(outside_nan, v, inside, dtype=np.float32)
+    nb = held.get("nearest_base") if held is not None else None
+    if nb is not None and nb[0] is travel.nearest_which and np.array_equal(nb[1], base_rows):
+        out["nearest_base"] = nb[2]
+    else:
+        out["nearest_base"] = ex.map_blocks(base_row_of, travel.nearest_which, dtype=np.int32, base_rows=base_rows)
+        if held is not None:
+            out["nearest_base"].setflags(write=False)
+            held["nearest_base"] = (travel.nearest_which, base_rows.copy(), out["nearest_base"])
     keys = list(out)
     return dict(zip(keys, ex.persist(*(out[k] for k in keys)), strict=True))
 
@@ -598,13 +628,17 @@ def analysis_summary(
 
 
 def _gap_stats(gap: np.ndarray, pop: np.ndarray, grid: Grid, params: Params) -> GapStats:
-    cls = class_index(gap, params.class_breaks)
+    cls = class_index(gap, params.class_breaks).ravel()
     valid = np.isfinite(gap)
+    k = len(GAP_CLASS_NAMES)
+    # one pass per total: cells and people by class (index 0 holds the NaN cells, class -1)
+    n_by = np.bincount(cls + 1, minlength=k + 1)
+    p_by = np.bincount(cls + 1, weights=np.nan_to_num(np.asarray(pop, dtype=np.float64).ravel(), nan=0.0),
+                       minlength=k + 1)
     by_class: dict[str, ClassTotals] = {}
     for i, name in enumerate(GAP_CLASS_NAMES):
-        m = cls == i
-        by_class[name] = {"area_km2": round(float(m.sum() * grid.cell_area_km2), 1),
-                          "population": round(float(np.nansum(pop[m])), 0)}
+        by_class[name] = {"area_km2": round(float(n_by[i + 1] * grid.cell_area_km2), 1),
+                          "population": round(float(p_by[i + 1]), 0)}
     return {"mean": _r(np.nanmean(gap)) if valid.any() else None,
             "max": _r(np.nanmax(gap)) if valid.any() else None,
             "population_weighted_mean": _r(np.nansum(gap * pop) / np.nansum(pop)) if np.nansum(pop) > 0 else None,

@@ -72,7 +72,8 @@ def gaussian_of_points(counts: np.ndarray, sigma_cells: float) -> np.ndarray:
     times faster). Mass leaving the grid is lost, as with ``mode="constant"``."""
     counts = np.asarray(counts, dtype=np.float64)
     radius = gaussian_radius(sigma_cells)
-    rr, cc = np.nonzero(counts)
+    flat = np.flatnonzero(counts)
+    rr, cc = np.divmod(flat, counts.shape[1])
     size = 2 * radius + 1
     if rr.size * (size * size + _STAMP_OVERHEAD_CELLS) >= 2 * counts.size * size:
         return ndimage.gaussian_filter(counts, sigma=sigma_cells, mode="constant", truncate=4.0)
@@ -80,7 +81,7 @@ def gaussian_of_points(counts: np.ndarray, sigma_cells: float) -> np.ndarray:
     stamp = np.outer(k, k)
     out = np.zeros_like(counts)
     h, w = counts.shape
-    for r, c, v in zip(rr.tolist(), cc.tolist(), counts[rr, cc].tolist(), strict=True):
+    for r, c, v in zip(rr.tolist(), cc.tolist(), counts.ravel()[flat].tolist(), strict=True):
         r0, r1, c0, c1 = max(r - radius, 0), min(r + radius + 1, h), max(c - radius, 0), min(c + radius + 1, w)
         out[r0:r1, c0:c1] += v * stamp[r0 - r + radius:r1 - r + radius, c0 - c + radius:c1 - c + radius]
     return out
@@ -104,8 +105,10 @@ def gaussian_radius(sigma_cells: float, truncate: float = 4.0) -> int:
 
 def density_of_counts(counts: np.ndarray, bandwidth_cells: float, cell_area_km2: float) -> np.ndarray:
     """:func:`kernel_density` of a grid (or a window with a halo of >= 4 sigma) of weighted counts."""
-    r, c = np.nonzero(counts)
-    return kernel_density(r, c, counts[r, c], counts.shape, bandwidth_cells, cell_area_km2)
+    counts = np.asarray(counts, dtype=np.float64)
+    if bandwidth_cells > 0:
+        counts = gaussian_of_points(counts, bandwidth_cells)
+    return counts / cell_area_km2
 
 
 def event_cells(

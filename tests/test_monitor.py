@@ -300,7 +300,8 @@ def test_a_reused_date_is_the_same_as_a_fresh_analysis():
     again = analyze(inputs, params, date(2020, 11, 30), reuse=reuse)
     fresh = analyze(inputs, params, date(2020, 11, 30))
     # the demo has presence-only sites, so the nearest base with troops is searched (and kept) too
-    assert reuse.hits == {"friction": 1, "travel": 1, "exposure": 1, "troops": 1}
+    assert reuse.hits == {"friction": 1, "travel": 1, "exposure": 1, "troops": 1, "admin_cells": 1}
     assert len(reuse.forecasts) == 1  # one fit for both dates
     for name, values in fresh.surfaces.items():
         np.testing.assert_array_equal(again.surfaces[name], values, err_msg=name)
+    pd.testing.assert_frame_equal(again.admin_table, fresh.admin_table)  # on the units' cells kept
