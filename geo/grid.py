@@ -7,6 +7,7 @@ Lambert azimuthal equal-area projection centred on the area of interest, so a
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -76,9 +77,7 @@ class Grid:
 
     def bounds_lonlat(self) -> BBox:
         """The grid's footprint in WGS84 lon/lat (densified edges)."""
-        t = Transformer.from_crs(self.crs, CRS.from_epsg(4326), always_xy=True)
-        w, s, e, n = t.transform_bounds(*self.bounds, densify_pts=21)
-        return BBox(w, s, e, n)
+        return _bounds_lonlat(self.crs.to_wkt(), tuple(self.bounds))
 
     def cell_centres(self) -> tuple[np.ndarray, np.ndarray]:
         """x (width,) and y (height,) of cell centres in CRS units."""
@@ -221,3 +220,12 @@ def check_crs(gdf: gpd.GeoDataFrame, crs: CRS, what: str) -> None:
             f"{what} is in {CRS.from_user_input(gdf.crs).name}, the grid is in {crs.name}; "
             "reproject with .to_crs(grid.crs)"
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _bounds_lonlat(crs_wkt: str, bounds: tuple[float, float, float, float]) -> BBox:
+    """:meth:`Grid.bounds_lonlat`, once per CRS and bounds: building the transformer costs
+    about 15 ms, and a monitor's summary asks at every date."""
+    t = Transformer.from_crs(CRS.from_wkt(crs_wkt), CRS.from_epsg(4326), always_xy=True)
+    w, s, e, n = t.transform_bounds(*bounds, densify_pts=21)
+    return BBox(w, s, e, n)

@@ -385,10 +385,12 @@ def zone_terms(zones: gpd.GeoDataFrame, grid: Grid, surfaces: dict[str, np.ndarr
         return out
     ids = features.rasterize(((g, i + 1) for i, g in enumerate(zones.geometry)), out_shape=grid.shape,
                              transform=grid.transform, fill=0, dtype="int32")
-    n = np.bincount(ids.ravel(), minlength=len(zones) + 1)[1:]
+    cells = np.flatnonzero(ids)  # the zones' cells only (the same sums: the rest added 0)
+    z = ids.ravel()[cells]
+    n = np.bincount(z, minlength=len(zones) + 1)[1:]
     for name, col in TERM_COLUMNS.items():
-        v = np.nan_to_num(np.asarray(surfaces[name], dtype=np.float64), nan=0.0).ravel()
-        s = np.bincount(ids.ravel(), weights=v, minlength=len(zones) + 1)[1:]
+        v = np.nan_to_num(np.asarray(surfaces[name]).ravel()[cells].astype(np.float64), nan=0.0)
+        s = np.bincount(z, weights=v, minlength=len(zones) + 1)[1:]
         with np.errstate(invalid="ignore", divide="ignore"):
             out[col] = np.round(np.where(n > 0, s / n, np.nan), 4)
     return out
