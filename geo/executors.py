@@ -26,7 +26,7 @@ from .grid import Grid
 from .params import Params
 from .records import ExecutorInfo, Force
 from .summaries import admin_summary
-from .traveltime import Reach, build_graph, nearest_source, reach_many
+from .traveltime import Reach, graph_of, nearest_source, reach_many
 from .zones import vacuum_zones
 
 __all__ = ["Executor", "LocalExecutor", "Travel", "ZoneInputs", "points_on_grid"]
@@ -139,7 +139,7 @@ class LocalExecutor(Executor):
         return friction(grid, params, top, roads, impassable, water)
 
     def travel(self, grid, cost, forces, base_cells, cap_h, progress=None):
-        graph = build_graph(cost)
+        graph = graph_of(cost)
         reaches = reach_many(graph, [f.cell for f in forces], [f.t_max for f in forces], n_jobs=self.n_jobs,
                              progress=progress)
         hours, which = nearest_source(graph, [int(c) for c in base_cells], cap_h)

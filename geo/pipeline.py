@@ -48,7 +48,7 @@ from .provenance import Provenance
 from .records import AnalysisSummary, ClassTotals, Force, GapStats
 from .risk import RiskForecast, forecast_risk
 from .score import gap_score
-from .summaries import GAP_CLASS_NAMES, admin_cells, admin_summary, class_index
+from .summaries import GAP_CLASS_NAMES, admin_cells, admin_summary, check_breaks
 from .threat import density_of_counts, event_cells, gaussian_radius, threat_index
 from .types import BBox
 from .zones import nearest_with_troops, needs_troop_reach, presence_only, troop_reach, zone_terms
@@ -237,6 +237,11 @@ def analyze(
                                                lay.impassable, lay.water))
     key = _fingerprint(grid.to_dict(), params.as_dict(), lay.top, lay.roads, lay.impassable, lay.water) if reuse else ""
     inside, cost = st.run("friction", reuse.get, "friction", key, friction) if reuse else st.run("friction", friction)
+    if reuse is not None and isinstance(ex, LocalExecutor):
+        # kept across a monitor's dates, so nobody may write into them; the travel graph of a
+        # read-only cost surface is kept too (geo.traveltime.graph_of)
+        inside.setflags(write=False)
+        cost.setflags(write=False)
     base_cells = np.array([f.cell for f in forces if not f.national], dtype=np.int64)
     travel_fn = lambda: ex.travel(grid, cost, forces, base_cells, params.travel_time_cap_h,  # noqa: E731
                                   st.fraction("travel_time"))
@@ -628,20 +633,27 @@ def analysis_summary(
 
 
 def _gap_stats(gap: np.ndarray, pop: np.ndarray, grid: Grid, params: Params) -> GapStats:
-    cls = class_index(gap, params.class_breaks).ravel()
-    valid = np.isfinite(gap)
+    g = np.asarray(gap).ravel()
+    valid = np.flatnonzero(~np.isnan(g))
+    gv = g[valid]
     k = len(GAP_CLASS_NAMES)
-    # one pass per total: cells and people by class (index 0 holds the NaN cells, class -1)
-    n_by = np.bincount(cls + 1, minlength=k + 1)
-    p_by = np.bincount(cls + 1, weights=np.nan_to_num(np.asarray(pop, dtype=np.float64).ravel(), nan=0.0),
-                       minlength=k + 1)
+    # the class of each valid cell is the number of breaks at or below it (class_index's
+    # searchsorted, side right), counted and summed by one bincount each
+    g64 = gv.astype(np.float64)
+    cls = np.zeros(gv.size, dtype=np.intp)
+    for b in check_breaks(params.class_breaks):
+        cls += g64 >= b
+    pv = np.asarray(pop).ravel()[valid].astype(np.float64)
+    n_by = np.bincount(cls, minlength=k)
+    p_by = np.bincount(cls, weights=np.where(np.isnan(pv), 0.0, pv), minlength=k)
     by_class: dict[str, ClassTotals] = {}
     for i, name in enumerate(GAP_CLASS_NAMES):
-        by_class[name] = {"area_km2": round(float(n_by[i + 1] * grid.cell_area_km2), 1),
-                          "population": round(float(p_by[i + 1]), 0)}
-    return {"mean": _r(np.nanmean(gap)) if valid.any() else None,
-            "max": _r(np.nanmax(gap)) if valid.any() else None,
-            "population_weighted_mean": _r(np.nansum(gap * pop) / np.nansum(pop)) if np.nansum(pop) > 0 else None,
+        by_class[name] = {"area_km2": round(float(n_by[i] * grid.cell_area_km2), 1),
+                          "population": round(float(p_by[i]), 0)}
+    pop_total = np.nansum(pop)
+    return {"mean": _r(np.mean(gv)) if gv.size else None,
+            "max": _r(np.max(gv)) if gv.size else None,
+            "population_weighted_mean": _r(np.nansum(gap * pop) / pop_total) if pop_total > 0 else None,
             "by_class": by_class}
 
 

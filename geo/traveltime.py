@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-__all__ = ["CellGraph", "build_graph", "Reach", "reach_from", "reach_many", "nearest_source", "nearest_sources",
+__all__ = ["CellGraph", "build_graph", "graph_of", "Reach", "reach_from", "reach_many", "nearest_source", "nearest_sources",
            "NearestSources"]
 
 _STEPS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
@@ -78,6 +79,29 @@ def build_graph(cost_h: np.ndarray) -> CellGraph:
     indptr = np.arange(0, 8 * n + 1, 8, dtype=np.int64)
     g = sp.csr_matrix((wt.reshape(-1), nbr.reshape(-1), indptr), shape=(n, n))
     return CellGraph(g, cell_of_node, node_of_cell, (h, w))
+
+
+_HELD_GRAPH: tuple[weakref.ref, CellGraph] | None = None
+
+
+def graph_of(cost_h: np.ndarray) -> CellGraph:
+    """:func:`build_graph` of ``cost_h``; for a read-only array (a monitor's cost surface,
+    kept across dates) the last graph is kept while that array lives, so the travel times
+    of a new map and the nearest-base-with-troops search do not build it again."""
+    global _HELD_GRAPH
+    held = _HELD_GRAPH
+    if held is not None and held[0]() is cost_h:
+        return held[1]
+    graph = build_graph(cost_h)
+    if isinstance(cost_h, np.ndarray) and not cost_h.flags.writeable:
+        _HELD_GRAPH = (weakref.ref(cost_h, _forget_graph), graph)
+    return graph
+
+
+def _forget_graph(ref: weakref.ref) -> None:
+    global _HELD_GRAPH
+    if _HELD_GRAPH is not None and _HELD_GRAPH[0] is ref:
+        _HELD_GRAPH = None
 
 
 @dataclass(frozen=True)

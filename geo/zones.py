@@ -422,7 +422,7 @@ def troop_reach(grid: Grid, bases: pd.DataFrame, cost_h: np.ndarray | None, cap_
     """The nearest base with troops of every cell: one multi-source search over ``cost_h``
     from the bases that are not presence-only, up to ``cap_h`` hours; None without a cost
     surface or a base with troops. ``bases`` (grid CRS) in the row order of the analysis."""
-    from .traveltime import build_graph, nearest_source
+    from .traveltime import graph_of, nearest_source
 
     troop_rows = np.flatnonzero(~presence_only(bases)) if len(bases) else np.zeros(0, dtype=np.int64)
     if cost_h is None or len(troop_rows) == 0:
@@ -431,7 +431,7 @@ def troop_reach(grid: Grid, bases: pd.DataFrame, cost_h: np.ndarray | None, cap_
     r, c, ok = grid.rowcol(xy.x.to_numpy(), xy.y.to_numpy())
     cells = (r[ok] * grid.width + c[ok]).astype(np.int64)
     rows = troop_rows[ok]
-    hours, which = nearest_source(build_graph(cost_h), [int(x) for x in cells], cap_h)
+    hours, which = nearest_source(graph_of(cost_h), [int(x) for x in cells], cap_h)
     near = np.where(which >= 0, rows[np.clip(which, 0, None)] if len(rows) else -1, -1).astype(np.int32)
     return TroopReach(hours, near)
 

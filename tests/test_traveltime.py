@@ -169,3 +169,21 @@ def test_nearest_without_rejects_unknown_positions():
     g = build_graph(np.ones((3, 3)))
     with pytest.raises(ValueError, match="out of 0..1"):
         nearest_sources(g, [0, 8], 10).without(g, [2])
+
+
+def test_the_graph_of_a_read_only_cost_surface_is_kept_while_it_lives():
+    import gc
+
+    import geo.traveltime as tt
+
+    cost = np.ones((4, 5))
+    assert tt.graph_of(cost) is not tt.graph_of(cost)  # writeable: it may change, built each time
+    cost.setflags(write=False)
+    first = tt.graph_of(cost)
+    assert tt.graph_of(cost) is first
+    # the same graph as a fresh build: 20 nodes, 8 slots each, one hour per cell step
+    fresh = tt.build_graph(cost)
+    assert (first.graph != fresh.graph).nnz == 0 and first.graph.shape == (20, 20)
+    del cost
+    gc.collect()
+    assert tt._HELD_GRAPH is None  # released with its cost surface
