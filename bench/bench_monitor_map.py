@@ -30,11 +30,7 @@ def main() -> int:
     from maps import render_html
     from maps.monitor import monitor_map
 
-    try:
-        from maps.overlay import clear_cache
-    except ImportError:  # before the cached warp index
-        def clear_cache() -> None:
-            return None
+    from maps.overlay import clear_warp_cache as clear_cache
 
     build, render, cpu = [], [], []
     for _ in range(args.runs):

@@ -195,7 +195,7 @@ PARAMETERS: dict[str, ParamInfo] = {
     "forecast_horizon_months": ParamInfo("months", "the forecast is the probability of at least one event in the unit within this many months after the as-of date"),
     "forecast_train_years": ParamInfo("years", "training origins (quarterly) reach back this far before the as-of date; only those whose label window closed by the as-of date are used"),
     "forecast_model": ParamInfo("auto | logistic | hgb", "auto: the candidate with the best time-ordered cross-validation inside the training window"),
-    "forecast_refit_months": ParamInfo("months", "in a series of dates (vacuum monitor): a model fitted at an earlier date of the series is used again for up to this many months before it is refitted; it saw only what was known at its own fit date (no leakage) and forecasts from each date's own event history. 0: refit whenever the training set changes"),
+    "forecast_refit_months": ParamInfo("months", "in a series of dates (vacuum monitor): a model fitted at an earlier date of the series is used again for up to this many months before it is refitted; it saw only what was known at its own fit date (no leakage) and forecasts from each date's own event history; a refit keeps the model family the series' first fit chose by cross-validation. 0: refit, choosing again, whenever the training set changes"),
     "forecast_max_negatives": ParamInfo("rows", "a bound on fit time: above this many negative unit-origins a seeded sample of this many is fitted, each weighted by the inverse sampling rate (case-control sampling, every positive kept); the CAR's 6-year history at 10 km (about 134,000 negatives) is fitted whole"),
 }
 

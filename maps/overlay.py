@@ -36,7 +36,8 @@ from geo.types import BBox
 
 from .coords import MAX_MERCATOR_LAT, WEB_MERCATOR, bounds_latlon, lonlat_to_mercator
 
-__all__ = ["SurfaceImage", "surface_image", "render_surface", "DEFAULT_MAX_PIXELS", "WarpIndex", "warp_index",
+__all__ = ["SurfaceImage", "surface_image", "render_surface", "DEFAULT_MAX_PIXELS", "WarpIndex", "warp_index", "build_warp_index",
+           "WARP_INDEXES", "WARP_INDEXES_KEPT",
            "clear_warp_cache"]
 
 DEFAULT_MAX_PIXELS = 4_000_000
@@ -84,33 +85,33 @@ _INT32_CELLS = np.iinfo(np.int32).max
 """Grids up to this many cells number them in int32: 4 bytes a cell like the float32 surfaces,
 so GDAL splits the warp into the same chunks as a surface's and picks the same cells."""
 
-_KEEP = 8
+WARP_INDEXES_KEPT = 8
 """How many indexes :func:`warp_index` keeps (an index of 4 million pixels is 32 MB)."""
 
 _LOCK = threading.Lock()  # one warp per grid, even when two threads ask for it at once
-_INDEXES: OrderedDict[tuple[Any, ...], WarpIndex] = OrderedDict()
+WARP_INDEXES: OrderedDict[tuple[Any, ...], WarpIndex] = OrderedDict()
 
 
 def warp_index(grid: Grid, max_pixels: int = DEFAULT_MAX_PIXELS) -> WarpIndex:
     """The pixel-to-cell index of ``grid``'s image (at most ``max_pixels``), computed once
-    per grid (transform, CRS, shape) and ``max_pixels``; the last :data:`_KEEP` are kept."""
+    per grid (transform, CRS, shape) and ``max_pixels``; the last :data:`WARP_INDEXES_KEPT` are kept."""
     key = (tuple(grid.transform), grid.crs.to_wkt(), grid.width, grid.height, int(max_pixels))
     with _LOCK:
-        if key not in _INDEXES:
-            _INDEXES[key] = _cell_index(grid, int(max_pixels))
-            while len(_INDEXES) > _KEEP:
-                _INDEXES.popitem(last=False)
-        _INDEXES.move_to_end(key)
-        return _INDEXES[key]
+        if key not in WARP_INDEXES:
+            WARP_INDEXES[key] = build_warp_index(grid, int(max_pixels))
+            while len(WARP_INDEXES) > WARP_INDEXES_KEPT:
+                WARP_INDEXES.popitem(last=False)
+        WARP_INDEXES.move_to_end(key)
+        return WARP_INDEXES[key]
 
 
 def clear_warp_cache() -> None:
     """Forget the kept :func:`warp_index` results."""
     with _LOCK:
-        _INDEXES.clear()
+        WARP_INDEXES.clear()
 
 
-def _cell_index(grid: Grid, max_pixels: int) -> WarpIndex:
+def build_warp_index(grid: Grid, max_pixels: int) -> WarpIndex:
     """Warp the cell numbers as a surface is warped (nearest neighbour, nodata -1 or NaN):
     every pixel gets the number of the cell whose value it would get."""
     frame = _frame(grid, max_pixels)

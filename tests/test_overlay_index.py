@@ -133,8 +133,8 @@ def test_integer_and_float64_surfaces_are_drawn_as_their_float32_values():
 def test_the_index_is_computed_once_per_grid_and_size(monkeypatch):
     clear_warp_cache()
     calls = []
-    real = overlay._cell_index
-    monkeypatch.setattr(overlay, "_cell_index", lambda g, mp: calls.append(mp) or real(g, mp))
+    real = overlay.build_warp_index
+    monkeypatch.setattr(overlay, "build_warp_index", lambda g, mp: calls.append(mp) or real(g, mp))
     _, grid = synthetic(20.0, 6.0, 60, 40, 10_000.0)
     threads = [threading.Thread(target=warp_index, args=(grid, 600_000)) for _ in range(4)]
     for t in threads:
@@ -155,9 +155,9 @@ def test_the_kept_indexes_are_bounded(monkeypatch):
     clear_warp_cache()
     _, grid = synthetic(20.0, 6.0, 30, 20, 10_000.0)
     first = warp_index(grid, 100)
-    for k in range(overlay._KEEP):
+    for k in range(overlay.WARP_INDEXES_KEPT):
         warp_index(grid, 200 + k)
-    assert len(overlay._INDEXES) == overlay._KEEP
+    assert len(overlay.WARP_INDEXES) == overlay.WARP_INDEXES_KEPT
     assert warp_index(grid, 100) is not first  # the oldest was dropped, and computed again
 
 

@@ -173,17 +173,19 @@ def test_nearest_without_rejects_unknown_positions():
 
 def test_the_graph_of_a_read_only_cost_surface_is_kept_while_it_lives():
     import gc
+    import weakref
 
-    import geo.traveltime as tt
+    from geo.traveltime import build_graph, graph_of
 
     cost = np.ones((4, 5))
-    assert tt.graph_of(cost) is not tt.graph_of(cost)  # writeable: it may change, built each time
+    assert graph_of(cost) is not graph_of(cost)  # writeable: it may change, built each time
     cost.setflags(write=False)
-    first = tt.graph_of(cost)
-    assert tt.graph_of(cost) is first
-    # the same graph as a fresh build: 20 nodes, 8 slots each, one hour per cell step
-    fresh = tt.build_graph(cost)
+    first = graph_of(cost)
+    assert graph_of(cost) is first
+    # the same graph as a fresh build: 20 nodes, 8 slots each
+    fresh = build_graph(cost)
     assert (first.graph != fresh.graph).nnz == 0 and first.graph.shape == (20, 20)
-    del cost
+    kept = weakref.ref(first)
+    del cost, first
     gc.collect()
-    assert tt._HELD_GRAPH is None  # released with its cost surface
+    assert kept() is None  # released with its cost surface: nothing else holds it
