@@ -101,6 +101,15 @@ def test_gap_formula_by_hand():
     np.testing.assert_allclose(g, [100 * 0.32 ** (1 / 3), 50 * 0.32 ** (1 / 3), 100, 0], rtol=1e-9)
 
 
+@pytest.mark.parametrize(("a", "b"), [(1.0, 1.0), (2.0, 2.0), (1.5, 0.5), (3.0, 1.0)])
+def test_gap_formula_by_hand_for_other_weights(a, b):
+    # threat 0.8, exposure 0.5, coverage 0.25: gap = 75 (0.8^a 0.5^b)^(1/(a+b)); each weight
+    # pair takes another path (multiplication, sqrt, cbrt or the general power)
+    expected = 75.0 * (0.8**a * 0.5**b) ** (1.0 / (a + b))
+    got = gap_score(np.array([0.8]), np.array([0.5]), np.array([0.25]), threat_weight=a, exposure_weight=b)
+    assert got[0] == pytest.approx(expected, rel=1e-12)
+
+
 def test_gap_propagates_nan():
     assert np.isnan(gap_score(np.array([np.nan]), np.array([1.0]), np.array([0.0])))[0]
 
