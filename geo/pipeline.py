@@ -147,6 +147,31 @@ class Reuse:
     surfaces: dict = field(default_factory=dict)  # name -> (input, inside, surface): surface_stage's
     forecasts: Any = field(default_factory=lambda: _fitted_models())  # geo.risk.FittedModels
     hits: dict[str, int] = field(default_factory=dict)
+    layers: dict = field(default_factory=dict)  # layer name -> (input frame, grid key, frame in the grid CRS)
+    keys: dict = field(default_factory=dict)  # slot -> (the parts, their fingerprint)
+
+    def in_grid_crs(self, name: str, layer: gpd.GeoDataFrame, grid: Grid) -> gpd.GeoDataFrame:
+        """``layer.to_crs(grid.crs)``, the same frame again while the input is the same object
+        on the same grid (a monitor's static layers: reprojected once, hashed once)."""
+        held = self.layers.get(name)
+        gkey = repr(grid.to_dict())
+        if held is not None and held[0] is layer and held[1] == gkey:
+            return held[2]
+        out = layer.to_crs(grid.crs)
+        self.layers[name] = (layer, gkey, out)
+        return out
+
+    def fingerprint(self, slot: str, *parts: object) -> str:
+        """:func:`_fingerprint` of ``parts``, kept while its frames and arrays are the same
+        objects and its other parts equal (they are held, so an id is never reused)."""
+        held = self.keys.get(slot)
+        if held is not None and len(held[0]) == len(parts) and all(
+                (a is b) if isinstance(b, pd.DataFrame | np.ndarray) else (a == b)
+                for a, b in zip(held[0], parts, strict=True)):
+            return held[1]
+        key = _fingerprint(*parts)
+        self.keys[slot] = (parts, key)
+        return key
 
     def get(self, slot: str, key: str, compute: Callable[[], object]):
         held = getattr(self, slot)
@@ -227,7 +252,7 @@ def analyze(
     ex = executor or LocalExecutor(n_jobs)
     st = Stages(progress)
     t_start = time.perf_counter()
-    grid, lay = prepare_layers(inputs, params, st, crs=crs)
+    grid, lay = prepare_layers(inputs, params, st, crs=crs, reuse=reuse)
     ex.begin(grid)
     bases = lay.bases.reset_index(drop=True)
     forces, dropped = place_forces(bases, lay.national, grid, params, inputs.bases)
@@ -235,7 +260,8 @@ def analyze(
 
     friction = lambda: ex.persist(*ex.friction(grid, params, lay.top, lay.roads,  # noqa: E731
                                                lay.impassable, lay.water))
-    key = _fingerprint(grid.to_dict(), params.as_dict(), lay.top, lay.roads, lay.impassable, lay.water) if reuse else ""
+    key = reuse.fingerprint("friction", grid.to_dict(), params.as_dict(), lay.top, lay.roads, lay.impassable,
+                            lay.water) if reuse else ""
     inside, cost = st.run("friction", reuse.get, "friction", key, friction) if reuse else st.run("friction", friction)
     if reuse is not None and isinstance(ex, LocalExecutor):
         # kept across a monitor's dates, so nobody may write into them; the travel graph of a
@@ -293,7 +319,8 @@ def analyze(
     admin_table = None
     if lay.admin is not None and reuse is not None and isinstance(ex, LocalExecutor):
         # a monitor: the units are rasterized once (their cells depend on the grid and the layer only)
-        cells = reuse.get("admin_cells", _fingerprint(grid.to_dict(), lay.admin), lambda: admin_cells(lay.admin, grid))
+        cells = reuse.get("admin_cells", reuse.fingerprint("admin_cells", grid.to_dict(), lay.admin),
+                          lambda: admin_cells(lay.admin, grid))
         admin_table = st.run("admin_summary", admin_summary, lay.admin, grid, arrays["gap"], arrays["population"],
                              breaks=params.class_breaks, cells=cells)
     elif lay.admin is not None:
@@ -377,10 +404,12 @@ def _troop_search(ex: Executor, grid: Grid, bases: gpd.GeoDataFrame, cost, cap_h
 
 
 def prepare_layers(
-    inputs: AnalysisInputs, params: Params, st: Stages, *, crs: CRS | None = None, keep_crs: Iterable[str] = ()
+    inputs: AnalysisInputs, params: Params, st: Stages, *, crs: CRS | None = None, keep_crs: Iterable[str] = (),
+    reuse: Reuse | None = None,
 ) -> tuple[Grid, Layers]:
     """Check the inputs, choose the grid, reproject the layers to it (except those named
-    in ``keep_crs``)."""
+    in ``keep_crs``; with ``reuse``, a layer that is the same object as at the last date is
+    not reprojected again)."""
     if inputs.admin is None and inputs.bbox is None:
         raise GridError("no area of interest: give admin units (--admin) or a bbox (--bbox W,S,E,N)")
     if len(inputs.bases) == 0:
@@ -399,14 +428,23 @@ def prepare_layers(
         out: dict[str, gpd.GeoDataFrame | None] = {}
         for name in LAYER_NAMES:
             g = getattr(inputs, name)
-            out[name] = None if g is None else g if name in keep else g.to_crs(grid.crs)
+            if g is None or name in keep:
+                out[name] = g
+            else:
+                out[name] = reuse.in_grid_crs(name, g, grid) if reuse is not None else g.to_crs(grid.crs)
         return out
 
     got = st.run("reproject", reproject)
     admin = got["admin"]
     top = None
     if admin is not None:
-        top = admin if "level" not in admin else admin[admin["level"] == admin["level"].min()]
+        held = reuse.layers.get("top") if reuse is not None else None
+        if held is not None and held[0] is admin:  # the same admin layer: the same top level
+            top = held[2]
+        else:
+            top = admin if "level" not in admin else admin[admin["level"] == admin["level"].min()]
+            if reuse is not None:
+                reuse.layers["top"] = (admin, "", top)
     return grid, Layers(top=top, **got)  # type: ignore[arg-type]
 
 

@@ -286,6 +286,26 @@ def test_reuse_recomputes_only_for_a_new_key():
     assert calls == [1, 3] and r.hits == {"travel": 1}
 
 
+def test_reuse_keys_and_reprojections_follow_the_objects(monkeypatch):
+    import geo.pipeline as gp
+
+    hashed = []
+    real = gp._fingerprint
+    monkeypatch.setattr(gp, "_fingerprint", lambda *parts: hashed.append(len(parts)) or real(*parts))
+    frame = gpd.GeoDataFrame({"v": [1]}, geometry=[box(0, 0, 1, 1)], crs=4326)
+    r = gp.Reuse()
+    k1 = r.fingerprint("friction", {"res": 1000}, frame)
+    assert r.fingerprint("friction", {"res": 1000}, frame) == k1 and len(hashed) == 1  # the same objects: kept
+    assert r.fingerprint("friction", {"res": 1000}, frame.copy()) == k1 and len(hashed) == 2  # equal copy: hashed again
+    assert r.fingerprint("friction", {"res": 2000}, frame) != k1  # another value: another key
+    from geo.grid import grid_for_area
+
+    grid = grid_for_area(frame, resolution_m=20_000.0)
+    once = r.in_grid_crs("admin", frame, grid)
+    assert once.crs == grid.crs and r.in_grid_crs("admin", frame, grid) is once
+    assert r.in_grid_crs("admin", frame.copy(), grid) is not once  # another input frame: reprojected
+
+
 @pytest.mark.slow
 def test_a_reused_date_is_the_same_as_a_fresh_analysis():
     from geo.inputs import InputSpec, build_inputs
