@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict
 
+from .readers import file_identity, remembered
+
 __all__ = ["InputFile", "Provenance", "sha256_of", "input_file", "ged_version", "geopko_versions",
            "provenance_of", "split_layer_path"]
 
@@ -56,8 +58,10 @@ def input_file(layer: str, source: Any) -> InputFile:
     if not isinstance(source, (str, os.PathLike)):
         return {"layer": layer, "name": "(stored layer)", "size_bytes": None, "sha256": None}
     path = split_layer_path(source)
+    ident = file_identity(path)  # in a monitor (reading_once) each file is hashed once
+    digest = remembered(("sha256", *ident) if ident else None, lambda: sha256_of(path))
     return {"layer": layer, "name": Path(os.fspath(source)).name, "size_bytes": path.stat().st_size,
-            "sha256": sha256_of(path)}
+            "sha256": digest}
 
 
 def ged_version(name: str) -> str | None:

@@ -150,10 +150,8 @@ def _nearest_bases(
             f"nearest_base holds {nb.min()}..{nb.max()}, but there are {len(bases)} bases "
             "(-1 = none): pass the bases the travel times were computed for"
         )
-    t = np.asarray(nearest_time, dtype="float64")
-    t = np.where(np.isnan(t), np.inf, t)
-    # each zone's least travel time and the base at that cell
-    least, base = least_time_base(labels, n, t, nb)
+    # each zone's least travel time (NaN: unreachable, as inf) and the base at that cell
+    least, base = least_time_base(labels, n, np.asarray(nearest_time), nb)
     ids: list[object] = []
     names: list[object] = []
     hours = np.full(n, np.nan)
@@ -176,11 +174,13 @@ def least_time_base(labels: np.ndarray, n: int, t: np.ndarray, nb: np.ndarray) -
     picks the cell: when a zone's least time is reached on several cells, ndimage takes the
     first in the order of numpy's (unstable) argsort of the whole grid. That order is needed
     only when those cells name different bases: then, and for a label without cells, the
-    whole-grid search runs; otherwise the base is the one they share, found on the zone cells."""
+    whole-grid search runs; otherwise the base is the one they share, found on the zone cells.
+    NaN in ``t`` counts as inf (unreachable); only the zone cells are converted."""
     flat = labels.ravel()
     cells = np.flatnonzero(flat > 0)
     lab0 = flat[cells].astype(np.int64) - 1
-    tv = t.ravel()[cells]
+    tv = np.asarray(t).ravel()[cells].astype(np.float64)
+    tv[np.isnan(tv)] = np.inf
     least = np.full(n, np.inf)
     np.minimum.at(least, lab0, tv)
     at_least = tv == least[lab0]
@@ -193,6 +193,8 @@ def least_time_base(labels: np.ndarray, n: int, t: np.ndarray, nb: np.ndarray) -
     has_cells = np.bincount(lab0, minlength=n)[:n] > 0
     if has_cells.all() and not np.any(np.isfinite(least) & (lo != hi)):
         return least, lo
+    t = np.asarray(t, dtype=np.float64)
+    t = np.where(np.isnan(t), np.inf, t)
     positions = ndimage.minimum_position(t, labels=labels, index=np.arange(1, n + 1))
     rc = np.array(positions, dtype=np.int64).reshape(n, 2)
     return t[rc[:, 0], rc[:, 1]], np.asarray(nb)[rc[:, 0], rc[:, 1]].astype(np.int64)

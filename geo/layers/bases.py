@@ -203,7 +203,8 @@ def _bases_geopko21(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, missio
     and each map's bases are built once, later dates choosing the same maps get copies."""
     source = layer_source(gdf)
     require_columns(gdf, (*_V21_QUICK, *_V21_OTHER), schema="Geo-PKO v2.1")
-    col = {k: columns_by_lower(gdf)[k] for k in (*_V21_SIGNATURE, *_V21_QUICK, *_V21_OTHER)}
+    lower = columns_by_lower(gdf)
+    col = {k: lower[k] for k in (*_V21_SIGNATURE, *_V21_QUICK, *_V21_OTHER)}
     table = remembered(key and ("geo_pko_v2.1 maps", *key), lambda: _v21_maps(gdf, col, source, mission))
     maps, latest = _v21_latest_maps(table, source, as_of=as_of, mission=mission)
     chosen = tuple(zip(latest["mission"], latest["source"], latest["map_date"].astype(str), strict=True))
@@ -329,7 +330,8 @@ def _v21_unit_type(
 def _bases_geopko23(gdf: gpd.GeoDataFrame, *, as_of: pd.Timestamp | None, mission: str | None) -> gpd.GeoDataFrame:
     source = layer_source(gdf)
     require_columns(gdf, _V23_OTHER, schema="Geo-PKO v2.3 yearly summary")
-    col = {k: columns_by_lower(gdf)[k] for k in (*_V23_SIGNATURE, *_V23_OTHER)}
+    lower = columns_by_lower(gdf)
+    col = {k: lower[k] for k in (*_V23_SIGNATURE, *_V23_OTHER)}
     gdf, missions, years = _v23_year_rows(gdf, col, source, as_of=as_of, mission=mission)
     notes = list(gdf.attrs.get("notes", []))
     gdf, merged = _v23_one_row_per_location(gdf, col, source, missions, years)
