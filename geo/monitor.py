@@ -506,7 +506,8 @@ def _inputs_at(run: _Run, d: date) -> AnalysisInputs:
 def _analyse(run: _Run, d: date) -> tuple[Analysis, tuple[str, ...]]:
     """Analyse one date; what was reused from the dates before."""
     before, fitted = dict(run.reuse.hits), len(run.reuse.forecasts)
-    res = analyze(_inputs_at(run, d), run.params, d, crs=run.crs, n_jobs=run.n_jobs, reuse=run.reuse)
+    res = analyze(_inputs_at(run, d), run.params, d, crs=run.crs, n_jobs=run.n_jobs, reuse=run.reuse,
+                  tables=not run.state.surfaces_only)  # surfaces only: no admin table or zone details to write
     reused = tuple(k for k, v in run.reuse.hits.items() if v > before.get(k, 0))
     if fitted and len(run.reuse.forecasts) == fitted and res.forecast is not None and res.forecast.model is not None:
         reused += ("forecast",)

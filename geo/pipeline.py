@@ -240,12 +240,16 @@ def analyze(
     progress: Callable[[str, float], None] | None = None,
     n_jobs: int | None = None,
     reuse: Reuse | None = None,
+    tables: bool = True,
 ) -> Analysis:
     """Run the model on one set of layers as of a date.
 
     ``executor`` chooses where the stages run (default: this process, travel times on
     ``n_jobs`` forked workers); the result does not depend on it. ``reuse`` carries
     friction, travel times and fitted forecasts between the dates of a monitor.
+    ``tables=False`` (a monitor writing surfaces only): no admin table (``admin_table`` is
+    None) and the zones without the gap's term means and the presence-site columns; the
+    surfaces, the zones' other columns and the summary are the same.
     """
     if executor is not None and n_jobs is not None:
         raise ConfigError("give n_jobs to the executor (LocalExecutor(n_jobs=...)), not to analyze")
@@ -281,14 +285,15 @@ def analyze(
     # a zone's nearest base is the nearest with troops: that search needs only the cost surface,
     # so a forked process runs it while the forecast (one thread) takes this one
     held_troops = None
-    if reuse is not None and isinstance(ex, LocalExecutor) and needs_troop_reach(bases):
+    if tables and reuse is not None and isinstance(ex, LocalExecutor) and needs_troop_reach(bases):
         # a monitor: the same bases and cost surface give the same search, so it is kept across dates
         # it depends on the cost surface (in the travel key), the bases' cells and which hold troops
         tkey = _fingerprint(key, np.asarray(presence_only(bases)), np.array(shapely.get_coordinates(bases.geometry)))
         tr = reuse.get("troops", tkey,
                        lambda: troop_reach(grid, bases, np.asarray(cost), params.travel_time_cap_h))
         held_troops = lambda: tr  # noqa: E731
-    troops = None if held_troops is not None else _troop_search(ex, grid, bases, cost, params.travel_time_cap_h)
+    troops = None if held_troops is not None or not tables else \
+        _troop_search(ex, grid, bases, cost, params.travel_time_cap_h)
     try:
         threat = st.run("threat", threat_stage, ex, grid, params, sel)
         fc, risk = st.run("forecast", forecast_stage, ex, grid, params, as_of, sel, inside, threat,
@@ -308,16 +313,19 @@ def analyze(
 
         zone_in = ZoneInputs(arrays["gap"], arrays["population"], arrays["nearest_base"], travel.nearest_hours)
         zones = st.run("zones", ex.zones, grid, params, zone_in, sel.events, bases)
-        zones = zone_terms(zones, grid, out)
-        # ... and a presence-only site nearer is named beside it
-        zones = st.run("zones_presence", nearest_with_troops, zones, grid, bases, out["nearest_base"], out["cost"],
-                       params.travel_time_cap_h,
-                       troops=held_troops or (troops.result if troops is not None else None))
+        if tables:
+            zones = zone_terms(zones, grid, out)
+            # ... and a presence-only site nearer is named beside it
+            zones = st.run("zones_presence", nearest_with_troops, zones, grid, bases, out["nearest_base"],
+                           out["cost"], params.travel_time_cap_h,
+                           troops=held_troops or (troops.result if troops is not None else None))
     finally:
         if troops is not None:
             troops.close()
     admin_table = None
-    if lay.admin is not None and reuse is not None and isinstance(ex, LocalExecutor):
+    if not tables:
+        pass
+    elif lay.admin is not None and reuse is not None and isinstance(ex, LocalExecutor):
         # a monitor: the units are rasterized once (their cells depend on the grid and the layer only)
         cells = reuse.get("admin_cells", reuse.fingerprint("admin_cells", grid.to_dict(), lay.admin),
                           lambda: admin_cells(lay.admin, grid))

@@ -325,3 +325,24 @@ def test_a_reused_date_is_the_same_as_a_fresh_analysis():
     for name, values in fresh.surfaces.items():
         np.testing.assert_array_equal(again.surfaces[name], values, err_msg=name)
     pd.testing.assert_frame_equal(again.admin_table, fresh.admin_table)  # on the units' cells kept
+
+
+def test_surfaces_only_dates_skip_the_tables_and_keep_the_rest():
+    from geo.inputs import InputSpec, build_inputs
+    from geo.params import load_params
+    from geo.pipeline import analyze
+
+    inputs = build_inputs(InputSpec(bases=DEMO / "bases_geopko_v2.1.csv", events=DEMO / "events_ged_v23.1.csv",
+                                    admin=DEMO / "admin1_naturalearth.geojson", as_of=date(2020, 10, 31)))
+    params = load_params(None, resolution_m=20000, forecast_model="logistic")
+    full = analyze(inputs, params, date(2020, 10, 31))
+    lean = analyze(inputs, params, date(2020, 10, 31), tables=False)
+    assert full.admin_table is not None and lean.admin_table is None
+    for name, values in full.surfaces.items():
+        np.testing.assert_array_equal(lean.surfaces[name], values, err_msg=name)
+    assert len(full.zones) > 0  # the demo has zones at 20 km: the comparison below compares something
+    assert "mean_risk" in full.zones and "mean_risk" not in lean.zones
+    assert "presence_site_id" in full.zones and "presence_site_id" not in lean.zones
+    core = ["zone_id", "area_km2", "population", "mean_gap", "max_gap", "recent_events"]
+    pd.testing.assert_frame_equal(lean.zones[core], full.zones[core])
+    assert lean.summary["zones"] == full.summary["zones"] and lean.summary["gap"] == full.summary["gap"]
