@@ -542,23 +542,18 @@ def _write_date(run: _Run, d: date, res: Analysis) -> Callable[..., float]:
     todo = link_unchanged(run, res, d, tmp, final) if run.state.surfaces_only else []
     tracks, run.next_zone = track_zones(run.prev_zones, list(res.zones.geometry), run.next_zone)
     job = (res, d, tmp, todo, tracks, run.cells, run.prev_coverage, run.rules, run.state.surfaces_only)
-    if run.writer is not None:
-        writer = run.writer.submit(_write_files, *job)
-    else:  # called on its own: write here
-        _write_files(*job)
-        writer = None
+    writer = run.writer.submit(_write_files, *job)
     run.prev_coverage = res.surfaces["coverage"]
     run.prev_zones = list(zip(tracks, res.zones.geometry, strict=True))
 
     def finish(abandon: bool = False) -> float:
         t0 = time.perf_counter()
         if abandon:
-            if writer is not None and not writer.cancel():
+            if not writer.cancel():
                 wait([writer])  # already writing: let it end before its folder goes
             shutil.rmtree(tmp, ignore_errors=True)
             return 0.0
-        if writer is not None:
-            writer.result()  # a failed write raises here: the date is not finished
+        writer.result()  # a failed write raises here: the date is not finished
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
         return time.perf_counter() - t0

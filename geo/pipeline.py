@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -48,7 +48,7 @@ from .provenance import Provenance
 from .records import AnalysisSummary, ClassTotals, Force, GapStats
 from .risk import RiskForecast, forecast_risk
 from .score import gap_score
-from .summaries import GAP_CLASS_NAMES, admin_cells, admin_summary, check_breaks
+from .summaries import GAP_CLASS_NAMES, admin_cells, admin_summary, class_index
 from .threat import density_of_counts, event_cells, gaussian_radius, threat_index
 from .types import BBox
 from .zones import nearest_with_troops, needs_troop_reach, presence_only, troop_reach, zone_terms
@@ -129,6 +129,9 @@ class Analysis:
     air: gpd.GeoDataFrame | None = None  # airfields flown from (geo.air.air_links_frame), grid CRS
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class Reuse:
     """What a series of analyses (:mod:`geo.monitor`) carries from one date to the next:
@@ -144,34 +147,26 @@ class Reuse:
     exposure: tuple[str, tuple] | None = None
     troops: tuple[str, Any] | None = None
     admin_cells: tuple[str, Any] | None = None
-    surfaces: dict = field(default_factory=dict)  # name -> (input, inside, surface): surface_stage's
     forecasts: Any = field(default_factory=lambda: _fitted_models())  # geo.risk.FittedModels
     hits: dict[str, int] = field(default_factory=dict)
-    layers: dict = field(default_factory=dict)  # layer name -> (input frame, grid key, frame in the grid CRS)
-    keys: dict = field(default_factory=dict)  # slot -> (the parts, their fingerprint)
+    kept: dict = field(default_factory=dict)  # slot -> (the parts, the value made from them)
 
-    def in_grid_crs(self, name: str, layer: gpd.GeoDataFrame, grid: Grid) -> gpd.GeoDataFrame:
-        """``layer.to_crs(grid.crs)``, the same frame again while the input is the same object
-        on the same grid (a monitor's static layers: reprojected once, hashed once)."""
-        held = self.layers.get(name)
-        gkey = repr(grid.to_dict())
-        if held is not None and held[0] is layer and held[1] == gkey:
-            return held[2]
-        out = layer.to_crs(grid.crs)
-        self.layers[name] = (layer, gkey, out)
-        return out
-
-    def fingerprint(self, slot: str, *parts: object) -> str:
-        """:func:`_fingerprint` of ``parts``, kept while its frames and arrays are the same
-        objects and its other parts equal (they are held, so an id is never reused)."""
-        held = self.keys.get(slot)
+    def same_as_before(self, slot: str, parts: tuple, compute: Callable[[], T]) -> T:
+        """``compute()``, or the value of ``slot`` made at the last date from the same
+        ``parts``: frames and arrays the same objects (held here, so an id is never reused;
+        the inputs of a monitor are never modified), other parts equal."""
+        held = self.kept.get(slot)
         if held is not None and len(held[0]) == len(parts) and all(
                 (a is b) if isinstance(b, pd.DataFrame | np.ndarray) else (a == b)
                 for a, b in zip(held[0], parts, strict=True)):
             return held[1]
-        key = _fingerprint(*parts)
-        self.keys[slot] = (parts, key)
-        return key
+        value = compute()
+        self.kept[slot] = (parts, value)
+        return value
+
+    def fingerprint(self, slot: str, *parts: object) -> str:
+        """:func:`_fingerprint` of ``parts``, hashed again only when they change (:meth:`same_as_before`)."""
+        return self.same_as_before(f"key:{slot}", parts, lambda: _fingerprint(*parts))
 
     def get(self, slot: str, key: str, compute: Callable[[], object]):
         held = getattr(self, slot)
@@ -306,9 +301,8 @@ def analyze(
         else:
             population, expo = st.run("exposure", expo_fn)
         base_rows = np.array([f.row for f in forces if not f.national], dtype=np.int32)
-        held = reuse.surfaces if reuse is not None and isinstance(ex, LocalExecutor) else None
         arrays = st.run("gap", surface_stage, ex, params, inside, threat, risk, expo, ex.asarray(model.coverage()),
-                        population, travel, base_rows, held)
+                        population, travel, base_rows, reuse if isinstance(ex, LocalExecutor) else None)
         out = st.run("gather", ex.gather, {**arrays, "inside": inside, "cost": cost})
 
         zone_in = ZoneInputs(arrays["gap"], arrays["population"], arrays["nearest_base"], travel.nearest_hours)
@@ -323,17 +317,16 @@ def analyze(
         if troops is not None:
             troops.close()
     admin_table = None
-    if not tables:
-        pass
-    elif lay.admin is not None and reuse is not None and isinstance(ex, LocalExecutor):
-        # a monitor: the units are rasterized once (their cells depend on the grid and the layer only)
-        cells = reuse.get("admin_cells", reuse.fingerprint("admin_cells", grid.to_dict(), lay.admin),
-                          lambda: admin_cells(lay.admin, grid))
-        admin_table = st.run("admin_summary", admin_summary, lay.admin, grid, arrays["gap"], arrays["population"],
-                             breaks=params.class_breaks, cells=cells)
-    elif lay.admin is not None:
-        admin_table = st.run("admin_summary", ex.admin_summary, grid, params, lay.admin, arrays["gap"],
-                             arrays["population"])
+    if tables and lay.admin is not None:
+        if reuse is not None and isinstance(ex, LocalExecutor):
+            # a monitor: the units are rasterized once (their cells depend on the grid and the layer only)
+            cells = reuse.get("admin_cells", reuse.fingerprint("admin_cells", grid.to_dict(), lay.admin),
+                              lambda: admin_cells(lay.admin, grid))
+            admin_table = st.run("admin_summary", admin_summary, lay.admin, grid, arrays["gap"],
+                                 arrays["population"], breaks=params.class_breaks, cells=cells)
+        else:
+            admin_table = st.run("admin_summary", ex.admin_summary, grid, params, lay.admin, arrays["gap"],
+                                 arrays["population"])
     st.timings["total"] = round(time.perf_counter() - t_start, 3)
     surfaces = {k: out[k] for k in SURFACES}
     summary = analysis_summary(grid=grid, params=params, as_of=as_of, surfaces=surfaces, bases=bases,
@@ -438,21 +431,21 @@ def prepare_layers(
             g = getattr(inputs, name)
             if g is None or name in keep:
                 out[name] = g
+            elif reuse is not None:  # a monitor's static layers: reprojected once
+                out[name] = reuse.same_as_before(f"layer:{name}", (g, grid.to_dict()),
+                                                 lambda g=g: g.to_crs(grid.crs))
             else:
-                out[name] = reuse.in_grid_crs(name, g, grid) if reuse is not None else g.to_crs(grid.crs)
+                out[name] = g.to_crs(grid.crs)
         return out
 
     got = st.run("reproject", reproject)
     admin = got["admin"]
     top = None
     if admin is not None:
-        held = reuse.layers.get("top") if reuse is not None else None
-        if held is not None and held[0] is admin:  # the same admin layer: the same top level
-            top = held[2]
-        else:
-            top = admin if "level" not in admin else admin[admin["level"] == admin["level"].min()]
-            if reuse is not None:
-                reuse.layers["top"] = (admin, "", top)
+        def top_level() -> gpd.GeoDataFrame:
+            return admin if "level" not in admin else admin[admin["level"] == admin["level"].min()]
+
+        top = reuse.same_as_before("top", (admin,), top_level) if reuse is not None else top_level()
     return grid, Layers(top=top, **got)  # type: ignore[arg-type]
 
 
@@ -523,41 +516,43 @@ def exposure_stage(ex: Executor, grid: Grid, params: Params, inputs: AnalysisInp
 
 
 def surface_stage(ex: Executor, params: Params, inside, threat, risk, expo, coverage, population,
-                  travel: Travel, base_rows: np.ndarray, held: dict | None = None) -> dict:
+                  travel: Travel, base_rows: np.ndarray, reuse: Reuse | None = None) -> dict:
     """The gap (forecast risk and exposure left uncovered), and every surface as the
     products hold it: float32, NaN outside the area; the nearest base as a row of the
-    bases layer (-1: none within the cap). ``held`` (a monitor's, local arrays): the
-    surfaces of the previous date by the inputs they were made from; an input that is the
-    same object (population, exposure, travel kept across dates) gives the same surface
-    object again, not a copy (its files are then hard links, see geo.monitor)."""
+    bases layer (-1: none within the cap). ``reuse`` (a monitor's, local arrays): a surface
+    whose inputs are the same objects as at the last date (population, exposure, travel
+    kept across dates) is the same array again, read-only (its files are then hard links,
+    see geo.monitor)."""
     gap = ex.map_blocks(gap_score, risk, expo, coverage, dtype=np.float64,
                         threat_weight=params.threat_weight, exposure_weight=params.exposure_weight)
-    raw = {"gap": gap, "risk": risk, "coverage": coverage, "threat": threat, "exposure": expo,
-           "travel_time": travel.nearest_hours, "population": population}
-    make = {"travel_time": lambda v: outside_nan(finite_or_nan(v), inside)}
-    out = {}
-    for k, v in raw.items():
-        if held is not None and k in held and held[k][0] is v and held[k][1] is inside:
-            out[k] = held[k][2]
-        elif held is not None:
-            out[k] = make.get(k, lambda a: outside_nan(a, inside))(v)
-            out[k].setflags(write=False)  # shared with the next date: nobody writes into it
-            held[k] = (v, inside, out[k])
-        elif k == "travel_time":
-            out[k] = ex.map_blocks(outside_nan, ex.map_blocks(finite_or_nan, v, dtype=np.float64), inside,
-                                   dtype=np.float32)
-        else:
-            out[k] = ex.map_blocks(outside_nan, v, inside, dtype=np.float32)
-    nb = held.get("nearest_base") if held is not None else None
-    if nb is not None and nb[0] is travel.nearest_which and np.array_equal(nb[1], base_rows):
-        out["nearest_base"] = nb[2]
+    hours = lambda: ex.map_blocks(finite_or_nan, travel.nearest_hours, dtype=np.float64)  # noqa: E731
+    raw = {"gap": lambda: gap, "risk": lambda: risk, "coverage": lambda: coverage, "threat": lambda: threat,
+           "exposure": lambda: expo, "travel_time": hours, "population": lambda: population}
+    made = {"gap": gap, "risk": risk, "coverage": coverage, "threat": threat, "exposure": expo,
+            "travel_time": travel.nearest_hours, "population": population}  # what each is made from
+
+    def masked(name: str) -> Any:
+        return ex.map_blocks(outside_nan, raw[name](), inside, dtype=np.float32)
+
+    def nearest() -> Any:
+        return ex.map_blocks(base_row_of, travel.nearest_which, dtype=np.int32, base_rows=base_rows)
+
+    if reuse is None:
+        out = {k: masked(k) for k in raw}
+        out["nearest_base"] = nearest()
     else:
-        out["nearest_base"] = ex.map_blocks(base_row_of, travel.nearest_which, dtype=np.int32, base_rows=base_rows)
-        if held is not None:
-            out["nearest_base"].setflags(write=False)
-            held["nearest_base"] = (travel.nearest_which, base_rows.copy(), out["nearest_base"])
+        out = {k: reuse.same_as_before(f"surface:{k}", (made[k], inside), lambda k=k: _read_only(masked(k)))
+               for k in raw}
+        out["nearest_base"] = reuse.same_as_before("surface:nearest_base", (travel.nearest_which,
+                                                   tuple(base_rows.tolist())), lambda: _read_only(nearest()))
     keys = list(out)
     return dict(zip(keys, ex.persist(*(out[k] for k in keys)), strict=True))
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """``a``, marked read-only: shared with the next date of a monitor, nobody writes into it."""
+    a.setflags(write=False)
+    return a
 
 
 def finite_or_nan(values: np.ndarray) -> np.ndarray:
@@ -683,12 +678,7 @@ def _gap_stats(gap: np.ndarray, pop: np.ndarray, grid: Grid, params: Params) -> 
     valid = np.flatnonzero(~np.isnan(g))
     gv = g[valid]
     k = len(GAP_CLASS_NAMES)
-    # the class of each valid cell is the number of breaks at or below it (class_index's
-    # searchsorted, side right), counted and summed by one bincount each
-    g64 = gv.astype(np.float64)
-    cls = np.zeros(gv.size, dtype=np.intp)
-    for b in check_breaks(params.class_breaks):
-        cls += g64 >= b
+    cls = class_index(gv, params.class_breaks)  # the valid cells only: classes 0..k-1, one bincount each
     pv = np.asarray(pop).ravel()[valid].astype(np.float64)
     n_by = np.bincount(cls, minlength=k)
     p_by = np.bincount(cls, weights=np.where(np.isnan(pv), 0.0, pv), minlength=k)

@@ -299,9 +299,12 @@ def test_reuse_keys_and_reprojections_follow_the_objects():
     from geo.grid import grid_for_area
 
     grid = grid_for_area(frame, resolution_m=20_000.0)
-    once = r.in_grid_crs("admin", frame, grid)
-    assert once.crs == grid.crs and r.in_grid_crs("admin", frame, grid) is once
-    assert r.in_grid_crs("admin", frame.copy(), grid) is not once  # another input frame: reprojected
+    def reproject(f):
+        return r.same_as_before("layer:admin", (f, grid.to_dict()), lambda: f.to_crs(grid.crs))
+
+    once = reproject(frame)
+    assert once.crs == grid.crs and reproject(frame) is once
+    assert reproject(frame.copy()) is not once  # another input frame: reprojected
 
 
 @pytest.mark.slow
